@@ -1,0 +1,100 @@
+"""The ``analogsim`` command: one entry point, one module per subcommand in ``analogsim.commands``.
+
+Conventions for every subcommand: ``--json`` prints one JSON object on stdout; logs and progress go to
+stderr; exit codes: 0 success, 1 a check/verdict failed, 2 bad input (usage, config, file), 3 a run
+diverged or crashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# subcommand name -> module in analogsim.commands (imported lazily so `analogsim --help` is fast)
+COMMANDS = {
+    "relax": "relax",
+    "train": "train",
+    "sweep": "sweep",
+    "bounds": "bounds",
+    "check-stress": "check_stress",
+    "plot": "plot",
+    "validate": "validate",
+}
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+
+EPILOG = """examples:
+  analogsim check-stress --plot stress.png          stress vs backprop across stiffness ratios
+  analogsim relax --sizes 4,16,16,1 --kT 0.1 --json   Langevin relaxation with energy books
+  analogsim train --data teacher --kT 1e-4 --json     stress-driven physical training
+  analogsim bounds table1 --markdown                  Table I recomputed with its assumptions
+  analogsim sweep examples/loss_vs_T.toml             a sweep on all cores (resumable)
+  analogsim validate --quick --out report             the validation report
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="analogsim", description="Physical (analog) neural networks at temperature T.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"analogsim {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    argv = sys.argv[1:]
+    wanted = next((a for a in argv if a in COMMANDS), None)
+    for name, mod in COMMANDS.items():
+        if wanted is not None and name != wanted:
+            sub.add_parser(name, help=_help_of(mod), add_help=False)
+            continue
+        try:
+            module = importlib.import_module(f"analogsim.commands.{mod}")
+        except ImportError as exc:  # a missing optional extra must not break the other commands
+            p = sub.add_parser(name, help=f"(unavailable: {exc})")
+            p.set_defaults(_unavailable=str(exc))
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def _help_of(mod: str) -> str:
+    return ""
+
+
+def main(argv=None) -> int:
+    if argv is not None:
+        sys.argv = [sys.argv[0]] + list(argv)
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:])
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if getattr(args, "_unavailable", None):
+        print(f"analogsim {args.command}: unavailable: {args._unavailable}", file=sys.stderr)
+        return EXIT_USAGE
+    from .errors import CheckpointError, ConfigError, DivergenceError
+
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, CheckpointError) as exc:
+        print(f"analogsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DivergenceError as exc:
+        print(f"analogsim {args.command}: diverged at step {exc.step}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+            ImportError) as exc:
+        print(f"analogsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"analogsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
