@@ -341,7 +341,8 @@ def _parse_activations(spec, L: int) -> tuple[Activation, ...]:
 
 def _parse_kappa(spec, sizes, dtype) -> list[np.ndarray]:
     L = len(sizes) - 1
-    if np.ndim(spec) == 0 and not isinstance(spec, (list, tuple)):
+    scalar = not isinstance(spec, (list, tuple)) and np.ndim(spec) == 0
+    if scalar:
         entries = [spec] * L
     else:
         if isinstance(spec, np.ndarray) or len(spec) != L:
@@ -349,7 +350,7 @@ def _parse_kappa(spec, sizes, dtype) -> list[np.ndarray]:
         entries = list(spec)
     out = []
     for l, k in enumerate(entries):
-        name = f"kappa[{l}]" if L > 1 or np.ndim(spec) else "kappa"
+        name = "kappa" if scalar else f"kappa[{l}]"
         a = check_array(k, name, ndim=(0, 1))
         if a.ndim == 1 and a.shape != (sizes[l + 1],):
             raise ValueError(f"{name} must be a number or have shape ({sizes[l + 1]},), got {a.shape}")

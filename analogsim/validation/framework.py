@@ -1,0 +1,191 @@
+"""Claim results, the run context (quick/full, output folder, executor) and the report writer."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .._io import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+# report order; module names in analogsim.validation
+CLAIMS = ["equilibrium", "stress", "quasistatic", "dynamic_inference", "training", "digital_vs_analog", "iem"]
+
+
+@dataclass
+class Criterion:
+    """One pass/fail test: ``measured ± uncertainty`` against ``threshold`` (``rule`` says how)."""
+
+    name: str
+    measured: float
+    uncertainty: float
+    rule: str
+    passed: bool
+
+    def describe(self) -> str:
+        unc = "" if not math.isfinite(self.uncertainty) or self.uncertainty == 0 else f" ± {_fmt(self.uncertainty)}"
+        return f"{self.name}: {_fmt(self.measured)}{unc} ({self.rule})"
+
+
+@dataclass
+class ClaimResult:
+    name: str
+    title: str
+    statement: str
+    criteria: list
+    table: list = field(default_factory=list)      # rows: {"quantity", "paper", "measured", "comment"}
+    figures: list = field(default_factory=list)    # paths relative to the report folder
+    comment: str = ""
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "pass" if self.criteria and all(c.passed for c in self.criteria) else "fail"
+
+    def summary(self) -> dict:
+        return {"name": self.name, "verdict": self.verdict,
+                "criterion": "; ".join(c.describe() for c in self.criteria) or (self.error or ""),
+                "figures": list(self.figures)}
+
+
+@dataclass
+class Context:
+    """What a claim needs to run: the mode, where to write, and how to map work over workers."""
+
+    mode: str = "quick"                 # "quick" or "full"
+    out: Path = Path("validation-report")
+    executor: object = None             # analogsim.validation.executors.Executor
+    seed: int = 20251125
+
+    @property
+    def full(self) -> bool:
+        return self.mode == "full"
+
+    def figure_path(self, name: str) -> Path:
+        p = self.out / "figures" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def map(self, fn, items):
+        """Run ``fn`` (a module-level function) over ``items`` on the executor, results in order."""
+        if self.executor is None:
+            return [fn(i) for i in items]
+        return self.executor.map(fn, items)
+
+
+def criterion_within(name: str, measured: float, se: float, target: float, n_se: float = 4.0,
+                     rel_slack: float = 0.0) -> Criterion:
+    """|measured - target| <= n_se * se + rel_slack * |target|."""
+    tol = n_se * se + rel_slack * abs(target)
+    ok = bool(math.isfinite(measured) and abs(measured - target) <= tol)
+    slack = f" + {rel_slack:g}·|target|" if rel_slack else ""
+    return Criterion(name, float(measured), float(se), f"|x - {_fmt(target)}| <= {n_se:g} SE{slack}", ok)
+
+
+def criterion_bound(name: str, measured: float, se: float, low=None, high=None) -> Criterion:
+    ok = math.isfinite(measured)
+    parts = []
+    if low is not None:
+        ok &= measured >= low
+        parts.append(f">= {_fmt(low)}")
+    if high is not None:
+        ok &= measured <= high
+        parts.append(f"<= {_fmt(high)}")
+    return Criterion(name, float(measured), float(se), "x " + " and ".join(parts), bool(ok))
+
+
+def _fmt(x) -> str:
+    if isinstance(x, (int,)) and not isinstance(x, bool):
+        return str(x)
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+def run_validation(mode: str = "quick", out="validation-report", claims=None, executor=None, progress=None):
+    """Run the claims and write ``report.md``, ``report.json`` and the figures into ``out``.
+
+    Returns the list of :class:`ClaimResult`. A claim that raises is reported with verdict "error";
+    the others still run.
+    """
+    if mode not in ("quick", "full"):
+        raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
+    names = list(CLAIMS if not claims else claims)
+    unknown = [n for n in names if n not in CLAIMS]
+    if unknown:
+        raise ValueError(f"claims: unknown claim(s) {unknown}; expected some of {CLAIMS}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(mode=mode, out=out, executor=executor)
+    results = []
+    for name in names:
+        mod = importlib.import_module(f"analogsim.validation.{name}")
+        t0 = time.perf_counter()
+        log.info("claim %s: running (%s)", name, mode)
+        try:
+            res = mod.run(ctx)
+        except Exception as exc:  # a broken claim must not hide the others
+            log.exception("claim %s failed", name)
+            res = ClaimResult(name, mod.TITLE, mod.STATEMENT, [], error=f"{type(exc).__name__}: {exc}")
+        res.seconds = time.perf_counter() - t0
+        results.append(res)
+        if progress is not None:
+            progress(res)
+        write_report(results, out, mode)
+    return results
+
+
+def write_report(results, out: Path, mode: str) -> None:
+    from .. import __version__
+
+    lines = [f"# analogsim validation report ({mode})", "",
+             f"analogsim {__version__}. Each claim of Tkachenko's paper (and of the IEM papers) is measured on "
+             "the simulator; a criterion is a measured number with its uncertainty against a written threshold. "
+             "Regenerate with `analogsim validate --%s --out DIR`." % mode, "",
+             "| claim | verdict | time |", "|---|---|---|"]
+    for r in results:
+        lines.append(f"| [{r.title}](#{r.name}) | **{r.verdict}** | {r.seconds:.0f} s |")
+    for r in results:
+        lines += ["", f'<a id="{r.name}"></a>', f"## {r.title}", "", f"> Paper: {r.statement}", ""]
+        if r.error:
+            lines += [f"**Error while running this claim:** `{r.error}`", ""]
+        if r.criteria:
+            lines += ["| criterion | measured | uncertainty | rule | result |", "|---|---|---|---|---|"]
+            for c in r.criteria:
+                lines.append(f"| {c.name} | {_fmt(c.measured)} | {_fmt(c.uncertainty)} | {c.rule} | "
+                             f"{'pass' if c.passed else '**FAIL**'} |")
+            lines.append("")
+        if r.table:
+            lines += ["| quantity | paper | measured | comment |", "|---|---|---|---|"]
+            for row in r.table:
+                lines.append(f"| {row.get('quantity', '')} | {row.get('paper', '')} | {row.get('measured', '')} | "
+                             f"{row.get('comment', '')} |")
+            lines.append("")
+        for fig in r.figures:
+            lines.append(f"![{Path(fig).stem}]({fig})")
+        if r.comment:
+            lines += ["", r.comment]
+        lines.append("")
+    atomic_write_text(out / "report.md", "\n".join(lines))
+    atomic_write_json(out / "report.json", {
+        "mode": mode, "version": __version__,
+        "claims": [{**r.summary(), "title": r.title, "statement": r.statement, "comment": r.comment,
+                    "seconds": r.seconds, "error": r.error, "table": r.table,
+                    "criteria": [asdict(c) for c in r.criteria]} for r in results]})
