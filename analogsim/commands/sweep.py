@@ -1,0 +1,124 @@
+"""``analogsim sweep CONFIG``: run (or resume) a parameter sweep described by a TOML config."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..cli import EXIT_FAILED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE
+from ._common import emit_json, progress
+
+log = logging.getLogger("analogsim.sweeps")
+
+EXAMPLES = """examples:
+  analogsim sweep examples/stress_vs_kappa.toml                 all local cores, results/stress_vs_kappa/
+  analogsim sweep examples/loss_vs_T.toml --out runs/T --workers 8
+  analogsim sweep examples/loss_vs_T.toml --dask-local 4        a Dask LocalCluster with 4 workers
+  analogsim sweep examples/loss_vs_T.toml --scheduler tcp://10.0.0.5:8786 --json
+  analogsim sweep examples/loss_vs_T.toml --dry-run             list the points, run nothing
+
+Re-running the same command resumes: finished points are skipped. Results:
+  python -c 'import xarray; print(xarray.open_dataset("results/loss_vs_T/results.nc"))'
+exit codes: 0 all points ok, 1 some points failed, 2 bad input (config, folder, scheduler), 3 crash.
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "sweep", help="run a parameter sweep from a TOML config (resumable; local pool or Dask)",
+        description="Run every point of the sweep grid in CONFIG as an independent seeded task, write each "
+                    "finished point at once to OUT/points/, and consolidate OUT/results.nc (xarray/netCDF).",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", metavar="CONFIG", help="experiment config (TOML); see docs/sweeps.md")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: results/<experiment name>)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDR", help="run on a running Dask cluster, e.g. tcp://host:8786")
+    where.add_argument("--dask-local", type=_positive, metavar="N", help="start a Dask LocalCluster with N workers")
+    where.add_argument("--workers", type=_positive, metavar="N",
+                       help="local process pool size (default: all cores)")
+    p.add_argument("--retries", type=_non_negative, default=1, metavar="K",
+                   help="extra attempts for a point that raised or lost its worker (default 1)")
+    p.add_argument("--keep-failed", action="store_true",
+                   help="on resume, keep points recorded as failed instead of running them again")
+    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
+                   help="seconds to wait for a Dask scheduler (default 5)")
+    p.add_argument("--dry-run", action="store_true", help="validate, list the points and what is done; run nothing")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.set_defaults(func=run)
+    return p
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _non_negative(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return v
+
+
+def run(args) -> int:
+    from ..sweeps import SchedulerUnreachable, prepare, run_sweep
+
+    if args.dry_run:
+        return _dry_run(args, prepare)
+    if getattr(args, "verbose", 0) < 2:  # Dask logs its cluster's life at INFO; keep stderr for what matters
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+
+    def bar(total, initial):
+        return progress(total=total, initial=initial, desc="sweep", unit="pt")
+
+    try:
+        summary = run_sweep(args.config, args.out, workers=args.workers, scheduler=args.scheduler,
+                            dask_local=args.dask_local, retries=args.retries, rerun_failed=not args.keep_failed,
+                            connect_timeout=args.connect_timeout, progress=bar)
+    except SchedulerUnreachable as exc:
+        print(f"analogsim sweep: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
+            raise  # bad input: the CLI reports it with exit code 2
+        print(f"analogsim sweep: error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    d = summary.to_dict()
+    if args.json:
+        emit_json(d)
+    print(f"{summary.name}: {summary.n_ok}/{summary.n_points} points ok, {summary.n_failed} failed, "
+          f"{summary.n_skipped} already done, {summary.wall_s:.1f} s on {summary.backend}; "
+          f"results: {summary.results}", file=sys.stderr)
+    for f in summary.failed[:5]:
+        print(f"  failed {f['coords']}: {f['error']}", file=sys.stderr)
+    return EXIT_FAILED if summary.n_failed else EXIT_OK
+
+
+def _dry_run(args, prepare) -> int:
+    config, spec, store, resuming = prepare(args.config, args.out)
+    points = config.points()
+    done = store.finished(points, include_failed=True) if resuming else {}
+    info = {"name": config.name, "kind": config.kind, "out": str(store.path), "config_hash": config.hash,
+            "axes": config.axes, "n_points": len(points), "n_done": sum(r["status"] == "ok" for r in done.values()),
+            "n_failed": sum(r["status"] == "failed" for r in done.values()), "resuming": resuming}
+    if args.json:
+        emit_json(info)
+    else:
+        print(f"{config.name}: kind {config.kind!r}, {len(points)} points over "
+              + " x ".join(f"{k}[{len(v)}]" for k, v in config.axes.items())
+              + f"; {info['n_done']} done, {info['n_failed']} failed; results folder {store.path}")
+        for p in points[:20]:
+            mark = {"ok": "done", "failed": "FAILED"}.get(done.get(p.key, {}).get("status"), "todo")
+            print(f"  {p.index:5d} {mark:6s} {p.coords}")
+        if len(points) > 20:
+            print(f"  ... {len(points) - 20} more")
+    return EXIT_OK

@@ -1,0 +1,262 @@
+"""Execution backends: where the points run.
+
+Both backends offer the same small interface to the runner:
+
+- ``start()`` / ``close()`` (also a context manager),
+- ``submit(fn, *args, key=...) -> future`` with ``future.result()`` and ``future.add_done_callback``,
+- ``max_in_flight``: how many points the runner keeps submitted at once,
+- ``is_lost(exc)``: whether an exception from a future means the worker died (not the task),
+- ``recover()``: make the backend usable again after a lost worker (local pool only).
+
+:class:`LocalPool` is the default: a process pool over the local cores (nothing to set up).
+:class:`DaskBackend` runs on a Dask distributed cluster, an existing one (``address``) or a
+``LocalCluster`` it starts. Dask re-runs the tasks of a worker that dies by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+import threading
+import time
+
+__all__ = ["LocalPool", "DaskBackend", "make_backend", "SchedulerUnreachable"]
+
+log = logging.getLogger("analogsim.sweeps")
+
+
+class SchedulerUnreachable(ConnectionError):
+    """The Dask scheduler address could not be reached within the timeout."""
+
+
+# ----------------------------------------------------------------------------- local process pool
+def _worker_init(parent_pid: int) -> None:
+    """Pool worker start-up: exit when the driver dies (no orphans after a kill -9 of the sweep)."""
+    ppid = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != ppid or not _alive(parent_pid):
+                os._exit(0)
+
+    threading.Thread(target=watch, name="analogsim-orphan-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - exists, owned by someone else
+        return True
+    return True
+
+
+class LocalPool:
+    """A pool of worker processes on this machine (the embedded default backend).
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Number of processes; default: the CPUs this process may use.
+    start_method : str, optional
+        multiprocessing start method; default 'forkserver' where available, else 'spawn' (never
+        'fork': the driver has threads).
+
+    Notes
+    -----
+    When a worker process dies the pool breaks; :meth:`recover` starts a fresh pool and the runner
+    re-submits the points that were in flight (each at most 3 times, like Dask's allowed-failures).
+    """
+
+    name = "local"
+
+    def __init__(self, n_workers: int | None = None, start_method: str | None = None):
+        if n_workers is None:
+            n_workers = _cpu_count()
+        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+            raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
+        methods = multiprocessing.get_all_start_methods()
+        if start_method is None:
+            start_method = "forkserver" if "forkserver" in methods else "spawn"
+        if start_method not in methods:
+            raise ValueError(f"start_method must be one of {methods}, got {start_method!r}")
+        self.n_workers = n_workers
+        self.start_method = start_method
+        self._pool = None
+
+    @property
+    def max_in_flight(self) -> int:
+        # one point per worker: when a worker dies, the points charged an attempt are the running ones
+        return self.n_workers
+
+    def describe(self) -> str:
+        return f"local process pool ({self.n_workers} workers, {self.start_method})"
+
+    def start(self) -> "LocalPool":
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context(self.start_method)
+        self._pool = ProcessPoolExecutor(self.n_workers, mp_context=ctx, initializer=_worker_init,
+                                         initargs=(os.getpid(),))
+        return self
+
+    def submit(self, fn, *args, key: str | None = None):
+        return self._pool.submit(fn, *args)
+
+    @staticmethod
+    def is_lost(exc: BaseException) -> bool:
+        from concurrent.futures.process import BrokenProcessPool
+
+        return isinstance(exc, BrokenProcessPool)
+
+    def recover(self) -> None:
+        log.warning("a worker process died; restarting the local pool")
+        self._shutdown(wait=False)
+        self.start()
+
+    def _shutdown(self, wait: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+    def close(self, abort: bool = False) -> None:
+        self._shutdown(wait=not abort)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# ----------------------------------------------------------------------------- dask distributed
+class DaskBackend:
+    """Run points on a Dask distributed cluster.
+
+    Parameters
+    ----------
+    address : str, optional
+        Scheduler address of a running cluster, e.g. ``tcp://10.0.0.5:8786``.
+    n_local : int, optional
+        Instead of ``address``: start a ``LocalCluster`` with this many worker processes
+        (one thread each) and close it at the end.
+    connect_timeout : float
+        Seconds to wait for the scheduler before giving up with :class:`SchedulerUnreachable`.
+
+    Notes
+    -----
+    Each point is a separate task (``pure=False``). A worker that dies takes its running tasks with it;
+    the scheduler re-runs them elsewhere (up to ``distributed.scheduler.allowed-failures`` times, default 3,
+    then the future raises ``KilledWorker``, which the runner treats as a failed attempt). The workers
+    need analogsim (and the task's module) importable; they need no access to the results folder.
+    """
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, n_local: int | None = None, connect_timeout: float = 5.0):
+        if (address is None) == (n_local is None):
+            raise ValueError("give exactly one of address (a running scheduler) or n_local (a LocalCluster)")
+        if address is not None and (not isinstance(address, str) or not address.strip()):
+            raise ValueError(f"address must be a scheduler address like 'tcp://host:8786', got {address!r}")
+        if n_local is not None and (isinstance(n_local, bool) or not isinstance(n_local, int) or n_local < 1):
+            raise ValueError(f"n_local must be a positive number of workers, got {n_local!r}")
+        self.address = address
+        self.n_local = n_local
+        self.connect_timeout = float(connect_timeout)
+        self.client = None
+        self.cluster = None
+
+    @property
+    def n_workers(self) -> int:
+        if self.client is None:
+            return self.n_local or 0
+        return len(self.client.scheduler_info().get("workers", {}))
+
+    @property
+    def max_in_flight(self) -> int | None:
+        return None  # everything at once: the scheduler balances and re-runs lost tasks
+
+    def describe(self) -> str:
+        where = self.address if self.address else f"LocalCluster({self.n_local} workers)"
+        return f"dask distributed at {where}"
+
+    def start(self) -> "DaskBackend":
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ImportError("the Dask backend requires the 'dask' extra: pip install 'analogsim[dask]'") from None
+        if self.address is not None:
+            addr = self.address.strip()
+            try:
+                self.client = Client(addr, timeout=self.connect_timeout, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise SchedulerUnreachable(
+                    f"cannot reach the Dask scheduler at {addr!r} within {self.connect_timeout:g} s ({exc}). "
+                    "Is `dask scheduler` running there and is the port open?") from None
+            if self.n_workers == 0:
+                log.warning("the scheduler at %s has no workers yet; points wait until workers join", addr)
+        else:
+            self.cluster = LocalCluster(n_workers=self.n_local, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self.cluster, set_as_default=False)
+        return self
+
+    def submit(self, fn, *args, key: str | None = None):
+        return self.client.submit(fn, *args, key=key, pure=False)
+
+    @staticmethod
+    def is_lost(exc: BaseException) -> bool:
+        return False  # the scheduler already re-ran the task; KilledWorker counts as a failed attempt
+
+    def recover(self) -> None:
+        pass  # the scheduler replaces lost workers' tasks by itself
+
+    def close(self, abort: bool = False) -> None:
+        client, cluster = self.client, self.cluster
+        self.client = self.cluster = None
+        if client is not None:
+            try:
+                client.close(timeout=10)
+            except Exception as exc:  # pragma: no cover - best effort at shutdown
+                log.debug("closing dask client: %s", exc)
+        if cluster is not None:
+            try:
+                cluster.close(timeout=20)
+            except Exception as exc:  # pragma: no cover
+                log.debug("closing LocalCluster: %s", exc)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def make_backend(workers: int | None = None, scheduler: str | None = None, dask_local: int | None = None,
+                 connect_timeout: float = 5.0):
+    """Pick a backend from command-line style options (at most one of ``scheduler``/``dask_local``).
+
+    ``workers`` sizes the local pool; with Dask it is ignored (the cluster decides).
+    """
+    if scheduler is not None and dask_local is not None:
+        raise ValueError("give at most one of scheduler and dask_local")
+    if scheduler is not None:
+        return DaskBackend(address=scheduler, connect_timeout=connect_timeout)
+    if dask_local is not None:
+        return DaskBackend(n_local=dask_local)
+    return LocalPool(workers)
+
+
+if sys.platform == "win32":  # pragma: no cover
+    _alive = lambda pid: True  # noqa: E731 - os.kill(pid, 0) would terminate the process on Windows

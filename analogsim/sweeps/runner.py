@@ -1,0 +1,231 @@
+"""Run a sweep: expand the grid, skip finished points, run the rest on a backend, store each point the
+moment it finishes, and consolidate the dataset.
+
+Fault model
+-----------
+- The driver is killed (kill -9, power loss): every point already written is kept; re-running the same
+  command resumes and runs only the points without a record. Writes are atomic, so a point file is
+  either complete or absent.
+- A point raises: its error is recorded (status 'failed'), the sweep goes on; the point is retried up
+  to ``retries`` times first. A re-run retries failed points again unless ``rerun_failed=False``.
+- A worker dies: Dask re-runs its tasks by itself; the local pool is restarted and the points that were
+  running are re-submitted (a point whose worker dies 3 times is recorded as failed).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..config import ExperimentConfig, load_config
+from .backends import make_backend
+from .store import RESULTS_FILE, ResultsStore
+from .tasks import check_requirements, get_task
+from .worker import run_point
+
+__all__ = ["run_sweep", "SweepSummary", "prepare"]
+
+log = logging.getLogger("analogsim.sweeps")
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep did (also the ``--json`` output of ``analogsim sweep``)."""
+
+    name: str
+    out: str
+    results: str
+    config_hash: str
+    backend: str
+    n_points: int
+    n_ok: int = 0
+    n_failed: int = 0
+    n_skipped: int = 0
+    n_computed: int = 0
+    n_retried: int = 0
+    wall_s: float = 0.0
+    failed: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def prepare(config, out=None):
+    """Validate everything that can be checked without running: config, task kind, output folder.
+
+    Returns ``(config, spec, store, resuming)``; nothing is written.
+    """
+    if not isinstance(config, ExperimentConfig):
+        config = load_config(config)
+    spec = get_task(config.kind)
+    check_requirements(spec, config)
+    if out is None:
+        out = Path("results") / config.name
+    store = ResultsStore(out, config)
+    resuming = store.check()
+    return config, spec, store, resuming
+
+
+def run_sweep(config, out=None, *, backend=None, workers: int | None = None, scheduler: str | None = None,
+              dask_local: int | None = None, retries: int = 1, rerun_failed: bool = True,
+              connect_timeout: float = 5.0, progress=None) -> SweepSummary:
+    """Run (or resume) a sweep and write its results folder.
+
+    Parameters
+    ----------
+    config : ExperimentConfig or path to a TOML file
+    out : path, optional
+        Results folder; default ``results/<experiment name>``.
+    backend : LocalPool or DaskBackend, optional
+        Default: chosen from ``workers`` / ``scheduler`` / ``dask_local`` (see
+        :func:`analogsim.sweeps.backends.make_backend`); a local pool over all cores if none is given.
+        A backend passed in is started and closed here.
+    retries : int
+        Extra attempts for a point whose attempt failed (exception or lost worker).
+    rerun_failed : bool
+        On resume, run again the points recorded as failed (default) or keep their failure.
+    connect_timeout : float
+        Seconds to wait for a Dask scheduler.
+    progress : callable, optional
+        ``progress(total=..., initial=...)`` returning an object with ``update(n)`` and ``close()``
+        (e.g. a tqdm factory).
+
+    Returns
+    -------
+    SweepSummary
+
+    Raises
+    ------
+    ConfigError, CheckpointError, PermissionError, NotADirectoryError
+        Before anything runs or is written.
+    SchedulerUnreachable
+        The Dask scheduler did not answer within ``connect_timeout``; nothing is written.
+
+    Examples
+    --------
+    >>> s = run_sweep("examples/stress_vs_kappa.toml", "results/stress", workers=2)   # doctest: +SKIP
+    >>> s.n_ok == s.n_points                                                           # doctest: +SKIP
+    True
+    """
+    t_start = time.perf_counter()
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    config, spec, store, resuming = prepare(config, out)
+    points = config.points()
+    done = store.finished(points, include_failed=not rerun_failed) if resuming else {}
+    todo = [p for p in points if p.key not in done]
+    if backend is None:
+        backend = make_backend(workers, scheduler, dask_local, connect_timeout=connect_timeout)
+    summary = SweepSummary(name=config.name, out=str(store.path), results=str(store.path / RESULTS_FILE),
+                           config_hash=config.hash, backend=backend.describe(), n_points=len(points),
+                           n_skipped=len(done))
+    if resuming:
+        log.info("resuming %s: %d of %d points already done", store.path, len(done), len(points))
+    bar = progress(total=len(points), initial=len(done)) if progress is not None else None
+    try:
+        if todo:
+            backend.start()  # connect before writing anything: an unreachable scheduler leaves no folder
+            try:
+                store.open()
+                _execute(backend, spec.func, config, store, todo, retries, summary, bar)
+            except BaseException:
+                backend.close(abort=True)  # do not wait for running points: finished ones are on disk
+                raise
+            backend.close()
+        else:
+            store.open()
+    finally:
+        if bar is not None:
+            bar.close()
+    ds = store.consolidate(spec.dims, extra_attrs={"backend": summary.backend})
+    summary.n_ok = int(ds.attrs["n_ok"])
+    summary.n_failed = int(ds.attrs["n_failed"])
+    summary.failed = [{"coords": _coords_of(ds, i), "error": str(e)}
+                      for i, e in _failed_points(ds)][:50]
+    summary.wall_s = time.perf_counter() - t_start
+    return summary
+
+
+MAX_LOSSES = 3  # like Dask's allowed-failures: a point whose worker died this often is marked failed
+
+
+def _execute(backend, func, config, store, todo, retries, summary, bar):
+    """Keep up to ``backend.max_in_flight`` points submitted; write each record as it arrives."""
+    done_q: queue.Queue = queue.Queue()
+    waiting = list(reversed(todo))  # pop() from the end keeps grid order
+    in_flight: dict = {}  # future -> (point, generation)
+    submits: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    losses: dict[str, int] = {}
+    generation = 0
+    run_token = uuid.uuid4().hex[:8]
+    limit = backend.max_in_flight or len(todo)
+
+    def submit(point):
+        n = submits[point.key] = submits.get(point.key, 0) + 1
+        fut = backend.submit(run_point, func, config.params(point), point.seed,
+                             key=f"analogsim-{config.name}-{point.key}-{run_token}-{n}")
+        in_flight[fut] = (point, generation)
+        fut.add_done_callback(done_q.put)
+
+    def fill():
+        while waiting and len(in_flight) < limit:
+            submit(waiting.pop())
+
+    fill()
+    while in_flight:
+        fut = done_q.get()
+        if fut not in in_flight:
+            continue
+        point, gen = in_flight.pop(fut)
+        try:
+            rec = fut.result()
+        except BaseException as exc:  # lost worker, cancelled future, or a transport error
+            rec = {"status": "failed", "results": {}, "error": f"{type(exc).__name__}: {exc}",
+                   "traceback": None, "duration_s": float("nan")}
+            if backend.is_lost(exc):
+                if gen == generation:  # the first report of this loss: start a fresh pool
+                    backend.recover()
+                    generation += 1
+                losses[point.key] = losses.get(point.key, 0) + 1
+                if losses[point.key] < MAX_LOSSES:
+                    log.info("point %d %s: its worker died; re-running it", point.index, point.coords)
+                    summary.n_retried += 1
+                    waiting.append(point)
+                    fill()
+                    continue
+                rec["error"] = f"its worker process died {MAX_LOSSES} times while running it ({rec['error']})"
+        if rec["status"] == "failed" and "worker process died" not in rec["error"]:
+            errors[point.key] = errors.get(point.key, 0) + 1
+            if errors[point.key] <= retries:
+                log.info("point %d %s failed (%s); retrying", point.index, point.coords, rec["error"])
+                summary.n_retried += 1
+                waiting.append(point)
+                fill()
+                continue
+        fill()  # keep the workers busy before spending time on the write
+        store.write_point(point, rec, submits[point.key])
+        summary.n_computed += 1
+        if rec["status"] == "failed":
+            log.warning("point %d %s failed after %d attempt(s): %s", point.index, point.coords,
+                        submits[point.key], rec["error"])
+        if bar is not None:
+            bar.update(1)
+
+
+def _failed_points(ds):
+    import numpy as np
+
+    st = ds["status"].values
+    err = ds["error"].values
+    for idx in zip(*np.nonzero(st == "failed")):
+        yield idx, err[idx]
+
+
+def _coords_of(ds, idx):
+    names = list(ds["status"].dims)
+    return {n: ds[n].values[i].item() for n, i in zip(names, idx)}

@@ -1,0 +1,284 @@
+"""The results folder of a sweep: one JSON file per finished point, and the consolidated dataset.
+
+Layout of ``OUT/``::
+
+    run.json            format, config hash, normalised config, axes, versions (written once)
+    config.toml         the config text as given
+    points/<key>.json   one record per point (written atomically the moment it finishes)
+    results.nc          the consolidated xarray dataset (netCDF3, written atomically at the end)
+
+Nothing is pickled; every file is JSON, TOML or netCDF. A folder made by a different config (another
+hash) is refused, so a resumed run can never mix two experiments.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..config import ExperimentConfig, Point, canonical_json
+from ..errors import CheckpointError
+
+__all__ = ["ResultsStore", "open_results", "versions"]
+
+log = logging.getLogger("analogsim.sweeps")
+STORE_FORMAT = "analogsim-sweep/1"
+RESULTS_FILE = "results.nc"
+_STATUS = ("ok", "failed", "missing")
+
+
+def versions() -> dict[str, str]:
+    """Versions of analogsim and the libraries that shape the numbers."""
+    from .. import __version__
+
+    out = {"analogsim": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "platform": platform.platform()}
+    for mod in ("scipy", "numba", "xarray", "distributed"):
+        m = sys.modules.get(mod)
+        if m is None and mod in ("scipy", "xarray"):
+            m = __import__(mod)
+        if m is not None:
+            out[mod] = getattr(m, "__version__", "?")
+    return out
+
+
+class ResultsStore:
+    """A sweep's results folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder (created on :meth:`open`, not before).
+    config : ExperimentConfig
+    """
+
+    def __init__(self, path, config: ExperimentConfig):
+        self.path = Path(path)
+        self.config = config
+        self.points_dir = self.path / "points"
+
+    # ------------------------------------------------------------------ checks (nothing written)
+    def check(self) -> bool:
+        """Check that the folder can hold this run, without writing anything.
+
+        Returns True if the folder already holds this run (a resume), False if it is new.
+
+        Raises
+        ------
+        CheckpointError
+            The folder holds another run (other config hash) or is not a sweep folder.
+        NotADirectoryError, PermissionError
+            The folder cannot be created or written.
+        """
+        p = self.path
+        if p.exists():
+            if not p.is_dir():
+                raise NotADirectoryError(f"output folder {str(p)!r} exists and is not a folder")
+            meta = p / "run.json"
+            if meta.exists():
+                try:
+                    info = json.loads(meta.read_text())
+                except (OSError, ValueError) as exc:
+                    raise CheckpointError(f"{meta} is unreadable ({exc}); use another --out folder") from None
+                if info.get("format") != STORE_FORMAT:
+                    raise CheckpointError(f"{meta} is not an analogsim sweep folder "
+                                          f"(format {info.get('format')!r}); use another --out folder")
+                if info.get("config_hash") != self.config.hash:
+                    raise CheckpointError(
+                        f"output folder {str(p)!r} holds results of a different config "
+                        f"(hash {str(info.get('config_hash'))[:12]}, made from {info.get('source')!r}); "
+                        f"this config has hash {self.config.hash[:12]}. Use another --out folder, "
+                        "or restore the original config to resume.")
+                self._check_writable(p)
+                return True
+            if any(p.iterdir()):
+                raise CheckpointError(f"output folder {str(p)!r} is not empty and holds no run.json; "
+                                      "use an empty or new folder")
+            self._check_writable(p)
+            return False
+        parent = p.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise NotADirectoryError(f"cannot create output folder {str(p)!r}: {str(parent)!r} is not a folder")
+        self._check_writable(parent)
+        return False
+
+    @staticmethod
+    def _check_writable(folder: Path) -> None:
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"output folder {str(folder)!r} is not writable")
+
+    # ------------------------------------------------------------------ writing
+    def open(self) -> None:
+        """Create the folder and write run.json / config.toml (once; kept on resume)."""
+        self.points_dir.mkdir(parents=True, exist_ok=True)
+        meta = self.path / "run.json"
+        if not meta.exists():
+            cfg = self.config
+            atomic_write_text(self.path / "config.toml", cfg.text)
+            atomic_write_json(meta, {
+                "format": STORE_FORMAT, "config_hash": cfg.hash, "name": cfg.name, "kind": cfg.kind,
+                "source": cfg.source, "axes": cfg.axes, "n_points": cfg.n_points, "config": cfg.normalized,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": versions()})
+
+    def point_path(self, point: Point) -> Path:
+        return self.points_dir / f"{point.key}.json"
+
+    def write_point(self, point: Point, record: dict, attempts: int) -> None:
+        """Write one point's record atomically (coordinates, seed, status, results, timing)."""
+        rec = {"index": point.index, "key": point.key, "coords": point.coords, "seed": str(point.seed),
+               "attempts": attempts, "finished": time.time(), **record}
+        atomic_write_bytes(self.point_path(point), json.dumps(rec, indent=1, allow_nan=False).encode() + b"\n")
+
+    # ------------------------------------------------------------------ reading
+    def read_point(self, point: Point) -> dict | None:
+        """The stored record of ``point``, or None if it has none (or an unusable one, with a warning)."""
+        path = self.point_path(point)
+        try:
+            rec = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable point file %s (%s); the point will be recomputed", path, exc)
+            return None
+        if not isinstance(rec, dict) or canonical_json(rec.get("coords")) != canonical_json(point.coords) \
+                or rec.get("status") not in ("ok", "failed"):
+            log.warning("ignoring point file %s: it does not match the point's coordinates", path)
+            return None
+        return rec
+
+    def finished(self, points, include_failed: bool = False) -> dict[str, dict]:
+        """key -> record for the points already done (status ok; failed too if ``include_failed``)."""
+        done = {}
+        if not self.points_dir.is_dir():
+            return done
+        present = {f.name for f in os.scandir(self.points_dir)}
+        for p in points:
+            if f"{p.key}.json" in present:
+                rec = self.read_point(p)
+                if rec is not None and (rec["status"] == "ok" or include_failed):
+                    done[p.key] = rec
+        return done
+
+    # ------------------------------------------------------------------ consolidation
+    def consolidate(self, dims: dict | None = None, extra_attrs: dict | None = None):
+        """Build the labelled dataset from the point files and write ``results.nc`` atomically.
+
+        Parameters
+        ----------
+        dims : dict, optional
+            Result name -> dimension name for 1-D results (the task's ``dims``).
+        extra_attrs : dict, optional
+            More string/number attributes (e.g. the backend used).
+
+        Returns
+        -------
+        xarray.Dataset
+        """
+        ds = build_dataset(self.config, [(p, self.read_point(p)) for p in self.config.points()], dims,
+                           extra_attrs)
+        data = ds.to_netcdf(None, engine="scipy")  # netCDF3 bytes in memory, then one atomic write
+        atomic_write_bytes(self.path / RESULTS_FILE, bytes(data))
+        return ds
+
+
+def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, extra_attrs: dict | None = None):
+    """The sweep's xarray Dataset: one dimension per axis, one variable per result.
+
+    Variables: every result (float64, NaN where a point is missing, failed or lacks it; 1-D results get
+    an extra dimension), ``status`` ('ok'/'failed'/'missing'), ``error`` (message or ''),
+    ``attempts``, ``duration_s`` and ``point_seed`` (decimal string). Attributes: the config as TOML and
+    as JSON, its hash, the task kind, the sweep axes and library versions.
+    """
+    import xarray as xr
+
+    dims = dict(dims or {})
+    names = list(config.axes)
+    shape = config.shape
+    n = config.n_points
+    status = np.full(n, "missing", dtype=object)
+    error = np.full(n, "", dtype=object)
+    seed = np.full(n, "", dtype=object)
+    attempts = np.zeros(n, dtype=np.int32)
+    duration = np.full(n, np.nan)
+    scalars: dict[str, np.ndarray] = {}
+    strings: dict[str, np.ndarray] = {}
+    arrays: dict[str, list] = {}
+    for point, rec in records:
+        i = point.index
+        seed[i] = str(point.seed)
+        if rec is None:
+            continue
+        status[i] = rec["status"]
+        error[i] = rec.get("error") or ""
+        attempts[i] = int(rec.get("attempts", 1))
+        duration[i] = float(rec.get("duration_s", np.nan))
+        for name, v in (rec.get("results") or {}).items():
+            if isinstance(v, list):
+                arrays.setdefault(name, [None] * n)[i] = v
+            elif isinstance(v, str):
+                strings.setdefault(name, np.full(n, "", dtype=object))[i] = v
+            else:
+                scalars.setdefault(name, np.full(n, np.nan))[i] = np.nan if v is None else float(v)
+    coords = {k: (k, np.asarray(v)) for k, v in config.axes.items()}
+    data = {}
+    for name, a in sorted(scalars.items()):
+        data[name] = (names, a.reshape(shape))
+    for name, a in sorted(strings.items()):
+        data[name] = (names, a.reshape(shape).astype(str))
+    for name, rows in sorted(arrays.items()):
+        m = max(len(r) for r in rows if r is not None)
+        a = np.full((n, m), np.nan)
+        for i, r in enumerate(rows):
+            if r is not None:
+                a[i, :len(r)] = [np.nan if x is None else x for x in r]
+        data[name] = (names + [dims.get(name, f"{name}_index")], a.reshape(shape + (m,)))
+    data["status"] = (names, status.reshape(shape).astype(str))
+    data["error"] = (names, error.reshape(shape).astype(str))
+    data["attempts"] = (names, attempts.reshape(shape))
+    data["duration_s"] = (names, duration.reshape(shape))
+    data["point_seed"] = (names, seed.reshape(shape).astype(str))
+    attrs = {"title": f"analogsim sweep {config.name}", "kind": config.kind, "config_hash": config.hash,
+             "config_toml": config.text, "config_json": canonical_json(config.normalized),
+             "sweep_axes": " ".join(names), "base_seed": config.seed,
+             "n_points": n, "n_ok": int(np.sum(status == "ok")), "n_failed": int(np.sum(status == "failed")),
+             "Conventions": "analogsim natural units (k_B = 1); see docs/sweeps.md"}
+    for k, v in versions().items():
+        attrs[f"version_{k}"] = v
+    for k, v in (extra_attrs or {}).items():
+        attrs[k] = v if isinstance(v, (int, float)) else str(v)
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    ds["status"].attrs["description"] = "ok / failed / missing (not run yet)"
+    ds["point_seed"].attrs["description"] = "seed the point's task received (SeedSequence-derived, decimal)"
+    return ds
+
+
+def open_results(path):
+    """Open a sweep's consolidated results (a run folder or its results.nc) as an xarray Dataset.
+
+    Equivalent to ``xarray.open_dataset("OUT/results.nc")``; loads the data into memory and closes the file.
+
+    Examples
+    --------
+    >>> ds = open_results("results/loss_vs_T")        # doctest: +SKIP
+    >>> ds["test_loss"].mean("seed").plot()            # doctest: +SKIP
+    """
+    import xarray as xr
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / RESULTS_FILE
+    if not p.exists():
+        raise FileNotFoundError(f"no sweep results at {str(path)!r} (expected a run folder with {RESULTS_FILE} "
+                                f"or a .nc file)")
+    with xr.open_dataset(p) as ds:
+        return ds.load()
