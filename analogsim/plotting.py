@@ -1,0 +1,442 @@
+"""Figures from sweep results: an xarray Dataset in, matplotlib figures out (PNG and SVG).
+
+Each figure function takes the consolidated dataset of a sweep (:func:`analogsim.sweeps.open_results`)
+and returns a list of ``(suffix, Figure)``: one figure per combination of the sweep axes it does not
+draw (x axis, one line per value of a "hue" axis, mean and standard error over ``seed``).
+:func:`standard_figures` makes every figure whose variables the dataset holds and writes the files.
+
+No pyplot and no global matplotlib state: figures are ``matplotlib.figure.Figure`` objects drawn with
+the Agg canvas, so plotting works headless and never changes the caller's backend.
+
+Standard figures (made when their variables are present):
+
+- ``loss_vs_kT``: held-out (excess) loss against kT, with the threshold temperature T* marked
+  (the ``kT_star`` variable if present, else E(T*) = 2 E(0) interpolated in log kT; PHYSICS.md §7).
+- ``energy_vs_S`` / ``energy_vs_n_train`` / ``energy_vs_N``: training work W against presentations S,
+  data-set size and parameter count N on log-log axes, with the Eq. 16 bound 2 N S kT and fitted slopes.
+- ``stress_error``: relative stress-vs-backprop error against r = kappa_out/kappa_hidden (slope ~1, §4).
+- ``work_vs_tau``: quasi-static work against protocol duration tau (slope -1, Eq. 7, §5).
+- ``equipartition``: <kappa delta^2>/kT against the first swept setting (exactly 1 in equilibrium, §2).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["standard_figures", "loss_vs_kT", "energy_vs_S", "energy_vs_N", "stress_error", "work_vs_tau",
+           "equipartition", "fit_slope", "threshold_from_curve", "FIGURES"]
+
+log = logging.getLogger("analogsim.plotting")
+MAX_PANELS = 12
+_LOSSES = ("excess_loss", "test_loss", "loss", "train_loss")
+
+
+# ----------------------------------------------------------------------------- small helpers
+def _figure(w=5.0, h=3.6):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def fit_slope(x, y) -> tuple[float, float]:
+    """Least-squares slope and intercept of log y against log x over the finite, positive pairs.
+
+    Returns (nan, nan) with fewer than two usable points.
+
+    Examples
+    --------
+    >>> fit_slope([1, 10, 100], [2, 20, 200])[0]
+    1.0
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if ok.sum() < 2 or np.unique(x[ok]).size < 2:
+        return float("nan"), float("nan")
+    s, c = np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)
+    return round(float(s), 12), float(c)
+
+
+def threshold_from_curve(kT, loss, factor: float = 2.0) -> float:
+    """kT* where ``loss`` first reaches ``factor`` x its value at the lowest kT (log-linear interpolation).
+
+    This is the E(T*) = 2 E(0) definition of PHYSICS.md §7 read off a measured curve whose lowest kT
+    stands in for T = 0 (the losses should be excess losses). Returns nan if the curve never gets there.
+
+    Examples
+    --------
+    >>> round(threshold_from_curve([1e-4, 1e-3, 1e-2], [1.0, 1.5, 3.0]), 6)
+    0.003162
+    """
+    kT, loss = np.asarray(kT, float), np.asarray(loss, float)
+    ok = np.isfinite(kT) & np.isfinite(loss)
+    kT, loss = kT[ok], loss[ok]
+    if kT.size < 2:
+        return float("nan")
+    order = np.argsort(kT)
+    kT, loss = kT[order], loss[order]
+    target = factor * loss[0]
+    for i in range(1, kT.size):
+        if loss[i] >= target:
+            a, b = loss[i - 1], loss[i]
+            t = (target - a) / (b - a) if b != a else 0.0
+            if kT[i - 1] > 0:
+                return float(math.exp(math.log(kT[i - 1]) + t * (math.log(kT[i]) - math.log(kT[i - 1]))))
+            return float(kT[i - 1] + t * (kT[i] - kT[i - 1]))
+    return float("nan")
+
+
+def _mean_se(da, seed_dim="seed"):
+    """Mean and standard error over ``seed`` (NaN-aware); SE is NaN without replicates."""
+    if seed_dim in da.dims:
+        n = da.notnull().sum(seed_dim)
+        mean = da.mean(seed_dim, skipna=True)
+        se = da.std(seed_dim, ddof=1, skipna=True) / np.sqrt(n.where(n > 0))
+        return mean, se.where(n > 1)
+    return da, da * np.nan
+
+
+def _panels(ds, var, x, prefer_hue=()):
+    """Split the sweep axes of ``var`` other than x and seed into (hue, panel axes); yield panels.
+
+    Yields (suffix, title, sub-dataset, hue) where the sub-dataset keeps x, seed and hue.
+    """
+    axes = [d for d in ds[var].dims if d in ds.coords and d not in (x, "seed")]
+    hue = next((d for d in prefer_hue if d in axes and ds.sizes[d] <= 8), None)
+    if hue is None:
+        hue = next((d for d in axes if ds.sizes[d] <= 8), None)
+    rest = [d for d in axes if d != hue]
+    combos = list(itertools.product(*[range(ds.sizes[d]) for d in rest]))
+    if len(combos) > MAX_PANELS:
+        log.warning("%s: %d panels over %s; drawing the first %d", var, len(combos), rest, MAX_PANELS)
+        combos = combos[:MAX_PANELS]
+    for combo in combos:
+        sel = dict(zip(rest, combo))
+        sub = ds.isel(sel) if sel else ds
+        vals = {d: sub[d].values.item() for d in rest}
+        suffix = "".join(f"__{d}-{_fmt(v)}" for d, v in vals.items())
+        title = ", ".join(f"{d} = {_fmt(v)}" for d, v in vals.items())
+        yield suffix, title, sub, hue
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def _hue_values(sub, hue):
+    return [None] if hue is None else list(range(sub.sizes[hue]))
+
+
+def _pick(sub, hue, j):
+    if hue is None:
+        return sub, None
+    return sub.isel({hue: j}), f"{hue} = {_fmt(sub[hue].values[j])}"
+
+
+def _errorbar(ax, x, mean, se, label, **kw):
+    se = np.where(np.isfinite(se), se, 0.0) if se is not None else None
+    return ax.errorbar(x, mean, yerr=se, marker="o", ms=4, capsize=2, lw=1.2, label=label, **kw)
+
+
+def _setting(ds, key):
+    """A base setting of the run from the stored config (None if absent)."""
+    import json
+
+    try:
+        cfg = json.loads(ds.attrs.get("config_json", "{}"))
+    except ValueError:
+        return None
+    for sec in cfg.values():
+        if isinstance(sec, dict) and key in sec:
+            return sec[key]
+    return None
+
+
+# ----------------------------------------------------------------------------- figures
+def loss_vs_kT(ds):
+    """Held-out (excess) loss against kT with T* marked; one line per hue value, mean ± SE over seeds."""
+    var = next((v for v in _LOSSES if v in ds), None)
+    if var is None or "kT" not in ds[var].dims:
+        return []
+    out = []
+    for suffix, title, sub, hue in _panels(ds, var, "kT"):
+        fig, ax = _figure()
+        kT = sub["kT"].values.astype(float)
+        pos = kT > 0
+        for j in _hue_values(sub, hue):
+            s, label = _pick(sub, hue, j)
+            m, se = _mean_se(s[var])
+            line = _errorbar(ax, kT[pos], m.values[pos], se.values[pos], label)
+            if (~pos).any():
+                ax.axhline(float(m.values[~pos][0]), ls=":", color=line[0].get_color(), lw=1, label=None)
+            if "kT_star" in s:
+                ts = float(np.nanmean(s["kT_star"].values))
+                how = "kT* (from the runs)"
+            else:
+                ts = threshold_from_curve(kT, m.values)
+                how = "kT*: E = 2 E(lowest kT)"
+            if np.isfinite(ts) and ts > 0:
+                ax.axvline(ts, ls="--", color=line[0].get_color(), lw=1, label=f"{how} = {ts:.2g}")
+        ax.set_xscale("log")
+        ax.set_yscale("log" if np.nanmin(sub[var].values) > 0 else "linear")
+        ax.set_xlabel("kT (energy units)")
+        ax.set_ylabel(var.replace("_", " "))
+        ax.set_title(title or "loss vs temperature", fontsize=9)
+        ax.legend(fontsize=7)
+        out.append((suffix, fig))
+    return out
+
+
+def _energy_vs(ds, x, xlabel):
+    if "work" not in ds or x not in ds["work"].dims:
+        return []
+    out = []
+    for suffix, title, sub, hue in _panels(ds, "work", x, prefer_hue=("n_train", "width", "kT")):
+        fig, ax = _figure()
+        xs = sub[x].values.astype(float)
+        for j in _hue_values(sub, hue):
+            s, label = _pick(sub, hue, j)
+            m, se = _mean_se(s["work"])
+            slope, _ = fit_slope(xs, m.values)
+            line = _errorbar(ax, xs, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
+            bound = _bound(s, x)
+            if bound is not None:
+                ax.plot(xs, bound, ls="--", color=line[0].get_color(), lw=1,
+                        label="2 N S kT (Eq. 16)" if j in (None, 0) else None)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("training work W (energy units)")
+        ax.set_title(title or f"training energy vs {x}", fontsize=9)
+        ax.legend(fontsize=7)
+        out.append((suffix, fig))
+    return out
+
+
+def _bound(s, x):
+    """2 N S kT along x (from the stored ``bound`` variable, else from n_params, presentations, kT)."""
+    if "bound" in s:
+        b, _ = _mean_se(s["bound"])
+        return b.values
+    try:
+        n = _mean_se(s["n_params"])[0] if "n_params" in s else None
+        S = s["presentations"] if "presentations" in s.coords else _setting(s, "presentations")
+        kT = s["kT"] if "kT" in s.coords else _setting(s, "kT")
+        if n is None or S is None or kT is None:
+            return None
+        b = 2.0 * n * S * kT
+        return np.broadcast_to(np.asarray(b.values if hasattr(b, "values") else b, float), s[x].shape)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def energy_vs_S(ds):
+    """Training work against the number of presentations S (log-log), with 2 N S kT and fitted slopes."""
+    return _energy_vs(ds, "presentations", "presentations S")
+
+
+def energy_vs_n_train(ds):
+    """Training work against the data-set size (log-log); at fixed S it should not depend on it (§7)."""
+    return _energy_vs(ds, "n_train", "data-set size")
+
+
+def energy_vs_N(ds):
+    """Training work against the parameter count N (log-log), with 2 N S kT and the fitted slope."""
+    if "work" not in ds or "n_params" not in ds:
+        return []
+    xdim = next((d for d in ("width", "depth") if d in ds["work"].dims), None)
+    if xdim is None:
+        return []
+    out = []
+    for suffix, title, sub, hue in _panels(ds, "work", xdim, prefer_hue=("kT", "presentations")):
+        fig, ax = _figure()
+        for j in _hue_values(sub, hue):
+            s, label = _pick(sub, hue, j)
+            N = _mean_se(s["n_params"])[0].values
+            m, se = _mean_se(s["work"])
+            slope, _ = fit_slope(N, m.values)
+            line = _errorbar(ax, N, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
+            bound = _bound(s, xdim)
+            if bound is not None:
+                ax.plot(N, bound, ls="--", color=line[0].get_color(), lw=1,
+                        label="2 N S kT (Eq. 16)" if j in (None, 0) else None)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("parameters N")
+        ax.set_ylabel("training work W (energy units)")
+        ax.set_title(title or "training energy vs N", fontsize=9)
+        ax.legend(fontsize=7)
+        out.append((suffix, fig))
+    return out
+
+
+def stress_error(ds):
+    """Relative stress-vs-backprop error against r = kappa_out/kappa_hidden (log-log, fitted slope)."""
+    if "rel_error" not in ds or "kappa_ratio" not in ds["rel_error"].dims:
+        return []
+    out = []
+    for suffix, title, sub, hue in _panels(ds, "rel_error", "kappa_ratio", prefer_hue=("depth", "activation")):
+        fig, ax = _figure()
+        r = sub["kappa_ratio"].values.astype(float)
+        for j in _hue_values(sub, hue):
+            s, label = _pick(sub, hue, j)
+            m, se = _mean_se(s["rel_error"])
+            sel = r <= 1e-3 if (r <= 1e-3).sum() >= 2 else np.ones_like(r, bool)
+            slope, _ = fit_slope(r[sel], m.values[sel])
+            _errorbar(ax, r, m.values, se.values, f"{label + ': ' if label else ''}slope {slope:.3f}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("r = kappa_out / kappa_hidden")
+        ax.set_ylabel("|stress - backprop| / |backprop|")
+        ax.set_title(title or "stress equals backprop as r -> 0 (Eq. 8-10)", fontsize=9)
+        ax.legend(fontsize=7)
+        out.append((suffix, fig))
+    return out
+
+
+def work_vs_tau(ds):
+    """Mean quasi-static work against protocol duration tau (log-log; -> L^2/tau, Eq. 7)."""
+    if "work" not in ds or "tau" not in ds["work"].dims:
+        return []
+    out = []
+    for suffix, title, sub, hue in _panels(ds, "work", "tau", prefer_hue=("kT", "integrator")):
+        fig, ax = _figure()
+        tau = sub["tau"].values.astype(float)
+        for j in _hue_values(sub, hue):
+            s, label = _pick(sub, hue, j)
+            m, se = _mean_se(s["work"])
+            if "work_se" in s and "seed" not in s.dims:
+                se = s["work_se"]
+            slope, _ = fit_slope(tau, m.values)
+            _errorbar(ax, tau, m.values, se.values, f"{label + ': ' if label else ''}slope {slope:.2f}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("protocol duration tau")
+        ax.set_ylabel("<W> (energy units)")
+        ax.set_title(title or "quasi-static inference: work vs tau", fontsize=9)
+        ax.legend(fontsize=7)
+        out.append((suffix, fig))
+    return out
+
+
+def equipartition(ds):
+    """Equipartition ratio <kappa delta^2>/kT (all neurons) against the first swept setting; 1 is exact."""
+    if "equipartition_all" not in ds:
+        return []
+    dims = [d for d in ds["equipartition_all"].dims if d != "seed"]
+    if not dims:
+        return []
+    x = dims[0]
+    out = []
+    for suffix, title, sub, hue in _panels(ds, "equipartition_all", x):
+        fig, ax = _figure()
+        xv = sub[x].values
+        numeric = np.issubdtype(xv.dtype, np.number)
+        xs = xv.astype(float) if numeric else np.arange(xv.size)
+        for j in _hue_values(sub, hue):
+            s, label = _pick(sub, hue, j)
+            m, se = _mean_se(s["equipartition_all"])
+            if "seed" not in s.dims and "equipartition_all_se" in s:
+                se = s["equipartition_all_se"]
+            _errorbar(ax, xs, m.values, se.values, label)
+        ax.axhline(1.0, color="k", lw=0.8, ls=":")
+        if numeric and np.all(xs > 0) and xs.size > 1 and xs.max() / xs.min() > 20:
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(xs, [str(v) for v in xv])
+        ax.set_xlabel(x)
+        ax.set_ylabel("<kappa delta^2> / kT")
+        ax.set_title(title or "equipartition", fontsize=9)
+        if hue is not None:
+            ax.legend(fontsize=7)
+        out.append((suffix, fig))
+    return out
+
+
+#: name -> figure function; each returns [] when the dataset lacks its variables.
+FIGURES = {"loss_vs_kT": loss_vs_kT, "energy_vs_S": energy_vs_S, "energy_vs_n_train": energy_vs_n_train,
+           "energy_vs_N": energy_vs_N, "stress_error": stress_error, "work_vs_tau": work_vs_tau,
+           "equipartition": equipartition}
+
+
+def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150) -> list[Path]:
+    """Write every standard figure the dataset supports; return the files written.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or path
+        Consolidated sweep results (or a run folder / results.nc path).
+    out_dir : path
+        Folder for the figures (created if needed).
+    formats : sequence of {'png', 'svg', 'pdf'}
+
+    Examples
+    --------
+    >>> files = standard_figures("results/stress_vs_kappa", "results/stress_vs_kappa/figures")  # doctest: +SKIP
+    """
+    from ._io import atomic_write_bytes
+
+    if not hasattr(ds, "data_vars"):
+        from .sweeps.store import open_results
+
+        ds = open_results(ds)
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    for f in formats:
+        if f not in ("png", "svg", "pdf"):
+            raise ValueError(f"formats must be among 'png', 'svg', 'pdf', got {f!r}")
+    out_dir = Path(out_dir)
+    written = []
+    for name, make in FIGURES.items():
+        try:
+            figs = make(ds)
+        except Exception as exc:  # one figure's trouble must not cost the others
+            log.warning("figure %s failed: %s: %s", name, type(exc).__name__, exc)
+            continue
+        for suffix, fig in figs:
+            for f in formats:
+                import io
+
+                buf = io.BytesIO()
+                fig.savefig(buf, format=f, dpi=dpi)
+                path = out_dir / f"{name}{suffix}.{f}"
+                atomic_write_bytes(path, buf.getvalue())
+                written.append(path)
+    written += _bounds_figures(out_dir, formats, dpi)
+    return written
+
+
+def _bounds_figures(out_dir, formats, dpi) -> list[Path]:
+    """The bounds figure, if analogsim.bounds offers one (``bounds_figure()`` returning a Figure)."""
+    try:
+        from . import bounds
+    except ImportError:
+        return []
+    make = getattr(bounds, "bounds_figure", None) or getattr(bounds, "plot_bounds", None)
+    if make is None:
+        return []
+    import io
+
+    from ._io import atomic_write_bytes
+
+    try:
+        fig = make()
+    except Exception as exc:
+        log.warning("bounds figure failed: %s: %s", type(exc).__name__, exc)
+        return []
+    out = []
+    for f in formats:
+        buf = io.BytesIO()
+        fig.savefig(buf, format=f, dpi=dpi)
+        path = Path(out_dir) / f"bounds.{f}"
+        atomic_write_bytes(path, buf.getvalue())
+        out.append(path)
+    return out
