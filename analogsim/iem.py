@@ -167,7 +167,7 @@ def histogram_entropy(counts, unit: str = "bits") -> float:
         raise ValueError(f"counts must be >= 0, got a negative count {float(c[c < 0][0])!r}")
     total = c.sum()
     if total <= 0:
-        raise ValueError(f"counts must have a positive total, got {total!r}")
+        raise ValueError(f"counts must have a positive total, got {float(total)!r}")
     p = c[c > 0] / total
     h = float(-(p * np.log(p)).sum())
     h = h if h > 0.0 else 0.0  # also turns -0.0 into 0.0
