@@ -358,3 +358,15 @@ def test_training_energy_figure(tmp_path):
         plot_training_energy(out=tmp_path / "x", formats=("pdf",))
     with pytest.raises(ValueError, match="measured"):
         plot_training_energy(measured={"N": [1]})
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import analogsim.bounds
+    import analogsim.plot_bounds
+    import analogsim.table1
+
+    for mod in (analogsim.bounds, analogsim.table1, analogsim.plot_bounds):
+        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0, mod.__name__

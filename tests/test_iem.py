@@ -302,3 +302,15 @@ def test_eitp_loss_trains_a_torch_model():
     assert last["E_min"] == pytest.approx(LN2 * last["H_soft"])  # T = 1, soft H drives E_min
     # soft H (bandwidth 0.5 bin) is close to the exact histogram entropy that is logged
     assert abs(last["H_soft"] - last["H_exact_bits"]) < 0.3
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import analogsim.iem
+
+    assert doctest.testmod(analogsim.iem).failed == 0
+    pytest.importorskip("torch")  # the numpy examples above have run already
+    import analogsim._iem_torch
+
+    assert doctest.testmod(analogsim._iem_torch).failed == 0
