@@ -1,0 +1,295 @@
+r"""Energy and gradient passes of H (Eq. 6) over a chunk of replicas (numba).
+
+Layouts (all C order):
+
+* A chunk of ``Bc`` replicas keeps its state in one 1-D array ``X`` of layer blocks: layer l
+  (0..L) occupies ``X[Bc*x_off[l] : Bc*x_off[l+1]]``, a (Bc, n_l) row-major block, so every layer
+  is a contiguous 2-D matrix for BLAS.
+* Per-neuron buffers of layers 1..L (gradient ``G``, stress ``S``, noise) use the same scheme with
+  ``k_off`` (the offsets of :meth:`Network.kernel_args`).
+* ``E`` (Bc, L+1) float64 holds the layer energies kappa_l/2 |delta_l|^2 per replica and, in the
+  last column, the soft clamp's spring energy; ``H`` (Bc,) float64 their sum.
+
+The net is passed as a :class:`KNet` named tuple (see :func:`analogsim.simulate` for how it is
+built). Activation codes follow :mod:`analogsim.activations`. ``tanh``, ``sigmoid`` and the
+exponential behind them use branch-free polynomial/rational forms (Cephes) that LLVM vectorises and
+that agree with numpy to a few ulp.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+from numba.core import types
+from numba.extending import intrinsic
+
+IDENTITY, RELU, TANH, SIGMOID, SOFTPLUS = 0, 1, 2, 3, 4
+
+KNet = namedtuple("KNet", "theta wt sizes w_off b_off acts kappa k_off x_off blas")
+KNet.__doc__ = """Network arrays for the kernels.
+
+theta : (N,) parameters (layout of Network.theta); wt : (N,) same, with each W_l stored transposed
+(n_{l-1}, n_l) at w_off[l]; sizes : (L+1,) int64; w_off, b_off : (L,) int64; acts : (L,) int64
+activation codes; kappa : (n_1+...+n_L,) stiffness; k_off : (L+1,) offsets into kappa;
+x_off : (L+2,) offsets of layers 0..L in a flat state; blas : (L,) int64, 1 = use BLAS GEMM for
+this layer's products (large layers), 0 = hand-written loops (small layers).
+"""
+
+
+# ----------------------------------------------------------------------------- bit casts
+@intrinsic
+def _f64_bits(typingctx, x):
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _bits_f64(typingctx, x):
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
+# ----------------------------------------------------------------------------- elementary functions
+_LOG2E = 1.4426950408889634
+_C1 = 6.93145751953125e-1
+_C2 = 1.42860682030941723212e-6
+_MAGIC = 6755399441055744.0  # 1.5 * 2^52: adding it rounds to an integer held in the low mantissa bits
+
+
+@njit(cache=True, inline="always")
+def exp_vec(v):
+    """exp(v) for v in [-700, 700] (clamped), branch-free (Cephes Pade after Cody-Waite reduction)."""
+    v = min(max(v, -700.0), 700.0)
+    k = v * _LOG2E + _MAGIC
+    n = k - _MAGIC                      # round(v / ln 2) as a float
+    r = v - n * _C1 - n * _C2           # |r| <= ln2 / 2
+    xx = r * r
+    px = r * ((1.26177193074810590878e-4 * xx + 3.02994407707441961300e-2) * xx + 9.99999999999999999910e-1)
+    qx = ((3.00198505138664455042e-6 * xx + 2.52448340349684104192e-3) * xx
+          + 2.27265548208155028766e-1) * xx + 2.00000000000000000009e0
+    e = 1.0 + 2.0 * px / (qx - px)
+    scale = _bits_f64((_f64_bits(k) + 1023) << 52)  # 2^n from the integer in k's low bits
+    return e * scale
+
+
+@njit(cache=True, inline="always")
+def tanh_vec(y):
+    """tanh(y), branch-free: Cephes rational form for |y| < 0.625, 1 - 2/(exp(2|y|) + 1) above."""
+    a = abs(y)
+    z = y * y
+    p = ((-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3)
+    q = (((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3)
+    small = y + y * z * (p / q)
+    e = exp_vec(2.0 * min(a, 22.0))
+    big = 1.0 - 2.0 / (e + 1.0)
+    big = big if y >= 0.0 else -big
+    return small if a < 0.625 else big
+
+
+@njit(cache=True, inline="always")
+def sigmoid_vec(y):
+    e = exp_vec(-abs(y))
+    s = 1.0 / (1.0 + e)
+    return s if y >= 0.0 else e * s
+
+
+@njit(cache=True)
+def activate(code, Y, FP, n):
+    """In place over the first ``n`` entries of the 1-D arrays: Y <- f(Y), FP <- f'(Y) (activation ``code``)."""
+    if code == RELU:
+        for i in range(n):
+            y = Y[i]
+            pos = y > 0.0
+            Y[i] = y if pos else 0.0
+            FP[i] = 1.0 if pos else 0.0
+    elif code == TANH:
+        for i in range(n):
+            t = tanh_vec(np.float64(Y[i]))
+            Y[i] = t
+            FP[i] = 1.0 - t * t
+    elif code == IDENTITY:
+        for i in range(n):
+            FP[i] = 1.0
+    elif code == SIGMOID:
+        for i in range(n):
+            s = sigmoid_vec(np.float64(Y[i]))
+            Y[i] = s
+            FP[i] = s * (1.0 - s)
+    else:  # SOFTPLUS: log(1 + e^y) = max(y, 0) + log1p(e^-|y|); f' = sigmoid
+        for i in range(n):
+            y = np.float64(Y[i])
+            Y[i] = max(y, 0.0) + math.log1p(exp_vec(-abs(y)))
+            FP[i] = sigmoid_vec(y)
+
+
+# ----------------------------------------------------------------------------- dense products
+@njit(cache=True)
+def layer_forward(net, l, Xin, Y, Bc):
+    """Y (Bc, n_l) = Xin (Bc, n_{l-1}) @ W_l^T + b_l for layer l (1-based)."""
+    n_in = net.sizes[l - 1]
+    n_out = net.sizes[l]
+    w0 = net.w_off[l - 1]
+    b0 = net.b_off[l - 1]
+    b = net.theta[b0:b0 + n_out]
+    if net.blas[l - 1]:
+        W = net.theta[w0:w0 + n_out * n_in].reshape((n_out, n_in))
+        np.dot(Xin, W.T, Y)
+        for r in range(Bc):
+            for i in range(n_out):
+                Y[r, i] += b[i]
+    else:
+        WT = net.wt[w0:w0 + n_out * n_in].reshape((n_in, n_out))
+        for r in range(Bc):
+            yr = Y[r]
+            for i in range(n_out):
+                yr[i] = b[i]
+            for j in range(n_in):
+                xj = Xin[r, j]
+                wj = WT[j]
+                for i in range(n_out):
+                    yr[i] += xj * wj[i]
+
+
+@njit(cache=True)
+def layer_backward_add(net, l, S, G, Tmp, Bc):
+    """G (Bc, n_{l-1}) += S (Bc, n_l) @ W_l: the force that layer l's stress exerts on layer l-1."""
+    n_in = net.sizes[l - 1]
+    n_out = net.sizes[l]
+    w0 = net.w_off[l - 1]
+    W = net.theta[w0:w0 + n_out * n_in].reshape((n_out, n_in))
+    if net.blas[l - 1]:
+        T = Tmp[:Bc * n_in].reshape((Bc, n_in))
+        np.dot(S, W, T)
+        for r in range(Bc):
+            for j in range(n_in):
+                G[r, j] += T[r, j]
+    else:
+        for r in range(Bc):
+            gr = G[r]
+            for i in range(n_out):
+                s = S[r, i]
+                wi = W[i]
+                for j in range(n_in):
+                    gr[j] += s * wi[j]
+
+
+@njit(cache=True)
+def param_grad_add(net, X, S, out, Tmp, Bc):
+    """out (N,) += sum over the chunk's replicas of dH/dtheta (Eq. 9: dH/dW_l = sigma_l x_{l-1}^T, dH/db_l = sigma_l).
+
+    X: the chunk's state (layer blocks), S: its stresses (per-neuron blocks).
+    """
+    L = net.sizes.shape[0] - 1
+    for l in range(1, L + 1):
+        n_in = net.sizes[l - 1]
+        n_out = net.sizes[l]
+        Xin = X[Bc * net.x_off[l - 1]:Bc * net.x_off[l]].reshape((Bc, n_in))
+        Sl = S[Bc * net.k_off[l - 1]:Bc * net.k_off[l]].reshape((Bc, n_out))
+        w0 = net.w_off[l - 1]
+        b0 = net.b_off[l - 1]
+        dW = out[w0:w0 + n_out * n_in].reshape((n_out, n_in))
+        if net.blas[l - 1]:
+            T = Tmp[:n_out * n_in].reshape((n_out, n_in))
+            np.dot(Sl.T, Xin, T)
+            for i in range(n_out):
+                for j in range(n_in):
+                    dW[i, j] += T[i, j]
+        else:
+            for r in range(Bc):
+                for i in range(n_out):
+                    s = Sl[r, i]
+                    for j in range(n_in):
+                        dW[i, j] += s * Xin[r, j]
+        for r in range(Bc):
+            for i in range(n_out):
+                out[b0 + i] += Sl[r, i]
+
+
+# ----------------------------------------------------------------------------- the pass
+@njit(cache=True)
+def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
+    r"""Energies and dH/dx of the chunk state ``X`` (layer blocks, Bc replicas).
+
+    Writes, for layers l = 1..L: ``G`` = dH/dx_l = kappa_l delta_l + W_{l+1}^T sigma_{l+1}
+    (plus k_out (x_L - target) on the output for a soft clamp, k_out > 0); ``S`` = sigma_l =
+    -kappa_l delta_l f'(y_l) (Eq. 8); ``E[:, l-1]`` = kappa_l/2 |delta_l|^2; ``E[:, L]`` = the spring
+    energy; ``H`` = the row sums of E. A hard clamp is the caller's business: it keeps the target in
+    x_L's block (the gradient of layer L is then computed but not used).
+
+    ``l1_fixed``: layer 1's f(y_1) and f'(y_1) are taken from ``FY1``/``FP1`` (Bc, n_1) (fixed input),
+    saving its product; otherwise they are computed from the input block of X.
+    ``Tmp``: scratch of at least Bc * max(n_l) entries (dtype of X).
+    """
+    L = net.sizes.shape[0] - 1
+    for l in range(1, L + 1):
+        n_in = net.sizes[l - 1]
+        n = net.sizes[l]
+        Xin = X[Bc * net.x_off[l - 1]:Bc * net.x_off[l]].reshape((Bc, n_in))
+        xl = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
+        g = G[Bc * net.k_off[l - 1]:Bc * net.k_off[l]]
+        s = S[Bc * net.k_off[l - 1]:Bc * net.k_off[l]]
+        kap = net.kappa[net.k_off[l - 1]:net.k_off[l]]
+        if l == 1 and l1_fixed:
+            fy = FY1
+            fp = FP1
+        else:
+            layer_forward(net, l, Xin, g.reshape((Bc, n)), Bc)
+            activate(net.acts[l - 1], g, s, Bc * n)
+            fy = g
+            fp = s
+        for r in range(Bc):
+            e = 0.0
+            for i in range(n):
+                q = r * n + i
+                d = np.float64(xl[q]) - np.float64(fy[q])
+                kd = kap[i] * d
+                sg = -kd * np.float64(fp[q])
+                g[q] = kd
+                s[q] = sg
+                e += kd * d
+            E[r, l - 1] = 0.5 * e
+    n = net.sizes[L]
+    if k_out > 0.0:
+        xl = X[Bc * net.x_off[L]:Bc * net.x_off[L + 1]]
+        g = G[Bc * net.k_off[L - 1]:Bc * net.k_off[L]]
+        for r in range(Bc):
+            e = 0.0
+            for i in range(n):
+                q = r * n + i
+                d = np.float64(xl[q]) - np.float64(target[q])
+                g[q] += k_out * d
+                e += d * d
+            E[r, L] = 0.5 * k_out * e
+    else:
+        for r in range(Bc):
+            E[r, L] = 0.0
+    for l in range(L, 1, -1):
+        Sl = S[Bc * net.k_off[l - 1]:Bc * net.k_off[l]].reshape((Bc, net.sizes[l]))
+        Gp = G[Bc * net.k_off[l - 2]:Bc * net.k_off[l - 1]].reshape((Bc, net.sizes[l - 1]))
+        layer_backward_add(net, l, Sl, Gp, Tmp, Bc)
+    for r in range(Bc):
+        h = 0.0
+        for l in range(L + 1):
+            h += E[r, l]
+        H[r] = h
+
+
+@njit(cache=True)
+def layer1_cache(net, X, FY1, FP1, Bc):
+    """f(y_1) and f'(y_1) of the chunk's (fixed) input block, for :func:`grad_pass` with l1_fixed."""
+    n_in = net.sizes[0]
+    n = net.sizes[1]
+    Xin = X[:Bc * n_in].reshape((Bc, n_in))
+    layer_forward(net, 1, Xin, FY1[:Bc * n].reshape((Bc, n)), Bc)
+    activate(net.acts[0], FY1, FP1, Bc * n)

@@ -1,0 +1,325 @@
+r"""Overdamped Langevin trajectories of many replicas in one compiled call (numba).
+
+    dx = -Gamma dH/dx dt + sqrt(2 Gamma kT) dW          (PHYSICS.md §3)
+
+One call of :func:`run_segment` advances every chunk of replicas through ``n_steps`` steps; the
+chunks run in parallel (``prange``), each with its own RNG stream and its own buffers, so the
+numbers do not depend on the thread count. Per step k (global index k0 + j):
+
+1. protocol: if ``move[j]``, the clamped input / target go from lambda_k to lambda_{k+1}; the work
+   W += H(x_k; lambda_{k+1}) - H(x_k; lambda_k) is booked (Sekimoto);
+2. integrator step at fixed lambda_{k+1} (:data:`EM` or :data:`MALA`), which leaves the gradient,
+   stress and energies of the new state in place; the heat is booked (EM: Stratonovich
+   sum 1/2 (g_k + g_{k+1}) . dx_k; MALA: the energy change of an accepted move);
+3. a non-finite H stops the chunk and writes the step number to ``status``;
+4. observers: per-replica sums of the layer energies and their squares, summed dH/dtheta, thinned
+   trajectory rows.
+
+Array arguments (``B`` replicas, ``L`` layers, ``n_tot`` = n_0 + ... + n_L):
+
+* ``Xc`` (n_chunks, chunk_rows * n_tot): chunk states in layer blocks (see :mod:`.energy`).
+* ``states`` (n_chunks, 4) uint64: xoshiro256++ streams.
+* ``inp``, ``tgt``: :data:`KProto` (A (B, P), D (B, P), s (T,), V (Tv, Bv, P)) giving
+  lambda_k[r] = A[r] + s[k] D[r] + V[k, r] (an axis of length 1 broadcasts). Index k is local to
+  the segment: 0 is the state at k0.
+* ``move`` (n_steps,) or (1,) int64: 1 where lambda changes at that step.
+* ``fpar`` float64: [Gamma dt, sqrt(2 Gamma kT dt), kT, k_out (0: no spring)].
+* ``ipar`` int64: [hard, input_moves, record_from, save_every, save_offset, books, pforce, energy].
+* ``books`` (B, 5) float64: W, Q, H at the start, H now, accepted moves.
+* ``emom`` (B, 2, L+1) float64: sums over recorded steps of E and E^2.
+* ``pforce`` (n_chunks, N) float64: sums over recorded steps and the chunk's replicas of dH/dtheta.
+* ``traj`` (n_saves, B, n_tot): thinned states (flat layout) or an empty array.
+* ``status`` (n_chunks,) int64: -1, or the step after which H was not finite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numpy as np
+from numba import njit, prange
+
+from .energy import grad_pass, layer1_cache, param_grad_add
+from .rng import fill_normal, fill_uniform
+
+EM, MALA = 0, 1
+KProto = namedtuple("KProto", "A D s V")
+
+# indices into fpar / ipar / books
+F_ADT, F_NOISE, F_KT, F_KOUT = 0, 1, 2, 3
+I_HARD, I_INMOVES, I_RECFROM, I_SAVE_EVERY, I_SAVE_OFF, I_BOOKS, I_PFORCE, I_ENERGY = range(8)
+B_W, B_Q, B_H0, B_H, B_ACC = range(5)
+
+
+@njit(cache=True)
+def set_protocol_rows(p, k, r0, Bc, out):
+    """out (Bc*P,) <- lambda_k of rows r0..r0+Bc-1 (see KProto)."""
+    P = p.A.shape[1]
+    sk = p.s[min(k, p.s.shape[0] - 1)]
+    kv = min(k, p.V.shape[0] - 1)
+    for r in range(Bc):
+        ra = r0 + r
+        rv = ra if p.V.shape[1] > 1 else 0
+        for i in range(P):
+            out[r * P + i] = p.A[ra, i] + sk * p.D[ra, i] + p.V[kv, rv, i]
+
+
+@njit(cache=True)
+def em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, books, Bc):
+    """x <- x - a g + c z on the dynamic layers; with books, DX = the increment and qh += 1/2 g . dx."""
+    for l in range(1, n_dyn_layers + 1):
+        n = net.sizes[l]
+        xl = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
+        k0 = Bc * net.k_off[l - 1]
+        if books:
+            for r in range(Bc):
+                acc = 0.0
+                for i in range(n):
+                    q = r * n + i
+                    gq = np.float64(G[k0 + q])
+                    dx = -a * gq + c * Z[k0 + q]
+                    acc += gq * dx
+                    xl[q] += dx
+                    DX[k0 + q] = dx
+                qh[r] += 0.5 * acc
+        else:
+            for q in range(Bc * n):
+                xl[q] += -a * G[k0 + q] + c * Z[k0 + q]
+
+
+@njit(cache=True)
+def heat_close(net, G, DX, qh, n_dyn_layers, Bc):
+    """qh += 1/2 g_{k+1} . dx_k (second half of the Stratonovich heat)."""
+    for l in range(1, n_dyn_layers + 1):
+        n = net.sizes[l]
+        k0 = Bc * net.k_off[l - 1]
+        for r in range(Bc):
+            acc = 0.0
+            for i in range(n):
+                q = k0 + r * n + i
+                acc += np.float64(G[q]) * DX[q]
+            qh[r] += 0.5 * acc
+
+
+@njit(cache=True)
+def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar, books, emom, traj, k0, chunk_pf):
+    """Advance one chunk (rows r0..r0+Bc-1) by n_steps; returns -1 or the step at which H went non-finite."""
+    L = net.sizes.shape[0] - 1
+    n_tot = net.x_off[L + 1]
+    n_neu = net.k_off[L]
+    maxn = 0
+    for l in range(L + 1):
+        maxn = max(maxn, net.sizes[l])
+    dt_ = X.dtype
+    a = fpar[F_ADT]
+    c = fpar[F_NOISE]
+    kT = fpar[F_KT]
+    k_out = fpar[F_KOUT]
+    hard = ipar[I_HARD] != 0
+    in_moves = ipar[I_INMOVES] != 0
+    rec_from = ipar[I_RECFROM]
+    save_every = ipar[I_SAVE_EVERY]
+    save_off = ipar[I_SAVE_OFF]
+    want_books = ipar[I_BOOKS] != 0
+    want_pf = ipar[I_PFORCE] != 0
+    want_e = ipar[I_ENERGY] != 0
+    n_dyn_layers = L - 1 if hard else L
+    nz = Bc * net.k_off[n_dyn_layers]
+    nL = net.sizes[L]
+
+    G = np.empty(Bc * n_neu, dtype=dt_)
+    S = np.empty(Bc * n_neu, dtype=dt_)
+    Z = np.empty(max(nz, 1), dtype=np.float64)
+    Tmp = np.empty(max(Bc, maxn) * maxn, dtype=dt_)
+    E = np.empty((Bc, L + 1))
+    H = np.empty(Bc)
+    FY1 = np.empty(Bc * net.sizes[1], dtype=dt_)
+    FP1 = np.empty(Bc * net.sizes[1], dtype=dt_)
+    tbuf = np.zeros(Bc * nL, dtype=dt_)
+    DX = np.empty(max(nz, 1) if (want_books and integ == EM) else 1)
+    qh = np.zeros(Bc)
+    Hold = np.empty(Bc)
+    if integ == MALA:
+        Xp = X[:Bc * n_tot].copy()
+        Gp = np.empty_like(G)
+        Sp = np.empty_like(S)
+        Ep = np.empty_like(E)
+        Hp = np.empty_like(H)
+        U = np.empty(Bc)
+    else:
+        Xp = X[:1].copy()
+        Gp = G[:1]
+        Sp = S[:1]
+        Ep = E[:1]
+        Hp = H[:1]
+        U = np.empty(1)
+    bk = books[r0:r0 + Bc]
+    xL = X[Bc * net.x_off[L]:Bc * net.x_off[L + 1]]
+
+    # state at the start of the segment: lambda_0 in place, energies and gradient
+    set_protocol_rows(inp, 0, r0, Bc, X[:Bc * net.sizes[0]])
+    if hard:
+        set_protocol_rows(tgt, 0, r0, Bc, xL)
+    elif k_out > 0.0:
+        set_protocol_rows(tgt, 0, r0, Bc, tbuf)
+    l1_fixed = not in_moves
+    if l1_fixed:
+        layer1_cache(net, X, FY1, FP1, Bc)
+    grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
+    if k0 == 0:
+        for r in range(Bc):
+            bk[r, B_H0] = H[r]
+    for r in range(Bc):
+        if not np.isfinite(H[r]):
+            return k0
+
+    for j in range(n_steps):
+        k = k0 + j
+        # 1. protocol lambda_k -> lambda_{k+1}, work at fixed x
+        if move[min(j, move.shape[0] - 1)]:
+            set_protocol_rows(inp, j + 1, r0, Bc, X[:Bc * net.sizes[0]])
+            if hard:
+                set_protocol_rows(tgt, j + 1, r0, Bc, xL)
+            elif k_out > 0.0:
+                set_protocol_rows(tgt, j + 1, r0, Bc, tbuf)
+            for r in range(Bc):
+                Hold[r] = H[r]
+            grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
+            for r in range(Bc):
+                bk[r, B_W] += H[r] - Hold[r]
+        # 2. integrator step at fixed lambda_{k+1}
+        fill_normal(state, Z[:nz])
+        if integ == EM:
+            em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, want_books, Bc)
+            grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
+            if want_books:
+                heat_close(net, G, DX, qh, n_dyn_layers, Bc)
+                for r in range(Bc):
+                    bk[r, B_Q] += qh[r]
+                    qh[r] = 0.0
+        else:
+            mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_fixed, tbuf, k_out,
+                      Tmp, a, c, kT, n_dyn_layers, bk, Bc)
+        # 3. divergence
+        for r in range(Bc):
+            if not np.isfinite(H[r]):
+                for r2 in range(Bc):
+                    bk[r2, B_H] = H[r2]
+                return k + 1
+        # 4. observers
+        if k + 1 > rec_from:
+            if want_e:
+                for r in range(Bc):
+                    for l in range(L + 1):
+                        e = E[r, l]
+                        emom[r0 + r, 0, l] += e
+                        emom[r0 + r, 1, l] += e * e
+            if want_pf:
+                param_grad_add(net, X, S, chunk_pf, Tmp, Bc)
+        if save_every > 0 and (k + 1) % save_every == 0:
+            si = (k + 1) // save_every - 1 - save_off
+            if 0 <= si < traj.shape[0]:
+                for l in range(L + 1):
+                    n = net.sizes[l]
+                    blk = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
+                    for r in range(Bc):
+                        for i in range(n):
+                            traj[si, r0 + r, net.x_off[l] + i] = blk[r * n + i]
+    for r in range(Bc):
+        bk[r, B_H] = H[r]
+    return -1
+
+
+@njit(cache=True)
+def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_fixed, tbuf, k_out, Tmp,
+              a, c, kT, n_dyn_layers, bk, Bc):
+    """One Metropolis-adjusted Langevin step (proposal: one EM step; exact Boltzmann stationary law)."""
+    L = net.sizes.shape[0] - 1
+    n_tot = net.x_off[L + 1]
+    for q in range(Bc * n_tot):
+        Xp[q] = X[q]
+    for l in range(1, n_dyn_layers + 1):
+        n = net.sizes[l]
+        x0 = Bc * net.x_off[l]
+        k0 = Bc * net.k_off[l - 1]
+        for q in range(Bc * n):
+            Xp[x0 + q] = X[x0 + q] - a * G[k0 + q] + c * Z[k0 + q]
+    grad_pass(net, Xp, Gp, Sp, Ep, Hp, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
+    fill_uniform(state, U)
+    inv = 1.0 / (2.0 * c * c)
+    for r in range(Bc):
+        fwd = 0.0
+        bwd = 0.0
+        for l in range(1, n_dyn_layers + 1):
+            n = net.sizes[l]
+            x0 = Bc * net.x_off[l] + r * n
+            k0 = Bc * net.k_off[l - 1] + r * n
+            for i in range(n):
+                z = Z[k0 + i]
+                fwd += z * z
+                d = np.float64(X[x0 + i]) - np.float64(Xp[x0 + i]) + a * Gp[k0 + i]
+                bwd += d * d
+        log_alpha = -(Hp[r] - H[r]) / kT - bwd * inv + 0.5 * fwd
+        if np.isfinite(Hp[r]) and math.log(U[r]) < log_alpha:
+            bk[r, B_Q] += Hp[r] - H[r]
+            bk[r, B_ACC] += 1.0
+            H[r] = Hp[r]
+            for l in range(L + 1):
+                E[r, l] = Ep[r, l]
+            for l in range(1, L + 1):
+                n = net.sizes[l]
+                k0 = Bc * net.k_off[l - 1] + r * n
+                for i in range(n):
+                    G[k0 + i] = Gp[k0 + i]
+                    S[k0 + i] = Sp[k0 + i]
+            for l in range(1, n_dyn_layers + 1):
+                n = net.sizes[l]
+                x0 = Bc * net.x_off[l] + r * n
+                for i in range(n):
+                    X[x0 + i] = Xp[x0 + i]
+
+
+@njit(cache=True, parallel=True)
+def run_segment(net, integ, chunk_rows, k0, n_steps, Xc, states, inp, tgt, move, fpar, ipar, books, emom,
+                pforce, traj, status):
+    """Run every chunk through ``n_steps`` steps (parallel over chunks; see the module docstring)."""
+    B = books.shape[0]
+    n_chunks = Xc.shape[0]
+    for ch in prange(n_chunks):
+        if status[ch] >= 0:
+            continue
+        r0 = ch * chunk_rows
+        Bc = min(chunk_rows, B - r0)
+        status[ch] = run_chunk(net, integ, r0, Bc, n_steps, Xc[ch], states[ch], inp, tgt, move, fpar, ipar,
+                               books, emom, traj, k0, pforce[ch])
+
+
+@njit(cache=True)
+def pack_state(Xflat, Xc, chunk_rows, x_off):
+    """Flat states (B, n_tot) -> chunk layer blocks (n_chunks, chunk_rows * n_tot)."""
+    B = Xflat.shape[0]
+    L = x_off.shape[0] - 2
+    for ch in range(Xc.shape[0]):
+        r0 = ch * chunk_rows
+        Bc = min(chunk_rows, B - r0)
+        for l in range(L + 1):
+            n = x_off[l + 1] - x_off[l]
+            for r in range(Bc):
+                for i in range(n):
+                    Xc[ch, Bc * x_off[l] + r * n + i] = Xflat[r0 + r, x_off[l] + i]
+
+
+@njit(cache=True)
+def unpack_state(Xc, Xflat, chunk_rows, x_off):
+    """Chunk layer blocks -> flat states (B, n_tot)."""
+    B = Xflat.shape[0]
+    L = x_off.shape[0] - 2
+    for ch in range(Xc.shape[0]):
+        r0 = ch * chunk_rows
+        Bc = min(chunk_rows, B - r0)
+        for l in range(L + 1):
+            n = x_off[l + 1] - x_off[l]
+            for r in range(Bc):
+                for i in range(n):
+                    Xflat[r0 + r, x_off[l] + i] = Xc[ch, Bc * x_off[l] + r * n + i]

@@ -1,0 +1,615 @@
+r"""Langevin relaxation of the neurons: ``relax(net, x0, ...) -> RelaxResult``.
+
+Overdamped dynamics of many replicas at once (PHYSICS.md §3),
+
+    dx = -Gamma dH/dx dt + sqrt(2 Gamma kT) dW,
+
+with the input clamped (possibly moving: :mod:`analogsim.protocols`), the output free or clamped
+(:class:`analogsim.hamiltonian.OutputClamp`), integrated by :class:`~analogsim.integrators.EulerMaruyama`
+or :class:`~analogsim.integrators.MALA` in compiled segments (:mod:`analogsim.kernels.langevin`).
+Energy books (work, heat, first law, Jarzynski) and observers come back in :class:`RelaxResult`.
+
+Units: kT is an energy (k_B = 1), dt a time, Gamma a mobility (x^2 per energy per time), kappa an
+energy per x^2. The stability of explicit steps is governed by ``Gamma dt lambda_max``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._checks import as_seedsequence, check_array, check_kT, check_scalar
+from .errors import DivergenceError
+from .hamiltonian import OutputClamp, hvp_x, stability_bound
+from .integrators import Integrator, get_integrator
+from .observers import JarzynskiEstimate, jarzynski, parse_record
+from .protocols import Constant, Protocol, as_protocol
+
+log = logging.getLogger(__name__)
+
+__all__ = ["relax", "RelaxResult", "LangevinRun", "estimate_lambda_max", "check_step", "default_chunk_rows"]
+
+#: EM bias threshold (dt lambda above which the equipartition bias exceeds ~1 %)
+EM_BIAS_WARN = 0.1
+#: BLAS GEMM is used for a layer with at least this many weights (hand-written loops below)
+BLAS_MIN_WEIGHTS = 16384
+#: protocol tables are built for at most this many steps at a time
+SEGMENT_STEPS = 1 << 15
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass
+class RelaxResult:
+    """Outcome of :func:`relax`.
+
+    Attributes
+    ----------
+    xs : list of arrays
+        Final state [x_0, ..., x_L], each (B, n_l).
+    work, heat : arrays (B,)
+        Work done by the protocol and heat absorbed from the bath per replica (see :class:`~analogsim.observers.Books`).
+    energy_start, energy_end : arrays (B,)
+        H at the start (lambda_0) and at the end (lambda_n).
+    first_law_residual : array (B,)
+        energy_end - energy_start - work - heat (discretisation error of the heat for EM).
+    jarzynski : JarzynskiEstimate or None
+        <exp(-W/kT)> over replicas (when kT > 0 and a protocol moved).
+    acceptance : float or None
+        MALA acceptance rate over all steps and replicas; ``acceptance_per_replica`` (B,).
+    energy_mean, energy_var : arrays (L+1,)
+        Mean and variance of each layer's energy kappa_l/2|delta_l|^2 over recorded steps and replicas
+        (last entry: the soft clamp's spring).
+    equipartition, equipartition_se : arrays (L,)
+        <kappa delta^2>/kT per layer (= 2 <E_l>/(n_l kT); 1 in equilibrium with a free output) and its
+        standard error from the spread of the per-replica time means (replicas are independent).
+    param_force : array (N,) or None
+        Mean dH/dtheta per replica and step (Eq. 9).
+    trajectory : array (n_saves, B, n_total) or None; ``trajectory_steps`` the step of each save.
+    lambda_max : float or None
+        Largest x-Hessian eigenvalue used by the stability guard; ``dt_lambda`` = Gamma dt lambda_max.
+    n_recorded : int
+        Steps that entered the moments.
+    status : str
+        'ok', 'diverged' (non-finite state; ``diverged_step``) or 'stalled' (MALA acceptance too low).
+    """
+
+    xs: list
+    kT: float
+    dt: float
+    gamma: float
+    n_steps: int
+    integrator: str
+    work: np.ndarray
+    heat: np.ndarray
+    energy_start: np.ndarray
+    energy_end: np.ndarray
+    first_law_residual: np.ndarray
+    jarzynski: JarzynskiEstimate | None
+    acceptance: float | None
+    acceptance_per_replica: np.ndarray | None
+    energy_mean: np.ndarray | None
+    energy_var: np.ndarray | None
+    equipartition: np.ndarray | None
+    equipartition_se: np.ndarray | None
+    param_force: np.ndarray | None
+    trajectory: np.ndarray | None
+    trajectory_steps: np.ndarray | None
+    lambda_max: float | None
+    dt_lambda: float | None
+    n_recorded: int
+    status: str = "ok"
+    diverged_step: int = -1
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def state(self) -> np.ndarray:
+        """Final state in the flat layout (B, n_total)."""
+        return np.ascontiguousarray(np.concatenate(self.xs, axis=1))
+
+    def summary(self) -> dict:
+        """A JSON-friendly summary (means over replicas)."""
+        out = {"integrator": self.integrator, "kT": self.kT, "dt": self.dt, "gamma": self.gamma,
+               "n_steps": self.n_steps, "n_replicas": int(self.work.size), "status": self.status,
+               "lambda_max": self.lambda_max, "dt_lambda": self.dt_lambda,
+               "work_mean": float(np.mean(self.work)), "heat_mean": float(np.mean(self.heat)),
+               "energy_end_mean": float(np.mean(self.energy_end)),
+               "first_law_residual_max": float(np.max(np.abs(self.first_law_residual)))}
+        if self.acceptance is not None:
+            out["acceptance"] = self.acceptance
+        if self.equipartition is not None:
+            out["equipartition"] = self.equipartition.tolist()
+            out["equipartition_se"] = self.equipartition_se.tolist()
+        if self.jarzynski is not None:
+            j = self.jarzynski
+            out["jarzynski"] = {"value": j.value, "se": j.se, "ess": j.ess, "delta_F": j.delta_F}
+        if self.status == "diverged":
+            out["diverged_step"] = self.diverged_step
+        return out
+
+
+# ----------------------------------------------------------------------------- stability
+def estimate_lambda_max(net, xs, clamp: OutputClamp | None = None, max_rows: int = 4, tol: float = 1e-8) -> float:
+    r"""Largest eigenvalue of the x-Hessian of H over the free neurons (Lanczos), max over up to ``max_rows`` rows.
+
+    The Hessian includes the Gauss–Newton part J^T K J and the curvature (f'') part; the input and a
+    hard-clamped output are held fixed. Each Hessian-vector product uses
+    :func:`analogsim.hamiltonian.hvp_x`.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], activations="identity", kappa=1.0, seed=0)
+    >>> lam = estimate_lambda_max(net, net.forward([[0.0, 0.0]]))
+    >>> lam > 1.0
+    True
+    """
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+    hard = clamp is not None and clamp.hard
+    L = net.depth
+    free = list(range(1, L if hard else L + 1))
+    sizes = [net.sizes[l] for l in free]
+    n = int(sum(sizes))
+    if n == 0:
+        return 0.0
+    off = np.concatenate([[0], np.cumsum(sizes)])
+    B = xs[0].shape[0]
+    rows = np.unique(np.linspace(0, B - 1, min(B, max_rows)).round().astype(int))
+    best = 0.0
+    net64 = net if net.dtype == np.float64 else net.astype(np.float64)
+    for r in rows:
+        xr = [np.asarray(x[r:r + 1], dtype=np.float64) for x in xs]
+        cl = None
+        if clamp is not None and not clamp.hard:
+            t = np.asarray(clamp.target, dtype=np.float64)
+            cl = OutputClamp(t[r:r + 1] if t.ndim == 2 and t.shape[0] > 1 else t.reshape(1, -1), clamp.stiffness)
+
+        def mv(v, xr=xr, cl=cl):
+            v = np.asarray(v, dtype=np.float64).reshape(-1)
+            vs = [np.zeros_like(x) for x in xr]
+            for i, l in enumerate(free):
+                vs[l] = v[off[i]:off[i + 1]].reshape(1, -1)
+            hv = hvp_x(net64, xr, vs, cl)
+            return np.concatenate([hv[l].reshape(-1) for l in free])
+
+        if n <= 64:
+            M = np.column_stack([mv(e) for e in np.eye(n)])
+            lam = float(np.linalg.eigvalsh(0.5 * (M + M.T))[-1])
+        else:
+            op = LinearOperator((n, n), matvec=mv, dtype=np.float64)
+            try:
+                lam = float(eigsh(op, k=1, which="LA", tol=tol, return_eigenvectors=False,
+                                  v0=np.ones(n))[0])
+            except ArpackNoConvergence as exc:  # pragma: no cover - fall back to the best Ritz value
+                lam = float(np.max(exc.eigenvalues)) if len(exc.eigenvalues) else stability_bound(net)
+        best = max(best, lam)
+    return best
+
+
+def check_step(dt: float, gamma: float, lam: float, integrator: Integrator, stacklevel: int = 3) -> float:
+    """The stability guard: ValueError at Gamma dt lambda >= 2, a warning above 0.1 for EM. Returns Gamma dt lambda."""
+    x = gamma * dt * lam
+    if lam > 0 and x >= 2.0:
+        safe = 1.0 / (gamma * lam)
+        raise ValueError(f"dt = {dt:g} is unstable: Gamma dt lambda_max = {x:.4g} >= 2 with lambda_max = {lam:.6g} "
+                         f"(Gamma = {gamma:g}); explicit steps need dt < 2/(Gamma lambda_max) = {2 / (gamma * lam):.4g}. "
+                         f"Use dt <= {safe:.4g} with MALA(), or dt <= {0.1 * safe:.4g} for unbiased Euler-Maruyama")
+    if integrator.code == 0 and x > EM_BIAS_WARN:
+        warnings.warn(f"Euler-Maruyama with Gamma dt lambda_max = {x:.3g} > {EM_BIAS_WARN}: its stationary law is "
+                      f"biased by about {100 * 0.06 * x:.2g} % (up to {100 * 0.15 * x:.2g} % in a layer). Use "
+                      f"integrator=MALA() for exact sampling, or dt <= {EM_BIAS_WARN / (gamma * lam):.3g}",
+                      RuntimeWarning, stacklevel=stacklevel)
+    return x
+
+
+def default_chunk_rows(batch: int) -> int:
+    """Replicas per chunk (fixed by the batch size alone, never by the thread count)."""
+    return int(min(batch, max(8, -(-batch // 8))))
+
+
+# ----------------------------------------------------------------------------- the run object
+class LangevinRun:
+    """A prepared Langevin run: validated arguments, kernel arrays, per-chunk buffers and RNG streams.
+
+    :func:`relax` builds one and calls :meth:`run` once; benchmarks and other engines (e.g. joint
+    neuron/parameter dynamics) can call :meth:`run` repeatedly to continue the same trajectories.
+    Arguments are those of :func:`relax`; ``x_init`` is the full initial state, flat (B, n_total).
+    """
+
+    def __init__(self, net, x_init, *, kT, dt, integrator, gamma=1.0, clamp=None, input_protocol=None,
+                 target_protocol=None, observers=None, seed=None, threads=None, chunk_rows=None,
+                 n_steps_total=0):
+        from .kernels.energy import KNet
+        from .kernels.rng import seed_streams
+
+        self.net = net
+        self.kT, self.dt, self.gamma = float(kT), float(dt), float(gamma)
+        self.integrator = integrator
+        self.clamp = clamp
+        self.threads = threads
+        self.observers = observers if observers is not None else {}
+        B = x_init.shape[0]
+        self.B = B
+        self.chunk_rows = int(chunk_rows or default_chunk_rows(B))
+        self.n_chunks = -(-B // self.chunk_rows)
+        L = net.depth
+        theta, sizes, w_off, b_off, acts, kappa, k_off = net.kernel_args()
+        wt = np.empty_like(theta)
+        for l in range(L):
+            n_out, n_in = net.sizes[l + 1], net.sizes[l]
+            wt[w_off[l]:w_off[l] + n_out * n_in] = net.weights[l].T.ravel()
+        blas = np.array([int(net.sizes[l] * net.sizes[l + 1] >= BLAS_MIN_WEIGHTS) for l in range(L)], np.int64)
+        self.knet = KNet(np.ascontiguousarray(theta), wt, sizes, w_off, b_off, acts, np.ascontiguousarray(kappa),
+                         k_off, net.x_offsets, blas)
+        self.n_tot = int(net.x_offsets[-1])
+        self.input_protocol = input_protocol
+        self.target_protocol = target_protocol
+        self.k = 0
+        self.Xc = np.zeros((self.n_chunks, self.chunk_rows * self.n_tot), dtype=net.dtype)
+        from .kernels.langevin import pack_state
+
+        pack_state(np.ascontiguousarray(x_init, dtype=net.dtype), self.Xc, self.chunk_rows, self.knet.x_off)
+        ss = as_seedsequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
+        self.states = seed_streams(ss, self.n_chunks)
+        self.books = np.zeros((B, 5))
+        self.emom = np.zeros((B, 2, L + 1))
+        self.pforce = np.zeros((self.n_chunks, net.n_params if "param_force" in self.observers else 0))
+        self.status = np.full(self.n_chunks, -1, dtype=np.int64)
+        traj = self.observers.get("trajectory")
+        n_saves = (n_steps_total // traj.every) if traj is not None else 0
+        self.traj = np.zeros((n_saves, B, self.n_tot) if traj is not None else (0, 1, 1), dtype=net.dtype)
+        self.save_every = traj.every if traj is not None else 0
+        burn = [o.burn_in for o in self.observers.values() if hasattr(o, "burn_in")]
+        self.burn_in = burn[0] if burn else 0
+        hard = clamp is not None and clamp.hard
+        self.fpar = np.array([self.gamma * self.dt, math.sqrt(2.0 * self.gamma * self.kT * self.dt), self.kT,
+                              0.0 if (clamp is None or hard) else clamp.stiffness])
+        self.hard = hard
+
+    # ------------------------------------------------------------------
+    def run(self, n_steps: int) -> None:
+        """Advance all replicas by ``n_steps`` (continues the streams and the books)."""
+        from .kernels.langevin import run_segment
+
+        n_steps = int(n_steps)
+        in_moves = self.input_protocol.moving
+        ipar = np.array([int(self.hard), int(in_moves), self.burn_in, self.save_every, 0,
+                         int("books" in self.observers), int("param_force" in self.observers),
+                         int("energy" in self.observers)], dtype=np.int64)
+        done = 0
+        with _thread_context(self.threads):
+            while True:
+                m = min(n_steps - done, SEGMENT_STEPS) if (in_moves or self._target_moves()) else n_steps - done
+                inp, mv_in = self.input_protocol.tables(self.k, m, self.dt, self.B, self.net.dtype)
+                tgt, mv_t = self._target_tables(m)
+                move = np.ascontiguousarray(np.maximum(_pad(mv_in, m), _pad(mv_t, m)))
+                run_segment(self.knet, self.integrator.code, self.chunk_rows, self.k, m, self.Xc, self.states,
+                            inp, tgt, move, self.fpar, ipar, self.books, self.emom, self.pforce, self.traj,
+                            self.status)
+                self.k += m
+                done += m
+                if done >= n_steps or np.any(self.status >= 0):
+                    break
+
+    def _target_moves(self):
+        return self.target_protocol is not None and self.target_protocol.moving
+
+    def _target_tables(self, m):
+        if self.target_protocol is None:
+            P = self.net.sizes[-1]
+            z = np.zeros((self.B, P))
+            from .kernels.langevin import KProto
+
+            return KProto(z, z, np.zeros(1), np.zeros((1, 1, P))), np.zeros(1, np.int64)
+        return self.target_protocol.tables(self.k, m, self.dt, self.B, self.net.dtype)
+
+    def state(self) -> np.ndarray:
+        """Current state, flat layout (B, n_total)."""
+        from .kernels.langevin import unpack_state
+
+        out = np.empty((self.B, self.n_tot), dtype=self.net.dtype)
+        unpack_state(self.Xc, out, self.chunk_rows, self.knet.x_off)
+        return out
+
+    def diverged_step(self) -> int:
+        bad = self.status[self.status >= 0]
+        return int(bad.min()) if bad.size else -1
+
+
+def _pad(move, m):
+    if move.shape[0] == m:
+        return move
+    return np.full(max(m, 1), int(move[0]) if move.size == 1 else 0, dtype=np.int64)
+
+
+class _thread_context:
+    """Numba threads for the call (restored after), BLAS limited to one thread inside the kernels."""
+
+    def __init__(self, threads):
+        self.threads = threads
+
+    def __enter__(self):
+        import numba
+        from threadpoolctl import threadpool_limits
+
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it before limiting)
+
+        self._old = numba.get_num_threads()
+        if self.threads is not None:
+            numba.set_num_threads(int(self.threads))
+        self._limits = threadpool_limits(limits=1, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        import numba
+
+        self._limits.restore_original_limits()
+        numba.set_num_threads(self._old)
+        return False
+
+
+# ----------------------------------------------------------------------------- relax
+def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", output_clamp=None,
+          input_protocol=None, target_protocol=None, n_replicas: int | None = None, seed=None,
+          record=("books", "energy"), gamma: float = 1.0, threads: int | None = None, init="auto",
+          stability="auto", chunk_rows: int | None = None, throw: bool = True) -> RelaxResult:
+    r"""Overdamped Langevin dynamics of the neurons with the input clamped (PHYSICS.md §3, §5).
+
+    .. math:: dx = -\Gamma\,\partial H/\partial x\,dt + \sqrt{2\Gamma kT}\,dW
+
+    Parameters
+    ----------
+    net : Network
+    x0 : array (n_0,) or (B, n_0), optional
+        The clamped input; give ``input_protocol`` instead for a moving input (not both).
+    kT : float
+        Temperature (energy units, >= 0; MALA needs > 0).
+    dt : float
+        Time step (> 0). Stability needs Gamma dt lambda_max < 2; EM is unbiased to ~1 % only for
+        Gamma dt lambda_max <= 0.1.
+    n_steps : int
+        Number of steps (>= 0); one step updates every replica once.
+    integrator : EulerMaruyama, MALA or a name ('em', 'mala')
+    output_clamp : OutputClamp, optional
+        Hard (stiffness None: x_L held at the target) or soft (spring stiffness/2 |x_L - target|^2).
+        The target is (n_L,) or (B, n_L). None: free output.
+    input_protocol, target_protocol : Protocol or array, optional
+        :class:`~analogsim.protocols.Ramp`, :class:`~analogsim.protocols.Sampled`, ... for the input and
+        the clamp target (the latter needs ``output_clamp``).
+    n_replicas : int, optional
+        Replicas per input row when the input is a single row.
+    seed : int or SeedSequence, optional
+        Seeds the initial state and the per-chunk streams; results do not depend on ``threads``.
+    record : sequence of observers or names
+        'books', 'energy' (:class:`~analogsim.observers.EnergyMoments`), 'param_force',
+        :class:`~analogsim.observers.Trajectory` (every=k). Default ('books', 'energy').
+    gamma : float
+        Neuron mobility Gamma (> 0).
+    threads : int, optional
+        Numba threads for this call (default: numba's setting).
+    init : {'auto', 'equilibrium', 'forward'} or array
+        Initial state: an exact equilibrium sample with the input clamped (PHYSICS.md §2; 'auto' when
+        kT > 0), the T = 0 forward pass ('auto' at kT = 0), or a state (list [x_0..x_L] or flat (B, n_total)).
+        With a hard clamp x_L is set to the target.
+    stability : {'auto', 'power', 'bound', 'off'} or float
+        How lambda_max is found for the guard: Lanczos on the x-Hessian at the initial state
+        ('auto'/'power'), the cheap bound B of PHYSICS.md §3 ('bound'), a given number, or no check.
+    chunk_rows : int, optional
+        Replicas per chunk (default: from the batch size only).
+    throw : bool
+        Raise :class:`~analogsim.errors.DivergenceError` on a non-finite state or a stalled MALA run
+        (default); else return with ``status`` set.
+
+    Returns
+    -------
+    RelaxResult
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, or Gamma dt lambda_max >= 2 (the message gives dt, lambda and a safe dt).
+    DivergenceError
+        A replica's energy became non-finite (``.step`` is the step), or MALA stalled.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.simulate import relax
+    >>> net = Network.create([3, 8, 2], activations="tanh", kappa=1.0, seed=0)
+    >>> res = relax(net, [0.1, 0.2, 0.3], kT=0.01, dt=0.02, n_steps=200, n_replicas=64, seed=1)
+    >>> bool(abs(res.equipartition[0] - 1) < 0.05)
+    True
+    """
+    kT = check_kT(kT)
+    dt = check_scalar(dt, "dt", low=0.0, low_open=True)
+    n_steps = check_scalar(n_steps, "n_steps", low=0, integer=True)
+    gamma = check_scalar(gamma, "gamma", low=0.0, low_open=True)
+    integ = get_integrator(integrator)
+    if integ.needs_temperature and kT <= 0:
+        raise ValueError(f"kT must be > 0 for {type(integ).__name__} (a Metropolis test at T = 0 rejects every "
+                         f"uphill move), got {kT!r}; use integrator='em' for T = 0")
+    if threads is not None:
+        threads = check_scalar(threads, "threads", low=1, integer=True)
+    if chunk_rows is not None:
+        chunk_rows = check_scalar(chunk_rows, "chunk_rows", low=1, integer=True)
+    observers = parse_record(record)
+    ss = as_seedsequence(seed)
+    ss_init, ss_run = ss.spawn(2)
+
+    # ---- input / batch
+    if (x0 is None) == (input_protocol is None):
+        raise ValueError("give the clamped input as x0 (fixed) or as input_protocol (moving), exactly one of them; "
+                         f"got x0={'None' if x0 is None else 'an array'}, input_protocol={input_protocol!r}")
+    n0, nL = net.sizes[0], net.sizes[-1]
+    if x0 is not None:
+        xin = net.check_input(x0)
+        inp = Constant(xin)
+    else:
+        inp = as_protocol(input_protocol, "input_protocol")
+    rows = [inp.rows()]
+    if output_clamp is not None:
+        if not isinstance(output_clamp, OutputClamp):
+            raise TypeError(f"output_clamp must be an OutputClamp(target, stiffness), got {output_clamp!r}")
+        tgt0 = output_clamp.target
+        if tgt0.ndim == 2:
+            rows.append(tgt0.shape[0])
+    tprot = None
+    if target_protocol is not None:
+        if output_clamp is None:
+            raise ValueError("target_protocol needs output_clamp (it says whether the clamp is hard or soft)")
+        tprot = as_protocol(target_protocol, "target_protocol")
+        rows.append(tprot.rows())
+    B = max(rows)
+    if n_replicas is not None:
+        n_replicas = check_scalar(n_replicas, "n_replicas", low=1, integer=True)
+        if B not in (1, n_replicas):
+            raise ValueError(f"n_replicas = {n_replicas} conflicts with {B} input/target rows; give one row per "
+                             f"replica or a single row")
+        B = n_replicas
+    inp.check(n_steps, B, n0, "input_protocol" if input_protocol is not None else "x0")
+    if output_clamp is not None:
+        target = net.check_output(output_clamp.target, batch=B, name="output_clamp.target")
+        if tprot is None:
+            tprot = Constant(target)
+        clamp = OutputClamp(target, output_clamp.stiffness)
+    else:
+        clamp = None
+    if tprot is not None:
+        tprot.check(n_steps, B, nL, "target_protocol")
+
+    # ---- initial state at lambda_0
+    x_in0 = _first_values(inp, B, dt)
+    t_0 = _first_values(tprot, B, dt) if tprot is not None else None
+    xs = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init)
+
+    # ---- stability guard
+    lam = _lambda_for_guard(net, stability, xs, clamp, t_0)
+    dtl = check_step(dt, gamma, lam, integ, stacklevel=3) if lam is not None else None
+
+    run = LangevinRun(net, net.concat(xs), kT=kT, dt=dt, integrator=integ, gamma=gamma, clamp=clamp,
+                      input_protocol=inp, target_protocol=tprot, observers=observers, seed=ss_run, threads=threads,
+                      chunk_rows=chunk_rows, n_steps_total=n_steps)
+    run.run(n_steps)
+    return _collect(run, net, n_steps, lam, dtl, throw)
+
+
+def _first_values(prot: Protocol, B, dt):
+    tab, _ = prot.tables(0, 0, dt, B, np.float64)
+    A, D, s, V = tab
+    v = A + s[0] * D + (V[0] if V.shape[1] > 1 else V[0, 0][None, :])
+    return np.ascontiguousarray(np.broadcast_to(v, (B, A.shape[1])))
+
+
+def _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss):
+    from .equilibrium import sample_equilibrium
+
+    if isinstance(init, str):
+        if init not in ("auto", "equilibrium", "forward"):
+            raise ValueError(f"init must be 'auto', 'equilibrium', 'forward' or a state array, got {init!r}")
+        mode = ("equilibrium" if kT > 0 else "forward") if init == "auto" else init
+        if mode == "equilibrium":
+            xs = sample_equilibrium(net, x_in0, kT, seed=np.random.default_rng(ss)).xs
+        else:
+            xs = net.forward(x_in0)
+        xs = [np.ascontiguousarray(x, dtype=net.dtype) for x in xs]
+    else:
+        if isinstance(init, np.ndarray) and init.ndim == 2:
+            X = check_array(init, "init", shape=(None, int(net.x_offsets[-1])))
+            if X.shape[0] not in (1, B):
+                raise ValueError(f"init must have {B} rows (or 1), got {X.shape[0]}")
+            X = np.broadcast_to(X, (B, X.shape[1]))
+            xs = [np.array(x, dtype=net.dtype) for x in net.split(X)]
+        else:
+            xs = [np.array(np.broadcast_to(x, (B, x.shape[1])), dtype=net.dtype)
+                  for x in net.check_state(init, "init")] if _rows_ok(init, B) else None
+            if xs is None:
+                raise ValueError(f"init must be a state with {B} rows (or 1)")
+        xs[0][...] = x_in0
+    if clamp is not None and clamp.hard:
+        xs[-1][...] = t_0
+    return xs
+
+
+def _rows_ok(init, B):
+    try:
+        return all(np.shape(x)[0] in (1, B) for x in init)
+    except (TypeError, IndexError):
+        return False
+
+
+def _lambda_for_guard(net, stability, xs, clamp, t_0):
+    if stability is None or (isinstance(stability, str) and stability == "off"):
+        return None
+    if isinstance(stability, str):
+        if stability == "bound":
+            lam = stability_bound(net)
+            if clamp is not None and not clamp.hard:
+                lam += clamp.stiffness
+            return lam
+        if stability not in ("auto", "power"):
+            raise ValueError(f"stability must be 'auto', 'power', 'bound', 'off' or a number, got {stability!r}")
+        cl = None if clamp is None else OutputClamp(t_0, clamp.stiffness)
+        return estimate_lambda_max(net, xs, cl)
+    return check_scalar(stability, "stability", low=0.0, low_open=True)
+
+
+def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw) -> RelaxResult:
+    X = run.state()
+    xs = [np.ascontiguousarray(x) for x in net.split(X)]
+    bk = run.books
+    W, Q, H0, H1 = bk[:, 0].copy(), bk[:, 1].copy(), bk[:, 2].copy(), bk[:, 3].copy()
+    kT = run.kT
+    status, dstep = "ok", run.diverged_step()
+    if dstep >= 0:
+        status = "diverged"
+    n_rec = max(0, (n_steps if dstep < 0 else dstep) - run.burn_in)
+    acc = acc_r = None
+    if run.integrator.code == 1:
+        acc_r = bk[:, 4] / max(run.k if dstep < 0 else dstep, 1)
+        acc = float(np.mean(acc_r)) if n_steps > 0 else None
+    em = ev = eq = eq_se = None
+    if "energy" in run.observers and n_rec > 0:
+        s1 = run.emom[:, 0, :] / n_rec
+        s2 = run.emom[:, 1, :] / n_rec
+        em = s1.mean(axis=0)
+        ev = np.maximum(s2.mean(axis=0) - em * em, 0.0)
+        if kT > 0:
+            n_l = np.asarray(net.sizes[1:], dtype=float)
+            per = 2.0 * s1[:, :net.depth] / (n_l * kT)
+            eq = per.mean(axis=0)
+            eq_se = per.std(axis=0, ddof=1) / np.sqrt(per.shape[0]) if per.shape[0] > 1 else np.full(net.depth,
+                                                                                                     np.nan)
+    pf = None
+    if "param_force" in run.observers and n_rec > 0:
+        pf = run.pforce.sum(axis=0) / (n_rec * run.B)
+    traj = steps = None
+    if "trajectory" in run.observers:
+        traj = run.traj
+        steps = run.save_every * (1 + np.arange(traj.shape[0]))
+    moved = run.input_protocol.moving or (run.target_protocol is not None and run.target_protocol.moving)
+    jz = jarzynski(W, kT) if (kT > 0 and moved and n_steps > 0 and dstep < 0) else None
+    res = RelaxResult(xs=xs, kT=kT, dt=run.dt, gamma=run.gamma, n_steps=n_steps, integrator=run.integrator.name,
+                      work=W, heat=Q, energy_start=H0, energy_end=H1, first_law_residual=H1 - H0 - W - Q,
+                      jarzynski=jz, acceptance=acc, acceptance_per_replica=acc_r, energy_mean=em, energy_var=ev,
+                      equipartition=eq, equipartition_se=eq_se, param_force=pf, trajectory=traj,
+                      trajectory_steps=steps, lambda_max=lam, dt_lambda=dtl, n_recorded=n_rec, status=status,
+                      diverged_step=dstep)
+    if status == "diverged":
+        msg = (f"the state became non-finite at step {dstep} (Gamma dt lambda_max = "
+               f"{'unknown' if dtl is None else f'{dtl:.3g}'}); reduce dt below 2/(Gamma lambda_max)"
+               + (f" = {2 / (run.gamma * lam):.4g}" if lam else "") + " or use MALA()")
+        if throw:
+            raise DivergenceError(msg, step=dstep, cause=msg)
+        log.warning(msg)
+    elif acc is not None and acc < run.integrator.min_acceptance:
+        res.status = "stalled"
+        msg = (f"MALA acceptance {acc:.3g} is below min_acceptance = {run.integrator.min_acceptance:g}: the "
+               f"chain barely moves; reduce dt (Gamma dt lambda_max = {dtl})")
+        if throw:
+            raise DivergenceError(msg, step=n_steps, cause=msg)
+        log.warning(msg)
+    return res
