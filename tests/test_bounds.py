@@ -370,3 +370,16 @@ def test_docstring_examples_run():
     for mod in (analogsim.bounds, analogsim.table1, analogsim.plot_bounds):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0, mod.__name__
+
+
+def test_docs_examples_run():
+    """The >>> examples of docs/bounds.md (code fences removed) run and give the printed values."""
+    import doctest
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "bounds.md"
+    text = "\n".join("" if line.startswith("```") else line for line in path.read_text().splitlines())
+    test = doctest.DocTestParser().get_doctest(text, {}, "docs/bounds.md", str(path), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
