@@ -105,7 +105,15 @@ class LocalPool:
         return self
 
     def submit(self, fn, *args, key: str | None = None):
-        return self._pool.submit(fn, *args)
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self._pool.submit(fn, *args)
+        except BrokenProcessPool as exc:  # broke before the runner heard of it: report like any lost point
+            fut = Future()
+            fut.set_exception(exc)
+            return fut
 
     @staticmethod
     def is_lost(exc: BaseException) -> bool:

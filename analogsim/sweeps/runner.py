@@ -9,7 +9,8 @@ Fault model
 - A point raises: its error is recorded (status 'failed'), the sweep goes on; the point is retried up
   to ``retries`` times first. A re-run retries failed points again unless ``rerun_failed=False``.
 - A worker dies: Dask re-runs its tasks by itself; the local pool is restarted and the points that were
-  running are re-submitted (a point whose worker dies 3 times is recorded as failed).
+  in flight are re-run one at a time to find the culprit (a point that kills its worker 3 times while
+  running alone is recorded as failed; the others are not charged).
 """
 
 from __future__ import annotations
@@ -150,14 +151,20 @@ def run_sweep(config, out=None, *, backend=None, workers: int | None = None, sch
     return summary
 
 
-MAX_LOSSES = 3  # like Dask's allowed-failures: a point whose worker died this often is marked failed
+MAX_LOSSES = 3  # like Dask's allowed-failures: a point that killed its worker this often is marked failed
 
 
 def _execute(backend, func, config, store, todo, retries, summary, bar):
-    """Keep up to ``backend.max_in_flight`` points submitted; write each record as it arrives."""
+    """Keep up to ``backend.max_in_flight`` points submitted; write each record as it arrives.
+
+    When a local worker dies, every point in flight gets the same error, so the culprit is unknown: those
+    points become suspects and run one at a time (nothing else in flight) until each has either finished
+    or killed its worker alone; only a point that kills a worker while running alone is charged.
+    """
     done_q: queue.Queue = queue.Queue()
     waiting = list(reversed(todo))  # pop() from the end keeps grid order
-    in_flight: dict = {}  # future -> (point, generation)
+    suspects: list = []
+    in_flight: dict = {}  # future -> (point, generation, ran alone)
     submits: dict[str, int] = {}
     errors: dict[str, int] = {}
     losses: dict[str, int] = {}
@@ -165,14 +172,18 @@ def _execute(backend, func, config, store, todo, retries, summary, bar):
     run_token = uuid.uuid4().hex[:8]
     limit = backend.max_in_flight or len(todo)
 
-    def submit(point):
+    def submit(point, alone=False):
         n = submits[point.key] = submits.get(point.key, 0) + 1
         fut = backend.submit(run_point, func, config.params(point), point.seed,
                              key=f"analogsim-{config.name}-{point.key}-{run_token}-{n}")
-        in_flight[fut] = (point, generation)
+        in_flight[fut] = (point, generation, alone)
         fut.add_done_callback(done_q.put)
 
     def fill():
+        if suspects:  # quarantine: one suspect at a time, alone on the pool
+            if not in_flight:
+                submit(suspects.pop(0), alone=True)
+            return
         while waiting and len(in_flight) < limit:
             submit(waiting.pop())
 
@@ -181,25 +192,28 @@ def _execute(backend, func, config, store, todo, retries, summary, bar):
         fut = done_q.get()
         if fut not in in_flight:
             continue
-        point, gen = in_flight.pop(fut)
+        point, gen, alone = in_flight.pop(fut)
         try:
             rec = fut.result()
         except BaseException as exc:  # lost worker, cancelled future, or a transport error
             rec = {"status": "failed", "results": {}, "error": f"{type(exc).__name__}: {exc}",
-                   "traceback": None, "duration_s": float("nan")}
+                   "traceback": None, "duration_s": None}
             if backend.is_lost(exc):
                 if gen == generation:  # the first report of this loss: start a fresh pool
                     backend.recover()
                     generation += 1
-                losses[point.key] = losses.get(point.key, 0) + 1
-                if losses[point.key] < MAX_LOSSES:
-                    log.info("point %d %s: its worker died; re-running it", point.index, point.coords)
+                if alone:
+                    losses[point.key] = losses.get(point.key, 0) + 1
+                if losses.get(point.key, 0) < MAX_LOSSES:
+                    log.info("point %d %s: a worker died while it was in flight; re-running it%s", point.index,
+                             point.coords, "" if alone else " alone")
                     summary.n_retried += 1
-                    waiting.append(point)
+                    suspects.append(point)
                     fill()
                     continue
-                rec["error"] = f"its worker process died {MAX_LOSSES} times while running it ({rec['error']})"
-        if rec["status"] == "failed" and "worker process died" not in rec["error"]:
+                rec["error"] = (f"its worker process died {MAX_LOSSES} times while running it alone "
+                                f"({rec['error']})")
+        if rec["status"] == "failed" and not rec["error"].startswith("its worker process died"):
             errors[point.key] = errors.get(point.key, 0) + 1
             if errors[point.key] <= retries:
                 log.info("point %d %s failed (%s); retrying", point.index, point.coords, rec["error"])

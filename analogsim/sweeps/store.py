@@ -221,7 +221,8 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
         status[i] = rec["status"]
         error[i] = rec.get("error") or ""
         attempts[i] = int(rec.get("attempts", 1))
-        duration[i] = float(rec.get("duration_s", np.nan))
+        d = rec.get("duration_s")
+        duration[i] = np.nan if d is None else float(d)
         for name, v in (rec.get("results") or {}).items():
             if isinstance(v, list):
                 arrays.setdefault(name, [None] * n)[i] = v
