@@ -284,7 +284,7 @@ def test_eitp_loss_trains_a_torch_model():
     loss_fn = EITPLoss(lambda1=0.01, lambda2=0.01, bins=32)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     first = None
-    for step in range(60):
+    for step in range(40):
         h = torch.tanh(l1(X))
         out = l2(h)
         task = ((out - Y) ** 2).mean()
