@@ -208,10 +208,7 @@ def _energy_vs(ds, x, xlabel):
             m, se = _mean_se(s["work"])
             slope, _ = fit_slope(xs, m.values)
             line = _errorbar(ax, xs, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
-            bound = _bound(s, x)
-            if bound is not None:
-                ax.plot(xs, bound, ls="--", color=line[0].get_color(), lw=1,
-                        label="2 N S kT (Eq. 16)" if j in (None, 0) else None)
+            _draw_bounds(ax, s, x, xs, line[0].get_color(), first=j in (None, 0))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
@@ -223,9 +220,9 @@ def _energy_vs(ds, x, xlabel):
 
 
 def _bound(s, x):
-    """2 N S kT along x (from the stored ``bound`` variable, else from n_params, presentations, kT)."""
-    if "bound" in s:
-        b, _ = _mean_se(s["bound"])
+    """2 N S kT along x (the ``bound_2NSkT`` variable if stored, else from n_params, presentations, kT)."""
+    if "bound_2NSkT" in s:
+        b, _ = _mean_se(s["bound_2NSkT"])
         return b.values
     try:
         n = _mean_se(s["n_params"])[0] if "n_params" in s else None
@@ -237,6 +234,15 @@ def _bound(s, x):
         return np.broadcast_to(np.asarray(b.values if hasattr(b, "values") else b, float), s[x].shape)
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _draw_bounds(ax, s, x, xs, color, first):
+    bound = _bound(s, x)
+    if bound is not None:
+        ax.plot(xs, bound, ls="--", color=color, lw=1, label="2 N S kT (Eq. 16)" if first else None)
+    if "bound" in s:  # with the measured rho = <|g|^2>/var(g)
+        ax.plot(xs, _mean_se(s["bound"])[0].values, ls=":", color=color, lw=1,
+                label="2 N S rho kT (measured rho)" if first else None)
 
 
 def energy_vs_S(ds):
@@ -265,10 +271,7 @@ def energy_vs_N(ds):
             m, se = _mean_se(s["work"])
             slope, _ = fit_slope(N, m.values)
             line = _errorbar(ax, N, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
-            bound = _bound(s, xdim)
-            if bound is not None:
-                ax.plot(N, bound, ls="--", color=line[0].get_color(), lw=1,
-                        label="2 N S kT (Eq. 16)" if j in (None, 0) else None)
+            _draw_bounds(ax, s, xdim, N, line[0].get_color(), first=j in (None, 0))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("parameters N")

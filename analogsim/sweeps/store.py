@@ -213,6 +213,7 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
     scalars: dict[str, np.ndarray] = {}
     strings: dict[str, np.ndarray] = {}
     arrays: dict[str, list] = {}
+    reserved = set(names) | {"status", "error", "attempts", "duration_s", "point_seed"}
     for point, rec in records:
         i = point.index
         seed[i] = str(point.seed)
@@ -224,6 +225,8 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
         d = rec.get("duration_s")
         duration[i] = np.nan if d is None else float(d)
         for name, v in (rec.get("results") or {}).items():
+            if name in reserved:  # a result named like an axis or a bookkeeping variable
+                name = f"{name}_result"
             if isinstance(v, list):
                 arrays.setdefault(name, [None] * n)[i] = v
             elif isinstance(v, str):

@@ -1,0 +1,153 @@
+"""Task kinds backed by the simulation engines: ``relax`` (analogsim.simulate) and ``train``
+(analogsim.training). Each registers only when its engine module is present; the engines are imported
+inside the task, on the worker, so that looking a kind up stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from .tasks import _inputs, build_network, register_task
+
+__all__ = ["relax_task", "train_task", "make_dataset"]
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _child_seeds(seed: int, n: int):
+    return np.random.SeedSequence(seed).spawn(n)
+
+
+# ----------------------------------------------------------------------------- relax
+def relax_task(params: dict, seed: int) -> dict:
+    """Langevin relaxation of the neurons, optionally with the input ramped over ``tau`` (Eq. 7).
+
+    Random net and random input endpoints a, b ~ N(0, input_scale^2). Without ``tau`` the input stays
+    at a for ``n_steps``; with ``tau`` it moves linearly from a to b over tau (n_steps = round(tau/dt))
+    and the work done on the neurons is booked (PHYSICS.md §5: <W> -> L^2/tau). ``n_replicas``
+    independent replicas start from exact equilibrium samples. Results: ``work`` (mean over replicas),
+    ``work_se``, ``work_var``, ``heat``, ``equipartition``/``equipartition_se`` (per layer),
+    ``jarzynski`` (<exp(-W/kT)>, 1 here) with ``jarzynski_se`` and ``jarzynski_ess``, ``acceptance``
+    (MALA), ``dt_lambda``, ``n_steps``, ``n_params``, ``run_status``.
+    """
+    from ..protocols import Ramp
+    from ..simulate import relax
+
+    s_net, s_in, s_run = _child_seeds(seed, 3)
+    net = build_network(params, np.random.default_rng(s_net))
+    rng = np.random.default_rng(s_in)
+    a = _inputs(params, rng, 1, net.sizes[0])[0]
+    common = dict(kT=params["kT"], dt=params["dt"], integrator=params["integrator"],
+                  n_replicas=params["n_replicas"], seed=s_run)
+    if params.get("tau") is None:
+        n_steps = params["n_steps"]
+        res = relax(net, a, n_steps=n_steps, **common)
+    else:
+        b = _inputs(params, rng, 1, net.sizes[0])[0]
+        n_steps = max(1, int(round(params["tau"] / params["dt"])))
+        res = relax(net, input_protocol=Ramp(a, b, tau=n_steps * params["dt"]), n_steps=n_steps, **common)
+    W = np.asarray(res.work, dtype=np.float64)
+    out = {"work": float(W.mean()), "work_se": float(W.std(ddof=1) / np.sqrt(W.size)) if W.size > 1 else None,
+           "work_var": float(W.var(ddof=1)) if W.size > 1 else None, "heat": float(np.mean(res.heat)),
+           "dt_lambda": res.dt_lambda, "n_steps": n_steps, "n_params": net.n_params, "run_status": res.status}
+    if res.equipartition is not None:
+        out["equipartition"] = np.asarray(res.equipartition, float).tolist()
+        out["equipartition_se"] = np.asarray(res.equipartition_se, float).tolist()
+    if res.acceptance is not None:
+        out["acceptance"] = res.acceptance
+    if res.jarzynski is not None:
+        out.update(jarzynski=res.jarzynski.value, jarzynski_se=res.jarzynski.se, jarzynski_ess=res.jarzynski.ess)
+    return out
+
+
+# ----------------------------------------------------------------------------- train
+def make_dataset(params: dict, rng):
+    """The point's training data (``source``): teacher-student, scikit-learn digits, or a file.
+
+    For 'teacher' the sizes come from the network settings; for 'digits' and files the network's
+    n_in/n_out are taken from the data, and ``n_train`` entries are drawn from the training split.
+    """
+    from .. import data as D
+
+    src = params["source"]
+    if src == "teacher":
+        tw = params["teacher_width"]
+        return D.teacher_student(n_in=params["n_in"] if not params.get("sizes") else params["sizes"][0],
+                                 n_out=params["n_out"] if not params.get("sizes") else params["sizes"][-1],
+                                 n_train=params["n_train"], n_test=params["n_test"],
+                                 teacher_hidden=(tw,) if tw else (), activation=params["activation"],
+                                 label_noise=params["noise"], input_scale=params["input_scale"], seed=rng)
+    ds = D.digits(seed=rng) if src == "digits" else D.load_arrays(src)
+    if params["n_train"] > ds.n_train:
+        raise ValueError(f"n_train = {params['n_train']} exceeds the {ds.n_train} training entries of {src!r}")
+    idx = np.sort(rng.choice(ds.n_train, params["n_train"], replace=False))
+    m = min(params["n_test"], ds.n_test)
+    return D.from_arrays(ds.x_train[idx], ds.t_train[idx], ds.x_test[:m], ds.t_test[:m], name=ds.name)
+
+
+def _teacher_floor(ds) -> float | None:
+    """Held-out loss 0.5|teacher(x) - t|^2 of the noise-free teacher (the label-noise floor), if known."""
+    from ..network import Network
+
+    info = ds.info or {}
+    if info.get("generator") != "teacher_student" or ds.n_test == 0:
+        return None
+    sizes = info["teacher_sizes"]
+    acts = [info["activation"]] * (len(sizes) - 2) + ["identity"]
+    ws = [np.zeros((o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
+    teacher = Network(ws, activations=acts).with_theta(np.asarray(info["teacher_theta"]))
+    r = teacher.predict(ds.x_test) - ds.t_test
+    return float(0.5 * np.mean(np.sum(r * r, axis=1)))
+
+
+def train_task(params: dict, seed: int) -> dict:
+    """Physical training (stress-driven parameter Langevin annealing, Eq. 11-16) with its energy books.
+
+    Data from :func:`make_dataset`, a random net (kappa, kappa_ratio for the output layer), then
+    :func:`analogsim.training.train` at ``kT`` with the [training] settings. Results: ``work`` (W),
+    ``bound`` (2 N S rho kT, measured rho), ``bound_2NSkT`` (rho = 1), ``W_over_bound``, ``rho``,
+    ``mean_gsq``, ``var_g``, ``kT_mean``, ``train_loss``, ``test_loss`` (final, T = 0 forward pass),
+    ``initial_test_loss``, ``excess_loss`` (test loss above the noise-free teacher's, teacher data
+    only), ``learning_rate``, ``fallbacks``, ``n_params``.
+    """
+    from ..training import train
+
+    s_data, s_net, s_train = _child_seeds(seed, 3)
+    ds = make_dataset(params, np.random.default_rng(s_data))
+    p = dict(params)
+    if p["source"] != "teacher":
+        p["n_in"], p["n_out"] = ds.n_in, ds.n_out
+        if p.get("sizes"):
+            p["sizes"] = [ds.n_in] + list(p["sizes"][1:-1]) + [ds.n_out]
+    net = build_network(p, np.random.default_rng(s_net))
+    S = p["presentations"]
+    settings = dict(presentations=S, mu=p["mu"], tau_inf=p["tau_inf"], kT=p["kT"], kappa_out=p["kappa_out"],
+                    weight_decay=p["weight_decay"], order=p["order"], batch_size=p["batch_size"],
+                    fidelity=p["fidelity"])
+    if p.get("substeps") is not None:
+        settings["substeps"] = p["substeps"]
+    res = train(net, ds, seed=int(s_train.generate_state(1)[0]), eval_every=max(1, S // 10), **settings)
+    b = res.books
+    out = {"work": b.W, "bound": b.bound, "bound_2NSkT": 2.0 * b.n_params * b.presentations * b.kT_mean,
+           "W_over_bound": b.W_over_bound, "rho": b.rho, "mean_gsq": b.mean_gsq, "var_g": b.var_g,
+           "kT_mean": b.kT_mean, "train_loss": res.final_train_loss, "test_loss": res.final_test_loss,
+           "initial_test_loss": float(res.records["test_loss"][0]) if len(res.records["test_loss"]) else None,
+           "learning_rate": res.config.learning_rate, "fallbacks": res.fallbacks, "n_params": net.n_params}
+    floor = _teacher_floor(ds)
+    if floor is not None:
+        out["excess_loss"] = res.final_test_loss - floor
+    return out
+
+
+if _has("analogsim.simulate"):
+    register_task("relax", relax_task, requires=("kT",),
+                  dims={"equipartition": "layer", "equipartition_se": "layer"})
+if _has("analogsim.training"):
+    register_task("train", train_task, requires=("kT",))
