@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from ..cli import EXIT_OK, EXIT_USAGE
@@ -239,5 +238,3 @@ def _plot(args) -> int:
                                     flops_per_param=args.flops_per_param, out=args.out, formats=fmts)
     return _out(args, {"paths": [str(p) for p in paths]}, "\n".join(f"wrote {p}" for p in paths))
 
-
-__all__ = ["add_parser", "json"]
