@@ -508,3 +508,17 @@ def table1(**kwargs) -> dict:
     from .table1 import table1 as _t
 
     return _t(**kwargs)
+
+
+def bounds_figure(**kwargs):
+    """The energy-per-training-sample figure as a matplotlib Figure (see :func:`analogsim.plot_bounds.plot_training_energy`).
+
+    Examples
+    --------
+    >>> fig = bounds_figure(T=300)
+    >>> fig.axes[0].get_xscale()
+    'log'
+    """
+    from .plot_bounds import plot_training_energy
+
+    return plot_training_energy(**kwargs)[0]
