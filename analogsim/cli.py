@@ -71,6 +71,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(sys.argv[1:])
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:  # dask's INFO chatter drowns the command's own messages
+        for name in ("distributed", "tornado", "asyncio"):
+            logging.getLogger(name).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

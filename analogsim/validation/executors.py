@@ -1,67 +1,59 @@
-"""Where the validation's independent pieces of work run: in process, a local pool, or a Dask cluster."""
+"""Where the validation's independent pieces of work run: the sweep machinery's backends
+(a local process pool by default, or a Dask cluster), or in process for a single worker."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 
 
 class SerialExecutor:
+    """In-process execution (one worker: no pool start-up cost)."""
+
     def map(self, fn, items):
         return [fn(i) for i in items]
 
 
-class PoolExecutor:
-    """A local process pool (spawned workers: safe with numba's threads)."""
+class BackendExecutor:
+    """``map`` over a started :mod:`analogsim.sweeps.backends` backend, results in order.
 
-    def __init__(self, workers: int):
-        import concurrent.futures as cf
-        import multiprocessing as mp
+    A point lost with its worker is re-submitted (at most ``retries`` times), as the sweep runner does.
+    """
 
-        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-
-    def map(self, fn, items):
-        return list(self._pool.map(fn, items))
-
-    def close(self):
-        self._pool.shutdown(cancel_futures=True)
-
-
-class DaskExecutor:
-    def __init__(self, scheduler=None, dask_local=None):
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError as exc:
-            raise ImportError("Dask execution requires the 'dask' extra: pip install 'analogsim[dask]'") from exc
-        self._cluster = None
-        if scheduler:
-            self.client = Client(scheduler, timeout="10s")
-        else:
-            self._cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True)
-            self.client = Client(self._cluster)
+    def __init__(self, backend, retries: int = 2):
+        self.backend = backend.start()
+        self.retries = retries
 
     def map(self, fn, items):
-        futs = self.client.map(fn, list(items), pure=False)
-        return self.client.gather(futs)
+        items = list(items)
+        futs = [self.backend.submit(fn, it) for it in items]
+        out = []
+        for it, fut in zip(items, futs):
+            for attempt in range(self.retries + 1):
+                try:
+                    out.append(fut.result())
+                    break
+                except Exception as exc:
+                    if attempt == self.retries or not self.backend.is_lost(exc):
+                        raise
+                    self.backend.recover()
+                    fut = self.backend.submit(fn, it)
+        return out
 
     def close(self):
-        self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        self.backend.close()
 
 
 @contextlib.contextmanager
 def make_executor(workers=None, scheduler=None, dask_local=None):
-    """The executor for ``analogsim validate``: Dask if asked, else a local pool (serial for 1 worker)."""
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    if dask_local is not None and dask_local < 1:
-        raise ValueError(f"dask_local must be >= 1, got {dask_local}")
-    if scheduler or dask_local:
-        ex = DaskExecutor(scheduler, dask_local)
+    """The executor for ``analogsim validate``: Dask if asked, else the local pool (in process for 1 worker)."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    from ..sweeps.backends import _cpu_count, make_backend
+
+    if scheduler is None and dask_local is None and (workers or _cpu_count()) == 1:
+        ex = SerialExecutor()
     else:
-        n = workers or os.cpu_count() or 1
-        ex = SerialExecutor() if n == 1 else PoolExecutor(n)
+        ex = BackendExecutor(make_backend(workers=workers, scheduler=scheduler, dask_local=dask_local))
     try:
         yield ex
     finally:
