@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import as_generator, check_array, check_kT, check_scalar
+from .activations import RELU
 from .hamiltonian import OutputClamp, grad_params, hvp_x, layer_terms
 
 
@@ -139,11 +140,17 @@ class ClampedMinimum:
         dH/dtheta per sample (Eq. 9) in the layout of ``net.theta``.
     energy : array (B,)
     grad_norm : float
-        Largest relative gradient norm |dH/dx_hidden| / scale over the batch at the end.
+        Largest relative gradient norm |dH/dx_hidden| / scale over the batch at the end (with relu neurons
+        held on a kink: the relative KKT residual, stationarity with the kink multipliers and |y| on the kink).
     recursion_residual : float
-        max over layers of ||sigma_l - f'(y_l) W_{l+1}^T sigma_{l+1}|| / ||sigma_l|| (Eq. 10).
+        max over layers of ||sigma_l - f'(y_l) W_{l+1}^T sigma_{l+1}|| / ||sigma_l|| (Eq. 10); for a neuron held on
+        a relu kink f'(y) is its effective slope lam/(-kappa delta) in [0, 1].
     n_iter : int
     converged : bool
+    n_kinks : int
+        Number of relu neurons (summed over the batch) whose minimum sits on the kink y = 0. The dense solver
+        holds them there as equality constraints; their stress is the constraint multiplier, which is
+        d(min H)/db_i (H is not differentiable in b_i there, but its minimum over x is).
     """
 
     xs: list
@@ -157,6 +164,7 @@ class ClampedMinimum:
     converged: bool
     method: str = ""
     history: list = field(default_factory=list)
+    n_kinks: int = 0
 
 
 def _propagate(net, x0, dh, clamp):
@@ -209,9 +217,13 @@ def _rel_norm(g, scale):
     return num / np.maximum(den, tiny)
 
 
-def recursion_residual(net, xs, sig) -> float:
-    """Relative residual of Eq. 10, max over hidden layers of ||sigma_l - f'(y_l) * W_{l+1}^T sigma_{l+1}|| / ||sigma_l||."""
-    _, _, fps = layer_terms(net, xs)
+def recursion_residual(net, xs, sig, fps=None) -> float:
+    """Relative residual of Eq. 10, max over hidden layers of ||sigma_l - f'(y_l) * W_{l+1}^T sigma_{l+1}|| / ||sigma_l||.
+
+    ``fps`` (f'(y_l) per layer) defaults to the activations' derivatives at the state.
+    """
+    if fps is None:
+        _, _, fps = layer_terms(net, xs)
     worst = 0.0
     for l in range(1, net.depth):
         rhs = fps[l - 1] * (sig[l] @ net.weights[l])
@@ -278,6 +290,10 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, m
     if n_free == 0:  # nothing to minimise (L = 1 with a hard clamp)
         g, scale, sig = _grad_from_deltas(net, xs, fps, deltas, clamp)
         return _finish(net, xs, deltas, sig, clamp, 0.0, 0, True, method, [])
+    if method == "newton":
+        xs, deltas, sig, fps_eff, gnorm, it, converged, history, n_held = _solve_dense(
+            net, x, clamp, n_var_layers, tol, max_iter)
+        return _finish(net, xs, deltas, sig, clamp, gnorm, it, converged, method, history, fps_eff, n_held)
 
     H = _energy_from_deltas(net, xs, deltas, clamp)
     g, scale, sig = _grad_from_deltas(net, xs, fps, deltas, clamp)
@@ -322,10 +338,22 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, m
         stall = 0 if improved else stall + 1
         if stall >= 3:
             break
-    return _finish(net, xs, deltas, sig, clamp, float(gn.max()), it, converged, method, history)
+    return _finish(net, xs, deltas, sig, clamp, float(gn.max()), it, converged, method, history, None,
+                   _count_on_kinks(net, xs))
 
 
-def _finish(net, xs, deltas, sig, clamp, gnorm, it, converged, method, history):
+def _count_on_kinks(net, xs) -> int:
+    """relu neurons of layers >= 2 whose pre-activation is zero to rounding (left there by the CG path)."""
+    n = 0
+    for l in _kink_layers(net):
+        W, b = net.weights[l - 1], net.biases[l - 1]
+        y = net.preactivation(l, xs[l - 1])
+        scale = np.abs(xs[l - 1]) @ np.abs(W).T + np.abs(b)
+        n += int(np.count_nonzero(np.abs(y) <= 64 * np.finfo(net.dtype).eps * scale))
+    return n
+
+
+def _finish(net, xs, deltas, sig, clamp, gnorm, it, converged, method, history, fps=None, n_kinks=0):
     # per-sample dH/dtheta from the stresses (Eq. 9)
     B = xs[0].shape[0]
     gt = np.empty((B, net.n_params), dtype=net.dtype)
@@ -336,8 +364,8 @@ def _finish(net, xs, deltas, sig, clamp, gnorm, it, converged, method, history):
         gt[:, b0:b0 + n_out] = sig[l]
     H = _energy_from_deltas(net, xs, deltas, clamp)
     return ClampedMinimum(xs=xs, deltas=deltas, stress=sig, grad_theta=gt, energy=H, grad_norm=gnorm,
-                          recursion_residual=recursion_residual(net, xs, sig), n_iter=it,
-                          converged=converged, method=method, history=history)
+                          recursion_residual=recursion_residual(net, xs, sig, fps), n_iter=it,
+                          converged=converged, method=method, history=history, n_kinks=int(n_kinks))
 
 
 def _hvp_free(net, xs, v_free, clamp, n_var_layers):
@@ -406,6 +434,255 @@ def _cg(hv, g, max_iter):
         p = r + beta[:, None] * p
         rr = rr_new
     return d
+
+
+# ----------------------------------------------------------------------------- dense Newton with relu kinks
+def _dense_hessian(net, ys, fps, deltas, clamp, n_var_layers):
+    """The exact x-Hessian over the free layers 1..n_var_layers, per sample: (B, n, n).
+
+    Layer l's term kappa_l/2 |x_l - f(W_l x_{l-1} + b_l)|^2 gives kappa_l I on block (l, l),
+    W_l^T diag(kappa_l (f'^2 - delta f'')) W_l on block (l-1, l-1) and -diag(kappa_l f') W_l on block (l, l-1).
+    ``fps`` may be overridden (relu neurons held on a kink have f' = 0 there: their term is kappa/2 x^2).
+    """
+    L = net.depth
+    sizes = net.sizes[1:n_var_layers + 1]
+    off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    B = ys[0].shape[0]
+    n = int(off[-1])
+    Hm = np.zeros((B, n, n), dtype=net.dtype)
+    diag = np.arange(n)
+    for l in range(1, L + 1):
+        k = net.kappa[l - 1]
+        W = net.weights[l - 1]
+        if l <= n_var_layers:
+            Hm[:, diag[off[l - 1]:off[l]], diag[off[l - 1]:off[l]]] += k
+        if l >= 2:
+            c = k * (fps[l - 1] * fps[l - 1] - deltas[l - 1] * net.activations[l - 1].d2f(ys[l - 1]))
+            a, b = off[l - 2], off[l - 1]
+            Hm[:, a:b, a:b] += (W.T[None, :, :] * c[:, None, :]) @ W
+            if l <= n_var_layers:
+                cross = -(k * fps[l - 1])[:, :, None] * W[None, :, :]
+                Hm[:, off[l - 1]:off[l], a:b] += cross
+                Hm[:, a:b, off[l - 1]:off[l]] += np.swapaxes(cross, 1, 2)
+    if not clamp.hard:
+        a, b = off[L - 1], off[L]
+        Hm[:, diag[a:b], diag[a:b]] += clamp.stiffness
+    return Hm
+
+
+def _positive_hessian(Hm):
+    """Symmetrise; where a sample's Hessian is not positive definite, flip and floor its eigenvalues.
+
+    Positive definiteness is tested by Cholesky (cheap); only the failing samples get an eigendecomposition
+    (modified Newton: keeps the step a descent direction away from the minimum).
+    """
+    Hm = 0.5 * (Hm + np.swapaxes(Hm, 1, 2))
+    try:
+        np.linalg.cholesky(Hm)
+        return Hm
+    except np.linalg.LinAlgError:
+        pass
+    for b in range(Hm.shape[0]):
+        try:
+            np.linalg.cholesky(Hm[b])
+        except np.linalg.LinAlgError:
+            w, V = np.linalg.eigh(Hm[b])
+            floor = max(float(np.abs(w).max()) * 1e-10, float(np.finfo(Hm.dtype).tiny))
+            w = np.where(w > floor, w, np.maximum(np.abs(w), floor))
+            Hm[b] = (V * w) @ V.T
+    return Hm
+
+
+def _kink_layers(net):
+    """Layers l >= 2 with relu: their pre-activation y_l = W_l x_{l-1} + b_l moves with the free neurons."""
+    return [l for l in range(2, net.depth + 1) if net.activations[l - 1].code == RELU]
+
+
+class _Face:
+    """Relu sides and the held kinks of a batch: side +1 (y > 0, f' = 1), -1 (y < 0, f' = 0), 0 (held at y = 0)."""
+
+    def __init__(self, net, ys):
+        self.layers = _kink_layers(net)
+        self.side = {l: np.where(ys[l - 1] > 0, 1, -1).astype(np.int8) for l in self.layers}
+
+    def fps(self, fps, dtype):
+        out = list(fps)
+        for l in self.layers:
+            out[l - 1] = (self.side[l] > 0).astype(dtype)
+        return out
+
+    def sync(self, ys, rows):
+        """Non-held neurons of the given samples take the side of their pre-activation (unchanged where y = 0)."""
+        for l in self.layers:
+            s, y = self.side[l], ys[l - 1]
+            upd = rows[:, None] & (s != 0) & (y != 0)
+            s[upd] = np.where(y[upd] > 0, 1, -1)
+
+    def n_held(self):
+        return int(sum(np.count_nonzero(s == 0) for s in self.side.values()))
+
+    def constraints(self, net, xs, ys, n_var_layers):
+        """Rows of the held constraints y_i = 0 in the free x coordinates, padded: A (B, K, n), c (B, K), slots."""
+        B = xs[0].shape[0]
+        sizes = net.sizes[1:n_var_layers + 1]
+        off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        slots = [[] for _ in range(B)]
+        for l in self.layers:
+            bb, ii = np.nonzero(self.side[l] == 0)
+            for b, i in zip(bb.tolist(), ii.tolist()):
+                slots[b].append((l, i))
+        K = max((len(s) for s in slots), default=0)
+        A = np.zeros((B, K, int(off[-1])), dtype=net.dtype)
+        c = np.zeros((B, K), dtype=net.dtype)
+        cs = np.ones((B, K), dtype=net.dtype)  # scale of y_i: |W_i| |x_{l-1}| + |b_i|
+        for b, sl in enumerate(slots):
+            for k, (l, i) in enumerate(sl):
+                W = net.weights[l - 1]
+                A[b, k, off[l - 2]:off[l - 1]] = W[i]
+                c[b, k] = ys[l - 1][b, i]
+                cs[b, k] = np.abs(W[i]) @ np.abs(xs[l - 1][b]) + abs(net.biases[l - 1][i])
+        return A, c, cs, slots
+
+
+def _multipliers(A, g):
+    """Least-squares multipliers of the held constraints: argmin_lam |g + A^T lam|, per sample."""
+    if A.shape[1] == 0:
+        return np.zeros(A.shape[:2], dtype=A.dtype)
+    AAt = A @ np.swapaxes(A, 1, 2)
+    return -np.einsum("bkj,bj->bk", np.linalg.pinv(AAt, rcond=1e-13, hermitian=True), np.einsum("bkn,bn->bk", A, g))
+
+
+def _face_measure(net, xs, ys, fps, deltas, clamp, face, n_var_layers):
+    """Gradient, stresses and the relative KKT residual of each sample on its current face."""
+    g, scale, sig = _grad_from_deltas(net, xs, fps, deltas, clamp)
+    A, c, cs, slots = face.constraints(net, xs, ys, n_var_layers)
+    gflat = np.concatenate(g, axis=1)
+    sflat = np.concatenate(scale, axis=1)
+    lam = _multipliers(A, gflat)
+    atl = np.einsum("bkn,bk->bn", A, lam)
+    num = np.sqrt(np.sum((gflat + atl) ** 2, axis=1))
+    den = np.sqrt(np.sum((sflat + np.abs(atl)) ** 2, axis=1))
+    gn = num / np.maximum(den, np.finfo(num.dtype).tiny)
+    if c.shape[1]:
+        gn = np.maximum(gn, np.max(np.abs(c) / np.maximum(cs, np.finfo(c.dtype).tiny), axis=1))
+    return g, sig, gflat, A, c, lam, slots, gn
+
+
+def _solve_dense(net, x, clamp, n_var_layers, tol, max_iter):
+    """Dense Newton in residual coordinates; relu neurons that cross a kink are held on it (KKT step).
+
+    Returns (xs, deltas, sig, fps_eff, gnorm, it, converged, history, n_held).
+    """
+    B = x.shape[0]
+    L = net.depth
+    dh = [np.zeros((B, net.sizes[l]), dtype=net.dtype) for l in range(1, n_var_layers + 1)]
+    xs, ys, fps0, deltas = _propagate(net, x, dh, clamp)
+    face = _Face(net, ys)
+    fps = face.fps(fps0, net.dtype)
+    H = _energy_from_deltas(net, xs, deltas, clamp)
+    g, sig, gflat, A, c, lam, slots, gn = _face_measure(net, xs, ys, fps, deltas, clamp, face, n_var_layers)
+    history = [float(gn.max())]
+    release_tol = max(tol, 1e-9)
+    it, stall = 0, 0
+    best = gn.copy()  # per-sample best residual, for the stall test
+    done = np.zeros(B, dtype=bool)
+    while it < max_iter:
+        # release held neurons whose multiplier leaves [0, -kappa delta] (the subgradient of the kink)
+        released = np.zeros(B, dtype=bool)
+        for b in np.flatnonzero(gn <= release_tol):
+            for k, (l, i) in enumerate(slots[b]):
+                hi = -net.kappa[l - 1][i] * deltas[l - 1][b, i]
+                lt = 1e-9 * max(abs(hi), abs(lam[b, k]), np.finfo(net.dtype).tiny)
+                if lam[b, k] < -lt or lam[b, k] > hi + lt:
+                    face.side[l][b, i] = -1 if lam[b, k] < -lt else 1
+                    released[b] = True
+        if released.any():
+            fps = face.fps(fps0, net.dtype)
+            g, sig, gflat, A, c, lam, slots, gn = _face_measure(net, xs, ys, fps, deltas, clamp, face, n_var_layers)
+            gn[released] = np.maximum(gn[released], 2 * tol)  # a released sample is not done yet
+        done = gn <= tol
+        if done.all():
+            break
+        it += 1
+        active = ~done
+        # Newton step on the face: min g.d + d.Hm.d/2 s.t. A d = -c (Schur complement; pinv for dependent rows)
+        Hm = _positive_hessian(_dense_hessian(net, ys, fps, deltas, clamp, n_var_layers))
+
+        def hinv(M):  # Hm^{-1} M for M (B, n, m)
+            return np.linalg.solve(Hm, M)
+
+        hg = hinv(gflat[:, :, None])[:, :, 0]
+        if A.shape[1]:
+            hat = hinv(np.swapaxes(A, 1, 2))
+            S = A @ hat
+            rhs = c - np.einsum("bkn,bn->bk", A, hg)
+            mu = np.einsum("bkj,bj->bk", np.linalg.pinv(S, rcond=1e-13, hermitian=True), rhs)
+            dx = -(hg + np.einsum("bnk,bk->bn", hat, mu))
+        else:
+            dx = -hg
+        sizes = net.sizes[1:n_var_layers + 1]
+        off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        step = [dx[:, off[i]:off[i + 1]] for i in range(n_var_layers)]
+        ddel, prev = [], np.zeros_like(x)
+        for l in range(1, n_var_layers + 1):  # d(delta_l) = dx_l - f'(y_l) W_l dx_{l-1}
+            ddel.append(step[l - 1] - fps[l - 1] * (prev @ net.weights[l - 1].T))
+            prev = step[l - 1]
+        # truncate at the first kink crossed by a free relu neuron (linear estimate along the step)
+        tmax = np.where(active, 1.0, 0.0)
+        cross_at = [None] * B
+        if face.layers:
+            _, ys1, _, _ = _propagate(net, x, [d + dd for d, dd in zip(dh, ddel)], clamp)
+            for l in face.layers:
+                s, y0, y1 = face.side[l], ys[l - 1], ys1[l - 1]
+                crossed = active[:, None] & (s != 0) & (s * y1 < 0) & (s * y0 > 0)
+                for b, i in zip(*np.nonzero(crossed)):
+                    tc = float(y0[b, i] / (y0[b, i] - y1[b, i]))
+                    if tc < tmax[b]:
+                        tmax[b] = tc
+                        cross_at[b] = (l, int(i))
+        tstep = tmax.copy()
+        trial = None
+        for _ in range(40):
+            cand = [d + tstep[:, None] * dd for d, dd in zip(dh, ddel)]
+            cx, cy, cf0, cdel = _propagate(net, x, cand, clamp)
+            cH = _energy_from_deltas(net, cx, cdel, clamp)
+            cfps = face.fps(cf0, net.dtype)
+            cm = _face_measure(net, cx, cy, cfps, cdel, clamp, face, n_var_layers)
+            ok = ((cH <= H) | (cm[-1] < gn) | ~active) & np.isfinite(cH)
+            trial = (cand, cx, cy, cf0, cdel, cH, cm[-1])
+            if np.all(ok):
+                break
+            tstep = np.where(ok, tstep, 0.5 * tstep)
+        cand, xs, ys, fps0, deltas, Hn, gn_new = trial
+        # progress: a residual halved, or H lowered by more than rounding
+        eps = np.finfo(net.dtype).eps
+        improved = bool(np.any(active & ((gn_new < 0.5 * best) | (Hn < H - 64 * eps * np.abs(H)))))
+        best = np.minimum(best, gn_new)
+        held_new = False
+        for b in range(B):  # reached the kink it was heading for: hold it there
+            if cross_at[b] is not None and tstep[b] == tmax[b]:
+                l, i = cross_at[b]
+                face.side[l][b, i] = 0
+                held_new = True
+        face.sync(ys, active)
+        dh, H = cand, Hn
+        fps = face.fps(fps0, net.dtype)
+        g, sig, gflat, A, c, lam, slots, gn = _face_measure(net, xs, ys, fps, deltas, clamp, face, n_var_layers)
+        history.append(float(gn.max()))
+        stall = 0 if (improved or held_new or released.any()) else stall + 1
+        if stall >= 3:
+            break
+    done = gn <= tol
+    # the stress of a held neuron is its multiplier: d(min H)/db_i = lam_i (envelope theorem on the face);
+    # its effective slope lam_i / (-kappa_i delta_i) lies in [0, 1], the subgradient of relu at 0
+    fps_eff = [f.copy() for f in fps]
+    sig = [s.copy() for s in sig]
+    for b, sl in enumerate(slots):
+        for k, (l, i) in enumerate(sl):
+            sig[l - 1][b, i] = lam[b, k]
+            den = -net.kappa[l - 1][i] * deltas[l - 1][b, i]
+            fps_eff[l - 1][b, i] = lam[b, k] / den if den != 0 else 0.0
+    return xs, deltas, sig, fps_eff, float(gn.max()), it, bool(done.all()), history, face.n_held()
 
 
 # ----------------------------------------------------------------------------- stress vs backprop
