@@ -30,6 +30,13 @@ _LAZY = {
     "equilibrium": None,
     "crosscheck": None,
     "bounds": None,
+    "table1": None,
+    "plot_bounds": None,
+    "simulate": None,
+    "training": None,
+    "data": None,
+    "sweeps": None,
+    "relax": "simulate",
     "iem": None,
     "errors": None,
 }

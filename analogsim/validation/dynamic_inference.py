@@ -69,8 +69,11 @@ def run(ctx) -> ClaimResult:
     crit = judge(rec, counts, rec.nu)
     exact = rec.bound()
     small = rec.bound(form="small_p")
-    per_inf_se = float(np.std([bounds.inference_dynamic(rec.nu, max(c, 1e-9)).nat for c in counts], ddof=1)
-                       / np.sqrt(len(counts)))
+    # per-inference binary entropy (a count of 0 or nu resets nothing)
+    pc = counts / rec.nu
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -rec.nu * np.nan_to_num(pc * np.log(pc)) - rec.nu * np.nan_to_num((1 - pc) * np.log1p(-pc))
+    per_inf_se = float(np.std(h, ddof=1) / np.sqrt(len(counts)))
     fig, axes = figure(1, 2, figsize=(9, 3.4))
     ax = axes[0]
     p = np.logspace(-4, np.log10(0.5), 200)
