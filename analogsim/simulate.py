@@ -273,23 +273,32 @@ class LangevinRun:
     # ------------------------------------------------------------------
     def run(self, n_steps: int) -> None:
         """Advance all replicas by ``n_steps`` (continues the streams and the books)."""
-        from .kernels.langevin import run_segment
+        from .kernels.langevin import run_chunk
 
         n_steps = int(n_steps)
         in_moves = self.input_protocol.moving
         ipar = np.array([int(self.hard), int(in_moves), self.burn_in, self.save_every, 0,
                          int("books" in self.observers), int("param_force" in self.observers),
                          int("energy" in self.observers)], dtype=np.int64)
+        code, cr, B, knet = self.integrator.code, self.chunk_rows, self.B, self.knet
         done = 0
-        with _thread_context(self.threads):
+        with _thread_context() as ctx:
             while True:
                 m = min(n_steps - done, SEGMENT_STEPS) if (in_moves or self._target_moves()) else n_steps - done
-                inp, mv_in = self.input_protocol.tables(self.k, m, self.dt, self.B, self.net.dtype)
+                inp, mv_in = self.input_protocol.tables(self.k, m, self.dt, B, self.net.dtype)
                 tgt, mv_t = self._target_tables(m)
                 move = np.ascontiguousarray(np.maximum(_pad(mv_in, m), _pad(mv_t, m)))
-                run_segment(self.knet, self.integrator.code, self.chunk_rows, self.k, m, self.Xc, self.states,
-                            inp, tgt, move, self.fpar, ipar, self.books, self.emom, self.pforce, self.traj,
-                            self.status)
+                k0 = self.k
+
+                def one(ch):
+                    if self.status[ch] >= 0:
+                        return
+                    r0 = ch * cr
+                    self.status[ch] = run_chunk(knet, code, r0, min(cr, B - r0), m, self.Xc[ch], self.states[ch],
+                                                inp, tgt, move, self.fpar, ipar, self.books, self.emom, self.traj,
+                                                k0, self.pforce[ch])
+
+                ctx.map(one, range(self.n_chunks), self.threads)
                 self.k += m
                 done += m
                 if done >= n_steps or np.any(self.status >= 0):
@@ -327,29 +336,51 @@ def _pad(move, m):
 
 
 class _thread_context:
-    """Numba threads for the call (restored after), BLAS limited to one thread inside the kernels."""
+    """BLAS limited to one thread inside the kernels; chunks mapped onto a pool of ``threads`` threads.
 
-    def __init__(self, threads):
-        self.threads = threads
+    Each chunk runs in one GIL-free kernel call with its own stream and buffers, so the assignment of
+    chunks to threads cannot change the numbers.
+    """
 
     def __enter__(self):
-        import numba
         from threadpoolctl import threadpool_limits
 
         import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it before limiting)
 
-        self._old = numba.get_num_threads()
-        if self.threads is not None:
-            numba.set_num_threads(int(self.threads))
         self._limits = threadpool_limits(limits=1, user_api="blas")
+        self._pool = None
         return self
 
-    def __exit__(self, *exc):
-        import numba
+    def map(self, fn, items, threads):
+        items = list(items)
+        if threads is None:
+            threads = default_threads()
+        threads = min(int(threads), len(items))
+        if threads <= 1:
+            for it in items:
+                fn(it)
+            return
+        if self._pool is None or self._pool._max_workers != threads:
+            from concurrent.futures import ThreadPoolExecutor
 
+            if self._pool is not None:
+                self._pool.shutdown()
+            self._pool = ThreadPoolExecutor(max_workers=threads)
+        for f in [self._pool.submit(fn, it) for it in items]:
+            f.result()
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.shutdown()
         self._limits.restore_original_limits()
-        numba.set_num_threads(self._old)
         return False
+
+
+def default_threads() -> int:
+    """Threads used when ``threads=None``: numba's setting (NUMBA_NUM_THREADS, default all cores)."""
+    import numba
+
+    return int(numba.get_num_threads())
 
 
 # ----------------------------------------------------------------------------- relax
@@ -390,7 +421,7 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     gamma : float
         Neuron mobility Gamma (> 0).
     threads : int, optional
-        Numba threads for this call (default: numba's setting).
+        Threads running the chunks of replicas (default: numba's setting, NUMBA_NUM_THREADS).
     init : {'auto', 'equilibrium', 'forward'} or array
         Initial state: an exact equilibrium sample with the input clamped (PHYSICS.md §2; 'auto' when
         kT > 0), the T = 0 forward pass ('auto' at kT = 0), or a state (list [x_0..x_L] or flat (B, n_total)).

@@ -134,7 +134,7 @@ def activate(code, Y, FP, n):
 
 
 # ----------------------------------------------------------------------------- dense products
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def layer_forward(net, l, Xin, Y, Bc):
     """Y (Bc, n_l) = Xin (Bc, n_{l-1}) @ W_l^T + b_l for layer l (1-based)."""
     n_in = net.sizes[l - 1]
@@ -161,7 +161,7 @@ def layer_forward(net, l, Xin, Y, Bc):
                     yr[i] += xj * wj[i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def layer_backward_add(net, l, S, G, Tmp, Bc):
     """G (Bc, n_{l-1}) += S (Bc, n_l) @ W_l: the force that layer l's stress exerts on layer l-1."""
     n_in = net.sizes[l - 1]

@@ -2,9 +2,10 @@ r"""Overdamped Langevin trajectories of many replicas in one compiled call (numb
 
     dx = -Gamma dH/dx dt + sqrt(2 Gamma kT) dW          (PHYSICS.md §3)
 
-One call of :func:`run_segment` advances every chunk of replicas through ``n_steps`` steps; the
-chunks run in parallel (``prange``), each with its own RNG stream and its own buffers, so the
-numbers do not depend on the thread count. Per step k (global index k0 + j):
+One call of :func:`run_chunk` advances one chunk of replicas through ``n_steps`` steps without the
+GIL (``nogil``); the host runs the chunks on a thread pool, each chunk with its own RNG stream and its
+own buffers, so the numbers do not depend on the thread count. (A ``prange`` over chunks would do the
+same but doubles the compile time of this, the largest kernel.) Per step k (global index k0 + j):
 
 1. protocol: if ``move[j]``, the clamped input / target go from lambda_k to lambda_{k+1}; the work
    W += H(x_k; lambda_{k+1}) - H(x_k; lambda_k) is booked (Sekimoto);
@@ -17,8 +18,8 @@ numbers do not depend on the thread count. Per step k (global index k0 + j):
 
 Array arguments (``B`` replicas, ``L`` layers, ``n_tot`` = n_0 + ... + n_L):
 
-* ``Xc`` (n_chunks, chunk_rows * n_tot): chunk states in layer blocks (see :mod:`.energy`).
-* ``states`` (n_chunks, 4) uint64: xoshiro256++ streams.
+* ``X`` (chunk_rows * n_tot,): the chunk's state in layer blocks (see :mod:`.energy`).
+* ``state`` (4,) uint64: the chunk's xoshiro256++ stream.
 * ``inp``, ``tgt``: :data:`KProto` (A (B, P), D (B, P), s (T,), V (Tv, Bv, P)) giving
   lambda_k[r] = A[r] + s[k] D[r] + V[k, r] (an axis of length 1 broadcasts). Index k is local to
   the segment: 0 is the state at k0.
@@ -27,9 +28,9 @@ Array arguments (``B`` replicas, ``L`` layers, ``n_tot`` = n_0 + ... + n_L):
 * ``ipar`` int64: [hard, input_moves, record_from, save_every, save_offset, books, pforce, energy].
 * ``books`` (B, 5) float64: W, Q, H at the start, H now, accepted moves.
 * ``emom`` (B, 2, L+1) float64: sums over recorded steps of E and E^2.
-* ``pforce`` (n_chunks, N) float64: sums over recorded steps and the chunk's replicas of dH/dtheta.
+* ``chunk_pf`` (N,) float64: sums over recorded steps and the chunk's replicas of dH/dtheta.
 * ``traj`` (n_saves, B, n_tot): thinned states (flat layout) or an empty array.
-* ``status`` (n_chunks,) int64: -1, or the step after which H was not finite.
+* returns -1, or the step after which H was not finite.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .energy import grad_pass, layer1_cache, param_grad_add
 from .rng import fill_normal, fill_uniform
@@ -52,7 +53,7 @@ I_HARD, I_INMOVES, I_RECFROM, I_SAVE_EVERY, I_SAVE_OFF, I_BOOKS, I_PFORCE, I_ENE
 B_W, B_Q, B_H0, B_H, B_ACC = range(5)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def set_protocol_rows(p, k, r0, Bc, out):
     """out (Bc*P,) <- lambda_k of rows r0..r0+Bc-1 (see KProto)."""
     P = p.A.shape[1]
@@ -65,7 +66,7 @@ def set_protocol_rows(p, k, r0, Bc, out):
             out[r * P + i] = p.A[ra, i] + sk * p.D[ra, i] + p.V[kv, rv, i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, books, Bc):
     """x <- x - a g + c z on the dynamic layers; with books, DX = the increment and qh += 1/2 g . dx."""
     for l in range(1, n_dyn_layers + 1):
@@ -88,7 +89,7 @@ def em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, books, Bc):
                 xl[q] += -a * G[k0 + q] + c * Z[k0 + q]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def heat_close(net, G, DX, qh, n_dyn_layers, Bc):
     """qh += 1/2 g_{k+1} . dx_k (second half of the Stratonovich heat)."""
     for l in range(1, n_dyn_layers + 1):
@@ -102,7 +103,7 @@ def heat_close(net, G, DX, qh, n_dyn_layers, Bc):
             qh[r] += 0.5 * acc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar, books, emom, traj, k0, chunk_pf):
     """Advance one chunk (rows r0..r0+Bc-1) by n_steps; returns -1 or the step at which H went non-finite."""
     L = net.sizes.shape[0] - 1
@@ -278,21 +279,6 @@ def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_
                 x0 = Bc * net.x_off[l] + r * n
                 for i in range(n):
                     X[x0 + i] = Xp[x0 + i]
-
-
-@njit(cache=True, parallel=True)
-def run_segment(net, integ, chunk_rows, k0, n_steps, Xc, states, inp, tgt, move, fpar, ipar, books, emom,
-                pforce, traj, status):
-    """Run every chunk through ``n_steps`` steps (parallel over chunks; see the module docstring)."""
-    B = books.shape[0]
-    n_chunks = Xc.shape[0]
-    for ch in prange(n_chunks):
-        if status[ch] >= 0:
-            continue
-        r0 = ch * chunk_rows
-        Bc = min(chunk_rows, B - r0)
-        status[ch] = run_chunk(net, integ, r0, Bc, n_steps, Xc[ch], states[ch], inp, tgt, move, fpar, ipar,
-                               books, emom, traj, k0, pforce[ch])
 
 
 @njit(cache=True)
