@@ -50,8 +50,37 @@ class OutputClamp:
         return self.stiffness is None
 
 
+def _check_layers(net, xs, name: str = "xs") -> list:
+    """Shapes only (cheap: these functions run inside solver loops): a list of L+1 numeric (B, n_l) arrays.
+
+    Returns the layers as arrays (nested lists are converted). Non-finite values are not rejected here;
+    they propagate to non-finite results.
+    """
+    if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)) or len(xs) != net.depth + 1:
+        raise ValueError(f"{name} must be a list of {net.depth + 1} arrays [x_0, ..., x_L] with shapes "
+                         f"(B, n_l), n = {list(net.sizes)}; got {type(xs).__name__}"
+                         + (f" of length {len(xs)}" if hasattr(xs, "__len__") else ""))
+    out = []
+    B = None
+    for l, x in enumerate(xs):
+        if not isinstance(x, np.ndarray):
+            try:
+                x = np.asarray(x)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{name}[{l}] must be a numeric array of shape (B, {net.sizes[l]}): {exc}") from None
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{name}[{l}] must be a numeric array of shape (B, {net.sizes[l]}), got dtype {x.dtype}")
+        B = x.shape[0] if B is None and x.ndim == 2 else B
+        if x.ndim != 2 or x.shape != (B, net.sizes[l]):
+            raise ValueError(f"{name}[{l}] must have shape ({'B' if B is None else B}, {net.sizes[l]}), "
+                             f"got {x.shape}")
+        out.append(x)
+    return out
+
+
 def layer_terms(net, xs):
     """Pre-activations y_l, residuals delta_l and f'(y_l) for l = 1..L (lists of length L)."""
+    xs = _check_layers(net, xs)
     ys, deltas, fps = [], [], []
     for l in range(1, net.depth + 1):
         act = net.activations[l - 1]
@@ -142,6 +171,7 @@ def hvp_x(net, xs, v, clamp: OutputClamp | None = None):
     variable too (its block is needed for the input force's response); zero ``v[0]`` for a clamped input.
     """
     ys, deltas, fps = layer_terms(net, xs)
+    v = _check_layers(net, v, "v")
     out = [np.zeros_like(x) for x in xs]
     for l in range(1, net.depth + 1):
         W, k = net.weights[l - 1], net.kappa[l - 1]
