@@ -57,10 +57,19 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
     n_replicas : int, optional
         With a single input row, the number of independent replicas to draw.
     seed : int, SeedSequence or Generator, optional
+        Keys the random streams. The rows are cut into chunks of 64, each with its own xoshiro256++ stream
+        (numba kernels, :mod:`analogsim.kernels.sample`), so the same seed gives the same numbers whatever the
+        number of threads. An int is expanded by splitmix64, a SeedSequence by ``generate_state``, and a
+        Generator contributes two 64-bit words (it advances).
 
     Returns
     -------
     EquilibriumSample
+
+    Notes
+    -----
+    Small nets run in one numba call (hand-written products); larger ones use BLAS for W x and one fused numba
+    pass per layer for the noise and the activation. Both draw the same residuals for the same seed.
 
     Examples
     --------
@@ -78,18 +87,78 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
         if x.shape[0] != 1:
             raise ValueError(f"n_replicas needs a single input row, got x0 with {x.shape[0]} rows")
         x = np.ascontiguousarray(np.broadcast_to(x, (n_replicas, x.shape[1])))
-    rng = as_generator(seed)
+    k0, k1 = _stream_keys(seed)
+    from .kernels.sample import noise_activate, sample_small, sample_small_parallel, seed_states
+
+    B = x.shape[0]
+    lay = _sample_layout(net)
+    states = np.empty((-(-B // _CHUNK), 4), dtype=np.uint64)
+    seed_states(k0, k1, states)
+    kap = np.concatenate(net.kappa) if net.depth > 1 else net.kappa[0]
+    sig = np.sqrt(kT / kap).astype(net.dtype, copy=False)
+    if lay["small"]:
+        X = np.empty((B, lay["n_total"]), dtype=net.dtype)
+        X[:, :net.sizes[0]] = x
+        D = np.empty((B, lay["n_neurons"]), dtype=net.dtype)
+        kern = sample_small_parallel if states.shape[0] >= 4 else sample_small
+        kern(net.theta, lay["vec"], sig, X, D, states, _CHUNK)
+        xo, ko = lay["x_off"], lay["k_off"]
+        xs = [X[:, xo[l]:xo[l + 1]] for l in range(net.depth + 1)]
+        deltas = [D[:, ko[l]:ko[l + 1]] for l in range(net.depth)]
+        return EquilibriumSample(xs, deltas, kT)
     xs, deltas = [x], []
-    for l in range(1, net.depth + 1):
-        d = rng.standard_normal((x.shape[0], net.sizes[l]), dtype=net.dtype)
-        d *= np.sqrt(kT / net.kappa[l - 1]).astype(net.dtype)
-        y = x @ net.weights[l - 1].T
-        y += net.biases[l - 1]
-        x = net.activations[l - 1].f(y)
-        x += d
-        xs.append(x)
+    ko = lay["k_off"]
+    for l in range(net.depth):
+        W = net.weights[l]
+        y = np.empty((B, W.shape[0]), dtype=net.dtype)
+        np.matmul(x, W.T, out=y)
+        d = np.empty_like(y)
+        noise_activate(y, net.biases[l], sig[ko[l]:ko[l + 1]], int(lay["codes"][l]), d, states, _CHUNK)
+        xs.append(y)
         deltas.append(d)
+        x = y
     return EquilibriumSample(xs, deltas, kT)
+
+
+_CHUNK = 64  # rows per random stream (fixed, so results do not depend on the thread count)
+_SMALL_MACS = 4096  # nets with at most this many weights per row run in one numba call
+_LAYOUTS: "weakref.WeakKeyDictionary" = None  # type: ignore[assignment]
+
+
+def _sample_layout(net) -> dict:
+    """Integer layout arrays of a net for the sampling kernels (cached per net; sizes and activations are fixed)."""
+    global _LAYOUTS
+    if _LAYOUTS is None:
+        import weakref
+
+        _LAYOUTS = weakref.WeakKeyDictionary()
+    lay = _LAYOUTS.get(net)
+    if lay is None:
+        from .kernels.sample import layout
+
+        sizes = np.asarray(net.sizes, dtype=np.int64)
+        lay = {"vec": layout(net), "codes": net.act_codes,
+               "k_off": np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64),
+               "x_off": net.x_offsets, "n_total": int(sizes.sum()), "n_neurons": int(sizes[1:].sum()),
+               "small": int(np.sum(sizes[1:] * sizes[:-1])) <= _SMALL_MACS}
+        _LAYOUTS[net] = lay
+    return lay
+
+
+def _stream_keys(seed):
+    """Two 64-bit words that key the sampler's streams, from an int, SeedSequence, Generator or None."""
+    if isinstance(seed, np.random.Generator):
+        k = seed.bit_generator.random_raw(2)
+        return np.uint64(k[0]), np.uint64(k[1])
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        k = (seed if seed is not None else np.random.SeedSequence()).generate_state(2, np.uint64)
+        return k[0], k[1]
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        seed = int(seed)
+        if seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        return np.uint64(seed & 0xFFFFFFFFFFFFFFFF), np.uint64((seed >> 64) & 0xFFFFFFFFFFFFFFFF)
+    raise TypeError(f"seed must be an int, a numpy SeedSequence or Generator, or None; got {seed!r}")
 
 
 def free_energy(net, kT: float) -> float:
@@ -275,6 +344,8 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, m
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
     x = net.check_input(x0)
     B = x.shape[0]
+    if B == 0:
+        raise ValueError(f"x0 must hold at least one input row, got shape {x.shape}")
     t = net.check_output(target, batch=B)
     clamp = OutputClamp(t, output_stiffness)
     eps = np.finfo(net.dtype).eps
