@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
                     "measured numbers with their uncertainties, and a pass/fail verdict per claim.",
         epilog="examples:\n  analogsim validate --quick --out report\n"
                "  analogsim validate --full --dask-local 2 --out report-full\n"
-               "  analogsim validate --claims stress,equilibrium --json",
+               "  analogsim validate --claims stress,equilibrium --json\n"
+               "  analogsim validate --quick --out report --resume     continue a killed run",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
@@ -34,6 +35,9 @@ def add_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
     p.add_argument("--scheduler", default=None, help="address of a running Dask scheduler, tcp://host:port")
     p.add_argument("--dask-local", type=int, default=None, metavar="N", help="start a Dask LocalCluster of N workers")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: keep the claims OUT/report.json already holds from a run "
+                        "with the same mode and version, run the others")
     p.add_argument("--json", action="store_true", help='print {"claims": [{"name", "verdict", "criterion", "figures"}]}')
     p.set_defaults(func=run)
 
@@ -49,7 +53,12 @@ def run(args) -> int:
         print(f"[{time.perf_counter() - t0:6.0f} s] {res.title}: {res.verdict} ({res.seconds:.0f} s)", file=sys.stderr)
 
     with make_executor(workers=args.workers, scheduler=args.scheduler, dask_local=args.dask_local) as ex:
-        results = run_validation(args.mode, args.out, claims=claims, executor=ex, progress=progress)
+        results = run_validation(args.mode, args.out, claims=claims, executor=ex, progress=progress,
+                                 resume=args.resume)
+    kept = [r.name for r in results if r.resumed]
+    if kept:
+        print(f"resumed: {len(kept)} claim(s) already finished in {args.out} kept ({', '.join(kept)})",
+              file=sys.stderr)
     print(f"report: {args.out}/report.md", file=sys.stderr)
     if args.json:
         emit_json({"mode": args.mode, "report": f"{args.out}/report.md",

@@ -46,6 +46,7 @@ class ClaimResult:
     comment: str = ""
     seconds: float = 0.0
     error: str | None = None
+    resumed: bool = False                           # taken from an earlier run's report.json (resume)
 
     @property
     def verdict(self) -> str:
@@ -125,11 +126,17 @@ def _fmt(x) -> str:
     return f"{x:.3e}"
 
 
-def run_validation(mode: str = "quick", out="validation-report", claims=None, executor=None, progress=None):
+def run_validation(mode: str = "quick", out="validation-report", claims=None, executor=None, progress=None,
+                   resume: bool = False):
     """Run the claims and write ``report.md``, ``report.json`` and the figures into ``out``.
 
     Returns the list of :class:`ClaimResult`. A claim that raises is reported with verdict "error";
-    the others still run.
+    the others still run. The report is rewritten atomically after each claim, so an interrupted run
+    leaves a complete report of the claims finished so far.
+
+    With ``resume=True`` the claims that ``out/report.json`` already holds from a run with the same mode
+    and analogsim version (verdict pass, qualified or fail, figures present) are taken from it instead of
+    being run again (their ``resumed`` flag is set); the others run. This continues a killed run.
     """
     if mode not in ("quick", "full"):
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
@@ -138,10 +145,17 @@ def run_validation(mode: str = "quick", out="validation-report", claims=None, ex
     if unknown:
         raise ValueError(f"claims: unknown claim(s) {unknown}; expected some of {CLAIMS}")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"out must be a report folder, got the file {str(out)!r}; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(mode=mode, out=out, executor=executor)
+    done = finished_claims(out, mode) if resume else {}
     results = []
     for name in names:
+        if name in done:
+            log.info("claim %s: already finished in %s (resumed)", name, out)
+            results.append(done[name])
+            continue
         mod = importlib.import_module(f"analogsim.validation.{name}")
         t0 = time.perf_counter()
         log.info("claim %s: running (%s)", name, mode)
@@ -155,7 +169,42 @@ def run_validation(mode: str = "quick", out="validation-report", claims=None, ex
         if progress is not None:
             progress(res)
         write_report(results, out, mode)
+    if not results or all(r.resumed for r in results):
+        write_report(results, out, mode)  # nothing ran: the report still lists exactly these claims
     return results
+
+
+def finished_claims(out, mode: str) -> dict:
+    """Claims finished by an earlier run in ``out`` (same mode and version), read from ``report.json``.
+
+    Returns name -> :class:`ClaimResult` (``resumed=True``). Claims with verdict "error" or a missing
+    figure are left out (they run again); an unreadable report or one of another mode or version gives
+    an empty dict.
+    """
+    from .. import __version__
+
+    path = Path(out) / "report.json"
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text())
+        if not isinstance(info, dict) or info.get("mode") != mode or info.get("version") != __version__:
+            log.info("not resuming from %s: mode/version %s/%s, this run %s/%s", path,
+                     info.get("mode") if isinstance(info, dict) else None,
+                     info.get("version") if isinstance(info, dict) else None, mode, __version__)
+            return {}
+        done = {}
+        for c in info["claims"]:
+            res = ClaimResult(str(c["name"]), str(c["title"]), str(c["statement"]),
+                              [Criterion(**k) for k in c["criteria"]], list(c["table"]), list(c["figures"]),
+                              str(c["comment"]), float(c["seconds"]), c["error"], resumed=True)
+            if res.name in CLAIMS and res.error is None and res.criteria \
+                    and all((Path(out) / f).is_file() for f in res.figures):
+                done[res.name] = res
+        return done
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        log.warning("not resuming from %s: unreadable (%s); running every claim", path, exc)
+        return {}
 
 
 def write_report(results, out: Path, mode: str) -> None:
