@@ -17,6 +17,8 @@ Standard figures (made when their variables are present):
 - ``stress_error``: relative stress-vs-backprop error against r = kappa_out/kappa_hidden (slope ~1, §4).
 - ``work_vs_tau``: quasi-static work against protocol duration tau (slope -1, Eq. 7, §5).
 - ``equipartition``: <kappa delta^2>/kT against the first swept setting (exactly 1 in equilibrium, §2).
+- ``bounds``: :func:`analogsim.bounds.bounds_figure` (analog and digital bounds per training sample vs N)
+  with the sweep's measured W / (S kT) per N.
 """
 
 from __future__ import annotations
@@ -365,13 +367,43 @@ def equipartition(ds):
     return out
 
 
+def bounds(ds):
+    """The bounds figure of :func:`analogsim.bounds.bounds_figure` (energy per training sample vs N, analog
+    and digital bounds) with this sweep's measured training work per presentation, W / (S kT), one point
+    per parameter count N (mean ± SE over all other coordinates)."""
+    if "work" not in ds or "n_params" not in ds:
+        return []
+    try:
+        from .bounds import bounds_figure
+    except ImportError:
+        return []
+    W = ds["work"]
+    S = ds["presentations"] if "presentations" in ds.coords else _setting(ds, "presentations")
+    kT = ds["kT_mean"] if "kT_mean" in ds else (ds["kT"] if "kT" in ds.coords else _setting(ds, "kT"))
+    if S is None or kT is None:
+        return []
+    per = (W / (S * kT)).broadcast_like(W)
+    N = ds["n_params"].broadcast_like(W)
+    n, v = N.values.ravel(), per.values.ravel()
+    ok = np.isfinite(n) & np.isfinite(v) & (v > 0)
+    if not ok.any():
+        return []
+    Ns = np.unique(n[ok])
+    mean = np.array([v[ok & (n == x)].mean() for x in Ns])
+    se = np.array([v[ok & (n == x)].std(ddof=1) / np.sqrt((ok & (n == x)).sum()) if (ok & (n == x)).sum() > 1
+                   else 0.0 for x in Ns])
+    fig = bounds_figure(N=np.logspace(np.log10(Ns.min()) - 1, np.log10(Ns.max()) + 1, 40),
+                        measured={"N": Ns, "W": mean, "se": se, "label": "this sweep: W / (S kT)"})
+    return [("", fig)]
+
+
 #: name -> figure function; each returns [] when the dataset lacks its variables.
 FIGURES = {"loss_vs_kT": loss_vs_kT, "energy_vs_S": energy_vs_S, "energy_vs_n_train": energy_vs_n_train,
            "energy_vs_N": energy_vs_N, "stress_error": stress_error, "work_vs_tau": work_vs_tau,
-           "equipartition": equipartition}
+           "equipartition": equipartition, "bounds": bounds}
 
 
-def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150) -> list[Path]:
+def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150, only=None) -> list[Path]:
     """Write every standard figure the dataset supports; return the files written.
 
     Parameters
@@ -381,6 +413,10 @@ def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150) -> lis
     out_dir : path
         Folder for the figures (created if needed).
     formats : sequence of {'png', 'svg', 'pdf'}
+    dpi : int
+        Resolution of raster formats.
+    only : sequence of str, optional
+        Names from :data:`FIGURES` to make (default: all that apply).
 
     Examples
     --------
@@ -396,9 +432,14 @@ def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150) -> lis
     for f in formats:
         if f not in ("png", "svg", "pdf"):
             raise ValueError(f"formats must be among 'png', 'svg', 'pdf', got {f!r}")
+    names = list(FIGURES) if only is None else ([only] if isinstance(only, str) else list(only))
+    for n in names:
+        if n not in FIGURES:
+            raise ValueError(f"only: unknown figure {n!r}; figures are {list(FIGURES)}")
     out_dir = Path(out_dir)
     written = []
-    for name, make in FIGURES.items():
+    for name in names:
+        make = FIGURES[name]
         try:
             figs = make(ds)
         except Exception as exc:  # one figure's trouble must not cost the others
@@ -413,33 +454,4 @@ def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150) -> lis
                 path = out_dir / f"{name}{suffix}.{f}"
                 atomic_write_bytes(path, buf.getvalue())
                 written.append(path)
-    written += _bounds_figures(out_dir, formats, dpi)
     return written
-
-
-def _bounds_figures(out_dir, formats, dpi) -> list[Path]:
-    """The bounds figure, if analogsim.bounds offers one (``bounds_figure()`` returning a Figure)."""
-    try:
-        from . import bounds
-    except ImportError:
-        return []
-    make = getattr(bounds, "bounds_figure", None) or getattr(bounds, "plot_bounds", None)
-    if make is None:
-        return []
-    import io
-
-    from ._io import atomic_write_bytes
-
-    try:
-        fig = make()
-    except Exception as exc:
-        log.warning("bounds figure failed: %s: %s", type(exc).__name__, exc)
-        return []
-    out = []
-    for f in formats:
-        buf = io.BytesIO()
-        fig.savefig(buf, format=f, dpi=dpi)
-        path = Path(out_dir) / f"bounds.{f}"
-        atomic_write_bytes(path, buf.getvalue())
-        out.append(path)
-    return out

@@ -55,17 +55,21 @@ def counting_config(log: Path | None, sleep: float, widths, seeds=2, kind="test_
 
 GRID = """
 [experiment]
-kind = "equilibrium"
+kind = "train"
 seed = 11
 [network]
 n_in = 3
-depth = 2
-[dynamics]
-n_replicas = 64
+[data]
+n_test = 32
+teacher_width = 0
+[training]
+mu = 100.0
+kappa_out = 1e-3
+presentations = 100
 [sweep]
-kT = [0.01, 1.0]
-width = [3, 6]
-n_replicas = [32, 64]
+kT = [1e-6, 1e-4]
+width = [2, 4]
+n_train = [8, 16]
 seed = {start = 0, stop = 2}
 """
 
@@ -73,6 +77,7 @@ seed = {start = 0, stop = 2}
 # ----------------------------------------------------------------------------- embedded vs dask
 @pytest.fixture(scope="module")
 def embedded_run(tmp_path_factory):
+    pytest.importorskip("analogsim.training")
     d = tmp_path_factory.mktemp("embedded")
     cfg = write(d, GRID)
     summary = run_sweep(cfg, d / "out", workers=2)
@@ -101,29 +106,45 @@ def test_embedded_sweep_makes_dataset_and_figures(embedded_run):
     cfg, out, s = embedded_run
     assert (s.n_points, s.n_ok, s.n_failed, s.n_computed) == (16, 16, 0, 16)
     ds = xarray.open_dataset(out / "results.nc")  # the one line a user needs
-    assert list(ds["equipartition_all"].dims) == ["kT", "width", "n_replicas", "seed"]
-    assert ds["equipartition"].dims[-1] == "layer"
+    assert list(ds["work"].dims) == ["kT", "width", "n_train", "seed"]
     assert (ds["status"].values == "ok").all()
-    assert ds["n_params"].sel(width=6).values.min() == 3 * 6 + 6 + 6 + 1
-    # exact sampling: equipartition holds within 5 SE everywhere, pooled over all points
-    z = (ds["equipartition_all"] - 1) / ds["equipartition_all_se"]
-    assert float(np.abs(z).max()) < 5
-    assert ds.attrs["kind"] == "equilibrium" and "version_analogsim" in ds.attrs
+    assert set(np.unique(ds["n_params"].sel(width=4).values)) == {3 * 4 + 4 + 4 + 1}  # N follows the width
+    assert np.all(ds["work"].values > 0) and np.all(np.isfinite(ds["test_loss"].values))
+    assert ds.attrs["kind"] == "train" and "version_analogsim" in ds.attrs
     assert "[sweep]" in ds.attrs["config_toml"] and json.loads(ds.attrs["config_json"])["experiment"]["seed"] == 11
+    assert len(set(ds["point_seed"].values.ravel())) == 16  # every point its own seed
     ds.close()
     # no pickle: every stored file is JSON, TOML or netCDF3
     for f in out.rglob("*"):
         if f.is_file():
-            head = f.read_bytes()[:4]
             assert f.suffix in (".json", ".toml", ".nc"), f
             if f.suffix == ".nc":
-                assert head[:3] == b"CDF"
+                assert f.read_bytes()[:3] == b"CDF"
             elif f.suffix == ".json":
                 json.loads(f.read_text())
-    rc = cli.main(["plot", str(out), "--json"])
-    assert rc == 0
-    figs = sorted(p.name for p in (out / "figures").iterdir())
-    assert "equipartition__n_replicas-32.png" in figs and "equipartition__n_replicas-32.svg" in figs
+    assert cli.main(["plot", str(out), "--format", "png"]) == 0
+    figs = sorted(p.stem for p in (out / "figures").iterdir())
+    for name in ("loss_vs_kT__n_train-8", "energy_vs_n_train__kT-1e-06", "energy_vs_N__n_train-16", "bounds"):
+        assert name in figs, figs
+
+
+def test_builtin_tasks_directly():
+    from analogsim.config import parse_config
+    from analogsim.sweeps import get_task
+
+    base = parse_config('[experiment]\nkind = "stress"\n[network]\nn_in = 3\nwidth = 5\nkappa_ratio = 1e-4\n'
+                        '[dynamics]\nkT = 0.5\nn_replicas = 400\ntau = 2.0\ndt = 0.02\n')
+    p = base.params(base.points()[0])
+    lo = get_task("stress").func(p, 1)["rel_error"]
+    hi = get_task("stress").func({**p, "kappa_ratio": 1e-2}, 1)["rel_error"]
+    assert 30 < hi / lo < 300  # error linear in r (PHYSICS.md §4): x100 in r gives ~x100 in error
+    eq = get_task("equilibrium").func(p, 2)
+    z = (np.array(eq["equipartition"]) - 1) / np.array(eq["equipartition_se"])
+    assert np.all(np.abs(z) < 5) and eq["n_params"] == 3 * 5 + 5 + 5 + 1  # exact sampling: ratio 1 within 5 SE
+    assert get_task("equilibrium").func(p, 2) == eq  # same seed, same numbers
+    pytest.importorskip("analogsim.simulate")
+    rx = get_task("relax").func({**p, "n_replicas": 64}, 3)
+    assert rx["n_steps"] == 100 and rx["work"] > 0 and np.isfinite(rx["jarzynski"])
 
 
 @pytest.mark.dask

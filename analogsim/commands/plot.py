@@ -16,7 +16,7 @@ EXAMPLES = """examples:
 
 figures (each made when its variables are in the results): loss_vs_kT (with T*), energy_vs_S,
 energy_vs_n_train, energy_vs_N (log-log, 2 N S kT bound, fitted slopes), stress_error (vs kappa ratio),
-work_vs_tau, equipartition.
+work_vs_tau, equipartition, bounds (analog/digital bounds per sample vs N with the measured W/(S kT)).
 """
 
 
@@ -30,6 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="figure folder (default: <results folder>/figures)")
     p.add_argument("--format", default="png,svg", metavar="LIST", help="comma-separated: png, svg, pdf (default png,svg)")
     p.add_argument("--dpi", type=int, default=150, help="PNG resolution (default 150)")
+    p.add_argument("--only", metavar="LIST", help="comma-separated figure names to make (default: all that apply)")
     p.add_argument("--json", action="store_true", help="print the files written as JSON on stdout")
     p.set_defaults(func=run)
     return p
@@ -44,7 +45,8 @@ def run(args) -> int:
     folder = src if src.is_dir() else src.parent
     out = Path(args.out) if args.out else folder / "figures"
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
-    files = standard_figures(ds, out, formats=formats, dpi=args.dpi)
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    files = standard_figures(ds, out, formats=formats, dpi=args.dpi, only=only)
     if args.json:
         emit_json({"results": str(src), "out": str(out), "files": [str(f) for f in files],
                    "variables": sorted(ds.data_vars)})
