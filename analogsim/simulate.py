@@ -36,7 +36,7 @@ __all__ = ["relax", "RelaxResult", "LangevinRun", "estimate_lambda_max", "check_
 #: EM bias threshold (dt lambda above which the equipartition bias exceeds ~1 %)
 EM_BIAS_WARN = 0.1
 #: BLAS GEMM is used for a layer with at least this many weights (hand-written loops below)
-BLAS_MIN_WEIGHTS = 16384
+BLAS_MIN_WEIGHTS = 2048
 #: protocol tables are built for at most this many steps at a time
 SEGMENT_STEPS = 1 << 15
 
@@ -208,7 +208,7 @@ def check_step(dt: float, gamma: float, lam: float, integrator: Integrator, stac
 
 def default_chunk_rows(batch: int) -> int:
     """Replicas per chunk (fixed by the batch size alone, never by the thread count)."""
-    return int(min(batch, max(8, -(-batch // 8))))
+    return int(min(batch, max(32, -(-batch // 8))))
 
 
 # ----------------------------------------------------------------------------- the run object

@@ -3,12 +3,13 @@ r"""Energy and gradient passes of H (Eq. 6) over a chunk of replicas (numba).
 Layouts (all C order):
 
 * A chunk of ``Bc`` replicas keeps its state in one 1-D array ``X`` of layer blocks: layer l
-  (0..L) occupies ``X[Bc*x_off[l] : Bc*x_off[l+1]]``, a (Bc, n_l) row-major block, so every layer
-  is a contiguous 2-D matrix for BLAS.
+  (0..L) occupies ``X[Bc*x_off[l] : Bc*x_off[l+1]]``, a (n_l, Bc) neuron-major block (replicas
+  contiguous), so every layer is a C-ordered matrix for BLAS and the hand-written loops run over
+  replicas.
 * Per-neuron buffers of layers 1..L (gradient ``G``, stress ``S``, noise) use the same scheme with
   ``k_off`` (the offsets of :meth:`Network.kernel_args`).
-* ``E`` (Bc, L+1) float64 holds the layer energies kappa_l/2 |delta_l|^2 per replica and, in the
-  last column, the soft clamp's spring energy; ``H`` (Bc,) float64 their sum.
+* ``E`` (L+1, Bc) float64 holds the layer energies kappa_l/2 |delta_l|^2 per replica and, in the
+  last row, the soft clamp's spring energy; ``H`` (Bc,) float64 their sum.
 
 The net is passed as a :class:`KNet` named tuple (see :func:`analogsim.simulate` for how it is
 built). Activation codes follow :mod:`analogsim.activations`. ``tanh``, ``sigmoid`` and the
@@ -64,7 +65,10 @@ def _bits_f64(typingctx, x):
 _LOG2E = 1.4426950408889634
 _C1 = 6.93145751953125e-1
 _C2 = 1.42860682030941723212e-6
-_MAGIC = 6755399441055744.0  # 1.5 * 2^52: adding it rounds to an integer held in the low mantissa bits
+_MAGIC = 6755399441055744.0
+#: fastmath flags of the passes: fused multiply-add only (no reassociation: the exp reduction and the
+#: rounding trick depend on the order; no nnan/ninf: the divergence checks need NaN and inf)
+_FM = {"contract"}  # 1.5 * 2^52: adding it rounds to an integer held in the low mantissa bits
 
 
 @njit(cache=True, inline="always")
@@ -104,7 +108,7 @@ def sigmoid_vec(y):
     return s if y >= 0.0 else e * s
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def activate(code, Y, FP, n):
     """In place over the first ``n`` entries of the 1-D arrays: Y <- f(Y), FP <- f'(Y) (activation ``code``)."""
     if code == RELU:
@@ -134,57 +138,94 @@ def activate(code, Y, FP, n):
 
 
 # ----------------------------------------------------------------------------- dense products
-@njit(cache=True, inline="always")
+# States are neuron-major inside a chunk: layer l is a (n_l, Bc) block, so the hand-written loops run
+# over replicas (long, unit-stride, vectorised) and BLAS sees plain C-ordered products.
+@njit(cache=True, inline="always", fastmath=_FM)
 def layer_forward(net, l, Xin, Y, Bc):
-    """Y (Bc, n_l) = Xin (Bc, n_{l-1}) @ W_l^T + b_l for layer l (1-based)."""
+    """Y (n_l, Bc) = W_l @ Xin (n_{l-1}, Bc) + b_l for layer l (1-based)."""
     n_in = net.sizes[l - 1]
     n_out = net.sizes[l]
     w0 = net.w_off[l - 1]
     b0 = net.b_off[l - 1]
-    b = net.theta[b0:b0 + n_out]
+    W = net.theta[w0:w0 + n_out * n_in].reshape((n_out, n_in))
     if net.blas[l - 1]:
-        W = net.theta[w0:w0 + n_out * n_in].reshape((n_out, n_in))
-        np.dot(Xin, W.T, Y)
+        np.dot(W, Xin, Y)
+        for i in range(n_out):
+            bi = net.theta[b0 + i]
+            yi = Y[i]
+            for r in range(Bc):
+                yi[r] += bi
+        return
+    i = 0
+    while i + 1 < n_out:  # two outputs per sweep share the loads of x_j
+        y0 = Y[i]
+        y1 = Y[i + 1]
+        b_0 = net.theta[b0 + i]
+        b_1 = net.theta[b0 + i + 1]
         for r in range(Bc):
-            for i in range(n_out):
-                Y[r, i] += b[i]
-    else:
-        WT = net.wt[w0:w0 + n_out * n_in].reshape((n_in, n_out))
+            y0[r] = b_0
+            y1[r] = b_1
+        for j in range(n_in):
+            w_0 = W[i, j]
+            w_1 = W[i + 1, j]
+            xj = Xin[j]
+            for r in range(Bc):
+                x = xj[r]
+                y0[r] += w_0 * x
+                y1[r] += w_1 * x
+        i += 2
+    if i < n_out:
+        yi = Y[i]
+        bi = net.theta[b0 + i]
         for r in range(Bc):
-            yr = Y[r]
-            for i in range(n_out):
-                yr[i] = b[i]
-            for j in range(n_in):
-                xj = Xin[r, j]
-                wj = WT[j]
-                for i in range(n_out):
-                    yr[i] += xj * wj[i]
+            yi[r] = bi
+        for j in range(n_in):
+            w = W[i, j]
+            xj = Xin[j]
+            for r in range(Bc):
+                yi[r] += w * xj[r]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=_FM)
 def layer_backward_add(net, l, S, G, Tmp, Bc):
-    """G (Bc, n_{l-1}) += S (Bc, n_l) @ W_l: the force that layer l's stress exerts on layer l-1."""
+    """G (n_{l-1}, Bc) += W_l^T @ S (n_l, Bc): the force that layer l's stress exerts on layer l-1."""
     n_in = net.sizes[l - 1]
     n_out = net.sizes[l]
     w0 = net.w_off[l - 1]
-    W = net.theta[w0:w0 + n_out * n_in].reshape((n_out, n_in))
     if net.blas[l - 1]:
-        T = Tmp[:Bc * n_in].reshape((Bc, n_in))
-        np.dot(S, W, T)
-        for r in range(Bc):
-            for j in range(n_in):
-                G[r, j] += T[r, j]
-    else:
-        for r in range(Bc):
-            gr = G[r]
-            for i in range(n_out):
-                s = S[r, i]
-                wi = W[i]
-                for j in range(n_in):
-                    gr[j] += s * wi[j]
+        W = net.theta[w0:w0 + n_out * n_in].reshape((n_out, n_in))
+        T = Tmp[:n_in * Bc].reshape((n_in, Bc))
+        np.dot(W.T, S, T)
+        for j in range(n_in):
+            gj = G[j]
+            tj = T[j]
+            for r in range(Bc):
+                gj[r] += tj[r]
+        return
+    WT = net.wt[w0:w0 + n_out * n_in].reshape((n_in, n_out))
+    j = 0
+    while j + 1 < n_in:
+        g0 = G[j]
+        g1 = G[j + 1]
+        for i in range(n_out):
+            w_0 = WT[j, i]
+            w_1 = WT[j + 1, i]
+            si = S[i]
+            for r in range(Bc):
+                s = si[r]
+                g0[r] += w_0 * s
+                g1[r] += w_1 * s
+        j += 2
+    if j < n_in:
+        gj = G[j]
+        for i in range(n_out):
+            w = WT[j, i]
+            si = S[i]
+            for r in range(Bc):
+                gj[r] += w * si[r]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def param_grad_add(net, X, S, out, Tmp, Bc):
     """out (N,) += sum over the chunk's replicas of dH/dtheta (Eq. 9: dH/dW_l = sigma_l x_{l-1}^T, dH/db_l = sigma_l).
 
@@ -194,48 +235,54 @@ def param_grad_add(net, X, S, out, Tmp, Bc):
     for l in range(1, L + 1):
         n_in = net.sizes[l - 1]
         n_out = net.sizes[l]
-        Xin = X[Bc * net.x_off[l - 1]:Bc * net.x_off[l]].reshape((Bc, n_in))
-        Sl = S[Bc * net.k_off[l - 1]:Bc * net.k_off[l]].reshape((Bc, n_out))
+        Xin = X[Bc * net.x_off[l - 1]:Bc * net.x_off[l]].reshape((n_in, Bc))
+        Sl = S[Bc * net.k_off[l - 1]:Bc * net.k_off[l]].reshape((n_out, Bc))
         w0 = net.w_off[l - 1]
         b0 = net.b_off[l - 1]
         dW = out[w0:w0 + n_out * n_in].reshape((n_out, n_in))
         if net.blas[l - 1]:
             T = Tmp[:n_out * n_in].reshape((n_out, n_in))
-            np.dot(Sl.T, Xin, T)
+            np.dot(Sl, Xin.T, T)
             for i in range(n_out):
                 for j in range(n_in):
                     dW[i, j] += T[i, j]
         else:
-            for r in range(Bc):
-                for i in range(n_out):
-                    s = Sl[r, i]
-                    for j in range(n_in):
-                        dW[i, j] += s * Xin[r, j]
-        for r in range(Bc):
             for i in range(n_out):
-                out[b0 + i] += Sl[r, i]
+                si = Sl[i]
+                for j in range(n_in):
+                    xj = Xin[j]
+                    acc = 0.0
+                    for r in range(Bc):
+                        acc += si[r] * xj[r]
+                    dW[i, j] += acc
+        for i in range(n_out):
+            si = Sl[i]
+            acc = 0.0
+            for r in range(Bc):
+                acc += si[r]
+            out[b0 + i] += acc
 
 
 # ----------------------------------------------------------------------------- the pass
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
-    r"""Energies and dH/dx of the chunk state ``X`` (layer blocks, Bc replicas).
+    r"""Energies and dH/dx of the chunk state ``X`` (neuron-major layer blocks, Bc replicas).
 
     Writes, for layers l = 1..L: ``G`` = dH/dx_l = kappa_l delta_l + W_{l+1}^T sigma_{l+1}
     (plus k_out (x_L - target) on the output for a soft clamp, k_out > 0); ``S`` = sigma_l =
-    -kappa_l delta_l f'(y_l) (Eq. 8); ``E[:, l-1]`` = kappa_l/2 |delta_l|^2; ``E[:, L]`` = the spring
-    energy; ``H`` = the row sums of E. A hard clamp is the caller's business: it keeps the target in
+    -kappa_l delta_l f'(y_l) (Eq. 8); ``E[l-1]`` (Bc,) = kappa_l/2 |delta_l|^2; ``E[L]`` = the spring
+    energy; ``H`` = the column sums of E. A hard clamp is the caller's business: it keeps the target in
     x_L's block (the gradient of layer L is then computed but not used).
 
-    ``l1_fixed``: layer 1's f(y_1) and f'(y_1) are taken from ``FY1``/``FP1`` (Bc, n_1) (fixed input),
+    ``l1_fixed``: layer 1's f(y_1) and f'(y_1) are taken from ``FY1``/``FP1`` (n_1, Bc) (fixed input),
     saving its product; otherwise they are computed from the input block of X.
-    ``Tmp``: scratch of at least Bc * max(n_l) entries (dtype of X).
+    ``Tmp``: scratch of at least Bc * max(n_l) and max(n_l)^2 entries (dtype of X). ``E`` is (L+1, Bc).
     """
     L = net.sizes.shape[0] - 1
     for l in range(1, L + 1):
         n_in = net.sizes[l - 1]
         n = net.sizes[l]
-        Xin = X[Bc * net.x_off[l - 1]:Bc * net.x_off[l]].reshape((Bc, n_in))
+        Xin = X[Bc * net.x_off[l - 1]:Bc * net.x_off[l]].reshape((n_in, Bc))
         xl = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
         g = G[Bc * net.k_off[l - 1]:Bc * net.k_off[l]]
         s = S[Bc * net.k_off[l - 1]:Bc * net.k_off[l]]
@@ -244,45 +291,46 @@ def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
             fy = FY1
             fp = FP1
         else:
-            layer_forward(net, l, Xin, g.reshape((Bc, n)), Bc)
+            layer_forward(net, l, Xin, g.reshape((n, Bc)), Bc)
             activate(net.acts[l - 1], g, s, Bc * n)
             fy = g
             fp = s
+        e = E[l - 1]
         for r in range(Bc):
-            e = 0.0
-            for i in range(n):
-                q = r * n + i
+            e[r] = 0.0
+        for i in range(n):
+            k = np.float64(kap[i])
+            for r in range(Bc):
+                q = i * Bc + r
                 d = np.float64(xl[q]) - np.float64(fy[q])
-                kd = kap[i] * d
+                kd = k * d
                 sg = -kd * np.float64(fp[q])
                 g[q] = kd
                 s[q] = sg
-                e += kd * d
-            E[r, l - 1] = 0.5 * e
+                e[r] += 0.5 * kd * d
     n = net.sizes[L]
+    eL = E[L]
+    for r in range(Bc):
+        eL[r] = 0.0
     if k_out > 0.0:
         xl = X[Bc * net.x_off[L]:Bc * net.x_off[L + 1]]
         g = G[Bc * net.k_off[L - 1]:Bc * net.k_off[L]]
-        for r in range(Bc):
-            e = 0.0
-            for i in range(n):
-                q = r * n + i
+        for i in range(n):
+            for r in range(Bc):
+                q = i * Bc + r
                 d = np.float64(xl[q]) - np.float64(target[q])
                 g[q] += k_out * d
-                e += d * d
-            E[r, L] = 0.5 * k_out * e
-    else:
-        for r in range(Bc):
-            E[r, L] = 0.0
+                eL[r] += 0.5 * k_out * d * d
     for l in range(L, 1, -1):
-        Sl = S[Bc * net.k_off[l - 1]:Bc * net.k_off[l]].reshape((Bc, net.sizes[l]))
-        Gp = G[Bc * net.k_off[l - 2]:Bc * net.k_off[l - 1]].reshape((Bc, net.sizes[l - 1]))
+        Sl = S[Bc * net.k_off[l - 1]:Bc * net.k_off[l]].reshape((net.sizes[l], Bc))
+        Gp = G[Bc * net.k_off[l - 2]:Bc * net.k_off[l - 1]].reshape((net.sizes[l - 1], Bc))
         layer_backward_add(net, l, Sl, Gp, Tmp, Bc)
     for r in range(Bc):
-        h = 0.0
-        for l in range(L + 1):
-            h += E[r, l]
-        H[r] = h
+        H[r] = 0.0
+    for l in range(L + 1):
+        el = E[l]
+        for r in range(Bc):
+            H[r] += el[r]
 
 
 @njit(cache=True)
@@ -290,6 +338,6 @@ def layer1_cache(net, X, FY1, FP1, Bc):
     """f(y_1) and f'(y_1) of the chunk's (fixed) input block, for :func:`grad_pass` with l1_fixed."""
     n_in = net.sizes[0]
     n = net.sizes[1]
-    Xin = X[:Bc * n_in].reshape((Bc, n_in))
-    layer_forward(net, 1, Xin, FY1[:Bc * n].reshape((Bc, n)), Bc)
+    Xin = X[:Bc * n_in].reshape((n_in, Bc))
+    layer_forward(net, 1, Xin, FY1[:Bc * n].reshape((n, Bc)), Bc)
     activate(net.acts[0], FY1, FP1, Bc * n)

@@ -55,7 +55,7 @@ B_W, B_Q, B_H0, B_H, B_ACC = range(5)
 
 @njit(cache=True, inline="always")
 def set_protocol_rows(p, k, r0, Bc, out):
-    """out (Bc*P,) <- lambda_k of rows r0..r0+Bc-1 (see KProto)."""
+    """out (P, Bc) block, flat <- lambda_k of rows r0..r0+Bc-1 (see KProto)."""
     P = p.A.shape[1]
     sk = p.s[min(k, p.s.shape[0] - 1)]
     kv = min(k, p.V.shape[0] - 1)
@@ -63,7 +63,7 @@ def set_protocol_rows(p, k, r0, Bc, out):
         ra = r0 + r
         rv = ra if p.V.shape[1] > 1 else 0
         for i in range(P):
-            out[r * P + i] = p.A[ra, i] + sk * p.D[ra, i] + p.V[kv, rv, i]
+            out[i * Bc + r] = p.A[ra, i] + sk * p.D[ra, i] + p.V[kv, rv, i]
 
 
 @njit(cache=True, inline="always")
@@ -74,16 +74,14 @@ def em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, books, Bc):
         xl = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
         k0 = Bc * net.k_off[l - 1]
         if books:
-            for r in range(Bc):
-                acc = 0.0
-                for i in range(n):
-                    q = r * n + i
+            for i in range(n):
+                for r in range(Bc):
+                    q = i * Bc + r
                     gq = np.float64(G[k0 + q])
                     dx = -a * gq + c * Z[k0 + q]
-                    acc += gq * dx
+                    qh[r] += 0.5 * gq * dx
                     xl[q] += dx
                     DX[k0 + q] = dx
-                qh[r] += 0.5 * acc
         else:
             for q in range(Bc * n):
                 xl[q] += -a * G[k0 + q] + c * Z[k0 + q]
@@ -95,12 +93,10 @@ def heat_close(net, G, DX, qh, n_dyn_layers, Bc):
     for l in range(1, n_dyn_layers + 1):
         n = net.sizes[l]
         k0 = Bc * net.k_off[l - 1]
-        for r in range(Bc):
-            acc = 0.0
-            for i in range(n):
-                q = k0 + r * n + i
-                acc += np.float64(G[q]) * DX[q]
-            qh[r] += 0.5 * acc
+        for i in range(n):
+            for r in range(Bc):
+                q = k0 + i * Bc + r
+                qh[r] += 0.5 * np.float64(G[q]) * DX[q]
 
 
 @njit(cache=True, nogil=True)
@@ -133,7 +129,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
     S = np.empty(Bc * n_neu, dtype=dt_)
     Z = np.empty(max(nz, 1), dtype=np.float64)
     Tmp = np.empty(max(Bc, maxn) * maxn, dtype=dt_)
-    E = np.empty((Bc, L + 1))
+    E = np.empty((L + 1, Bc))
     H = np.empty(Bc)
     FY1 = np.empty(Bc * net.sizes[1], dtype=dt_)
     FP1 = np.empty(Bc * net.sizes[1], dtype=dt_)
@@ -213,7 +209,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
             if want_e:
                 for r in range(Bc):
                     for l in range(L + 1):
-                        e = E[r, l]
+                        e = E[l, r]
                         emom[r0 + r, 0, l] += e
                         emom[r0 + r, 1, l] += e * e
             if want_pf:
@@ -226,7 +222,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
                     blk = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
                     for r in range(Bc):
                         for i in range(n):
-                            traj[si, r0 + r, net.x_off[l] + i] = blk[r * n + i]
+                            traj[si, r0 + r, net.x_off[l] + i] = blk[i * Bc + r]
     for r in range(Bc):
         bk[r, B_H] = H[r]
     return -1
@@ -249,36 +245,38 @@ def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_
     grad_pass(net, Xp, Gp, Sp, Ep, Hp, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
     fill_uniform(state, U)
     inv = 1.0 / (2.0 * c * c)
+    fwd = np.zeros(Bc)
+    bwd = np.zeros(Bc)
+    for l in range(1, n_dyn_layers + 1):
+        n = net.sizes[l]
+        x0 = Bc * net.x_off[l]
+        k0 = Bc * net.k_off[l - 1]
+        for i in range(n):
+            for r in range(Bc):
+                q = i * Bc + r
+                z = Z[k0 + q]
+                fwd[r] += z * z
+                d = np.float64(X[x0 + q]) - np.float64(Xp[x0 + q]) + a * Gp[k0 + q]
+                bwd[r] += d * d
     for r in range(Bc):
-        fwd = 0.0
-        bwd = 0.0
-        for l in range(1, n_dyn_layers + 1):
-            n = net.sizes[l]
-            x0 = Bc * net.x_off[l] + r * n
-            k0 = Bc * net.k_off[l - 1] + r * n
-            for i in range(n):
-                z = Z[k0 + i]
-                fwd += z * z
-                d = np.float64(X[x0 + i]) - np.float64(Xp[x0 + i]) + a * Gp[k0 + i]
-                bwd += d * d
-        log_alpha = -(Hp[r] - H[r]) / kT - bwd * inv + 0.5 * fwd
+        log_alpha = -(Hp[r] - H[r]) / kT - bwd[r] * inv + 0.5 * fwd[r]
         if np.isfinite(Hp[r]) and math.log(U[r]) < log_alpha:
             bk[r, B_Q] += Hp[r] - H[r]
             bk[r, B_ACC] += 1.0
             H[r] = Hp[r]
             for l in range(L + 1):
-                E[r, l] = Ep[r, l]
+                E[l, r] = Ep[l, r]
             for l in range(1, L + 1):
                 n = net.sizes[l]
-                k0 = Bc * net.k_off[l - 1] + r * n
+                k0 = Bc * net.k_off[l - 1] + r
                 for i in range(n):
-                    G[k0 + i] = Gp[k0 + i]
-                    S[k0 + i] = Sp[k0 + i]
+                    G[k0 + i * Bc] = Gp[k0 + i * Bc]
+                    S[k0 + i * Bc] = Sp[k0 + i * Bc]
             for l in range(1, n_dyn_layers + 1):
                 n = net.sizes[l]
-                x0 = Bc * net.x_off[l] + r * n
+                x0 = Bc * net.x_off[l] + r
                 for i in range(n):
-                    X[x0 + i] = Xp[x0 + i]
+                    X[x0 + i * Bc] = Xp[x0 + i * Bc]
 
 
 @njit(cache=True)
@@ -293,7 +291,7 @@ def pack_state(Xflat, Xc, chunk_rows, x_off):
             n = x_off[l + 1] - x_off[l]
             for r in range(Bc):
                 for i in range(n):
-                    Xc[ch, Bc * x_off[l] + r * n + i] = Xflat[r0 + r, x_off[l] + i]
+                    Xc[ch, Bc * x_off[l] + i * Bc + r] = Xflat[r0 + r, x_off[l] + i]
 
 
 @njit(cache=True)
@@ -308,4 +306,4 @@ def unpack_state(Xc, Xflat, chunk_rows, x_off):
             n = x_off[l + 1] - x_off[l]
             for r in range(Bc):
                 for i in range(n):
-                    Xflat[r0 + r, x_off[l] + i] = Xc[ch, Bc * x_off[l] + r * n + i]
+                    Xflat[r0 + r, x_off[l] + i] = Xc[ch, Bc * x_off[l] + i * Bc + r]
