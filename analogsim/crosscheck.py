@@ -583,7 +583,7 @@ def plot_report(report: dict, path) -> None:
         ax.axvspan(*report["fit_range"], color="0.9", zorder=0)
         ax.set_title(act)
         ax.set_xlabel("r = kappa_out / kappa_hidden")
-        ax.legend(fontsize=6, loc="lower right")
+        ax.legend(fontsize=6, loc="upper left")
     axes[0][0].set_ylabel("relative error of stress vs backprop")
     fig.suptitle(f"stress at the clamped minimum vs backprop (reference: {report['reference']})", fontsize=8)
     fig.tight_layout()

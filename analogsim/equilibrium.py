@@ -68,8 +68,9 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
 
     Notes
     -----
-    Small nets run in one numba call (hand-written products); larger ones use BLAS for W x and one fused numba
-    pass per layer for the noise and the activation. Both draw the same residuals for the same seed.
+    Small nets and batches run in one serial numba call; larger ones use BLAS for W x and one numba pass per
+    layer for the noise and the activation (chunks in parallel). Both draw the same residuals for the same seed
+    and agree to rounding.
 
     Examples
     --------
@@ -88,7 +89,7 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
             raise ValueError(f"n_replicas needs a single input row, got x0 with {x.shape[0]} rows")
         x = np.ascontiguousarray(np.broadcast_to(x, (n_replicas, x.shape[1])))
     k0, k1 = _stream_keys(seed)
-    from .kernels.sample import noise_activate, sample_small, sample_small_parallel, seed_states
+    from .kernels.sample import noise_activate, sample_small, seed_states
 
     B = x.shape[0]
     lay = _sample_layout(net)
@@ -96,12 +97,11 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
     seed_states(k0, k1, states)
     kap = np.concatenate(net.kappa) if net.depth > 1 else net.kappa[0]
     sig = np.sqrt(kT / kap).astype(net.dtype, copy=False)
-    if lay["small"]:
+    if lay["small"] and B <= _SMALL_ROWS:
         X = np.empty((B, lay["n_total"]), dtype=net.dtype)
         X[:, :net.sizes[0]] = x
         D = np.empty((B, lay["n_neurons"]), dtype=net.dtype)
-        kern = sample_small_parallel if states.shape[0] >= 4 else sample_small
-        kern(net.theta, lay["vec"], sig, X, D, states, _CHUNK)
+        sample_small(net.theta, lay["vec"], sig, X, D, states, _CHUNK)
         xo, ko = lay["x_off"], lay["k_off"]
         xs = [X[:, xo[l]:xo[l + 1]] for l in range(net.depth + 1)]
         deltas = [D[:, ko[l]:ko[l + 1]] for l in range(net.depth)]
@@ -121,7 +121,8 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
 
 
 _CHUNK = 64  # rows per random stream (fixed, so results do not depend on the thread count)
-_SMALL_MACS = 4096  # nets with at most this many weights per row run in one numba call
+_SMALL_MACS = 4096  # nets with at most this many weights, and batches of at most _SMALL_ROWS rows,
+_SMALL_ROWS = 512   # run in one serial numba call; the rest use BLAS and a parallel pass per layer
 _LAYOUTS: "weakref.WeakKeyDictionary" = None  # type: ignore[assignment]
 
 
