@@ -238,7 +238,12 @@ class ClampedMinimum:
 
 
 def _propagate(net, x0, dh, clamp):
-    """State from the hidden residual variables: x_l = f(y_l) + delta_l; output per the clamp."""
+    """State from the solver's variables: x_l = f(y_l) + delta_l for the hidden layers; output per the clamp.
+
+    With a soft clamp the output's variable is the spring extension e = x_L - t (not delta_L), so both the
+    spring force k e and kappa_L delta_L = kappa_L ((t - f(y_L)) + e) are computed without cancellation even when
+    they are tiny; e is appended to ``deltas`` as entry L (``deltas[:L]`` are the residuals).
+    """
     L = net.depth
     xs, ys, fps, deltas = [x0], [], [], []
     x = x0
@@ -246,16 +251,22 @@ def _propagate(net, x0, dh, clamp):
         act = net.activations[l - 1]
         y = net.preactivation(l, x)
         fy = act.f(y)
-        if l < L or not clamp.hard:
+        if l < L:
             d = dh[l - 1]
             x = fy + d
-        else:
+        elif clamp.hard:
             x = clamp.target
             d = clamp.target - fy
+        else:
+            e = dh[l - 1]
+            x = clamp.target + e
+            d = (clamp.target - fy) + e
         xs.append(x)
         ys.append(y)
         fps.append(act.df(y))
         deltas.append(d)
+    if not clamp.hard:
+        deltas.append(dh[L - 1])
     return xs, ys, fps, deltas
 
 
@@ -267,7 +278,7 @@ def _grad_from_deltas(net, xs, fps, deltas, clamp):
     g, scale = [], []
     for l in range(1, n_var + 1):
         a = net.kappa[l - 1] * deltas[l - 1]
-        bterm = sig[l] @ net.weights[l] if l < L else clamp.stiffness * (xs[L] - clamp.target)
+        bterm = sig[l] @ net.weights[l] if l < L else clamp.stiffness * deltas[L]  # spring: k e
         g.append(a + bterm)
         scale.append(np.abs(a) + np.abs(bterm))
     return g, scale, sig
@@ -276,7 +287,7 @@ def _grad_from_deltas(net, xs, fps, deltas, clamp):
 def _energy_from_deltas(net, xs, deltas, clamp):
     H = sum(0.5 * np.sum(k * d * d, axis=1) for k, d in zip(net.kappa, deltas))
     if not clamp.hard:
-        H = H + 0.5 * clamp.stiffness * np.sum((xs[-1] - clamp.target) ** 2, axis=1)
+        H = H + 0.5 * clamp.stiffness * np.sum(deltas[net.depth] ** 2, axis=1)
     return H
 
 
@@ -382,7 +393,8 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, m
         ddel = []
         prev = np.zeros_like(x)
         for l in range(1, n_var_layers + 1):
-            ddel.append(step[l - 1] - fps[l - 1] * (prev @ net.weights[l - 1].T))
+            # (the soft clamp's output variable is e = x_L - t: d(e) = dx_L)
+            ddel.append(step[l - 1] if l == L else step[l - 1] - fps[l - 1] * (prev @ net.weights[l - 1].T))
             prev = step[l - 1]
         # per-sample backtracking: accept if H decreases (Armijo) or the gradient norm decreases
         tstep = np.where(active, 1.0, 0.0)
@@ -435,7 +447,7 @@ def _finish(net, xs, deltas, sig, clamp, gnorm, it, converged, method, history, 
         gt[:, w0:w0 + n_out * n_in] = (sig[l][:, :, None] * xs[l][:, None, :]).reshape(B, -1)
         gt[:, b0:b0 + n_out] = sig[l]
     H = _energy_from_deltas(net, xs, deltas, clamp)
-    return ClampedMinimum(xs=xs, deltas=deltas, stress=sig, grad_theta=gt, energy=H, grad_norm=gnorm,
+    return ClampedMinimum(xs=xs, deltas=deltas[:net.depth], stress=sig, grad_theta=gt, energy=H, grad_norm=gnorm,
                           recursion_residual=recursion_residual(net, xs, sig, fps), n_iter=it,
                           converged=converged, method=method, history=history, n_kinks=int(n_kinks))
 
@@ -696,8 +708,8 @@ def _solve_dense(net, x, clamp, n_var_layers, tol, max_iter):
         off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         step = [dx[:, off[i]:off[i + 1]] for i in range(n_var_layers)]
         ddel, prev = [], np.zeros_like(x)
-        for l in range(1, n_var_layers + 1):  # d(delta_l) = dx_l - f'(y_l) W_l dx_{l-1}
-            ddel.append(step[l - 1] - fps[l - 1] * (prev @ net.weights[l - 1].T))
+        for l in range(1, n_var_layers + 1):  # d(delta_l) = dx_l - f'(y_l) W_l dx_{l-1}; soft output: d(e) = dx_L
+            ddel.append(step[l - 1] if l == L else step[l - 1] - fps[l - 1] * (prev @ net.weights[l - 1].T))
             prev = step[l - 1]
         # truncate at the first kink crossed by a free relu neuron (linear estimate along the step)
         tmax = np.where(active, 1.0, 0.0)
