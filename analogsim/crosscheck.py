@@ -320,7 +320,8 @@ def stress_backprop_case(net, x0, target, ratios: Sequence[float] = DEFAULT_RATI
     Returns
     -------
     dict
-        ``depth``, ``activation``, ``ratios``, ``rel_error``, ``slope``, ``constant``, ``recursion_residual``
+        ``depth``, ``activation``, ``ratios``, ``rel_error``, ``slope``, ``constant`` (NaN for depth 1, where the
+        errors are rounding), ``recursion_residual``
         (max over r), ``grad_norm`` (max over r), ``converged`` (all r), ``n_kinks`` (max over r, neurons held
         on a relu kink), ``exact`` (depth 1), ``reference``.
 
@@ -356,8 +357,9 @@ def stress_backprop_case(net, x0, target, ratios: Sequence[float] = DEFAULT_RATI
             gns.append(float(m.grad_norm))
             conv.append(bool(m.converged))
             kinks.append(int(getattr(m, "n_kinks", 0)))
-    slope, const = fit_slope(ratios, errs, fit_range)
     exact = net.depth == 1
+    # depth 1: the errors are rounding noise, a slope fitted to them means nothing (reported as NaN / null)
+    slope, const = (float("nan"), float("nan")) if exact else fit_slope(ratios, errs, fit_range)
     return {
         "depth": net.depth, "activation": _hidden_activation_name(net),
         "ratios": ratios.tolist(), "rel_error": errs, "slope": slope, "constant": const,
