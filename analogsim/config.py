@@ -190,13 +190,13 @@ for _sec, _fields in SCHEMA.items():
         assert _key not in _FLAT, f"duplicate config key {_key}"
         _FLAT[_key] = (_sec, _fld)
 _SEED_AXIS = _I(None, low=0, help="replicate index (enters the point's seed)")
-_PARAM_SECTIONS = tuple(s for s in SCHEMA if s != "experiment")
 
 
 # ----------------------------------------------------------------------------- the config object
 @dataclass(frozen=True)
 class Point:
-    """One sweep point: its position in the grid, its coordinates, a stable key and its seed."""
+    """One sweep point: its index in the grid (C order), its coordinates (axis -> value), a stable key
+    (16 hex digits of the sha256 of the coordinates: the name of its results file) and its seed."""
 
     index: int
     coords: dict
@@ -225,6 +225,14 @@ class ExperimentConfig:
         The TOML text it was read from.
     source : str or None
         File path, if read from a file.
+
+    Examples
+    --------
+    >>> cfg = parse_config('[experiment]\\nkind = "equilibrium"\\n[sweep]\\nkT = [0.1, 1.0]\\nwidth = [4, 8]\\n')
+    >>> cfg.shape, [p.coords for p in cfg.points()][:2]
+    ((2, 2), [{'kT': 0.1, 'width': 4}, {'kT': 0.1, 'width': 8}])
+    >>> cfg.params(cfg.points()[1])["width"], cfg.params(cfg.points()[1])["depth"]
+    (8, 2)
     """
 
     name: str
@@ -245,10 +253,12 @@ class ExperimentConfig:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Number of values of each sweep axis, in file order."""
         return tuple(len(v) for v in self.axes.values())
 
     @property
     def n_points(self) -> int:
+        """Number of grid points (1 without a [sweep])."""
         return math.prod(self.shape)
 
     def is_set(self, key: str) -> bool:
@@ -287,7 +297,13 @@ class ExperimentConfig:
 
 
 def canonical_json(obj) -> str:
-    """Deterministic JSON (sorted keys, shortest float repr) used for hashing configs and coordinates."""
+    """Deterministic JSON (sorted keys, shortest float repr) used for hashing configs and coordinates.
+
+    Examples
+    --------
+    >>> canonical_json({"width": 8, "kT": 0.001})
+    '{"kT":0.001,"width":8}'
+    """
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
@@ -523,7 +539,13 @@ def _unknown_key(key: str, sec: str, fields) -> str:
 
 
 def schema_table() -> str:
-    """The schema as a markdown table (section, key, type, default, meaning), for the docs."""
+    """The schema as a markdown table (section, key, type, default, meaning), for the docs.
+
+    Examples
+    --------
+    >>> schema_table().splitlines()[0]
+    '| key | type | default | meaning |'
+    """
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for sec, fields in SCHEMA.items():
         for key, f in fields.items():

@@ -74,8 +74,8 @@ def threshold_from_curve(kT, loss, factor: float = 2.0) -> float:
 
     Examples
     --------
-    >>> round(threshold_from_curve([1e-4, 1e-3, 1e-2], [1.0, 1.5, 3.0]), 6)
-    0.003162
+    >>> round(threshold_from_curve([1e-4, 1e-3, 1e-2], [1.0, 1.5, 3.0]), 6)   # 10^(-3 + 1/3)
+    0.002154
     """
     kT, loss = np.asarray(kT, float), np.asarray(loss, float)
     ok = np.isfinite(kT) & np.isfinite(loss)
@@ -297,7 +297,9 @@ def stress_error(ds):
             m, se = _mean_se(s["rel_error"])
             sel = r <= 1e-3 if (r <= 1e-3).sum() >= 2 else np.ones_like(r, bool)
             slope, _ = fit_slope(r[sel], m.values[sel])
-            _errorbar(ax, r, m.values, se.values, f"{label + ': ' if label else ''}slope {slope:.3f}")
+            exact = bool(np.nanmax(np.abs(m.values), initial=0.0) < 1e-13)  # e.g. no hidden layer: no error
+            what = "error 0 at every r (exact)" if exact else f"slope {slope:.3f}"
+            _errorbar(ax, r, m.values, se.values, f"{label + ': ' if label else ''}{what}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("r = kappa_out / kappa_hidden")

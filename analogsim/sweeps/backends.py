@@ -28,7 +28,7 @@ log = logging.getLogger("analogsim.sweeps")
 
 
 class SchedulerUnreachable(ConnectionError):
-    """The Dask scheduler address could not be reached within the timeout."""
+    """The Dask scheduler address could not be reached within the timeout (nothing was run or written)."""
 
 
 # ----------------------------------------------------------------------------- local process pool
@@ -70,6 +70,12 @@ class LocalPool:
     -----
     When a worker process dies the pool breaks; :meth:`recover` starts a fresh pool and the runner
     re-submits the points that were in flight (each at most 3 times, like Dask's allowed-failures).
+
+    Examples
+    --------
+    >>> with LocalPool(2) as pool:
+    ...     pool.submit(pow, 2, 10).result()
+    1024
     """
 
     name = "local"
@@ -90,13 +96,21 @@ class LocalPool:
 
     @property
     def max_in_flight(self) -> int:
+        """Points kept submitted: one per worker."""
         # one point per worker: when a worker dies, the points charged an attempt are the running ones
         return self.n_workers
 
     def describe(self) -> str:
+        """A short description for logs and the results' ``backend`` attribute."""
         return f"local process pool ({self.n_workers} workers, {self.start_method})"
 
+    @property
+    def running(self) -> bool:
+        """Whether the pool has been started (and not closed)."""
+        return self._pool is not None
+
     def start(self) -> "LocalPool":
+        """Start the worker processes; returns self."""
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context(self.start_method)
@@ -105,6 +119,7 @@ class LocalPool:
         return self
 
     def submit(self, fn, *args, key: str | None = None):
+        """Run ``fn(*args)`` on a worker; returns a concurrent.futures.Future (``key`` is ignored)."""
         from concurrent.futures import Future
         from concurrent.futures.process import BrokenProcessPool
 
@@ -117,21 +132,31 @@ class LocalPool:
 
     @staticmethod
     def is_lost(exc: BaseException) -> bool:
+        """Whether a future's exception means a worker process died (BrokenProcessPool)."""
         from concurrent.futures.process import BrokenProcessPool
 
         return isinstance(exc, BrokenProcessPool)
 
     def recover(self) -> None:
+        """Replace a broken pool by a fresh one."""
         log.warning("a worker process died; restarting the local pool")
         self._shutdown(wait=False)
         self.start()
 
     def _shutdown(self, wait: bool) -> None:
         pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=wait, cancel_futures=True)
+        if pool is None:
+            return
+        if not wait:  # abort: stop the running points now (their results are not wanted)
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                try:
+                    proc.terminate()
+                except (OSError, ValueError):
+                    pass
+        pool.shutdown(wait=wait, cancel_futures=True)
 
     def close(self, abort: bool = False) -> None:
+        """Stop the workers: after the running points (default) or at once (``abort``)."""
         self._shutdown(wait=not abort)
 
     def __enter__(self):
@@ -168,6 +193,12 @@ class DaskBackend:
     the scheduler re-runs them elsewhere (up to ``distributed.scheduler.allowed-failures`` times, default 3,
     then the future raises ``KilledWorker``, which the runner treats as a failed attempt). The workers
     need analogsim (and the task's module) importable; they need no access to the results folder.
+
+    Examples
+    --------
+    >>> with DaskBackend(n_local=1) as be:          # doctest: +SKIP
+    ...     be.submit(pow, 2, 10).result()
+    1024
     """
 
     name = "dask"
@@ -187,19 +218,34 @@ class DaskBackend:
 
     @property
     def n_workers(self) -> int:
+        """Workers connected to the scheduler now (or the LocalCluster size before start)."""
         if self.client is None:
             return self.n_local or 0
         return len(self.client.scheduler_info().get("workers", {}))
 
     @property
     def max_in_flight(self) -> int | None:
+        """None: all points are submitted at once."""
         return None  # everything at once: the scheduler balances and re-runs lost tasks
 
     def describe(self) -> str:
+        """A short description for logs and the results' ``backend`` attribute."""
         where = self.address if self.address else f"LocalCluster({self.n_local} workers)"
         return f"dask distributed at {where}"
 
+    @property
+    def running(self) -> bool:
+        """Whether a client is connected."""
+        return self.client is not None
+
     def start(self) -> "DaskBackend":
+        """Connect to the scheduler (or start the LocalCluster); returns self.
+
+        Raises
+        ------
+        SchedulerUnreachable
+            No answer from ``address`` within ``connect_timeout`` seconds.
+        """
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -221,16 +267,19 @@ class DaskBackend:
         return self
 
     def submit(self, fn, *args, key: str | None = None):
+        """Submit ``fn(*args)`` as one Dask task named ``key``; returns a distributed Future."""
         return self.client.submit(fn, *args, key=key, pure=False)
 
     @staticmethod
     def is_lost(exc: BaseException) -> bool:
+        """Always False: the scheduler re-runs a lost worker's tasks itself."""
         return False  # the scheduler already re-ran the task; KilledWorker counts as a failed attempt
 
     def recover(self) -> None:
-        pass  # the scheduler replaces lost workers' tasks by itself
+        """Nothing to do (see :meth:`is_lost`)."""  # the scheduler replaces lost workers' tasks by itself
 
     def close(self, abort: bool = False) -> None:
+        """Close the client (and the LocalCluster, if this backend started it)."""
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
         if client is not None:
@@ -256,6 +305,13 @@ def make_backend(workers: int | None = None, scheduler: str | None = None, dask_
     """Pick a backend from command-line style options (at most one of ``scheduler``/``dask_local``).
 
     ``workers`` sizes the local pool; with Dask it is ignored (the cluster decides).
+
+    Examples
+    --------
+    >>> make_backend(workers=2).n_workers
+    2
+    >>> make_backend(scheduler="tcp://10.0.0.5:8786").describe()
+    'dask distributed at tcp://10.0.0.5:8786'
     """
     if scheduler is not None and dask_local is not None:
         raise ValueError("give at most one of scheduler and dask_local")

@@ -35,7 +35,12 @@ log = logging.getLogger("analogsim.sweeps")
 
 @dataclass
 class SweepSummary:
-    """What a sweep did (also the ``--json`` output of ``analogsim sweep``)."""
+    """What a sweep did (also the ``--json`` output of ``analogsim sweep``).
+
+    ``n_skipped``: points already done before this run; ``n_computed``: points this run wrote;
+    ``n_retried``: extra attempts (exceptions retried, points re-run after a worker died);
+    ``failed``: up to 50 ``{"coords", "error"}`` of failed points.
+    """
 
     name: str
     out: str
@@ -52,6 +57,7 @@ class SweepSummary:
     failed: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """Plain data (for JSON)."""
         return asdict(self)
 
 
@@ -59,6 +65,15 @@ def prepare(config, out=None):
     """Validate everything that can be checked without running: config, task kind, output folder.
 
     Returns ``(config, spec, store, resuming)``; nothing is written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "eq.toml"
+    >>> _ = p.write_text('[experiment]\\nkind = "equilibrium"\\n[dynamics]\\nkT = 0.1\\n[sweep]\\nwidth = [4, 8]\\n')
+    >>> cfg, spec, store, resuming = prepare(p, p.parent / "out")
+    >>> spec.name, cfg.n_points, resuming, store.path.exists()
+    ('equilibrium', 2, False, False)
     """
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
@@ -84,7 +99,8 @@ def run_sweep(config, out=None, *, backend=None, workers: int | None = None, sch
     backend : LocalPool or DaskBackend, optional
         Default: chosen from ``workers`` / ``scheduler`` / ``dask_local`` (see
         :func:`analogsim.sweeps.backends.make_backend`); a local pool over all cores if none is given.
-        A backend passed in is started and closed here.
+        A backend passed in is started and closed here, unless it is already running (then it is left
+        running, e.g. to run several sweeps on one cluster).
     retries : int
         Extra attempts for a point whose attempt failed (exception or lost worker).
     rerun_failed : bool
@@ -129,14 +145,18 @@ def run_sweep(config, out=None, *, backend=None, workers: int | None = None, sch
     bar = progress(total=len(points), initial=len(done)) if progress is not None else None
     try:
         if todo:
-            backend.start()  # connect before writing anything: an unreachable scheduler leaves no folder
+            owned = not backend.running
+            if owned:
+                backend.start()  # connect before writing anything: an unreachable scheduler leaves no folder
             try:
                 store.open()
                 _execute(backend, spec.func, config, store, todo, retries, summary, bar)
             except BaseException:
-                backend.close(abort=True)  # do not wait for running points: finished ones are on disk
+                if owned:
+                    backend.close(abort=True)  # do not wait for running points: finished ones are on disk
                 raise
-            backend.close()
+            if owned:
+                backend.close()
         else:
             store.open()
     finally:

@@ -36,7 +36,13 @@ _STATUS = ("ok", "failed", "missing")
 
 
 def versions() -> dict[str, str]:
-    """Versions of analogsim and the libraries that shape the numbers."""
+    """Versions of analogsim and the libraries that shape the numbers.
+
+    Examples
+    --------
+    >>> sorted(k for k in versions() if k in ("analogsim", "numpy", "python"))
+    ['analogsim', 'numpy', 'python']
+    """
     from .. import __version__
 
     out = {"analogsim": __version__, "python": platform.python_version(), "numpy": np.__version__,
@@ -58,6 +64,21 @@ class ResultsStore:
     path : str or Path
         The folder (created on :meth:`open`, not before).
     config : ExperimentConfig
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from analogsim.config import parse_config
+    >>> cfg = parse_config('[experiment]\\nkind = "x:y"\\n[sweep]\\nseed = [0, 1]\\n')
+    >>> store = ResultsStore(pathlib.Path(tempfile.mkdtemp()) / "run", cfg)
+    >>> store.check()                     # a new folder: nothing is written yet
+    False
+    >>> store.open(); store.write_point(cfg.points()[0], {"status": "ok", "results": {"y": 1.0}}, attempts=1)
+    >>> list(store.finished(cfg.points()))  == [cfg.points()[0].key]
+    True
+    >>> ds = store.consolidate()
+    >>> ds["y"].values.tolist(), ds["status"].values.tolist()
+    ([1.0, nan], ['ok', 'missing'])
     """
 
     def __init__(self, path, config: ExperimentConfig):
@@ -131,6 +152,7 @@ class ResultsStore:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": versions()})
 
     def point_path(self, point: Point) -> Path:
+        """The file of one point's record."""
         return self.points_dir / f"{point.key}.json"
 
     def write_point(self, point: Point, record: dict, attempts: int) -> None:
@@ -198,6 +220,14 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
     an extra dimension), ``status`` ('ok'/'failed'/'missing'), ``error`` (message or ''),
     ``attempts``, ``duration_s`` and ``point_seed`` (decimal string). Attributes: the config as TOML and
     as JSON, its hash, the task kind, the sweep axes and library versions.
+
+    Examples
+    --------
+    >>> from analogsim.config import parse_config
+    >>> cfg = parse_config('[experiment]\\nkind = "x:y"\\n[sweep]\\nkT = [0.1, 0.2]\\n')
+    >>> recs = [(p, {"status": "ok", "results": {"v": [1.0, 2.0]}}) for p in cfg.points()]
+    >>> build_dataset(cfg, recs, dims={"v": "layer"})["v"].dims
+    ('kT', 'layer')
     """
     import xarray as xr
 

@@ -81,7 +81,13 @@ def register_task(name: str, func: Callable | None = None, *, requires=(), dims=
 
 
 def available_tasks() -> dict[str, str]:
-    """Registered kinds and their one-line descriptions."""
+    """Registered kinds and their one-line descriptions.
+
+    Examples
+    --------
+    >>> {"stress", "equilibrium"} <= set(available_tasks())
+    True
+    """
     _load_optional()
     return {k: v.description for k, v in sorted(_REGISTRY.items())}
 
@@ -93,6 +99,13 @@ def get_task(kind: str) -> TaskSpec:
     ------
     ConfigError
         With path ``experiment.kind`` when the kind is unknown or cannot be imported.
+
+    Examples
+    --------
+    >>> get_task("stress").requires
+    ('kappa_ratio',)
+    >>> get_task("math:hypot").name
+    'math:hypot'
     """
     _load_optional()
     if kind in _REGISTRY:
@@ -116,7 +129,16 @@ def get_task(kind: str) -> TaskSpec:
 
 
 def check_requirements(spec: TaskSpec, cfg: ExperimentConfig) -> None:
-    """Raise ConfigError naming the first setting ``spec`` needs that the config leaves unset."""
+    """Raise ConfigError naming the first setting ``spec`` needs that the config leaves unset.
+
+    Examples
+    --------
+    >>> from analogsim.config import parse_config
+    >>> check_requirements(get_task("stress"), parse_config('[experiment]\\nkind = "stress"\\n'))
+    Traceback (most recent call last):
+    ...
+    analogsim.errors.ConfigError: network.kappa_ratio: is required by kind 'stress': set it in [network] or sweep it in [sweep]
+    """
     for key in spec.requires:
         if not cfg.is_set(key):
             sec = next((s for s, f in SCHEMA.items() if key in f), "task")
@@ -142,7 +164,13 @@ def _load_optional() -> None:
 
 # ----------------------------------------------------------------------------- helpers for tasks
 def network_sizes(params: dict) -> list[int]:
-    """Layer sizes of a point: ``sizes`` if given, else [n_in] + [width] * (depth - 1) + [n_out]."""
+    """Layer sizes of a point: ``sizes`` if given, else [n_in] + [width] * (depth - 1) + [n_out].
+
+    Examples
+    --------
+    >>> network_sizes({"sizes": None, "n_in": 4, "width": 16, "depth": 3, "n_out": 1})
+    [4, 16, 16, 1]
+    """
     if params.get("sizes"):
         return list(params["sizes"])
     return [params["n_in"]] + [params["width"]] * (params["depth"] - 1) + [params["n_out"]]
@@ -153,6 +181,14 @@ def build_network(params: dict, rng, kappa_out: float | None = None):
 
     The output layer's stiffness is ``kappa_out`` if given, else ``kappa * kappa_ratio`` when
     ``kappa_ratio`` is set, else ``kappa``.
+
+    Examples
+    --------
+    >>> from analogsim.config import parse_config
+    >>> cfg = parse_config('[experiment]\\nkind = "stress"\\n[network]\\nkappa = 2.0\\nkappa_ratio = 0.5\\n')
+    >>> net = build_network(cfg.settings, np.random.default_rng(0))
+    >>> net.sizes, float(net.kappa[-1][0])
+    ((4, 16, 1), 1.0)
     """
     from ..network import Network
 
@@ -180,6 +216,13 @@ def stress_task(params: dict, seed: int) -> dict:
     minimum is compared with backprop of the MSE loss via
     :func:`analogsim.equilibrium.stress_vs_backprop`. Results: ``rel_error``, ``recursion_residual``,
     ``grad_norm``, ``n_params``.
+
+    Examples
+    --------
+    >>> from analogsim.config import parse_config
+    >>> cfg = parse_config('[experiment]\\nkind = "stress"\\n[network]\\nkappa_ratio = 1e-4\\n')
+    >>> stress_task(cfg.settings, seed=0)["rel_error"] < 1e-2
+    True
     """
     from ..equilibrium import stress_vs_backprop
 
@@ -200,6 +243,14 @@ def equilibrium_task(params: dict, seed: int) -> dict:
     ``equipartition`` and ``equipartition_se`` (per layer, <kappa delta^2>/kT, expected 1),
     ``equipartition_all`` / ``equipartition_all_se`` (all neurons), ``free_energy``, ``mean_output``,
     ``n_params``, ``n_neurons``.
+
+    Examples
+    --------
+    >>> from analogsim.config import parse_config
+    >>> cfg = parse_config('[experiment]\\nkind = "equilibrium"\\n[dynamics]\\nkT = 0.5\\n')
+    >>> r = equilibrium_task(cfg.settings, seed=0)
+    >>> abs(r["equipartition_all"] - 1) < 5 * r["equipartition_all_se"]
+    True
     """
     from ..equilibrium import free_energy, sample_equilibrium
 

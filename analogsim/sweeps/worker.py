@@ -29,6 +29,14 @@ def run_point(func, params: dict, seed: int) -> dict:
         ``status`` ('ok' or 'failed'), ``results`` (name -> scalar or list), ``error`` and
         ``traceback`` (for failures), ``started`` (Unix time), ``duration_s``, ``host``, ``pid``,
         ``compute_id`` (a fresh random id per attempt: proof of which computation produced a point).
+
+    Examples
+    --------
+    >>> run_point(lambda p, s: {"y": p["x"] + 1}, {"x": 1}, 0)["results"]
+    {'y': 2}
+    >>> rec = run_point(lambda p, s: 1 / 0, {}, 0)
+    >>> rec["status"], rec["error"]
+    ('failed', 'ZeroDivisionError: division by zero')
     """
     _single_threaded_blas()
     rec = {"started": time.time(), "host": socket.gethostname(), "pid": os.getpid(),
@@ -56,6 +64,12 @@ def clean_results(out) -> dict:
     ------
     TypeError
         Anything else (the point is then recorded as failed with this message).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clean_results({"a": np.float32(0.5), "b": np.arange(3), "c": float("nan"), "ok": True})
+    {'a': 0.5, 'b': [0.0, 1.0, 2.0], 'c': None, 'ok': True}
     """
     import numpy as np
 
