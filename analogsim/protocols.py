@@ -27,7 +27,7 @@ import numpy as np
 from ._checks import check_array, check_scalar
 from .kernels.langevin import KProto
 
-__all__ = ["Protocol", "Constant", "Ramp", "Sampled", "as_protocol"]
+__all__ = ["Protocol", "Constant", "Ramp", "Sampled", "as_protocol", "thermodynamic_length"]
 
 
 class Protocol:
@@ -224,3 +224,73 @@ def as_protocol(obj, name: str) -> Protocol:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a Protocol (Ramp, Sampled, Constant) or an array, got {obj!r}: {exc}") \
             from None
+
+
+def thermodynamic_length(net, a, b, *, gamma: float = 1.0, n_panels: int = 256) -> np.ndarray:
+    r"""Squared thermodynamic length L^2 of a linear input ramp a -> b (free output), from the T = 0 path.
+
+    For overdamped dynamics with mobility Gamma (friction 1/Gamma), driving the clamp slowly along
+    lambda(s) = a + s (b - a), s = t/tau in [0, 1], lags the state behind the T = 0 minimum x*(lambda) by
+    (Gamma Hess)^{-1} dx*/dt, and the mean excess work is, to leading order in 1/tau,
+
+    .. math:: \langle W\rangle \simeq \frac{1}{\tau}\,\frac{1}{\Gamma}\int_0^1 \Big|\frac{dx^*}{ds}\Big|^2 ds
+              = \frac{L^2}{\tau},\qquad
+              L^2 = \frac{(b-a)}{\Gamma}\int_a^b \Big|\frac{dx^*}{d\lambda}\Big|^2 d\lambda\ \text{(scalar input)}
+
+    (PHYSICS.md §5). Here x* is net.forward(lambda) over the non-input neurons (H = 0 there, whatever
+    lambda); its tangent dx_l/ds = f'(y_l) * (W_l dx_{l-1}/ds), dx_0/ds = b - a, is exact (forward mode),
+    and the s-integral uses composite 4-point Gauss–Legendre on ``n_panels`` panels. L^2 does not depend
+    on T; it is the limit of tau <W> for tau much longer than the relaxation times.
+
+    Parameters
+    ----------
+    net : Network
+    a, b : array (n_0,) or (B, n_0)
+        Start and end of the ramp (as in :class:`Ramp`).
+    gamma : float
+        Neuron mobility Gamma.
+    n_panels : int
+
+    Returns
+    -------
+    array (B,)
+        L^2 per row (energy x time).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network([np.array([[2.0]])], activations="identity")   # x1* = 2 lambda
+    >>> float(thermodynamic_length(net, [0.0], [1.0])[0])               # (dx*/ds)^2 = 4
+    4.0
+    """
+    gamma = check_scalar(gamma, "gamma", low=0.0, low_open=True)
+    n_panels = check_scalar(n_panels, "n_panels", low=1, integer=True)
+    A = net.check_input(a, "a").astype(np.float64)
+    Bv = net.check_input(b, "b").astype(np.float64)
+    rows = max(A.shape[0], Bv.shape[0])
+    if A.shape[0] not in (1, rows) or Bv.shape[0] not in (1, rows):
+        raise ValueError(f"a and b must have the same number of rows (or one), got {A.shape[0]} and {Bv.shape[0]}")
+    A = np.broadcast_to(A, (rows, A.shape[1]))
+    D = np.broadcast_to(Bv, (rows, Bv.shape[1])) - A
+    net64 = net if net.dtype == np.float64 else net.astype(np.float64)
+    xg, wg = np.polynomial.legendre.leggauss(4)
+    edges = np.linspace(0.0, 1.0, n_panels + 1)
+    h = np.diff(edges)
+    s = (edges[:-1, None] + 0.5 * h[:, None] * (xg[None, :] + 1.0)).ravel()   # nodes in [0, 1]
+    w = (0.5 * h[:, None] * wg[None, :]).ravel()
+    total = np.zeros(rows)
+    for start in range(0, s.size, 256):
+        ss = s[start:start + 256]
+        ww = w[start:start + 256]
+        x = (A[None, :, :] + ss[:, None, None] * D[None, :, :]).reshape(-1, A.shape[1])
+        dx = np.broadcast_to(D[None], (ss.size,) + D.shape).reshape(-1, A.shape[1])
+        sq = np.zeros(x.shape[0])
+        for l in range(1, net64.depth + 1):
+            act = net64.activations[l - 1]
+            y = net64.preactivation(l, x)
+            dx = act.df(y) * (dx @ net64.weights[l - 1].T)
+            x = act.f(y)
+            sq += np.sum(dx * dx, axis=1)
+        total += (ww[:, None] * sq.reshape(ss.size, rows)).sum(axis=0)
+    return total / gamma

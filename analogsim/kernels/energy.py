@@ -71,7 +71,7 @@ _MAGIC = 6755399441055744.0
 _FM = {"contract"}  # 1.5 * 2^52: adding it rounds to an integer held in the low mantissa bits
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def exp_vec(v):
     """exp(v) for v in [-700, 700] (clamped), branch-free (Cephes Pade after Cody-Waite reduction)."""
     v = min(max(v, -700.0), 700.0)
@@ -87,28 +87,32 @@ def exp_vec(v):
     return e * scale
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def tanh_vec(y):
-    """tanh(y), branch-free: Cephes rational form for |y| < 0.625, 1 - 2/(exp(2|y|) + 1) above."""
+    """tanh(y), branch-free with one division: Cephes rational form for |y| < 0.625, (e - 1)/(e + 1) with
+    e = exp(2|y|) above (no cancellation there since e > 3.4)."""
     a = abs(y)
     z = y * y
     p = ((-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3)
     q = (((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3)
-    small = y + y * z * (p / q)
     e = exp_vec(2.0 * min(a, 22.0))
-    big = 1.0 - 2.0 / (e + 1.0)
-    big = big if y >= 0.0 else -big
-    return small if a < 0.625 else big
+    sm = a < 0.625
+    num = y * z * p if sm else e - 1.0
+    den = q if sm else e + 1.0
+    r = num / den
+    if sm:
+        return y + r
+    return r if y >= 0.0 else -r
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def sigmoid_vec(y):
     e = exp_vec(-abs(y))
     s = 1.0 / (1.0 + e)
     return s if y >= 0.0 else e * s
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def activate(code, Y, FP, n):
     """In place over the first ``n`` entries of the 1-D arrays: Y <- f(Y), FP <- f'(Y) (activation ``code``)."""
     if code == RELU:
@@ -140,7 +144,7 @@ def activate(code, Y, FP, n):
 # ----------------------------------------------------------------------------- dense products
 # States are neuron-major inside a chunk: layer l is a (n_l, Bc) block, so the hand-written loops run
 # over replicas (long, unit-stride, vectorised) and BLAS sees plain C-ordered products.
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
 def layer_forward(net, l, Xin, Y, Bc):
     """Y (n_l, Bc) = W_l @ Xin (n_{l-1}, Bc) + b_l for layer l (1-based)."""
     n_in = net.sizes[l - 1]
@@ -186,7 +190,7 @@ def layer_forward(net, l, Xin, Y, Bc):
                 yi[r] += w * xj[r]
 
 
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
 def layer_backward_add(net, l, S, G, Tmp, Bc):
     """G (n_{l-1}, Bc) += W_l^T @ S (n_l, Bc): the force that layer l's stress exerts on layer l-1."""
     n_in = net.sizes[l - 1]
@@ -225,7 +229,7 @@ def layer_backward_add(net, l, S, G, Tmp, Bc):
                 gj[r] += w * si[r]
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def param_grad_add(net, X, S, out, Tmp, Bc):
     """out (N,) += sum over the chunk's replicas of dH/dtheta (Eq. 9: dH/dW_l = sigma_l x_{l-1}^T, dH/db_l = sigma_l).
 
@@ -264,7 +268,7 @@ def param_grad_add(net, X, S, out, Tmp, Bc):
 
 
 # ----------------------------------------------------------------------------- the pass
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
     r"""Energies and dH/dx of the chunk state ``X`` (neuron-major layer blocks, Bc replicas).
 
@@ -333,7 +337,7 @@ def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
             H[r] += el[r]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def layer1_cache(net, X, FY1, FP1, Bc):
     """f(y_1) and f'(y_1) of the chunk's (fixed) input block, for :func:`grad_pass` with l1_fixed."""
     n_in = net.sizes[0]

@@ -53,7 +53,7 @@ I_HARD, I_INMOVES, I_RECFROM, I_SAVE_EVERY, I_SAVE_OFF, I_BOOKS, I_PFORCE, I_ENE
 B_W, B_Q, B_H0, B_H, B_ACC = range(5)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def set_protocol_rows(p, k, r0, Bc, out):
     """out (P, Bc) block, flat <- lambda_k of rows r0..r0+Bc-1 (see KProto)."""
     P = p.A.shape[1]
@@ -66,7 +66,7 @@ def set_protocol_rows(p, k, r0, Bc, out):
             out[i * Bc + r] = p.A[ra, i] + sk * p.D[ra, i] + p.V[kv, rv, i]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, books, Bc):
     """x <- x - a g + c z on the dynamic layers; with books, DX = the increment and qh += 1/2 g . dx."""
     for l in range(1, n_dyn_layers + 1):
@@ -87,7 +87,7 @@ def em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, books, Bc):
                 xl[q] += -a * G[k0 + q] + c * Z[k0 + q]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def heat_close(net, G, DX, qh, n_dyn_layers, Bc):
     """qh += 1/2 g_{k+1} . dx_k (second half of the Stratonovich heat)."""
     for l in range(1, n_dyn_layers + 1):
@@ -99,7 +99,7 @@ def heat_close(net, G, DX, qh, n_dyn_layers, Bc):
                 qh[r] += 0.5 * np.float64(G[q]) * DX[q]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar, books, emom, traj, k0, chunk_pf):
     """Advance one chunk (rows r0..r0+Bc-1) by n_steps; returns -1 or the step at which H went non-finite."""
     L = net.sizes.shape[0] - 1
@@ -228,7 +228,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_fixed, tbuf, k_out, Tmp,
               a, c, kT, n_dyn_layers, bk, Bc):
     """One Metropolis-adjusted Langevin step (proposal: one EM step; exact Boltzmann stationary law)."""
@@ -279,7 +279,7 @@ def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_
                     X[x0 + i * Bc] = Xp[x0 + i * Bc]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def pack_state(Xflat, Xc, chunk_rows, x_off):
     """Flat states (B, n_tot) -> chunk layer blocks (n_chunks, chunk_rows * n_tot)."""
     B = Xflat.shape[0]
@@ -294,7 +294,7 @@ def pack_state(Xflat, Xc, chunk_rows, x_off):
                     Xc[ch, Bc * x_off[l] + i * Bc + r] = Xflat[r0 + r, x_off[l] + i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def unpack_state(Xc, Xflat, chunk_rows, x_off):
     """Chunk layer blocks -> flat states (B, n_tot)."""
     B = Xflat.shape[0]

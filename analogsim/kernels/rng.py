@@ -73,12 +73,12 @@ def seed_streams(seed, n_streams: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- generator
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def xoshiro_next(s0, s1, s2, s3):
     """One xoshiro256++ output; returns (value, s0, s1, s2, s3)."""
     result = _rotl(s0 + s3, 23) + s0
@@ -92,13 +92,13 @@ def xoshiro_next(s0, s1, s2, s3):
     return result, s0, s1, s2, s3
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _u01(r):
     """Uniform double in [0, 1) from the top 53 bits."""
     return (r >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _normal_slow(idx, rabs, x, s0, s1, s2, s3):
     """Ziggurat rejection path (about 1 % of draws); returns (accepted, value, state...)."""
     if idx == 0:  # tail beyond r (Marsaglia 1964)
@@ -117,7 +117,7 @@ def _normal_slow(idx, rabs, x, s0, s1, s2, s3):
     return False, 0.0, s0, s1, s2, s3
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _zig_fast(r):
     """Fast-path candidate from one word: (layer, |x| bits, signed x). Bits: 0-7 layer, 8 sign, 12-63 |x|."""
     idx = np.intp(r & np.uint64(0xFF))
@@ -126,7 +126,7 @@ def _zig_fast(r):
     return idx, rabs, sgn * (np.float64(rabs) * ZIG_WI[idx])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def normal_next(s0, s1, s2, s3):
     """One standard normal; returns (value, s0, s1, s2, s3)."""
     while True:
@@ -139,7 +139,7 @@ def normal_next(s0, s1, s2, s3):
             return x, s0, s1, s2, s3
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fill_normal(state, out):
     """Fill the 1-D array ``out`` with standard normals from the stream ``state`` (uint64[4], updated).
 
@@ -162,7 +162,7 @@ def fill_normal(state, out):
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fill_uniform(state, out):
     """Fill the 1-D array ``out`` with uniforms in [0, 1) from the stream ``state`` (updated)."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
@@ -172,7 +172,7 @@ def fill_uniform(state, out):
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fill_u64(state, out):
     """Raw 64-bit outputs (for testing the generator against its reference)."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]

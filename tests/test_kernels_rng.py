@@ -1,0 +1,109 @@
+"""The kernel RNG: xoshiro256++ reference values, normal statistics (mean, variance, kurtosis, KS), streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from analogsim.kernels.rng import fill_normal, fill_u64, fill_uniform, seed_streams
+
+MASK = (1 << 64) - 1
+
+
+def _xoshiro_py(s, n):
+    """Pure-Python xoshiro256++ (Blackman & Vigna's reference code)."""
+    s = [int(v) for v in s]
+    rotl = lambda x, k: ((x << k) | (x >> (64 - k))) & MASK  # noqa: E731
+    out = []
+    for _ in range(n):
+        out.append((rotl((s[0] + s[3]) & MASK, 23) + s[0]) & MASK)
+        t = (s[1] << 17) & MASK
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+    return out
+
+
+def test_xoshiro_matches_reference():
+    st = seed_streams(123, 1)[0]
+    ref = _xoshiro_py(st.copy(), 50)
+    out = np.empty(50, dtype=np.uint64)
+    fill_u64(st, out)
+    assert [int(v) for v in out] == ref
+
+
+def test_normals_statistics():
+    st = seed_streams(2024, 1)[0]
+    n = 1 << 20
+    z = np.empty(n)
+    fill_normal(st, z)
+    # SEs for n iid N(0,1): mean 1/sqrt(n), variance sqrt(2/n), excess kurtosis sqrt(24/n)
+    assert abs(z.mean()) < 4 / np.sqrt(n)
+    assert abs(z.var() - 1) < 4 * np.sqrt(2 / n)
+    assert abs(stats.kurtosis(z)) < 4 * np.sqrt(24 / n)
+    assert abs(stats.skew(z)) < 4 * np.sqrt(6 / n)
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # the tails (the ziggurat's slow path): P(|z| > 3.6541528853610088) and P(|z| > 4.5)
+    for c in (3.6541528853610088, 4.5):
+        p = 2 * stats.norm.sf(c)
+        k = np.sum(np.abs(z) > c)
+        assert abs(k - n * p) < 4 * np.sqrt(n * p), (c, k, n * p)
+
+
+def test_normals_negative_control():
+    """The same tests reject a slightly wrong distribution (variance 1.01)."""
+    st = seed_streams(7, 1)[0]
+    n = 1 << 20
+    z = np.empty(n)
+    fill_normal(st, z)
+    z *= np.sqrt(1.01)
+    assert abs(z.var() - 1) > 4 * np.sqrt(2 / n)
+
+
+def test_uniforms_and_stream_independence():
+    st = seed_streams(5, 3)
+    assert len({tuple(s) for s in st.tolist()}) == 3
+    u = np.empty(200000)
+    fill_uniform(st[0], u)
+    assert u.min() >= 0 and u.max() < 1
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    a, b = np.empty(100000), np.empty(100000)
+    fill_normal(st[1], a)
+    fill_normal(st[2], b)
+    assert abs(np.corrcoef(a, b)[0, 1]) < 4 / np.sqrt(a.size)
+
+
+def test_streams_are_reproducible():
+    a = seed_streams(np.random.SeedSequence(9), 4)
+    b = seed_streams(np.random.SeedSequence(9), 4)
+    np.testing.assert_array_equal(a, b)
+    x, y = np.empty(10), np.empty(10)
+    fill_normal(a[2], x)
+    fill_normal(b[2], y)
+    np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("fn", ["tanh", "sigmoid", "softplus", "exp"])
+def test_vectorised_elementary_functions(fn):
+    from numba import njit
+
+    from analogsim.kernels.energy import SOFTPLUS, SIGMOID, TANH, activate, exp_vec
+
+    y = np.concatenate([np.linspace(-40, 40, 20001), np.linspace(-1, 1, 2001), [0.0, -0.0, 0.625, -0.625, 22, -22]])
+    if fn == "exp":
+        f = njit(lambda v: np.array([exp_vec(t) for t in v]))
+        x = np.linspace(-700, 700, 100001)
+        np.testing.assert_allclose(f(x), np.exp(x), rtol=4e-16, atol=0)
+        return
+    code = {"tanh": TANH, "sigmoid": SIGMOID, "softplus": SOFTPLUS}[fn]
+    from analogsim.activations import ACTIVATIONS
+
+    act = ACTIVATIONS[fn]
+    Y, FP = y.copy(), np.empty_like(y)
+    activate(code, Y, FP, y.size)
+    np.testing.assert_allclose(Y, act.f(y), rtol=5e-16, atol=1e-300)
+    np.testing.assert_allclose(FP, act.df(y), rtol=2e-15, atol=1e-15)  # f' = 1 - t^2 or s(1 - s): cancellation
