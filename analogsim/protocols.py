@@ -66,13 +66,18 @@ class Protocol:
         return _table_from_values(v, batch, dtype)
 
 
+def _c64(a):
+    """A fresh, writable, C-ordered float64 copy (one kernel signature for every protocol)."""
+    return np.array(a, dtype=np.float64, order="C", copy=True)
+
+
 def _table_from_values(v, batch, dtype):
     P = v.shape[-1]
     move = np.any(v[1:] != v[:-1], axis=tuple(range(1, v.ndim))).astype(np.int64)
     if move.size == 0:
         move = np.zeros(1, dtype=np.int64)
     zeros = np.zeros((batch, P), dtype=np.float64)
-    return KProto(zeros, zeros, np.zeros(1), np.ascontiguousarray(v)), move
+    return KProto(zeros, zeros.copy(), np.zeros(1), _c64(v)), move
 
 
 class Constant(Protocol):
@@ -97,7 +102,7 @@ class Constant(Protocol):
         return np.broadcast_to(v, (t.size,) + v.shape).copy()
 
     def tables(self, k0, n, dt, batch, dtype):
-        A = np.ascontiguousarray(np.broadcast_to(self.values, (batch, self.width())), dtype=np.float64)
+        A = _c64(np.broadcast_to(self.values, (batch, self.width())))
         return KProto(A, np.zeros_like(A), np.zeros(1), np.zeros((1, 1, self.width()))), np.zeros(1, np.int64)
 
     def __repr__(self):
@@ -155,12 +160,12 @@ class Ramp(Protocol):
     def tables(self, k0, n, dt, batch, dtype):
         t = (k0 + np.arange(n + 1)) * dt
         s = self.schedule(t)
-        A = np.ascontiguousarray(np.broadcast_to(self.a, (batch, self.width())))
-        D = np.ascontiguousarray(np.broadcast_to(self.b - self.a, (batch, self.width())))
+        A = _c64(np.broadcast_to(self.a, (batch, self.width())))
+        D = _c64(np.broadcast_to(self.b - self.a, (batch, self.width())))
         move = (s[1:] != s[:-1]).astype(np.int64) if np.any(D != 0) else np.zeros(max(n, 1), np.int64)
         if move.size == 0:
             move = np.zeros(1, dtype=np.int64)
-        return KProto(A, D, s, np.zeros((1, 1, self.width()))), move
+        return KProto(A, D, _c64(s), np.zeros((1, 1, self.width()))), move
 
     def __repr__(self):
         return f"Ramp(shape={self.a.shape}, tau={self.tau}, t0={self.t0})"
