@@ -114,3 +114,24 @@ def test_validate_cli_json(tmp_path, capsys):
 def test_validate_rejects_unknown_claim(tmp_path):
     with pytest.raises(ValueError, match="unknown claim"):
         run_validation("quick", tmp_path, claims=["nope"])
+
+
+def test_quasistatic_length_criteria_and_wrong_friction_control():
+    from analogsim.protocols import thermodynamic_length
+    from analogsim.validation import quasistatic as v_qs
+
+    net = v_qs._net()
+    taus = np.array([64.0, 128.0, 256.0])
+    W = np.array([v_qs.work_point((t, 0.0, "em", 0.02, 1, 0))["W"] for t in taus])
+    L2 = float(thermodynamic_length(net, v_qs.A, v_qs.B)[0])
+    assert all(c.passed for c in v_qs.judge_length(taus, W, L2))
+    L2_wrong = float(thermodynamic_length(net, v_qs.A, v_qs.B, gamma=2.0)[0])  # wrong friction
+    assert not v_qs.judge_length(taus, W, L2_wrong)[1].passed
+
+
+def test_em_bias_control_is_seen():
+    from analogsim.validation.langevin_bias import equipartition_at
+
+    em = equipartition_at(("em", 0.7, 1500, 128, 1))
+    mala = equipartition_at(("mala", 0.7, 1500, 128, 1))
+    assert abs(em["ratio"] - 1) > 0.03 > abs(mala["ratio"] - 1) - 4 * mala["se"]
