@@ -10,6 +10,7 @@ state is the clamped minimum of H over the hidden neurons, where the stress obey
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,8 +82,9 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
     >>> bool(abs(ratio[0] - 1) < 4 * se[0])
     True
     """
-    kT = check_kT(kT)
-    x = net.check_input(x0)
+    if not (type(kT) is float and 0.0 <= kT < math.inf):  # fast path for a plain float
+        kT = check_kT(kT)
+    x = _checked_input(net, x0)
     if n_replicas is not None:
         n_replicas = check_scalar(n_replicas, "n_replicas", low=1, integer=True)
         if x.shape[0] != 1:
@@ -93,19 +95,18 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
 
     B = x.shape[0]
     lay = _sample_layout(net)
-    states = np.empty((-(-B // _CHUNK), 4), dtype=np.uint64)
-    seed_states(k0, k1, states)
     kap = np.concatenate(net.kappa) if net.depth > 1 else net.kappa[0]
-    sig = np.sqrt(kT / kap).astype(net.dtype, copy=False)
+    single = net.dtype == np.float32
     if lay["small"] and B <= _SMALL_ROWS:
         X = np.empty((B, lay["n_total"]), dtype=net.dtype)
-        X[:, :net.sizes[0]] = x
         D = np.empty((B, lay["n_neurons"]), dtype=net.dtype)
-        sample_small(net.theta, lay["vec"], sig, X, D, states, _CHUNK)
+        sample_small(net.theta, lay["vec"], kap, kT, k0, k1, x, X, D, _CHUNK, single)
         xo, ko = lay["x_off"], lay["k_off"]
-        xs = [X[:, xo[l]:xo[l + 1]] for l in range(net.depth + 1)]
-        deltas = [D[:, ko[l]:ko[l + 1]] for l in range(net.depth)]
-        return EquilibriumSample(xs, deltas, kT)
+        return EquilibriumSample([X[:, xo[l]:xo[l + 1]] for l in range(net.depth + 1)],
+                                 [D[:, ko[l]:ko[l + 1]] for l in range(net.depth)], kT)
+    states = np.empty((-(-B // _CHUNK), 4), dtype=np.uint64)
+    seed_states(k0, k1, states)
+    sig = np.sqrt(kT / kap).astype(net.dtype, copy=False)
     xs, deltas = [x], []
     ko = lay["k_off"]
     for l in range(net.depth):
@@ -113,7 +114,7 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
         y = np.empty((B, W.shape[0]), dtype=net.dtype)
         np.matmul(x, W.T, out=y)
         d = np.empty_like(y)
-        noise_activate(y, net.biases[l], sig[ko[l]:ko[l + 1]], int(lay["codes"][l]), d, states, _CHUNK)
+        noise_activate(y, net.biases[l], sig[ko[l]:ko[l + 1]], lay["codes"][l], d, states, _CHUNK, single)
         xs.append(y)
         deltas.append(d)
         x = y
@@ -124,6 +125,21 @@ _CHUNK = 64  # rows per random stream (fixed, so results do not depend on the th
 _SMALL_MACS = 4096  # nets with at most this many weights, and batches of at most _SMALL_ROWS rows,
 _SMALL_ROWS = 512   # run in one serial numba call; the rest use BLAS and a parallel pass per layer
 _LAYOUTS: "weakref.WeakKeyDictionary" = None  # type: ignore[assignment]
+_U64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _checked_input(net, x0):
+    """net.check_input with a fast path for a C-contiguous (B, n_0) array of the net's dtype.
+
+    The fast path tests finiteness with one dot product (NaN or inf make it non-finite); if that overflows, the
+    full check decides.
+    """
+    if (type(x0) is np.ndarray and x0.dtype == net.dtype and x0.ndim == 2 and x0.shape[0] > 0
+            and x0.shape[1] == net.sizes[0] and x0.flags.c_contiguous):
+        v = x0.reshape(-1)
+        if math.isfinite(v.dot(v)):
+            return x0
+    return net.check_input(x0)
 
 
 def _sample_layout(net) -> dict:
@@ -138,27 +154,35 @@ def _sample_layout(net) -> dict:
         from .kernels.sample import layout
 
         sizes = np.asarray(net.sizes, dtype=np.int64)
-        lay = {"vec": layout(net), "codes": net.act_codes,
-               "k_off": np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64),
-               "x_off": net.x_offsets, "n_total": int(sizes.sum()), "n_neurons": int(sizes[1:].sum()),
-               "small": int(np.sum(sizes[1:] * sizes[:-1])) <= _SMALL_MACS}
+        lay = {"vec": layout(net), "codes": [int(c) for c in net.act_codes],
+               "k_off": [int(k) for k in np.concatenate([[0], np.cumsum(sizes[1:])])],
+               "x_off": [int(k) for k in net.x_offsets], "n_total": int(sizes.sum()),
+               "n_neurons": int(sizes[1:].sum()), "small": int(np.sum(sizes[1:] * sizes[:-1])) <= _SMALL_MACS}
         _LAYOUTS[net] = lay
     return lay
 
 
+def _signed(k: int) -> int:
+    """A 64-bit pattern as a signed int64 (the kernels reinterpret it as uint64)."""
+    k &= _U64
+    return k - (1 << 64) if k >= (1 << 63) else k
+
+
 def _stream_keys(seed):
-    """Two 64-bit words that key the sampler's streams, from an int, SeedSequence, Generator or None."""
+    """Two 64-bit words (as int64) that key the sampler's streams, from an int, SeedSequence, Generator or None."""
+    if type(seed) is int and 0 <= seed < (1 << 63):  # fast path
+        return seed, 0
     if isinstance(seed, np.random.Generator):
         k = seed.bit_generator.random_raw(2)
-        return np.uint64(k[0]), np.uint64(k[1])
+        return _signed(int(k[0])), _signed(int(k[1]))
     if seed is None or isinstance(seed, np.random.SeedSequence):
         k = (seed if seed is not None else np.random.SeedSequence()).generate_state(2, np.uint64)
-        return k[0], k[1]
+        return _signed(int(k[0])), _signed(int(k[1]))
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         seed = int(seed)
         if seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
-        return np.uint64(seed & 0xFFFFFFFFFFFFFFFF), np.uint64((seed >> 64) & 0xFFFFFFFFFFFFFFFF)
+        return _signed(seed), _signed(seed >> 64)
     raise TypeError(f"seed must be an int, a numpy SeedSequence or Generator, or None; got {seed!r}")
 
 

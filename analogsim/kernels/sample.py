@@ -3,8 +3,9 @@
 x_l = f_l(W_l x_{l-1} + b_l) + delta_l with delta_i = sigma_i z_i, sigma_i = sqrt(kT/kappa_i), z_i ~ N(0, 1).
 
 Randomness: the batch rows are cut into chunks of ``chunk`` rows; chunk c owns one xoshiro256++ stream
-(``states[c]``, uint64[4], from :mod:`.rng`; normals by its 256-layer ziggurat) and draws its normals in the
-order layer, row, neuron. Both paths below draw in that order, so for one seed they give the same
+(:mod:`.rng`), seeded by splitmix64 from a 128-bit key and c (:func:`seed_states`), and draws its normals in
+the order layer, row, neuron: 52-bit ziggurat normals (rng.py) for float64 nets, numpy's 23-bit layout (two
+per 64-bit word) for float32 nets. Both paths below draw in that order, so for one seed they give the same
 residuals, and the result does not depend on the number of threads.
 
 * :func:`sample_small` - the whole forward pass in one serial call (products on transposed per-chunk buffers
@@ -23,35 +24,93 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from .rng import normal_next
+from .rng import ZIG_FI, ZIG_INV_R, ZIG_KI, ZIG_R, ZIG_WI, _u01, normal_next, xoshiro_next
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _splitmix(z):
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True)
-def seed_states(key0, key1, states):
-    """Fill ``states`` (n_chunks, 4) uint64: chunk c's xoshiro256++ state from splitmix64 of (key0, key1, c).
+@njit(cache=True, error_model="numpy", inline="always")
+def _chunk_state(k0, k1, c):
+    """xoshiro256++ state of chunk c: four splitmix64 outputs from a base mixed from the 128-bit key (k0, k1)."""
+    base = _splitmix(np.uint64(k0) ^ _splitmix(np.uint64(k1) + _GOLDEN))
+    s = base + np.uint64(c + 1) * _M2
+    s += _GOLDEN
+    s0 = _splitmix(s)
+    s += _GOLDEN
+    s1 = _splitmix(s)
+    s += _GOLDEN
+    s2 = _splitmix(s)
+    s += _GOLDEN
+    s3 = _splitmix(s)
+    if s0 == 0 and s1 == 0 and s2 == 0 and s3 == 0:  # xoshiro's only fixed point
+        s0 = _GOLDEN
+    return s0, s1, s2, s3
 
-    The splitmix64 expansion is the seeding xoshiro's authors recommend; (key0, key1) come from the user's
-    seed (an int, a SeedSequence's generate_state, or a Generator's raw output).
+
+@njit(cache=True, error_model="numpy")
+def seed_states(k0, k1, states):
+    """Fill ``states`` (n_chunks, 4) uint64 with the chunk streams of the key (k0, k1) (int64, bit patterns).
+
+    Seeding by splitmix64 expansion is what xoshiro's authors recommend; the key comes from the user's seed
+    (an int, a SeedSequence's generate_state, or a Generator's raw output).
     """
-    base = _splitmix(key0 ^ _splitmix(key1 + _GOLDEN))
     for c in range(states.shape[0]):
-        s = base + np.uint64(c + 1) * _M2
-        for k in range(4):
-            s += _GOLDEN
-            states[c, k] = _splitmix(s)
-        if states[c, 0] == 0 and states[c, 1] == 0 and states[c, 2] == 0 and states[c, 3] == 0:
-            states[c, 0] = _GOLDEN
+        states[c, 0], states[c, 1], states[c, 2], states[c, 3] = _chunk_state(k0, k1, c)
+
+
+# ----------------------------------------------------------------------------- float32 normals
+# numpy's float32 layout of the same 256-layer ziggurat: 8 bits layer, 1 bit sign, 23 bits abscissa, so one
+# 64-bit word gives two normals. The tables are rng.py's 52-bit ones rescaled (exact powers of two).
+_ZIG_KI23 = (ZIG_KI >> 29).astype(np.int64)
+_ZIG_WI23 = ZIG_WI * float(2 ** 29)
+
+
+@njit(cache=True, error_model="numpy")
+def _normal23_slow(idx, rabs, x, s0, s1, s2, s3):
+    """Rejection path of the 23-bit ziggurat (about 1 % of draws): tail, wedge test, or a fresh 32-bit draw."""
+    while True:
+        if idx == 0:  # tail beyond r
+            while True:
+                r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+                xx = -ZIG_INV_R * np.log1p(-_u01(r))
+                r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+                yy = -np.log1p(-_u01(r))
+                if yy + yy > xx * xx:
+                    return (-(ZIG_R + xx) if (rabs >> 8) & 1 else ZIG_R + xx), s0, s1, s2, s3
+        r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+        if (ZIG_FI[idx - 1] - ZIG_FI[idx]) * _u01(r) + ZIG_FI[idx] < np.exp(-0.5 * x * x):
+            return x, s0, s1, s2, s3
+        r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)  # rejected: a new candidate from a fresh word
+        u = r & np.uint64(0xFFFFFFFF)
+        idx = np.intp(u & np.uint64(0xFF))
+        rabs = np.int64((u >> np.uint64(9)) & np.uint64(0x7FFFFF))
+        x = np.float64(rabs) * _ZIG_WI23[idx]
+        if (u >> np.uint64(8)) & np.uint64(1):
+            x = -x
+        if rabs < _ZIG_KI23[idx]:
+            return x, s0, s1, s2, s3
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _normal23(u, s0, s1, s2, s3):
+    """A standard normal from the 32-bit word u (fast path) or the stream (rejections)."""
+    idx = np.intp(u & np.uint64(0xFF))
+    rabs = np.int64((u >> np.uint64(9)) & np.uint64(0x7FFFFF))
+    x = np.float64(rabs) * _ZIG_WI23[idx]
+    if (u >> np.uint64(8)) & np.uint64(1):
+        x = -x
+    if rabs < _ZIG_KI23[idx]:
+        return x, s0, s1, s2, s3
+    return _normal23_slow(idx, rabs, x, s0, s1, s2, s3)
 
 
 # ----------------------------------------------------------------------------- vectorisable activations
@@ -86,7 +145,7 @@ _LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2
 _LN2_LO = 1.90821492927058770002e-10
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def exp_neg(x):
     """exp(x) for x <= 0 (float64), branch-free: 2**k * exp(r), |r| <= ln2/2, Taylor to r**13; 0 below -708."""
     xc = max(x, -708.0)
@@ -112,7 +171,7 @@ def exp_neg(x):
     return e if x >= -708.0 else 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def tanh_v(y):
     """tanh (float64): Cephes' rational form below |y| = 0.625, (1 - e)/(1 + e) with e = exp(-2|y|) above."""
     a = abs(y)
@@ -127,7 +186,7 @@ def tanh_v(y):
     return t if y >= 0 else -t
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def sigmoid_v(y):
     """1/(1 + e^{-y}) (float64), from e = exp(-|y|) so nothing overflows."""
     e = exp_neg(-abs(y))
@@ -135,7 +194,7 @@ def sigmoid_v(y):
     return s if y >= 0 else e * s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _log1p_unit(u):
     """log(1 + u) for 0 <= u <= 1 (float64): 2 atanh(s), s = u/(2 + u) <= 1/3, series to s**35."""
     s = u / (2.0 + u)
@@ -161,18 +220,18 @@ def _log1p_unit(u):
     return 2.0 * s * p
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def softplus_v(y):
     """log(1 + e^y) = max(y, 0) + log1p(e^{-|y|}) (float64; numpy's logaddexp(0, y))."""
     return max(y, 0.0) + _log1p_unit(exp_neg(-abs(y)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _relu(v):
     return v if v > 0 else v - v  # +0.0 in v's type
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def activate(y, code, out):
     """out[i] = f(y[i]) for a 1-D array (the kernels' activations, exposed for tests)."""
     for i in range(y.shape[0]):
@@ -189,7 +248,7 @@ def activate(y, code, out):
             out[i] = softplus_v(v)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _activate_add(y, d, code):
     """y[j] <- f(y[j]) + d[j] over a 1-D view; one loop per activation so that each vectorises."""
     n = y.shape[0]
@@ -210,18 +269,33 @@ def _activate_add(y, d, code):
             y[j] = softplus_v(np.float64(y[j])) + d[j]
 
 
-@njit(cache=True, inline="always")
-def _draw_row(d, sig, s0, s1, s2, s3):
-    """d[j] <- sig[j] * z_j, z_j ~ N(0, 1) from the stream; returns the stream state."""
-    for j in range(d.shape[0]):
-        z, s0, s1, s2, s3 = normal_next(s0, s1, s2, s3)
-        d[j] = sig[j] * z
+@njit(cache=True, error_model="numpy")
+def _draw_row(d, sig, single, s0, s1, s2, s3):
+    """d[j] <- sig[j] * z_j, z_j ~ N(0, 1) from the stream; returns the stream state.
+
+    ``single``: 23-bit normals, two per 64-bit word (low half first), as numpy draws float32 normals.
+    """
+    n = d.shape[0]
+    if single:
+        j = 0
+        while j < n:
+            r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+            z, s0, s1, s2, s3 = _normal23(r & np.uint64(0xFFFFFFFF), s0, s1, s2, s3)
+            d[j] = sig[j] * z
+            if j + 1 < n:
+                z, s0, s1, s2, s3 = _normal23(r >> np.uint64(32), s0, s1, s2, s3)
+                d[j + 1] = sig[j + 1] * z
+            j += 2
+    else:
+        for j in range(n):
+            z, s0, s1, s2, s3 = normal_next(s0, s1, s2, s3)
+            d[j] = sig[j] * z
     return s0, s1, s2, s3
 
 
 # ----------------------------------------------------------------------------- large nets: one layer after BLAS
-@njit(cache=True, parallel=True)
-def noise_activate(Y, bias, sig, code, D, states, chunk):
+@njit(cache=True, error_model="numpy", parallel=True)
+def noise_activate(Y, bias, sig, code, D, states, chunk, single):
     """One layer, in place: ``D = sig * z`` and ``Y <- f(Y + bias) + D``; rows in chunks, chunks in parallel.
 
     Parameters
@@ -235,15 +309,17 @@ def noise_activate(Y, bias, sig, code, D, states, chunk):
     D : (B, n) same dtype
         Receives delta_l.
     states : (ceil(B/chunk), 4) uint64
-        One xoshiro256++ state per chunk, advanced in place.
+        One xoshiro256++ state per chunk (:func:`seed_states`), advanced in place.
     chunk : int
+    single : bool
+        Draw 23-bit (float32) normals.
     """
     B = Y.shape[0]
     n = Y.shape[1]
     for c in prange(states.shape[0]):
         s0, s1, s2, s3 = states[c, 0], states[c, 1], states[c, 2], states[c, 3]
         for r in range(c * chunk, min(B, (c + 1) * chunk)):
-            s0, s1, s2, s3 = _draw_row(D[r], sig, s0, s1, s2, s3)
+            s0, s1, s2, s3 = _draw_row(D[r], sig, single, s0, s1, s2, s3)
             yr = Y[r]
             for j in range(n):
                 yr[j] += bias[j]
@@ -252,64 +328,32 @@ def noise_activate(Y, bias, sig, code, D, states, chunk):
 
 
 # ----------------------------------------------------------------------------- small nets: the whole pass
-@njit(cache=True, inline="always")
-def _small_chunk(c, theta, lay, sig, X, D, states, chunk, XT, YT, DT):
-    """Rows of chunk c through all layers; layer products on transposed (neuron, row) buffers so they vectorise."""
-    B = X.shape[0]
-    L = (lay.shape[0] - 4) // 6
-    sizes = lay[0:L + 1]
-    s0, s1, s2, s3 = states[c, 0], states[c, 1], states[c, 2], states[c, 3]
-    r0 = c * chunk
-    R = min(B, r0 + chunk) - r0
-    for i in range(sizes[0]):
-        for r in range(R):
-            XT[i, r] = X[r0 + r, i]
-    for l in range(L):
-        n_in = sizes[l]
-        n_out = sizes[l + 1]
-        wo = lay[L + 1 + l]
-        bo = lay[2 * L + 1 + l]
-        code = lay[3 * L + 1 + l]
-        ko = lay[4 * L + 1 + l]
-        xo = lay[5 * L + 3 + l]  # x_offsets[l + 1]: the output layer's columns
-        for r in range(R):  # residuals: stream order row, neuron (as in noise_activate)
-            for j in range(n_out):
-                z, s0, s1, s2, s3 = normal_next(s0, s1, s2, s3)
-                dv = sig[ko + j] * z
-                D[r0 + r, ko + j] = dv
-                DT[j, r] = dv
-        for j in range(n_out):
-            yj = YT[j, :R]
-            bj = theta[bo + j]
-            for r in range(R):
-                yj[r] = bj
-            w0 = wo + j * n_in
-            for i in range(n_in):
-                w = theta[w0 + i]
-                xi = XT[i, :R]
-                for r in range(R):
-                    yj[r] += w * xi[r]
-            _activate_add(yj, DT[j, :R], code)
-            for r in range(R):
-                X[r0 + r, xo + j] = yj[r]
-        XT, YT = YT, XT
-    states[c, 0], states[c, 1], states[c, 2], states[c, 3] = s0, s1, s2, s3
-
-
-@njit(cache=True)
-def sample_small(theta, lay, sig, X, D, states, chunk):
-    """The whole forward pass with residuals, serially (small nets).
+@njit(cache=True, error_model="numpy")
+def sample_small(theta, lay, kappa, kT, k0, k1, x0, X, D, chunk, single):
+    """The whole forward pass with residuals in one serial call (small nets and batches).
 
     Parameters
     ----------
     theta : (N,) flat parameters (W_l row-major then b_l per layer)
     lay : int64 layout vector (:func:`layout`)
-    sig : (n_1 + ... + n_L,) sqrt(kT/kappa)
-    X : (B, n_total) flat state; the x_0 columns filled on entry, the rest on exit
+    kappa : (n_1 + ... + n_L,) stiffness; sigma = sqrt(kT/kappa)
+    kT : float
+    k0, k1 : int64
+        Key of the chunk streams (as :func:`seed_states`).
+    x0 : (B, n_0) clamped inputs
+    X : (B, n_total) receives the flat state [x_0, ..., x_L]
     D : (B, n_1 + ... + n_L) receives the residuals
-    states : (ceil(B/chunk), 4) uint64 streams, advanced in place
     chunk : int
+        Rows per stream.
+    single : bool
+        23-bit (float32) normals.
+
+    Notes
+    -----
+    Each chunk runs all layers; a layer's products are computed on transposed (neuron, row) buffers so that the
+    loops over rows vectorise; the residuals are drawn row by row in the order of :func:`noise_activate`.
     """
+    B = X.shape[0]
     L = (lay.shape[0] - 4) // 6
     w = 0
     for l in range(L + 1):
@@ -317,8 +361,47 @@ def sample_small(theta, lay, sig, X, D, states, chunk):
     XT = np.empty((w, chunk), dtype=X.dtype)
     YT = np.empty((w, chunk), dtype=X.dtype)
     DT = np.empty((w, chunk), dtype=X.dtype)
-    for c in range(states.shape[0]):
-        _small_chunk(c, theta, lay, sig, X, D, states, chunk, XT, YT, DT)
+    sig = np.empty(kappa.shape[0], dtype=X.dtype)
+    for i in range(kappa.shape[0]):
+        sig[i] = np.sqrt(kT / kappa[i])
+    n0 = lay[0]
+    for c in range((B + chunk - 1) // chunk):
+        s0, s1, s2, s3 = _chunk_state(k0, k1, c)
+        r0 = c * chunk
+        R = min(B, r0 + chunk) - r0
+        for r in range(R):
+            for i in range(n0):
+                X[r0 + r, i] = x0[r0 + r, i]
+                XT[i, r] = x0[r0 + r, i]
+        for l in range(L):
+            n_in = lay[l]
+            n_out = lay[l + 1]
+            wo = lay[L + 1 + l]
+            bo = lay[2 * L + 1 + l]
+            code = lay[3 * L + 1 + l]
+            ko = lay[4 * L + 1 + l]
+            xo = lay[5 * L + 3 + l]  # x_offsets[l + 1]: the output layer's columns
+            sl = sig[ko:ko + n_out]
+            for r in range(R):  # residuals: stream order row, neuron (as in noise_activate)
+                dr = D[r0 + r, ko:ko + n_out]
+                s0, s1, s2, s3 = _draw_row(dr, sl, single, s0, s1, s2, s3)
+                for j in range(n_out):
+                    DT[j, r] = dr[j]
+            for j in range(n_out):
+                yj = YT[j, :R]
+                bj = theta[bo + j]
+                for r in range(R):
+                    yj[r] = bj
+                w0 = wo + j * n_in
+                for i in range(n_in):
+                    wij = theta[w0 + i]
+                    xi = XT[i, :R]
+                    for r in range(R):
+                        yj[r] += wij * xi[r]
+                _activate_add(yj, DT[j, :R], code)
+                for r in range(R):
+                    X[r0 + r, xo + j] = yj[r]
+            XT, YT = YT, XT
 
 
 def layout(net) -> np.ndarray:
