@@ -53,7 +53,7 @@ def counting_config(log: Path | None, sleep: float, widths, seeds=2, kind="test_
             f'[sweep]\nkT = [0.5]\nwidth = {list(widths)}\nseed = {{start = 0, stop = {seeds}}}\n')
 
 
-GRID = """
+GRID_TRAIN = """
 [experiment]
 kind = "train"
 seed = 11
@@ -73,13 +73,34 @@ n_train = [8, 16]
 seed = {start = 0, stop = 2}
 """
 
+# without the training engine: the same kT x N x S x seeds grid on exact equilibrium sampling (S = samples)
+GRID_EQ = """
+[experiment]
+kind = "equilibrium"
+seed = 11
+[network]
+n_in = 3
+[sweep]
+kT = [1e-6, 1e-4]
+width = [2, 4]
+n_replicas = [8, 16]
+seed = {start = 0, stop = 2}
+"""
+
+
+def _has_training() -> bool:
+    try:
+        import analogsim.training  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
 
 # ----------------------------------------------------------------------------- embedded vs dask
 @pytest.fixture(scope="module")
 def embedded_run(tmp_path_factory):
-    pytest.importorskip("analogsim.training")
     d = tmp_path_factory.mktemp("embedded")
-    cfg = write(d, GRID)
+    cfg = write(d, GRID_TRAIN if _has_training() else GRID_EQ)
     summary = run_sweep(cfg, d / "out", workers=2)
     return cfg, d / "out", summary
 
@@ -90,7 +111,7 @@ def dask_cluster():
     import logging
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                        silence_logs=logging.ERROR)
     client = distributed.Client(cluster, set_as_default=False)
     try:
@@ -106,11 +127,16 @@ def test_embedded_sweep_makes_dataset_and_figures(embedded_run):
     cfg, out, s = embedded_run
     assert (s.n_points, s.n_ok, s.n_failed, s.n_computed) == (16, 16, 0, 16)
     ds = xarray.open_dataset(out / "results.nc")  # the one line a user needs
-    assert list(ds["work"].dims) == ["kT", "width", "n_train", "seed"]
+    train = ds.attrs["kind"] == "train"
+    S = "n_train" if train else "n_replicas"
+    assert list(ds["status"].dims) == ["kT", "width", S, "seed"]
     assert (ds["status"].values == "ok").all()
     assert set(np.unique(ds["n_params"].sel(width=4).values)) == {3 * 4 + 4 + 4 + 1}  # N follows the width
-    assert np.all(ds["work"].values > 0) and np.all(np.isfinite(ds["test_loss"].values))
-    assert ds.attrs["kind"] == "train" and "version_analogsim" in ds.attrs
+    if train:
+        assert np.all(ds["work"].values > 0) and np.all(np.isfinite(ds["test_loss"].values))
+    else:
+        assert np.all(np.isfinite(ds["equipartition_all"].values))
+    assert "version_analogsim" in ds.attrs
     assert "[sweep]" in ds.attrs["config_toml"] and json.loads(ds.attrs["config_json"])["experiment"]["seed"] == 11
     assert len(set(ds["point_seed"].values.ravel())) == 16  # every point its own seed
     ds.close()
@@ -124,7 +150,9 @@ def test_embedded_sweep_makes_dataset_and_figures(embedded_run):
                 json.loads(f.read_text())
     assert cli.main(["plot", str(out), "--format", "png"]) == 0
     figs = sorted(p.stem for p in (out / "figures").iterdir())
-    for name in ("loss_vs_kT__n_train-8", "energy_vs_n_train__kT-1e-06", "energy_vs_N__n_train-16", "bounds"):
+    expected = (("loss_vs_kT__n_train-8", "energy_vs_n_train__kT-1e-06", "energy_vs_N__n_train-16", "bounds")
+                if train else ("equipartition__n_replicas-8",))
+    for name in expected:
         assert name in figs, figs
 
 
@@ -339,6 +367,23 @@ def test_unreachable_scheduler_fails_fast_and_writes_nothing(tmp_path, capsys):
     assert rc == 2 and "cannot reach the Dask scheduler" in err, err
     assert elapsed < 10
     assert not (tmp_path / "out").exists()
+
+
+def test_malformed_scheduler_address(tmp_path, capsys):
+    cfg = write(tmp_path, counting_config(None, 0.0, [1]))
+    rc = cli.main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--scheduler", "http://host:8786"])
+    assert rc == 2 and "must look like tcp://host:8786" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_cli_dask_local(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    cfg = write(tmp_path, counting_config(None, 0.0, [1, 2]))
+    assert cli.main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--dask-local", "2", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["n_ok"] == 4 and "LocalCluster(2 workers)" in s["backend"]
 
 
 def test_unwritable_output_folder(tmp_path, capsys):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import sys
 import threading
 import time
@@ -206,8 +207,8 @@ class DaskBackend:
     def __init__(self, address: str | None = None, n_local: int | None = None, connect_timeout: float = 5.0):
         if (address is None) == (n_local is None):
             raise ValueError("give exactly one of address (a running scheduler) or n_local (a LocalCluster)")
-        if address is not None and (not isinstance(address, str) or not address.strip()):
-            raise ValueError(f"address must be a scheduler address like 'tcp://host:8786', got {address!r}")
+        if address is not None:
+            _check_address(address)
         if n_local is not None and (isinstance(n_local, bool) or not isinstance(n_local, int) or n_local < 1):
             raise ValueError(f"n_local must be a positive number of workers, got {n_local!r}")
         self.address = address
@@ -262,7 +263,7 @@ class DaskBackend:
                 log.warning("the scheduler at %s has no workers yet; points wait until workers join", addr)
         else:
             self.cluster = LocalCluster(n_workers=self.n_local, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
+                                        dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.cluster, set_as_default=False)
         return self
 
@@ -298,6 +299,17 @@ class DaskBackend:
 
     def __exit__(self, *exc):
         self.close()
+
+
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})")
+
+
+def _check_address(address) -> None:
+    """Refuse a malformed scheduler address before Dask sees it (a bad one makes its Client hang on exit)."""
+    if not isinstance(address, str) or not _ADDRESS.fullmatch(address.strip()) \
+            or not 0 < int(_ADDRESS.fullmatch(address.strip()).group(1)) < 65536:
+        raise ValueError(f"scheduler address must look like tcp://host:8786 (scheme tcp, tls, ws, wss or ucx; "
+                         f"a port 1-65535), got {address!r}")
 
 
 def make_backend(workers: int | None = None, scheduler: str | None = None, dask_local: int | None = None,
