@@ -494,6 +494,8 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
             raise ValueError("target_protocol needs output_clamp (it says whether the clamp is hard or soft)")
         tprot = as_protocol(target_protocol, "target_protocol")
         rows.append(tprot.rows())
+    if not isinstance(init, str):
+        rows.append(_init_rows(init))
     B = max(rows)
     if n_replicas is not None:
         n_replicas = check_scalar(n_replicas, "n_replicas", low=1, integer=True)
@@ -563,6 +565,16 @@ def _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss):
     if clamp is not None and clamp.hard:
         xs[-1][...] = t_0
     return xs
+
+
+def _init_rows(init) -> int:
+    try:
+        if isinstance(init, np.ndarray) and init.ndim == 2:
+            return int(init.shape[0])
+        return int(max(np.shape(x)[0] for x in init))
+    except (TypeError, IndexError, ValueError):
+        raise TypeError(f"init must be 'auto', 'equilibrium', 'forward', a flat state (B, n_total) or a list "
+                        f"[x_0, ..., x_L], got {type(init).__name__}") from None
 
 
 def _rows_ok(init, B):

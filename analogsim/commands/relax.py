@@ -1,0 +1,156 @@
+"""``analogsim relax``: Langevin relaxation of a network's neurons, with energy books."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+
+from ._common import emit_json, float_list, int_list
+
+EPILOG = """examples:
+  analogsim relax --sizes 4,16,16,1 --kT 0.1 --json              EM, 1000 steps, 256 replicas
+  analogsim relax --sizes 4,16,1 --kT 0.1 --dt 0.05 --integrator mala --n-steps 5000
+  analogsim relax --sizes 1,4,4,1 --kT 0.01 --tau 64 --x0 -1 --x1 1 --integrator mala --json
+                                                                  quasi-static inference: work, Jarzynski
+  analogsim relax --config exp.toml --kT 0.2                      settings from an experiment file, kT overridden
+  analogsim relax --sizes 4,8,2 --kT 0.1 --target 0.5,-0.5 --output-stiffness 10 --save out.npz
+
+The step dt is checked against lambda_max of the x-Hessian: Gamma dt lambda_max >= 2 is refused, > 0.1 warns
+that Euler-Maruyama is biased (use --integrator mala). Exit codes: 0 ok, 2 bad input, 3 diverged/stalled.
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("relax", help="Langevin relaxation of the neurons with work/heat books (EM or MALA)",
+                       description="Overdamped Langevin dynamics dx = -Gamma dH/dx dt + sqrt(2 Gamma kT) dW of the "
+                                   "neurons of a seeded random network, input clamped (fixed, or ramped from --x0 to "
+                                   "--x1 over --tau), output free or clamped; prints the energy books.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", metavar="TOML", default=None,
+                   help="experiment file (analogsim.config): network and dynamics settings; flags override")
+    p.add_argument("--sizes", type=int_list, default=None, help="layer sizes, e.g. 4,16,16,1 (default 4,16,1)")
+    p.add_argument("--activation", default=None, help="hidden activation (default tanh)")
+    p.add_argument("--output-activation", default=None, help="output activation (default identity)")
+    p.add_argument("--kappa", type=float, default=None, help="stiffness of every neuron (default 1)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default=None)
+    p.add_argument("--kT", type=float, default=None, help="temperature (energy units); required")
+    p.add_argument("--dt", type=float, default=None, help="time step (default 0.01)")
+    p.add_argument("--n-steps", type=int, default=None, help="steps (default 1000, or round(tau/dt))")
+    p.add_argument("--integrator", choices=("em", "mala"), default=None, help="default em")
+    p.add_argument("--replicas", type=int, default=None, help="independent replicas (default 256)")
+    p.add_argument("--gamma", type=float, default=1.0, help="neuron mobility Gamma (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the net, the inputs and the noise (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="threads (default: numba's setting)")
+    p.add_argument("--x0", type=float_list, default=None, help="clamped input (default: random N(0,1))")
+    p.add_argument("--x1", type=float_list, default=None, help="end of the input ramp (with --tau)")
+    p.add_argument("--tau", type=float, default=None, help="ramp the input from x0 to x1 over tau")
+    p.add_argument("--target", type=float_list, default=None, help="clamp the output to this target")
+    p.add_argument("--output-stiffness", type=float, default=None,
+                   help="soft clamp stiffness (with --target; default: hard clamp)")
+    p.add_argument("--burn-in", type=int, default=0, help="steps left out of the moments (default 0)")
+    p.add_argument("--stability", default="auto", help="auto | bound | off | a number for lambda_max")
+    p.add_argument("--save", metavar="NPZ", default=None, help="write the final state and books (.npz)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.set_defaults(func=run)
+
+
+def _settings(args) -> dict:
+    s = {"sizes": None, "activation": "tanh", "output_activation": "identity", "kappa": 1.0, "dtype": "float64",
+         "kT": None, "dt": 0.01, "n_steps": 1000, "integrator": "em", "n_replicas": 256, "seed": 0, "tau": None,
+         "init": "he", "bias_scale": 0.0}
+    if args.config:
+        from ..config import load_config
+
+        cfg = load_config(args.config)
+        st = cfg.settings
+        if cfg.axes:
+            print(f"analogsim relax: {args.config} has sweep axes {sorted(cfg.axes)}; using its base settings "
+                  "(run the sweep with `analogsim sweep`)", file=sys.stderr)
+        for k in ("activation", "output_activation", "kappa", "dtype", "kT", "dt", "n_steps", "integrator",
+                  "n_replicas", "tau", "init", "bias_scale"):
+            if st.get(k) is not None:
+                s[k] = st[k]
+        s["seed"] = cfg.seed
+        if st.get("sizes"):
+            s["sizes"] = list(st["sizes"])
+        else:
+            s["sizes"] = [st["n_in"]] + [st["width"]] * (st["depth"] - 1) + [st["n_out"]]
+    over = {"sizes": args.sizes, "activation": args.activation, "output_activation": args.output_activation,
+            "kappa": args.kappa, "dtype": args.dtype, "kT": args.kT, "dt": args.dt, "n_steps": args.n_steps,
+            "integrator": args.integrator, "n_replicas": args.replicas, "seed": args.seed, "tau": args.tau}
+    s.update({k: v for k, v in over.items() if v is not None})
+    if s["sizes"] is None:
+        s["sizes"] = [4, 16, 1]
+    if s["kT"] is None:
+        raise ValueError("--kT is required (or kT in the config's [dynamics] section)")
+    return s
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from .. import Network
+    from ..hamiltonian import OutputClamp
+    from ..observers import EnergyMoments
+    from ..protocols import Ramp
+    from ..simulate import relax
+
+    s = _settings(args)
+    sizes = s["sizes"]
+    if len(sizes) < 2:
+        raise ValueError(f"--sizes must list at least input and output sizes, got {sizes}")
+    L = len(sizes) - 1
+    acts = [s["activation"]] * (L - 1) + [s["output_activation"]]
+    ss = np.random.SeedSequence(s["seed"])
+    s_net, s_in, s_run = ss.spawn(3)
+    net = Network.create(sizes, activations=acts, kappa=s["kappa"], init=s["init"], seed=np.random.default_rng(s_net),
+                         dtype=s["dtype"], bias_scale=s["bias_scale"])
+    rng = np.random.default_rng(s_in)
+    x0 = np.asarray(args.x0, dtype=float) if args.x0 is not None else rng.standard_normal(sizes[0])
+    clamp = None
+    if args.target is not None:
+        clamp = OutputClamp(np.asarray(args.target, dtype=float), args.output_stiffness)
+    elif args.output_stiffness is not None:
+        raise ValueError("--output-stiffness needs --target")
+    stab = args.stability
+    try:
+        stab = float(stab)
+    except ValueError:
+        pass
+    kw = dict(kT=s["kT"], dt=s["dt"], integrator=s["integrator"], n_replicas=s["n_replicas"], seed=s_run,
+              gamma=args.gamma, threads=args.threads, output_clamp=clamp, stability=stab,
+              record=("books", EnergyMoments(burn_in=args.burn_in)))
+    t0 = time.perf_counter()
+    if s["tau"] is not None:
+        x1 = np.asarray(args.x1, dtype=float) if args.x1 is not None else rng.standard_normal(sizes[0])
+        n_steps = args.n_steps if args.n_steps is not None else max(1, int(round(s["tau"] / s["dt"])))
+        res = relax(net, None, input_protocol=Ramp(x0, x1, s["tau"]), n_steps=n_steps, **kw)
+    else:
+        if args.x1 is not None:
+            raise ValueError("--x1 needs --tau (the ramp duration)")
+        res = relax(net, x0, n_steps=s["n_steps"], **kw)
+    wall = time.perf_counter() - t0
+    summary = res.summary()
+    summary.update({"sizes": sizes, "activations": acts, "n_params": net.n_params, "wall_s": wall,
+                    "steps_per_s": res.n_steps / wall if wall > 0 else None})
+    if s["tau"] is not None:
+        from ..protocols import thermodynamic_length
+
+        if clamp is None:
+            summary["tau"] = s["tau"]
+            summary["thermodynamic_length_sq"] = float(thermodynamic_length(net, x0, x1, gamma=args.gamma)[0])
+    if args.save:
+        from .._io import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez(buf, state=res.state, work=res.work, heat=res.heat, energy_start=res.energy_start,
+                 energy_end=res.energy_end, first_law_residual=res.first_law_residual, **net.to_arrays())
+        atomic_write_bytes(args.save, buf.getvalue())
+    if args.json:
+        emit_json(summary)
+    else:
+        for k, v in summary.items():
+            print(f"{k:28s} {v}")
+    return 0

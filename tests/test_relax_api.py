@@ -1,0 +1,156 @@
+"""relax(): argument validation (one pytest.raises per rule), observers, result fields, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from analogsim import Network
+from analogsim.hamiltonian import OutputClamp, grad_params
+from analogsim.observers import EnergyMoments, ParamForce, Trajectory, jarzynski
+from analogsim.protocols import Ramp, Sampled
+from analogsim.simulate import relax
+
+NET = Network.create([3, 5, 2], activations="tanh", kappa=1.0, seed=0)
+X0 = np.array([0.1, 0.2, 0.3])
+OK = dict(kT=0.1, dt=0.01, n_steps=5, seed=0)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(dt=0.0), r"dt must be > 0.0, got 0.0"),
+    (dict(dt=-0.1), r"dt must be > 0.0, got -0.1"),
+    (dict(n_steps=-1), r"n_steps must be >= 0, got -1"),
+    (dict(kT=-1.0), r"kT must be >= 0.0, got -1.0"),
+    (dict(gamma=0.0), r"gamma must be > 0.0"),
+    (dict(kT=0.0, integrator="mala"), r"kT must be > 0 for MALA"),
+    (dict(integrator="rk4"), r"integrator must be"),
+    (dict(n_replicas=0), r"n_replicas must be >= 1, got 0"),
+    (dict(threads=0), r"threads must be >= 1, got 0"),
+    (dict(record=("energy", "bogus")), r"record\[1\] must be an observer or one of"),
+    (dict(init="hot"), r"init must be 'auto', 'equilibrium', 'forward'"),
+    (dict(stability="maybe"), r"stability must be"),
+])
+def test_bad_scalars(kw, match):
+    with pytest.raises(ValueError, match=match):
+        relax(NET, X0, **{**OK, **kw})
+
+
+def test_bad_shapes_and_protocols():
+    with pytest.raises(ValueError, match=r"x0 must have shape \(batch, 3\)"):
+        relax(NET, [0.1, 0.2], **OK)
+    with pytest.raises(ValueError, match=r"output_clamp.target must have shape \(batch, 2\)"):
+        relax(NET, X0, output_clamp=OutputClamp([0.1, 0.2, 0.3]), **OK)
+    with pytest.raises(ValueError, match=r"n_replicas = 4 conflicts with 3 input/target rows"):
+        relax(NET, X0, n_replicas=4, output_clamp=OutputClamp(np.zeros((3, 2))), **OK)
+    with pytest.raises(ValueError, match=r"output_clamp.target must have 4 rows"):
+        relax(NET, np.zeros((4, 3)), output_clamp=OutputClamp(np.zeros((3, 2))), **OK)
+    with pytest.raises(ValueError, match=r"input_protocol must have n_steps \+ 1 = 6 time points.*got 5"):
+        relax(NET, None, input_protocol=Sampled(np.zeros((5, 3))), **OK)
+    with pytest.raises(ValueError, match=r"input_protocol must give 3 values per row"):
+        relax(NET, None, input_protocol=Ramp([0.0, 1.0], [1.0, 0.0], tau=1.0), **OK)
+    with pytest.raises(ValueError, match=r"target_protocol must have n_steps \+ 1 = 6 time points"):
+        relax(NET, X0, output_clamp=OutputClamp([0.0, 0.0]), target_protocol=Sampled(np.zeros((9, 2))), **OK)
+    with pytest.raises(ValueError, match="target_protocol needs output_clamp"):
+        relax(NET, X0, target_protocol=Ramp([0.0, 0.0], [1.0, 1.0], tau=1.0), **OK)
+    with pytest.raises(ValueError, match="exactly one of them"):
+        relax(NET, X0, input_protocol=Ramp(X0, X0, tau=1.0), **OK)
+    with pytest.raises(ValueError, match="exactly one of them"):
+        relax(NET, None, **OK)
+    with pytest.raises(ValueError, match="tau must be > 0.0, got 0.0"):
+        Ramp([0.0], [1.0], tau=0.0)
+    with pytest.raises(ValueError, match="n_replicas = 3 conflicts with 2 input"):
+        relax(NET, np.zeros((2, 3)), n_replicas=3, **OK)
+    with pytest.raises(ValueError, match="output stiffness must be > 0"):
+        OutputClamp([0.0, 0.0], -1.0)
+    with pytest.raises(ValueError, match="every must be >= 1"):
+        Trajectory(every=0)
+
+
+def test_zero_steps_and_result_fields():
+    r = relax(NET, X0, kT=0.1, dt=0.01, n_steps=0, n_replicas=3, seed=0)
+    assert r.status == "ok" and r.n_recorded == 0 and r.equipartition is None
+    np.testing.assert_array_equal(r.work, 0)
+    np.testing.assert_array_equal(r.energy_start, r.energy_end)
+    r = relax(NET, np.zeros((4, 3)), kT=0.1, dt=0.01, n_steps=20, seed=0,
+              record=(EnergyMoments(), ParamForce(), Trajectory(every=5), "books"))
+    assert [x.shape for x in r.xs] == [(4, 3), (4, 5), (4, 2)]
+    assert r.trajectory.shape == (4, 4, 10) and list(r.trajectory_steps) == [5, 10, 15, 20]
+    np.testing.assert_array_equal(r.trajectory[-1], r.state)
+    assert r.param_force.shape == (NET.n_params,)
+    json.dumps(r.summary())
+
+
+def test_param_force_is_the_mean_of_dH_dtheta_over_the_trajectory():
+    r = relax(NET, np.zeros((6, 3)) + X0, kT=0.1, dt=0.01, n_steps=30, seed=1,
+              record=(ParamForce(burn_in=10), Trajectory(every=1)))
+    states = r.trajectory[10:]  # steps 11..30
+    ref = np.mean([grad_params(NET, NET.split(s), reduce="mean") for s in states], axis=0)
+    np.testing.assert_allclose(r.param_force, ref, rtol=1e-10, atol=1e-13)
+
+
+def test_energy_moments_against_the_trajectory():
+    from analogsim.hamiltonian import energy
+
+    r = relax(NET, X0, kT=0.1, dt=0.01, n_steps=40, n_replicas=5, seed=2,
+              record=(EnergyMoments(burn_in=0), Trajectory(every=1)))
+    E = np.stack([energy(NET, NET.split(s), per_layer=True) for s in r.trajectory])  # (steps, B, L)
+    np.testing.assert_allclose(r.energy_mean[:2], E.mean(axis=(0, 1)), rtol=1e-10)
+    np.testing.assert_allclose(r.energy_var[:2], E.var(axis=(0, 1)), rtol=1e-8, atol=1e-14)
+    per = 2 * E.mean(axis=0) / (np.array(NET.sizes[1:]) * 0.1)
+    np.testing.assert_allclose(r.equipartition, per.mean(axis=0), rtol=1e-10)
+
+
+def test_sampled_protocol_equals_ramp():
+    n, dt, tau = 40, 0.01, 0.3
+    ramp = Ramp(X0, -X0, tau)
+    samp = Sampled(ramp.value(np.arange(n + 1) * dt))
+    a = relax(NET, None, input_protocol=ramp, kT=0.1, dt=dt, n_steps=n, n_replicas=3, seed=3)
+    b = relax(NET, None, input_protocol=samp, kT=0.1, dt=dt, n_steps=n, n_replicas=3, seed=3)
+    np.testing.assert_allclose(a.state, b.state, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(a.work, b.work, rtol=1e-12)
+    f = Sampled.from_function(lambda t: X0 * np.cos(t), n, dt)
+    c = relax(NET, None, input_protocol=f, kT=0.1, dt=dt, n_steps=n, n_replicas=3, seed=3)
+    np.testing.assert_allclose(c.xs[0], np.broadcast_to(X0 * np.cos(n * dt), (3, 3)))
+
+
+def test_continuation_and_init_state():
+    r1 = relax(NET, X0, kT=0.1, dt=0.01, n_steps=10, n_replicas=3, seed=4)
+    r2 = relax(NET, X0, kT=0.1, dt=0.01, n_steps=10, seed=5, init=r1.state)
+    assert r2.state.shape == (3, 10)
+    np.testing.assert_allclose(r2.energy_start, r1.energy_end, rtol=1e-12)
+    r3 = relax(NET, X0, kT=0.1, dt=0.01, n_steps=10, seed=5, init=r1.xs)
+    np.testing.assert_array_equal(r2.state, r3.state)
+
+
+def test_jarzynski_helper():
+    rng = np.random.default_rng(0)
+    W = rng.normal(0.5, 1.0, 200000)  # Gaussian work with var = 2 kT <W>: exactly <e^-W> = 1 at kT = 1
+    est = jarzynski(W, 1.0)
+    assert abs(est.value - 1) < 4 * est.se
+    assert abs(est.delta_F) < 4 * est.se
+    assert 0 < est.ess <= W.size
+    assert abs(jarzynski(W + 1.0, 1.0).value - 1) > 4 * est.se  # shifted work: the control fails
+    big = jarzynski(np.array([1000.0, 1001.0]), 1.0)  # no underflow
+    assert np.isfinite(big.delta_F) and big.delta_F > 999
+
+
+def test_cli_relax_json(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "analogsim.cli", "relax", "--sizes", "3,6,2", "--kT", "0.1",
+                          "--n-steps", "50", "--replicas", "8", "--json", "--save", str(tmp_path / "r.npz")],
+                         capture_output=True, text=True, check=True)
+    s = json.loads(out.stdout)
+    assert s["status"] == "ok" and s["n_replicas"] == 8 and s["n_steps"] == 50 and len(s["equipartition"]) == 2
+    with np.load(tmp_path / "r.npz", allow_pickle=False) as z:
+        assert z["state"].shape == (8, 11)
+    bad = subprocess.run([sys.executable, "-m", "analogsim.cli", "relax", "--sizes", "3,6,2", "--kT", "0.1",
+                          "--dt", "50"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unstable" in bad.stderr
+    ramp = subprocess.run([sys.executable, "-m", "analogsim.cli", "relax", "--sizes", "1,4,1", "--kT", "0.05",
+                           "--tau", "2", "--x0", "-1", "--x1", "1", "--integrator", "mala", "--dt", "0.05",
+                           "--replicas", "16", "--json"], capture_output=True, text=True, check=True)
+    s = json.loads(ramp.stdout)
+    assert "jarzynski" in s and s["thermodynamic_length_sq"] > 0
