@@ -280,6 +280,8 @@ def measure_activity(net, X, *, batch_size: int = 4096) -> ActivityRecord:
     batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
     X = net.check_input(X, "X")
     B = X.shape[0]
+    if B == 0:
+        raise ValueError(f"X must hold at least one input row (one inference), got shape {X.shape}")
     per = np.zeros((B, len(relu)), dtype=np.int64)
     for start in range(0, B, batch_size):
         xs = net.forward(X[start:start + batch_size])
