@@ -70,8 +70,8 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
     Notes
     -----
     Small nets and batches run in one serial numba call; larger ones use BLAS for W x and one numba pass per
-    layer for the noise and the activation (chunks in parallel). Both draw the same residuals for the same seed
-    and agree to rounding.
+    layer for the noise and the activation (chunks in parallel unless the machine is oversubscribed). Both draw
+    the same residuals for the same seed and agree to rounding.
 
     Examples
     --------
@@ -91,22 +91,22 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
             raise ValueError(f"n_replicas needs a single input row, got x0 with {x.shape[0]} rows")
         x = np.ascontiguousarray(np.broadcast_to(x, (n_replicas, x.shape[1])))
     k0, k1 = _stream_keys(seed)
-    from .kernels.sample import noise_activate, sample_small, seed_states
+    from .kernels.sample import noise_activate, noise_activate_serial, sample_small, seed_states
 
     B = x.shape[0]
     lay = _sample_layout(net)
     kap = np.concatenate(net.kappa) if net.depth > 1 else net.kappa[0]
-    single = net.dtype == np.float32
     if lay["small"] and B <= _SMALL_ROWS:
         X = np.empty((B, lay["n_total"]), dtype=net.dtype)
         D = np.empty((B, lay["n_neurons"]), dtype=net.dtype)
-        sample_small(net.theta, lay["vec"], kap, kT, k0, k1, x, X, D, _CHUNK, single)
+        sample_small(net.theta, lay["vec"], kap, kT, k0, k1, x, X, D, _CHUNK)
         xo, ko = lay["x_off"], lay["k_off"]
         return EquilibriumSample([X[:, xo[l]:xo[l + 1]] for l in range(net.depth + 1)],
                                  [D[:, ko[l]:ko[l + 1]] for l in range(net.depth)], kT)
     states = np.empty((-(-B // _CHUNK), 4), dtype=np.uint64)
     seed_states(k0, k1, states)
     sig = np.sqrt(kT / kap).astype(net.dtype, copy=False)
+    kern = noise_activate if _spare_cores() else noise_activate_serial
     xs, deltas = [x], []
     ko = lay["k_off"]
     for l in range(net.depth):
@@ -114,7 +114,7 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
         y = np.empty((B, W.shape[0]), dtype=net.dtype)
         np.matmul(x, W.T, out=y)
         d = np.empty_like(y)
-        noise_activate(y, net.biases[l], sig[ko[l]:ko[l + 1]], lay["codes"][l], d, states, _CHUNK, single)
+        kern(y, net.biases[l], sig[ko[l]:ko[l + 1]], lay["codes"][l], d, states, _CHUNK)
         xs.append(y)
         deltas.append(d)
         x = y
@@ -123,9 +123,29 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
 
 _CHUNK = 64  # rows per random stream (fixed, so results do not depend on the thread count)
 _SMALL_MACS = 4096  # nets with at most this many weights, and batches of at most _SMALL_ROWS rows,
-_SMALL_ROWS = 512   # run in one serial numba call; the rest use BLAS and a parallel pass per layer
+_SMALL_ROWS = 512   # run in one serial numba call; the rest use BLAS and a numba pass per layer
 _LAYOUTS: "weakref.WeakKeyDictionary" = None  # type: ignore[assignment]
 _U64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _spare_cores() -> bool:
+    """Run the per-layer pass on numba's threads only when the machine is not oversubscribed.
+
+    On a busy machine (1-minute load average above the core count) a parallel region waits for its slowest,
+    descheduled thread; measured on 2 shared cores, the serial pass was then faster. The numbers are the same
+    either way (one random stream per chunk of rows).
+    """
+    import os
+
+    from numba import get_num_threads
+
+    if get_num_threads() < 2:
+        return False
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return True
+    return load < (os.cpu_count() or 1) + 0.5
 
 
 def _checked_input(net, x0):

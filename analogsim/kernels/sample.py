@@ -3,15 +3,15 @@
 x_l = f_l(W_l x_{l-1} + b_l) + delta_l with delta_i = sigma_i z_i, sigma_i = sqrt(kT/kappa_i), z_i ~ N(0, 1).
 
 Randomness: the batch rows are cut into chunks of ``chunk`` rows; chunk c owns one xoshiro256++ stream
-(:mod:`.rng`), seeded by splitmix64 from a 128-bit key and c (:func:`seed_states`), and draws its normals in
-the order layer, row, neuron: 52-bit ziggurat normals (rng.py) for float64 nets, numpy's 23-bit layout (two
-per 64-bit word) for float32 nets. Both paths below draw in that order, so for one seed they give the same
-residuals, and the result does not depend on the number of threads.
+(:mod:`.rng`, 256-layer ziggurat normals), seeded by splitmix64 from a 128-bit key and c (:func:`seed_states`),
+and draws its normals in the order layer, row, neuron. Both paths below draw in that order, so for one seed
+they give the same residuals, and the result does not depend on the number of threads.
 
 * :func:`sample_small` - the whole forward pass in one serial call (products on transposed per-chunk buffers
   so that they vectorise), for small nets and batches where the per-call overhead dominates.
 * :func:`noise_activate` - one layer after its BLAS product ``Y = X_{l-1} W_l^T``: draws the residuals and
-  applies ``f(Y + b) + delta`` in place, one pass over Y, chunks in parallel.
+  applies ``f(Y + b) + delta`` in place, one pass over Y, chunks in parallel (:func:`noise_activate_serial`:
+  the same on one thread).
 
 Activation codes follow :mod:`analogsim.activations` (0 identity, 1 relu, 2 tanh, 3 sigmoid, 4 softplus).
 No validation here: the Python layer (:func:`analogsim.equilibrium.sample_equilibrium`) checks everything.
@@ -19,12 +19,14 @@ No validation here: the Python layer (:func:`analogsim.equilibrium.sample_equili
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
-from .rng import ZIG_FI, ZIG_INV_R, ZIG_KI, ZIG_R, ZIG_WI, _u01, normal_next, xoshiro_next
+from .rng import ZIG_KI, _normal_slow, _zig_fast, normal_next, xoshiro_next
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -65,52 +67,6 @@ def seed_states(k0, k1, states):
     """
     for c in range(states.shape[0]):
         states[c, 0], states[c, 1], states[c, 2], states[c, 3] = _chunk_state(k0, k1, c)
-
-
-# ----------------------------------------------------------------------------- float32 normals
-# numpy's float32 layout of the same 256-layer ziggurat: 8 bits layer, 1 bit sign, 23 bits abscissa, so one
-# 64-bit word gives two normals. The tables are rng.py's 52-bit ones rescaled (exact powers of two).
-_ZIG_KI23 = (ZIG_KI >> 29).astype(np.int64)
-_ZIG_WI23 = ZIG_WI * float(2 ** 29)
-
-
-@njit(cache=True, error_model="numpy")
-def _normal23_slow(idx, rabs, x, s0, s1, s2, s3):
-    """Rejection path of the 23-bit ziggurat (about 1 % of draws): tail, wedge test, or a fresh 32-bit draw."""
-    while True:
-        if idx == 0:  # tail beyond r
-            while True:
-                r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
-                xx = -ZIG_INV_R * np.log1p(-_u01(r))
-                r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
-                yy = -np.log1p(-_u01(r))
-                if yy + yy > xx * xx:
-                    return (-(ZIG_R + xx) if (rabs >> 8) & 1 else ZIG_R + xx), s0, s1, s2, s3
-        r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
-        if (ZIG_FI[idx - 1] - ZIG_FI[idx]) * _u01(r) + ZIG_FI[idx] < np.exp(-0.5 * x * x):
-            return x, s0, s1, s2, s3
-        r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)  # rejected: a new candidate from a fresh word
-        u = r & np.uint64(0xFFFFFFFF)
-        idx = np.intp(u & np.uint64(0xFF))
-        rabs = np.int64((u >> np.uint64(9)) & np.uint64(0x7FFFFF))
-        x = np.float64(rabs) * _ZIG_WI23[idx]
-        if (u >> np.uint64(8)) & np.uint64(1):
-            x = -x
-        if rabs < _ZIG_KI23[idx]:
-            return x, s0, s1, s2, s3
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _normal23(u, s0, s1, s2, s3):
-    """A standard normal from the 32-bit word u (fast path) or the stream (rejections)."""
-    idx = np.intp(u & np.uint64(0xFF))
-    rabs = np.int64((u >> np.uint64(9)) & np.uint64(0x7FFFFF))
-    x = np.float64(rabs) * _ZIG_WI23[idx]
-    if (u >> np.uint64(8)) & np.uint64(1):
-        x = -x
-    if rabs < _ZIG_KI23[idx]:
-        return x, s0, s1, s2, s3
-    return _normal23_slow(idx, rabs, x, s0, s1, s2, s3)
 
 
 # ----------------------------------------------------------------------------- vectorisable activations
@@ -231,9 +187,83 @@ def _relu(v):
     return v if v > 0 else v - v  # +0.0 in v's type
 
 
+# float32 tanh in float32 arithmetic (8 lanes): Cephes' tanhf polynomial below |y| = 0.625 (about 2 ulp),
+# (1 - e)/(1 + e) with e = exp(-2|y|) above, exp by 2**k * (Taylor to r**7).
+_F = np.float32
+_F_ONE, _F_TWO, _F_HALF, _F_CUT = _F(1.0), _F(2.0), _F(0.5), _F(0.625)
+_F_MAGIC = _F(12582912.0)  # 1.5 * 2**23
+_F_LOG2E, _F_LN2_HI, _F_LN2_LO = _F(1.4426950408889634), _F(0.693145751953125), _F(1.428606765330187e-06)
+_F_MIN = _F(-87.0)
+_F_T = (_F(-5.70498872745e-3), _F(2.06390887954e-2), _F(-5.37397155531e-2), _F(1.33314422036e-1),
+        _F(-3.33332819422e-1))
+_F_E = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
+
+
+@intrinsic
+def _f32_bits(typingctx, x):
+    if not isinstance(x, types.Float) or x.bitwidth != 32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(x), codegen
+
+
+@intrinsic
+def _bits_f32(typingctx, x):
+    """The float32 whose bits are the low 32 bits of the integer x."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v = args[0]
+        if x.bitwidth > 32:
+            v = builder.trunc(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
+
+    return types.float32(x), codegen
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def tanh_f32(y):
+    """tanh of a float32, computed in float32 (vectorises 8 wide); within 3 ulp of the correctly rounded value."""
+    a = abs(y)
+    z = a * a
+    small = a + a * z * ((((_F_T[0] * z + _F_T[1]) * z + _F_T[2]) * z + _F_T[3]) * z + _F_T[4])
+    x = max(_F(-2.0) * a, _F_MIN)
+    kd = x * _F_LOG2E + _F_MAGIC
+    k = _f32_bits(kd) - _f32_bits(_F_MAGIC)
+    kf = kd - _F_MAGIC
+    r = (x - kf * _F_LN2_HI) - kf * _F_LN2_LO
+    p = _F_E[7]
+    p = p * r + _F_E[6]
+    p = p * r + _F_E[5]
+    p = p * r + _F_E[4]
+    p = p * r + _F_E[3]
+    p = p * r + _F_E[2]
+    p = p * r + _F_E[1]
+    p = p * r + _F_E[0]
+    e = p * _bits_f32((k + 127) << 23)
+    big = (_F_ONE - e) / (_F_ONE + e)
+    t = small if a < _F_CUT else big
+    return t if y >= 0 else -t
+
+
+def _tanh_any(v):  # dispatch by type (see the overload below)
+    raise NotImplementedError
+
+
+@overload(_tanh_any, inline="always")
+def _tanh_any_impl(v):
+    if isinstance(v, types.Float) and v.bitwidth == 32:
+        return lambda v: tanh_f32(v)
+    return lambda v: tanh_v(np.float64(v))
+
+
 @njit(cache=True, error_model="numpy")
 def activate(y, code, out):
-    """out[i] = f(y[i]) for a 1-D array (the kernels' activations, exposed for tests)."""
+    """out[i] = f(y[i]) for a 1-D array (the kernels' activations, exposed for tests); tanh of float32 in float32."""
     for i in range(y.shape[0]):
         v = np.float64(y[i])
         if code == 0:
@@ -241,7 +271,7 @@ def activate(y, code, out):
         elif code == 1:
             out[i] = _relu(v)
         elif code == 2:
-            out[i] = tanh_v(v)
+            out[i] = _tanh_any(y[i])
         elif code == 3:
             out[i] = sigmoid_v(v)
         else:
@@ -260,7 +290,7 @@ def _activate_add(y, d, code):
             y[j] = _relu(y[j]) + d[j]
     elif code == 2:
         for j in range(n):
-            y[j] = tanh_v(np.float64(y[j])) + d[j]
+            y[j] = _tanh_any(y[j]) + d[j]
     elif code == 3:
         for j in range(n):
             y[j] = sigmoid_v(np.float64(y[j])) + d[j]
@@ -269,33 +299,49 @@ def _activate_add(y, d, code):
             y[j] = softplus_v(np.float64(y[j])) + d[j]
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _normal52(s0, s1, s2, s3):
+    """rng.normal_next with its fast path inlined (the same numbers)."""
+    r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+    idx, rabs, x = _zig_fast(r)
+    if rabs < ZIG_KI[idx]:
+        return x, s0, s1, s2, s3
+    ok, x, s0, s1, s2, s3 = _normal_slow(idx, rabs, x, s0, s1, s2, s3)
+    if ok:
+        return x, s0, s1, s2, s3
+    return normal_next(s0, s1, s2, s3)
+
+
 @njit(cache=True, error_model="numpy")
-def _draw_row(d, sig, single, s0, s1, s2, s3):
+def _draw_row(d, sig, s0, s1, s2, s3):
     """d[j] <- sig[j] * z_j, z_j ~ N(0, 1) from the stream; returns the stream state.
 
-    ``single``: 23-bit normals, two per 64-bit word (low half first), as numpy draws float32 normals.
+    The same 52-bit normals for float32 and float64 nets (a float32 net and its float64 copy draw the same
+    residuals, up to rounding).
     """
-    n = d.shape[0]
-    if single:
-        j = 0
-        while j < n:
-            r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
-            z, s0, s1, s2, s3 = _normal23(r & np.uint64(0xFFFFFFFF), s0, s1, s2, s3)
-            d[j] = sig[j] * z
-            if j + 1 < n:
-                z, s0, s1, s2, s3 = _normal23(r >> np.uint64(32), s0, s1, s2, s3)
-                d[j + 1] = sig[j + 1] * z
-            j += 2
-    else:
-        for j in range(n):
-            z, s0, s1, s2, s3 = normal_next(s0, s1, s2, s3)
-            d[j] = sig[j] * z
+    for j in range(d.shape[0]):
+        z, s0, s1, s2, s3 = _normal52(s0, s1, s2, s3)
+        d[j] = sig[j] * z
     return s0, s1, s2, s3
 
 
 # ----------------------------------------------------------------------------- large nets: one layer after BLAS
+@njit(cache=True, error_model="numpy", inline="always")
+def _noise_chunk(c, Y, bias, sig, code, D, states, chunk):
+    B = Y.shape[0]
+    n = Y.shape[1]
+    s0, s1, s2, s3 = states[c, 0], states[c, 1], states[c, 2], states[c, 3]
+    for r in range(c * chunk, min(B, (c + 1) * chunk)):
+        s0, s1, s2, s3 = _draw_row(D[r], sig, s0, s1, s2, s3)
+        yr = Y[r]
+        for j in range(n):
+            yr[j] += bias[j]
+        _activate_add(yr, D[r], code)
+    states[c, 0], states[c, 1], states[c, 2], states[c, 3] = s0, s1, s2, s3
+
+
 @njit(cache=True, error_model="numpy", parallel=True)
-def noise_activate(Y, bias, sig, code, D, states, chunk, single):
+def noise_activate(Y, bias, sig, code, D, states, chunk):
     """One layer, in place: ``D = sig * z`` and ``Y <- f(Y + bias) + D``; rows in chunks, chunks in parallel.
 
     Parameters
@@ -311,25 +357,21 @@ def noise_activate(Y, bias, sig, code, D, states, chunk, single):
     states : (ceil(B/chunk), 4) uint64
         One xoshiro256++ state per chunk (:func:`seed_states`), advanced in place.
     chunk : int
-    single : bool
-        Draw 23-bit (float32) normals.
     """
-    B = Y.shape[0]
-    n = Y.shape[1]
     for c in prange(states.shape[0]):
-        s0, s1, s2, s3 = states[c, 0], states[c, 1], states[c, 2], states[c, 3]
-        for r in range(c * chunk, min(B, (c + 1) * chunk)):
-            s0, s1, s2, s3 = _draw_row(D[r], sig, single, s0, s1, s2, s3)
-            yr = Y[r]
-            for j in range(n):
-                yr[j] += bias[j]
-            _activate_add(yr, D[r], code)
-        states[c, 0], states[c, 1], states[c, 2], states[c, 3] = s0, s1, s2, s3
+        _noise_chunk(c, Y, bias, sig, code, D, states, chunk)
+
+
+@njit(cache=True, error_model="numpy")
+def noise_activate_serial(Y, bias, sig, code, D, states, chunk):
+    """:func:`noise_activate` on the calling thread (the same numbers); better when the cores are busy."""
+    for c in range(states.shape[0]):
+        _noise_chunk(c, Y, bias, sig, code, D, states, chunk)
 
 
 # ----------------------------------------------------------------------------- small nets: the whole pass
 @njit(cache=True, error_model="numpy")
-def sample_small(theta, lay, kappa, kT, k0, k1, x0, X, D, chunk, single):
+def sample_small(theta, lay, kappa, kT, k0, k1, x0, X, D, chunk):
     """The whole forward pass with residuals in one serial call (small nets and batches).
 
     Parameters
@@ -345,8 +387,6 @@ def sample_small(theta, lay, kappa, kT, k0, k1, x0, X, D, chunk, single):
     D : (B, n_1 + ... + n_L) receives the residuals
     chunk : int
         Rows per stream.
-    single : bool
-        23-bit (float32) normals.
 
     Notes
     -----
@@ -384,7 +424,7 @@ def sample_small(theta, lay, kappa, kT, k0, k1, x0, X, D, chunk, single):
             sl = sig[ko:ko + n_out]
             for r in range(R):  # residuals: stream order row, neuron (as in noise_activate)
                 dr = D[r0 + r, ko:ko + n_out]
-                s0, s1, s2, s3 = _draw_row(dr, sl, single, s0, s1, s2, s3)
+                s0, s1, s2, s3 = _draw_row(dr, sl, s0, s1, s2, s3)
                 for j in range(n_out):
                     DT[j, r] = dr[j]
             for j in range(n_out):
