@@ -166,10 +166,11 @@ def test_builtin_tasks_directly():
     lo = get_task("stress").func(p, 1)["rel_error"]
     hi = get_task("stress").func({**p, "kappa_ratio": 1e-2}, 1)["rel_error"]
     assert 30 < hi / lo < 300  # error linear in r (PHYSICS.md §4): x100 in r gives ~x100 in error
-    eq = get_task("equilibrium").func(p, 2)
-    z = (np.array(eq["equipartition"]) - 1) / np.array(eq["equipartition_se"])
-    assert np.all(np.abs(z) < 5) and eq["n_params"] == 3 * 5 + 5 + 5 + 1  # exact sampling: ratio 1 within 5 SE
-    assert get_task("equilibrium").func(p, 2) == eq  # same seed, same numbers
+    eq = get_task("equilibrium").func({**p, "n_replicas": 2000}, 2)
+    ratio, se = np.array(eq["equipartition"]), np.array(eq["equipartition_se"])
+    assert np.all(np.abs(ratio - 1) < 5 * se) and eq["n_params"] == 3 * 5 + 5 + 5 + 1  # exact: 1 within 5 SE
+    assert np.all(np.abs(ratio / 1.25 - 1) > 5 * se)  # negative control: a kT misstated by 25 % is caught
+    assert get_task("equilibrium").func({**p, "n_replicas": 2000}, 2) == eq  # same seed, same numbers
     pytest.importorskip("analogsim.simulate")
     rx = get_task("relax").func({**p, "n_replicas": 64}, 3)
     assert rx["n_steps"] == 100 and rx["work"] > 0 and np.isfinite(rx["jarzynski"])
@@ -417,6 +418,29 @@ def test_foreign_results_folder_is_rejected(tmp_path, capsys):
     (other / "notes.txt").write_text("mine")
     assert cli.main(["sweep", str(a), "--out", str(other)]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_runtime_crash_exits_3_and_keeps_finished_points(tmp_path, capsys, monkeypatch):
+    from analogsim.sweeps import store as store_mod
+
+    cfg = write(tmp_path, counting_config(None, 0.0, [1, 2, 3]))
+    real = store_mod.ResultsStore.write_point
+    calls = []
+
+    def disk_full_on_third(self, point, rec, attempts):
+        calls.append(point.key)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real(self, point, rec, attempts)
+
+    monkeypatch.setattr(store_mod.ResultsStore, "write_point", disk_full_on_third)
+    rc = cli.main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert rc == 3 and "No space left" in capsys.readouterr().err
+    assert len(list((tmp_path / "out" / "points").glob("*.json"))) == 2
+    monkeypatch.setattr(store_mod.ResultsStore, "write_point", real)
+    assert cli.main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--workers", "1", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert (s["n_skipped"], s["n_computed"], s["n_ok"]) == (2, 4, 6)
 
 
 def test_dry_run_lists_points_and_runs_nothing(tmp_path, capsys):

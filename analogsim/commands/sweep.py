@@ -87,10 +87,13 @@ def run(args) -> int:
     except SchedulerUnreachable as exc:
         print(f"analogsim sweep: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as exc:
-        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
-            raise  # bad input: the CLI reports it with exit code 2
-        print(f"analogsim sweep: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, ImportError, FileNotFoundError, PermissionError, IsADirectoryError,
+            NotADirectoryError):
+        raise  # bad input (config, folder, arguments): the CLI reports it with exit code 2
+    except Exception as exc:  # the run itself broke (disk full, backend lost, ...): finished points are kept
+        log.debug("sweep crashed", exc_info=True)
+        print(f"analogsim sweep: run failed: {type(exc).__name__}: {exc} (finished points are kept in the "
+              f"results folder; run the same command again to resume)", file=sys.stderr)
         return EXIT_RUNTIME
     d = summary.to_dict()
     if args.json:
