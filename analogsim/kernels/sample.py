@@ -278,8 +278,8 @@ def activate(y, code, out):
             out[i] = softplus_v(v)
 
 
-@njit(cache=True, error_model="numpy")
-def _activate_add(y, d, code):
+@njit(cache=True, error_model="numpy", inline="always")
+def _activate_add_inl(y, d, code):
     """y[j] <- f(y[j]) + d[j] over a 1-D view; one loop per activation so that each vectorises."""
     n = y.shape[0]
     if code == 0:
@@ -299,6 +299,12 @@ def _activate_add(y, d, code):
             y[j] = softplus_v(np.float64(y[j])) + d[j]
 
 
+@njit(cache=True, error_model="numpy")
+def _activate_add(y, d, code):
+    """:func:`_activate_add_inl` as a function call (keeps the large kernels' compile time down)."""
+    _activate_add_inl(y, d, code)
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _normal52(s0, s1, s2, s3):
     """rng.normal_next with its fast path inlined (the same numbers)."""
@@ -312,8 +318,8 @@ def _normal52(s0, s1, s2, s3):
     return normal_next(s0, s1, s2, s3)
 
 
-@njit(cache=True, error_model="numpy")
-def _draw_row(d, sig, s0, s1, s2, s3):
+@njit(cache=True, error_model="numpy", inline="always")
+def _draw_row_inl(d, sig, s0, s1, s2, s3):
     """d[j] <- sig[j] * z_j, z_j ~ N(0, 1) from the stream; returns the stream state.
 
     The same 52-bit normals for float32 and float64 nets (a float32 net and its float64 copy draw the same
@@ -323,6 +329,12 @@ def _draw_row(d, sig, s0, s1, s2, s3):
         z, s0, s1, s2, s3 = _normal52(s0, s1, s2, s3)
         d[j] = sig[j] * z
     return s0, s1, s2, s3
+
+
+@njit(cache=True, error_model="numpy")
+def _draw_row(d, sig, s0, s1, s2, s3):
+    """:func:`_draw_row_inl` as a function call."""
+    return _draw_row_inl(d, sig, s0, s1, s2, s3)
 
 
 # ----------------------------------------------------------------------------- large nets: one layer after BLAS
@@ -398,11 +410,14 @@ def sample_small(theta, lay, kappa, kT, k0, k1, x0, X, D, chunk):
     w = 0
     for l in range(L + 1):
         w = max(w, lay[l])
-    XT = np.empty((w, chunk), dtype=X.dtype)
-    YT = np.empty((w, chunk), dtype=X.dtype)
-    DT = np.empty((w, chunk), dtype=X.dtype)
-    sig = np.empty(kappa.shape[0], dtype=X.dtype)
-    for i in range(kappa.shape[0]):
+    R0 = min(B, chunk)
+    nk = kappa.shape[0]
+    work = np.empty(3 * w * R0 + nk, dtype=X.dtype)  # one allocation: three (neuron, row) buffers and sigma
+    XT = work[:w * R0].reshape((w, R0))
+    YT = work[w * R0:2 * w * R0].reshape((w, R0))
+    DT = work[2 * w * R0:3 * w * R0].reshape((w, R0))
+    sig = work[3 * w * R0:]
+    for i in range(nk):
         sig[i] = np.sqrt(kT / kappa[i])
     n0 = lay[0]
     for c in range((B + chunk - 1) // chunk):
@@ -424,7 +439,7 @@ def sample_small(theta, lay, kappa, kT, k0, k1, x0, X, D, chunk):
             sl = sig[ko:ko + n_out]
             for r in range(R):  # residuals: stream order row, neuron (as in noise_activate)
                 dr = D[r0 + r, ko:ko + n_out]
-                s0, s1, s2, s3 = _draw_row(dr, sl, s0, s1, s2, s3)
+                s0, s1, s2, s3 = _draw_row_inl(dr, sl, s0, s1, s2, s3)
                 for j in range(n_out):
                     DT[j, r] = dr[j]
             for j in range(n_out):
@@ -438,7 +453,7 @@ def sample_small(theta, lay, kappa, kT, k0, k1, x0, X, D, chunk):
                     xi = XT[i, :R]
                     for r in range(R):
                         yj[r] += wij * xi[r]
-                _activate_add(yj, DT[j, :R], code)
+                _activate_add_inl(yj, DT[j, :R], code)
                 for r in range(R):
                     X[r0 + r, xo + j] = yj[r]
             XT, YT = YT, XT
