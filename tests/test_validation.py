@@ -135,3 +135,13 @@ def test_em_bias_control_is_seen():
     em = equipartition_at(("em", 0.7, 1500, 128, 1))
     mala = equipartition_at(("mala", 0.7, 1500, 128, 1))
     assert abs(em["ratio"] - 1) > 0.03 > abs(mala["ratio"] - 1) - 4 * mala["se"]
+
+
+def test_iem_energy_ratio_criterion_negative_control():
+    from analogsim.validation import iem as v_iem
+
+    plain = [{"W": w, "accuracy": 0.9, "train_loss": 0.2} for w in (10.0, 10.5, 9.5)]
+    same = [{"W": w, "accuracy": 0.9, "train_loss": 0.2} for w in (10.2, 10.1, 9.9)]
+    cheaper = [{"W": w, "accuracy": 0.9, "train_loss": 0.2} for w in (5.0, 5.5, 5.2)]
+    assert not v_iem.judge(plain, same)[0][0].passed       # no 40 % reduction: the paper's claim fails
+    assert v_iem.judge(plain, cheaper)[0][0].passed        # a genuine 48 % reduction passes
