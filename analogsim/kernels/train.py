@@ -1,0 +1,638 @@
+"""numba kernels of physical training (Tkachenko Eq. 8-12); plain functions over arrays, no validation.
+
+Conventions (see :mod:`analogsim.network` for the flat layouts):
+
+* ``theta`` (N,), ``sizes`` (L+1,), ``w_off``/``b_off`` (L,), ``acts`` (L,), ``kappa`` (n_1+...+n_L,),
+  ``k_off`` (L+1,) offsets of layer l = 1..L in ``kappa``; ``kout`` (n_L,) the *effective* output
+  stiffness: kappa_L for a hard clamp, kappa_L kappa_out / (kappa_L + kappa_out) for a soft clamp
+  (eliminating the free output neuron of a soft clamp exactly gives a hard clamp with this stiffness).
+* Workspaces for a batch of B rows are flat 1-D float arrays in *layer-major* order: layer l occupies
+  ``ws[B*k_off[l-1] : B*k_off[l]]`` viewed as (B, n_l), so every layer block is C-contiguous.
+* Books (float64): ``acc`` holds [n_presentations, W, sum|g|^2, M2 (Welford, summed over parameters),
+  n_substeps, sum of F_alpha, max sweeps, sum of sweeps]; ``gmean`` (N,) is the running mean of the
+  presentation gradient (Welford); ``gacc`` (N,) accumulates substep gradients within a presentation.
+
+Status codes returned by the chunk kernels: ``>= 0`` all presentations done; ``-1 - p`` the clamped
+minimum of presentation p (relative to the chunk) did not converge (the caller finishes that substep
+with the Newton reference and resumes); ``-(1 << 40) - p`` a non-finite gradient at presentation p.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+IDENTITY, RELU, TANH, SIGMOID, SOFTPLUS = 0, 1, 2, 3, 4
+NONFINITE = 1 << 40
+_GEMV_MIN = 8192  # layers with at least this many weights use BLAS gemv for a single row
+_FM = {"reassoc", "contract", "nsz", "arcp"}  # no nnan/ninf: finiteness checks must survive
+
+# indices into the books accumulator
+A_N, A_W, A_GSQ, A_M2, A_NSUB, A_F, A_MAXSW, A_SUMSW = 0, 1, 2, 3, 4, 5, 6, 7
+N_ACC = 8
+
+
+@njit(cache=True, inline="always")
+def _act(code, y):
+    """f(y) and f'(y) for one pre-activation (codes as in analogsim.activations)."""
+    if code == TANH:
+        t = np.tanh(y)
+        return t, 1.0 - t * t
+    if code == IDENTITY:
+        return y, 1.0
+    if code == RELU:
+        if y > 0:
+            return y, 1.0
+        return 0.0 * y, 0.0
+    if code == SIGMOID:
+        if y >= 0:
+            s = 1.0 / (1.0 + np.exp(-y))
+        else:
+            e = np.exp(y)
+            s = e / (1.0 + e)
+        return s, s * (1.0 - s)
+    # softplus: log(1 + e^y), f' = sigmoid(y)
+    if y >= 0:
+        s = 1.0 / (1.0 + np.exp(-y))
+        return y + np.log1p(np.exp(-y)), s
+    e = np.exp(y)
+    return np.log1p(e), e / (1.0 + e)
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def _affine(theta, w0, b0, n_out, n_in, xin, xo, B, out, oo):
+    """out[oo + r*n_out + i] = sum_j W[i, j] xin[xo + r*n_in + j] + b[i] for r < B (W, b flat in theta)."""
+    if B == 1 and n_in * n_out >= _GEMV_MIN:
+        np.dot(theta[w0:w0 + n_out * n_in].reshape(n_out, n_in), xin[xo:xo + n_in], out[oo:oo + n_out])
+        for i in range(n_out):
+            out[oo + i] += theta[b0 + i]
+        return
+    if B >= 4 and n_in * n_out >= 256:
+        X = xin[xo:xo + B * n_in].reshape(B, n_in)
+        W = theta[w0:w0 + n_out * n_in].reshape(n_out, n_in)
+        O = out[oo:oo + B * n_out].reshape(B, n_out)
+        np.dot(X, W.T, O)
+        for r in range(B):
+            for i in range(n_out):
+                out[oo + r * n_out + i] += theta[b0 + i]
+        return
+    for r in range(B):
+        xv = xin[xo + r * n_in:xo + (r + 1) * n_in]
+        ov = out[oo + r * n_out:oo + (r + 1) * n_out]
+        for i in range(n_out):
+            wr = theta[w0 + i * n_in:w0 + (i + 1) * n_in]  # views indexed by range variables: no
+            s = theta[b0 + i]                              # negative-index checks, so LLVM vectorises
+            for j in range(n_in):
+                s += wr[j] * xv[j]
+            ov[i] = s
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def _backmul(theta, w0, n_out, n_in, sig, so, B, out, uo):
+    """out[uo + r*n_in + j] = sum_i sig[so + r*n_out + i] W[i, j] (u = W^T sigma per row)."""
+    if B == 1 and n_in * n_out >= _GEMV_MIN:
+        np.dot(sig[so:so + n_out], theta[w0:w0 + n_out * n_in].reshape(n_out, n_in), out[uo:uo + n_in])
+        return
+    if B >= 4 and n_in * n_out >= 256:
+        S = sig[so:so + B * n_out].reshape(B, n_out)
+        W = theta[w0:w0 + n_out * n_in].reshape(n_out, n_in)
+        O = out[uo:uo + B * n_in].reshape(B, n_in)
+        np.dot(S, W, O)
+        return
+    for r in range(B):
+        ov = out[uo + r * n_in:uo + (r + 1) * n_in]
+        sv = sig[so + r * n_out:so + (r + 1) * n_out]
+        for j in range(n_in):
+            ov[j] = 0.0
+        for i in range(n_out):
+            s = sv[i]
+            if s != 0.0:
+                wr = theta[w0 + i * n_in:w0 + (i + 1) * n_in]
+                for j in range(n_in):
+                    ov[j] += s * wr[j]
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
+                Y, FP, DEL, XS, SIG, FV, YN, scr, relg, tol, max_sweeps):
+    """Minimise H over the hidden neurons of a batch of B rows, input x0 and output clamped to t.
+
+    Flat layouts: x0 (B*n_0,) and t (B*n_L,) row-major; the workspaces Y, FP, DEL, XS, SIG are
+    layer-major: layer l (1-based), row r, neuron i at B*k_off[l-1] + r*n_l + i.
+
+    Fixed-point iteration in residual coordinates: forward pass with the current hidden residuals
+    delta (x_l = f(y_l) + delta_l), output stress sigma_L = kout (f(y_L) - t) f'(y_L), backward
+    recursion u_l = W_{l+1}^T sigma_{l+1}, new delta_l = -u_l / kappa_l and sigma_l = f'(y_l) u_l
+    (Eq. 10). At a state with residuals delta the hidden gradient is dH/dx_l = kappa_l (delta_l - delta_l^new),
+    so its relative norm (scaled by |kappa delta| + |u|, per row) is known after each sweep. Each sweep
+    costs one forward and one backward pass; the error contracts by ~C r per sweep (r = kout/kappa).
+
+    A row counts as converged when its relative gradient is <= tol * max(1, A/E), where
+    A/E = sum |kout f'| (|f| + |t|) / sum |kout f'| |f - t| is the rounding floor set by the output error
+    f - t (a well-fitted entry cannot be resolved beyond it). The iteration gives up early when it stops
+    contracting. From the second sweep on, a tanh or sigmoid whose pre-activation moved by |d| <= d_max
+    is updated by its second-order Taylor step from the previous value (error <= max|f3| d^3/6 with f3
+    the third derivative, kept below tol by d_max = 0.2 (3 tol/8)^(1/3)); f' is then recomputed from the
+    new value exactly. FV (f values) and YN (new pre-activations) are workspaces like Y. On return XS holds x_1..x_{L-1} and, in the output block, f(y_L); SIG the stresses (Eq. 10
+    recursion); DEL the last hidden residuals; relg (B,) the relative gradients; scr (>= 2B) is scratch.
+    Returns (sweeps, converged).
+    """
+    L = sizes.shape[0] - 1
+    nL = sizes[L]
+    nh = B * k_off[L - 1]
+    for k in range(nh):
+        DEL[k] = 0.0
+    sweeps = 0
+    converged = False
+    prev = 1e300
+    dmax = 0.2 * (3.0 * tol / 8.0) ** (1.0 / 3.0)
+    while sweeps < max_sweeps:
+        sweeps += 1
+        for l in range(1, L + 1):
+            n_out, n_in = sizes[l], sizes[l - 1]
+            yo = B * k_off[l - 1]
+            m = B * n_out
+            tgt = Y if sweeps == 1 else YN
+            if l == 1:
+                _affine(theta, w_off[0], b_off[0], n_out, n_in, x0, 0, B, tgt, yo)
+            else:
+                _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, XS, B * k_off[l - 2], B, tgt, yo)
+            code = acts[l - 1]
+            yv = Y[yo:yo + m]
+            nv = YN[yo:yo + m]
+            fv = FV[yo:yo + m]
+            pv = FP[yo:yo + m]
+            for q in range(m):
+                if sweeps > 1:
+                    y = nv[q]
+                    d = y - yv[q]
+                    yv[q] = y
+                    if (code == TANH or code == SIGMOID) and abs(d) <= dmax:
+                        f0 = fv[q]
+                        fp0 = pv[q]
+                        if code == TANH:
+                            f = f0 + fp0 * d * (1.0 - f0 * d)
+                            fv[q] = f
+                            pv[q] = 1.0 - f * f
+                        else:
+                            f = f0 + fp0 * d * (1.0 + 0.5 * (1.0 - 2.0 * f0) * d)
+                            fv[q] = f
+                            pv[q] = f * (1.0 - f)
+                        continue
+                f, fp = _act(code, yv[q])
+                fv[q] = f
+                pv[q] = fp
+            xv = XS[yo:yo + m]
+            if l < L:
+                dv = DEL[yo:yo + m]
+                for q in range(m):
+                    xv[q] = fv[q] + dv[q]
+            else:
+                for r in range(B):
+                    se = 0.0
+                    sa = 0.0
+                    for i in range(n_out):
+                        q = r * n_out + i
+                        f = fv[q]
+                        fp = pv[q]
+                        tv = t[r * nL + i]
+                        e = f - tv
+                        xv[q] = f
+                        SIG[yo + q] = kout[i] * e * fp
+                        w = abs(kout[i] * fp)
+                        se += w * abs(e)
+                        sa += w * (abs(f) + abs(tv))
+                    scr[B + r] = sa / se if se > 0 else 1e300
+        if L == 1:
+            for r in range(B):
+                relg[r] = 0.0
+            converged = True
+            break
+        for r in range(B):
+            relg[r] = 0.0
+            scr[r] = 0.0
+        for l in range(L - 1, 0, -1):
+            n_out, n_in = sizes[l + 1], sizes[l]
+            uo = B * k_off[l - 1]
+            _backmul(theta, w_off[l], n_out, n_in, SIG, B * k_off[l], B, SIG, uo)
+            kv = kappa[k_off[l - 1]:k_off[l]]
+            for r in range(B):
+                num = 0.0
+                den = 0.0
+                a0 = uo + r * n_in
+                sv = SIG[a0:a0 + n_in]
+                dv = DEL[a0:a0 + n_in]
+                fv = FP[a0:a0 + n_in]
+                for i in range(n_in):
+                    kap = kv[i]
+                    u = sv[i]
+                    d = dv[i]
+                    g = kap * d + u
+                    a = abs(kap * d) + abs(u)
+                    num += g * g
+                    den += a * a
+                    dv[i] = -u / kap
+                    sv[i] = fv[i] * u
+                relg[r] += num
+                scr[r] += den
+        done = True
+        worst = 0.0
+        for r in range(B):
+            den = scr[r]
+            v = np.sqrt(relg[r] / den) if den > 0 else 0.0
+            relg[r] = v
+            if v > tol * max(1.0, scr[B + r]):
+                done = False
+            if v > worst:
+                worst = v
+        if sweeps > 1 and done:
+            converged = True
+            break
+        if sweeps >= 4 and worst > 0.9 * prev:
+            break  # not contracting: the caller falls back to Newton
+        prev = worst
+    return sweeps, converged
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def _energy_rows(sizes, kappa, k_off, kout, t, XS, DEL, B, out):
+    """H at the clamped minimum per row: hidden springs + the effective output spring kout/2 |f - t|^2."""
+    L = sizes.shape[0] - 1
+    nL = sizes[L]
+    for r in range(B):
+        out[r] = 0.0
+    for l in range(1, L):
+        n = sizes[l]
+        o = B * k_off[l - 1]
+        k0 = k_off[l - 1]
+        for r in range(B):
+            s = 0.0
+            for i in range(n):
+                d = DEL[o + r * n + i]
+                s += 0.5 * kappa[k0 + i] * d * d
+            out[r] += s
+    o = B * k_off[L - 1]
+    for r in range(B):
+        s = 0.0
+        for i in range(nL):
+            e = XS[o + r * nL + i] - t[r * nL + i]
+            s += 0.5 * kout[i] * e * e
+        out[r] += s
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cnoise, noise, no, has_noise,
+                 gacc, gbuf, accumulate):
+    """theta -= eta * (mean_r dH_r/dtheta + lam * theta) + cnoise * noise[no:no+N]; returns |g|^2.
+
+    g uses the parameters *before* the update (Euler step with the stress held fixed). With
+    ``accumulate`` the gradient is added to ``gacc`` (presentation average over substeps).
+    """
+    L = sizes.shape[0] - 1
+    gsq = 0.0
+    invB = 1.0 / B
+    for l in range(1, L + 1):
+        n_out, n_in = sizes[l], sizes[l - 1]
+        w0 = w_off[l - 1]
+        b0 = b_off[l - 1]
+        so = B * k_off[l - 1]
+        if l == 1:
+            xin = x0
+            xo = 0
+        else:
+            xin = XS
+            xo = B * k_off[l - 2]
+        if B == 1:
+            xv = xin[xo:xo + n_in]
+        else:
+            G = gbuf[:n_out * n_in].reshape(n_out, n_in)
+            S = SIG[so:so + B * n_out].reshape(B, n_out)
+            X = xin[xo:xo + B * n_in].reshape(B, n_in)
+            np.dot(S.T, X, G)
+        for i in range(n_out):
+            base = w0 + i * n_in
+            th = theta[base:base + n_in]
+            ga = gacc[base:base + n_in]
+            nz = noise[no + base:no + base + n_in] if has_noise else noise[0:0]
+            if B == 1:
+                s = SIG[so + i]
+                for j in range(n_in):
+                    g = s * xv[j] + lam * th[j]
+                    gsq += g * g
+                    if accumulate:
+                        ga[j] += g
+                    v = th[j] - eta * g
+                    if has_noise:
+                        v += cnoise * nz[j]
+                    th[j] = v
+            else:
+                gr = gbuf[i * n_in:(i + 1) * n_in]
+                for j in range(n_in):
+                    g = gr[j] * invB + lam * th[j]
+                    gsq += g * g
+                    if accumulate:
+                        ga[j] += g
+                    v = th[j] - eta * g
+                    if has_noise:
+                        v += cnoise * nz[j]
+                    th[j] = v
+        for i in range(n_out):
+            s = 0.0
+            for r in range(B):
+                s += SIG[so + r * n_out + i]
+            k = b0 + i
+            g = s * invB + lam * theta[k]
+            gsq += g * g
+            if accumulate:
+                gacc[k] += g
+            v = theta[k] - eta * g
+            if has_noise:
+                v += cnoise * noise[no + k]
+            theta[k] = v
+    return gsq
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def _welford(acc, gmean, gacc, scale):
+    """Fold the presentation gradient gacc * scale into the running mean / summed M2; zero gacc."""
+    acc[A_N] += 1.0
+    inv = 1.0 / acc[A_N]
+    m2 = 0.0
+    for k in range(gmean.shape[0]):
+        g = gacc[k] * scale
+        d = g - gmean[k]
+        gmean[k] += d * inv
+        m2 += d * (g - gmean[k])
+        gacc[k] = 0.0
+    acc[A_M2] += m2
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise, noise, no,
+                  has_noise, books, acc, gmean, gacc, gbuf, energy_mean, sweeps, last_substep, n_sub):
+    """One parameter step from a solved clamped minimum (stress in SIG, state in x0/XS) plus its books."""
+    gsq = _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise, noise, no,
+                       has_noise, gacc, gbuf, books)
+    acc[A_W] += eta_sub * gsq
+    acc[A_GSQ] += gsq
+    acc[A_NSUB] += 1.0
+    acc[A_F] += energy_mean
+    acc[A_SUMSW] += sweeps
+    if sweeps > acc[A_MAXSW]:
+        acc[A_MAXSW] = sweeps
+    if last_substep:
+        if books:
+            _welford(acc, gmean, gacc, 1.0 / n_sub)
+        else:
+            acc[A_N] += 1.0
+    return gsq
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def load_rows(Xd, Td, idx, p, B, x0, tb):
+    """Copy the rows idx[p, :B] of the data into the flat batch buffers."""
+    n0 = Xd.shape[1]
+    nL = Td.shape[1]
+    for r in range(B):
+        a = idx[p, r]
+        for j in range(n0):
+            x0[r * n0 + j] = Xd[a, j]
+        for j in range(nL):
+            tb[r * nL + j] = Td[a, j]
+
+
+@njit(cache=True, fastmath=_FM)
+def separated_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td, idx, p_start, j_start,
+                    n_sub, eta, lam, cnoise, noise, has_noise, books, acc, gmean, gacc,
+                    x0, tb, Y, FP, DEL, XS, SIG, FV, YN, scr, relg, hrow, gbuf, tol, max_sweeps):
+    """Separated time scales: for each presentation p (rows ``idx[p]`` of the data), n_sub substeps of
+    [clamped minimum at the current theta -> theta -= eta/n_sub (grad + lam theta) + cnoise[p] * noise].
+
+    ``eta`` = mu tau_inf; ``cnoise[p]`` = sqrt(2 kT_p mu tau_inf / n_sub); ``noise`` flat (P*n_sub*N,)
+    standard normals, substep row p*n_sub + j at offset (p*n_sub + j)*N (ignored unless has_noise).
+    Starts at presentation p_start, substep j_start. Returns (P, 0) when done, else a status (see module).
+    """
+    P = idx.shape[0]
+    B = idx.shape[1]
+    N = theta.shape[0]
+    eta_sub = eta / n_sub
+    for p in range(p_start, P):
+        load_rows(Xd, Td, idx, p, B, x0, tb)
+        js = j_start if p == p_start else 0
+        for j in range(js, n_sub):
+            sw, ok = clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, tb, B,
+                                 Y, FP, DEL, XS, SIG, FV, YN, scr, relg, tol, max_sweeps)
+            if not ok:
+                return -1 - p, j
+            _energy_rows(sizes, kappa, k_off, kout, tb, XS, DEL, B, hrow)
+            es = 0.0
+            for r in range(B):
+                es += hrow[r]
+            es /= B
+            no = (p * n_sub + j) * N if has_noise else 0
+            gsq = apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise[p],
+                                noise, no, has_noise, books, acc, gmean, gacc, gbuf, es, sw, j == n_sub - 1, n_sub)
+            if not np.isfinite(gsq):
+                return -NONFINITE - p, j
+    return P, 0
+
+
+@njit(cache=True, fastmath=_FM)
+def batch_objective(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td, block, want_grad,
+                    x0, tb, Y, FP, DEL, XS, SIG, FV, YN, scr, relg, hrow, tol, max_sweeps, energy, grad, gsq,
+                    conv):
+    """Clamped-minimum energy F_alpha of every entry (``energy`` (D,)), the *sum* of dF_alpha/dtheta
+    (``grad`` (N,), if want_grad), |dF_alpha/dtheta|^2 per entry (``gsq`` (D,), if want_grad) and
+    per-entry convergence flags (``conv``), in blocks of ``block`` rows. Entries that did not converge
+    get conv = 0 and are left out of ``grad`` (the caller redoes them)."""
+    D = Xd.shape[0]
+    n0 = sizes[0]
+    L = sizes.shape[0] - 1
+    nL = sizes[L]
+    if want_grad:
+        for k in range(grad.shape[0]):
+            grad[k] = 0.0
+    start = 0
+    while start < D:
+        B = min(block, D - start)
+        for r in range(B):
+            for j in range(n0):
+                x0[r * n0 + j] = Xd[start + r, j]
+            for j in range(nL):
+                tb[r * nL + j] = Td[start + r, j]
+        sw, ok = clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, tb, B,
+                             Y, FP, DEL, XS, SIG, FV, YN, scr, relg, tol, max_sweeps)
+        _energy_rows(sizes, kappa, k_off, kout, tb, XS, DEL, B, hrow)
+        for r in range(B):
+            energy[start + r] = hrow[r]
+            conv[start + r] = 1 if (ok or relg[r] <= tol * max(1.0, scr[B + r])) else 0
+        if want_grad:
+            for r in range(B):
+                gsq[start + r] = 0.0
+            for l in range(1, L + 1):
+                n_out, n_in = sizes[l], sizes[l - 1]
+                w0 = w_off[l - 1]
+                b0 = b_off[l - 1]
+                so = B * k_off[l - 1]
+                if l == 1:
+                    xin = x0
+                    xo = 0
+                else:
+                    xin = XS
+                    xo = B * k_off[l - 2]
+                for r in range(B):
+                    if conv[start + r] == 0:
+                        continue
+                    xx = 1.0
+                    for j in range(n_in):
+                        xx += xin[xo + r * n_in + j] ** 2
+                    ss = 0.0
+                    for i in range(n_out):
+                        s = SIG[so + r * n_out + i]
+                        ss += s * s
+                        base = w0 + i * n_in
+                        for j in range(n_in):
+                            grad[base + j] += s * xin[xo + r * n_in + j]
+                        grad[b0 + i] += s
+                    gsq[start + r] += ss * xx
+        start += B
+
+
+@njit(cache=True, fastmath=_FM)
+def forward_loss(theta, sizes, w_off, b_off, acts, Xd, Td, buf_a, buf_b):
+    """Sum over entries of 0.5 |f(x) - t|^2 (zero-temperature forward pass, no clamp)."""
+    L = sizes.shape[0] - 1
+    D = Xd.shape[0]
+    total = 0.0
+    for a in range(D):
+        for j in range(sizes[0]):
+            buf_a[j] = Xd[a, j]
+        for l in range(1, L + 1):
+            n_out, n_in = sizes[l], sizes[l - 1]
+            w0 = w_off[l - 1]
+            b0 = b_off[l - 1]
+            for i in range(n_out):
+                s = theta[b0 + i]
+                base = w0 + i * n_in
+                for j in range(n_in):
+                    s += theta[base + j] * buf_a[j]
+                f, _ = _act(acts[l - 1], s)
+                buf_b[i] = f
+            for i in range(n_out):
+                buf_a[i] = buf_b[i]
+        for i in range(sizes[L]):
+            e = buf_a[i] - Td[a, i]
+            total += 0.5 * e * e
+    return total
+
+
+@njit(cache=True, fastmath=_FM)
+def joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard, Xd, Td, idx, n_sub, dt,
+                gamma, mu, lam, cx, cth, noise, has_noise, books, acc, gmean, gacc, X, Y, FP, DEL, SIG, U, x0):
+    """Joint Langevin dynamics of neurons and parameters (Euler-Maruyama, step dt, n_sub steps per entry).
+
+    For each presentation p the input is clamped to Xd[idx[p]] and the output to Td[idx[p]] (hard clamp,
+    or a spring of stiffness ``kout_soft`` on a free output). Each step, at the current (x, theta):
+    dx = -gamma dH/dx dt + cx[p] xi, dtheta = -mu (dH/dtheta + lam theta) dt + cth[p] xi'
+    (cx = sqrt(2 gamma kT dt), cth = sqrt(2 mu kT dt)); ``noise`` is flat, step row (p*n_sub + s) holding
+    n_free neuron normals then N parameter normals. The neuron state X (layers 1..L, flat, length
+    n_1+...+n_L) carries over from one presentation to the next. Books as in ``separated_chunk`` with W
+    summing mu dt |g|^2 over steps and the Welford over presentation-averaged gradients.
+    """
+    P = idx.shape[0]
+    L = sizes.shape[0] - 1
+    n0 = sizes[0]
+    nL = sizes[L]
+    nn = k_off[L]
+    N = theta.shape[0]
+    n_free_layers = L - 1 if hard else L
+    nf = k_off[n_free_layers]
+    row_len = nf + N
+    for p in range(P):
+        a = idx[p]
+        for j in range(n0):
+            x0[j] = Xd[a, j]
+        if hard:
+            o = k_off[L - 1]
+            for i in range(nL):
+                X[o + i] = Td[a, i]
+        for s in range(n_sub):
+            ro = (p * n_sub + s) * row_len if has_noise else 0
+            for l in range(1, L + 1):
+                n_out, n_in = sizes[l], sizes[l - 1]
+                k0 = k_off[l - 1]
+                if l == 1:
+                    _affine(theta, w_off[0], b_off[0], n_out, n_in, x0, 0, 1, Y, k0)
+                else:
+                    _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, X, k_off[l - 2], 1, Y, k0)
+                for i in range(n_out):
+                    f, fp = _act(acts[l - 1], Y[k0 + i])
+                    d = X[k0 + i] - f
+                    DEL[k0 + i] = d
+                    FP[k0 + i] = fp
+                    SIG[k0 + i] = -kappa[k0 + i] * d * fp
+            # dH/dx of the free layers into U
+            for l in range(1, n_free_layers + 1):
+                k0 = k_off[l - 1]
+                n = sizes[l]
+                if l < L:
+                    _backmul(theta, w_off[l], sizes[l + 1], n, SIG, k_off[l], 1, U, k0)
+                    for i in range(n):
+                        U[k0 + i] += kappa[k0 + i] * DEL[k0 + i]
+                else:
+                    for i in range(n):
+                        U[k0 + i] = kappa[k0 + i] * DEL[k0 + i] + kout_soft[i] * (X[k0 + i] - Td[a, i])
+            # parameter step at the current x (simultaneous update)
+            gsq = 0.0
+            for l in range(1, L + 1):
+                n_out, n_in = sizes[l], sizes[l - 1]
+                w0 = w_off[l - 1]
+                b0 = b_off[l - 1]
+                k0 = k_off[l - 1]
+                for i in range(n_out):
+                    sg = SIG[k0 + i]
+                    base = w0 + i * n_in
+                    for j in range(n_in):
+                        xj = x0[j] if l == 1 else X[k_off[l - 2] + j]
+                        k = base + j
+                        g = sg * xj + lam * theta[k]
+                        gsq += g * g
+                        if books:
+                            gacc[k] += g
+                        v = theta[k] - mu * dt * g
+                        if has_noise:
+                            v += cth[p] * noise[ro + nf + k]
+                        theta[k] = v
+                    k = b0 + i
+                    g = sg + lam * theta[k]
+                    gsq += g * g
+                    if books:
+                        gacc[k] += g
+                    v = theta[k] - mu * dt * g
+                    if has_noise:
+                        v += cth[p] * noise[ro + nf + k]
+                    theta[k] = v
+            for q in range(nf):
+                v = X[q] - gamma * dt * U[q]
+                if has_noise:
+                    v += cx[p] * noise[ro + q]
+                X[q] = v
+            acc[A_W] += mu * dt * gsq
+            acc[A_GSQ] += gsq
+            acc[A_NSUB] += 1.0
+            if not np.isfinite(gsq):
+                return -NONFINITE - p
+        e = 0.0
+        for q in range(nn):
+            e += 0.5 * kappa[q] * DEL[q] * DEL[q]
+        if not hard:
+            o = k_off[L - 1]
+            for i in range(nL):
+                d = X[o + i] - Td[a, i]
+                e += 0.5 * kout_soft[i] * d * d
+        acc[A_F] += e
+        if books:
+            _welford(acc, gmean, gacc, 1.0 / n_sub)
+        else:
+            acc[A_N] += 1.0
+    return P

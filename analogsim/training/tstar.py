@@ -1,0 +1,384 @@
+r"""Threshold temperature T* and the training-energy ratio Gamma (Eq. 16, PHYSICS.md §7).
+
+Definition used here (PHYSICS.md §7: "final loss 10 % above the T = 0 loss" is ill-posed):
+
+1. The optimum theta* minimises the full-batch training energy
+   F̄(theta) = mean_alpha F_alpha(theta) + (lambda/2)|theta|^2 (deterministic L-BFGS, or given).
+2. From theta*, a chain of the training dynamics (same mu, tau_inf, data order, batch size) runs at
+   temperature kT. After a burn-in, the *excess energy* F̄(theta_s) - F̄(theta*) is measured every
+   ``measure_every`` presentations; E(kT) is its mean, with a standard error from batch means.
+   E(0) is the excess that the presentation (SGD, data) noise alone produces.
+3. T* solves E(T*) = 2 E(0): thermal noise doubles the excess. It is found by linear interpolation of
+   log(E(kT) - E(0)) against log kT between the two grid temperatures that bracket E(0) (the thermal
+   part of the excess is ~ N kT/2 in the harmonic limit, a straight line in log-log); the standard
+   error follows from those of E(0) and the two bracketing E by the delta method. If the grid does
+   not bracket, the nearest two points are extrapolated and ``bracketed`` is False.
+4. A training run at kT* (from the initial network, S presentations) gives the books W, rho and the
+   bound 2 N S kT* rho; Gamma = W / (2 N S rho kT*). Since W = mu tau_inf S <|g|^2> and
+   rho = <|g|^2>/var(g), Gamma = mu tau_inf var(g) / (2 N kT*): its standard error combines those of
+   kT* and var(g).
+
+In the harmonic, small-step limit (linear student) Gamma = 1; for nonlinear nets it is reported, not
+assumed (PHYSICS.md §7).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._checks import check_array, check_scalar
+from ..network import Network
+from .books import TrainResult
+from .config import TrainConfig
+from .engine import _kernel_net, _Workspace, coerce_data, effective_output_stiffness, train
+from .engine import mse_loss as _mse
+
+__all__ = ["TStarResult", "threshold_temperature", "excess_energy_chain"]
+
+
+@dataclass
+class TStarResult:
+    """Result of :func:`threshold_temperature` (energies in the units of H, temperatures as kT).
+
+    Attributes
+    ----------
+    kT_grid : ndarray
+        Temperatures of the chains (> 0).
+    E, E_se : ndarray
+        Stationary excess energy E(kT) and its standard error at each grid temperature.
+    E0, E0_se : float
+        Excess energy of the kT = 0 chain (presentation noise only).
+    loss_excess, loss_excess_se : ndarray
+        The same for the MSE loss 0.5|f - t|^2 (loss units), for loss-vs-kT curves.
+    loss0, loss_star : float
+        MSE loss of the kT = 0 chain (mean) and at theta*.
+    kT_star, kT_star_se : float
+        E(kT*) = 2 E(0).
+    bracketed : bool
+    how : str
+        How kT* was found (grid points used).
+    kT_guess : float
+        Harmonic prediction mu tau_inf var_data(g) / (2 N batch) that centres the default grid.
+    F_star : float
+        F̄(theta*).
+    optimum : dict
+        The minimiser's report.
+    train : TrainResult
+        The training run at kT*.
+    W, W_se : float
+    rho : float
+    bound : float
+        2 N S kT* rho.
+    W_over_kT_star, W_over_kT_star_se : float
+    Gamma, Gamma_se : float
+    n_params, presentations : int
+    """
+
+    kT_grid: np.ndarray
+    E: np.ndarray
+    E_se: np.ndarray
+    E0: float
+    E0_se: float
+    loss_excess: np.ndarray
+    loss_excess_se: np.ndarray
+    loss0: float
+    loss_star: float
+    kT_star: float
+    kT_star_se: float
+    bracketed: bool
+    how: str
+    kT_guess: float
+    F_star: float
+    optimum: dict
+    theta_star: np.ndarray
+    train: TrainResult | None
+    W: float
+    W_se: float
+    rho: float
+    var_g: float
+    var_g_se: float
+    bound: float
+    W_over_kT_star: float
+    W_over_kT_star_se: float
+    Gamma: float
+    Gamma_se: float
+    n_params: int
+    presentations: int
+    chains: list = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """JSON-serialisable numbers (no arrays of parameters)."""
+        keys = ("E0", "E0_se", "loss0", "loss_star", "kT_star", "kT_star_se", "bracketed", "how", "kT_guess",
+                "F_star", "W", "W_se", "rho", "var_g", "var_g_se", "bound", "W_over_kT_star",
+                "W_over_kT_star_se", "Gamma", "Gamma_se", "n_params", "presentations")
+        d = {k: getattr(self, k) for k in keys}
+        d.update({"kT_grid": self.kT_grid.tolist(), "E": self.E.tolist(), "E_se": self.E_se.tolist(),
+                  "loss_excess": self.loss_excess.tolist(), "loss_excess_se": self.loss_excess_se.tolist(),
+                  "optimum": self.optimum})
+        return d
+
+
+class _Energy:
+    """Fast evaluation of F̄(theta) and the MSE on the training entries (value only)."""
+
+    def __init__(self, net: Network, ds, kappa_out, weight_decay: float):
+        self.ds = ds
+        self.kout = effective_output_stiffness(net, kappa_out)
+        self.kappa_out = kappa_out
+        self.lam = weight_decay
+        self.B = min(64, ds.n_train)
+        self.ws = _Workspace(net, self.B)
+        self.tol = 8 * float(np.finfo(net.dtype).eps)
+        D = ds.n_train
+        self.energy = np.zeros(D)
+        self.grad = np.zeros(net.n_params)
+        self.gsq = np.zeros(D)
+        self.conv = np.zeros(D, np.int64)
+
+    def __call__(self, net: Network) -> tuple[float, float]:
+        from ..kernels.train import batch_objective
+        from .objective import stress_gradients
+
+        ws = self.ws
+        theta, sizes, w_off, b_off, acts, kappa, k_off = _kernel_net(net)
+        batch_objective(theta, sizes, w_off, b_off, acts, kappa, k_off, self.kout, self.ds.x_train,
+                        self.ds.t_train, self.B, False, ws.x0, ws.tb, ws.Y, ws.FP, ws.DEL, ws.XS, ws.SIG, ws.FV, ws.YN, ws.scr,
+                        ws.relg, ws.hrow, self.tol, 60, self.energy, self.grad, self.gsq, self.conv)
+        bad = np.flatnonzero(self.conv == 0)
+        if bad.size:
+            e, _, _ = stress_gradients(net, self.ds.x_train[bad], self.ds.t_train[bad], self.kappa_out,
+                                       want_grad=False)
+            self.energy[bad] = e
+        th = theta.astype(np.float64)
+        F = math.fsum(self.energy) / self.energy.size + 0.5 * self.lam * float(th @ th)
+        return F, _mse(net, self.ds.x_train, self.ds.t_train, ws)
+
+
+def _batch_means(x: np.ndarray, n_batches: int) -> tuple[float, float]:
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    if n == 0:
+        return float("nan"), float("nan")
+    nb = min(n_batches, n)
+    m = n // nb
+    bm = x[:nb * m].reshape(nb, m).mean(axis=1)
+    se = float(bm.std(ddof=1) / math.sqrt(nb)) if nb >= 2 else float("nan")
+    return float(x.mean()), se
+
+
+def excess_energy_chain(net_star: Network, data, kT: float, *, chain_presentations: int, burn_in: int,
+                        measure_every: int, F_star: float | None = None, loss_star: float | None = None,
+                        n_batches: int = 20, seed: int = 0, **settings) -> dict:
+    """Run the training dynamics from theta* at temperature kT and measure the stationary excess.
+
+    Returns a dict with ``E``/``E_se`` (excess of F̄ over F̄(theta*), batch-means SE), ``loss_excess``/
+    ``loss_excess_se`` (MSE loss), ``series`` (the excess energy measurements after burn-in) and
+    ``books`` (the chain's :class:`Books`). ``settings`` are :class:`TrainConfig` fields.
+    """
+    ds = coerce_data(data, net_star)
+    energy = _Energy(net_star, ds, settings.get("kappa_out"), settings.get("weight_decay", 0.0))
+    if F_star is None or loss_star is None:
+        F_star, loss_star = energy(net_star)
+    vals, losses = [], []
+
+    def hook(s, theta, net):
+        if s > burn_in:
+            F, L = energy(net)
+            vals.append(F - F_star)
+            losses.append(L - loss_star)
+
+    res = train(net_star, ds, seed=seed, hook=hook, hook_every=measure_every,
+                eval_every=chain_presentations, presentations=chain_presentations, kT=kT, **settings)
+    E, se = _batch_means(np.array(vals), n_batches)
+    LE, lse = _batch_means(np.array(losses), n_batches)
+    return {"kT": kT, "E": E, "E_se": se, "loss_excess": LE, "loss_excess_se": lse, "series": np.array(vals),
+            "books": res.books, "loss_mean": LE + loss_star}
+
+
+def _solve_tstar(kTs, E, E0):
+    """kT* from log-log interpolation of the thermal excess d = E - E0 against kT where d = E0.
+
+    Returns (kT*, i, j, bracketed): the grid points used; bracketed when 0 < d_i < E0 <= d_j, j = i + 1.
+    """
+    d = np.asarray(E, dtype=float) - E0
+    pos = [k for k in range(d.size) if d[k] > 0 and np.isfinite(d[k])]
+    if not pos or not (E0 > 0):
+        return float("nan"), -1, -1, False
+    above = [k for k in pos if d[k] >= E0]
+    bracketed = False
+    if above:
+        j = above[0]
+        if j - 1 in pos:
+            i, bracketed = j - 1, True
+        else:  # extrapolate down from the first two usable points at or above the crossing
+            later = [k for k in pos if k > j]
+            i, j = (j, later[0]) if later else (j, j)
+    else:  # everything below E0: extrapolate up from the last two usable points
+        i, j = (pos[-2], pos[-1]) if len(pos) >= 2 else (pos[-1], pos[-1])
+    if i == j:  # one usable point: the harmonic slope 1
+        return float(kTs[i] * E0 / d[i]), i, j, False
+    x1, x2 = math.log(kTs[i]), math.log(kTs[j])
+    y1, y2 = math.log(d[i]), math.log(d[j])
+    if y2 == y1:
+        return float("nan"), i, j, bracketed
+    x = x1 + (math.log(E0) - y1) * (x2 - x1) / (y2 - y1)
+    return float(math.exp(x)), i, j, bracketed
+
+
+def threshold_temperature(net: Network, data, *, presentations: int, mu: float, tau_inf: float = 1.0,
+                          kappa_out=None, weight_decay: float = 0.0, order: str = "iid", batch_size: int = 1,
+                          kT_grid=None, n_grid: int = 7, chain_presentations: int = 50000,
+                          burn_in: int | None = None, measure_every: int | None = None, n_batches: int = 20,
+                          optimum=None, train_from: str = "init", seed: int = 0, progress=None) -> TStarResult:
+    r"""Measure the threshold temperature T* (E(T*) = 2 E(0)) and Gamma = W / (2 N S rho kT*).
+
+    See the module docstring for the exact definitions (PHYSICS.md §7).
+
+    Parameters
+    ----------
+    net : Network
+        Initial network: the L-BFGS start for the optimum and the start of the training run at kT*.
+    data : Dataset or arrays
+    presentations : int
+        S of the training run at kT* (the books W, rho, bound).
+    mu, tau_inf, kappa_out, weight_decay, order, batch_size
+        Training settings shared by the chains and the run (:class:`TrainConfig`).
+    kT_grid : sequence of float, optional
+        Chain temperatures (> 0). Default: ``n_grid`` points spaced by factors of 2 around the harmonic
+        prediction mu tau_inf var_data(g)/(2 N batch_size) at the optimum.
+    chain_presentations, burn_in, measure_every, n_batches
+        Chain length, presentations discarded (default 20 %), presentations between measurements
+        (default chain/1000) and batches for the SE.
+    optimum : array or Network, optional
+        theta* (default: L-BFGS on F̄ from ``net``).
+    train_from : {'init', 'optimum'}
+        Where the run at kT* starts.
+    seed : int
+        Chains and the run get independent derived seeds.
+
+    Returns
+    -------
+    TStarResult
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.data import teacher_student
+    >>> ds = teacher_student(n_in=2, n_out=1, n_train=64, n_test=0, teacher_hidden=(), label_noise=0.3, seed=0)
+    >>> net = Network.create([2, 1], activations="identity", seed=1)
+    >>> r = threshold_temperature(net, ds, presentations=4000, mu=50.0, kappa_out=1e-3,
+    ...                           chain_presentations=20000, seed=2)
+    >>> 0.5 < r.Gamma < 1.5
+    True
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be an analogsim Network, got {type(net).__name__}")
+    ds = coerce_data(data, net)
+    base = TrainConfig(presentations=presentations, mu=mu, tau_inf=tau_inf, kappa_out=kappa_out,
+                       weight_decay=weight_decay, order=order, batch_size=batch_size)
+    chain_presentations = check_scalar(chain_presentations, "chain_presentations", low=10, integer=True)
+    burn_in = chain_presentations // 5 if burn_in is None else check_scalar(burn_in, "burn_in", low=0,
+                                                                            integer=True)
+    if burn_in >= chain_presentations:
+        raise ValueError(f"burn_in must be < chain_presentations = {chain_presentations}, got {burn_in}")
+    measure_every = (max(1, chain_presentations // 1000) if measure_every is None
+                     else check_scalar(measure_every, "measure_every", low=1, integer=True))
+    n_batches = check_scalar(n_batches, "n_batches", low=2, integer=True)
+    n_grid = check_scalar(n_grid, "n_grid", low=2, integer=True)
+    if train_from not in ("init", "optimum"):
+        raise ValueError(f"train_from must be 'init' or 'optimum', got {train_from!r}")
+    if kT_grid is not None:
+        kT_grid = np.sort(check_array(kT_grid, "kT_grid", ndim=1).astype(np.float64))
+        if kT_grid.size < 2 or np.any(kT_grid <= 0):
+            raise ValueError(f"kT_grid needs at least two temperatures > 0, got {kT_grid.tolist()}")
+    seeds = [int(s) for s in np.random.SeedSequence(int(seed)).generate_state(64)]
+    settings = dict(mu=base.mu, tau_inf=base.tau_inf, kappa_out=base.kappa_out, weight_decay=base.weight_decay,
+                    order=base.order, batch_size=base.batch_size)
+
+    # 1. the optimum
+    from .objective import gradient_variance, minimize_objective
+
+    if optimum is None:
+        net_star, opt_info = minimize_objective(net, ds, kappa_out, weight_decay)
+    else:
+        th = optimum.theta if isinstance(optimum, Network) else optimum
+        net_star = net.with_theta(check_array(th, "optimum", shape=(net.n_params,)))
+        opt_info = {"given": True}
+    energy = _Energy(net_star, ds, kappa_out, weight_decay)
+    F_star, loss_star = energy(net_star)
+    N = net.n_params
+    var_data = gradient_variance(net_star, ds, kappa_out)
+    kT_guess = mu * tau_inf * var_data / (2 * N * batch_size)
+    if kT_grid is None:
+        half = (n_grid - 1) / 2
+        kT_grid = kT_guess * 2.0 ** (np.arange(n_grid) - half)
+
+    def chain(kT, s):
+        return excess_energy_chain(net_star, ds, kT, chain_presentations=chain_presentations, burn_in=burn_in,
+                                   measure_every=measure_every, F_star=F_star, loss_star=loss_star,
+                                   n_batches=n_batches, seed=s, **settings)
+
+    # 2. E(0) and E(kT)
+    c0 = chain(0.0, seeds[0])
+    chains = [c0]
+    for i, kT in enumerate(kT_grid):
+        chains.append(chain(float(kT), seeds[1 + i]))
+        if callable(progress):
+            progress(i + 1, len(kT_grid))
+    E = np.array([c["E"] for c in chains[1:]])
+    E_se = np.array([c["E_se"] for c in chains[1:]])
+    E0, E0_se = c0["E"], c0["E_se"]
+
+    # 3. kT*
+    kT_star, i, j, bracketed = _solve_tstar(kT_grid, E, E0)
+    if i >= 0 and i != j:
+        def f(e0, ei, ej):
+            EE = E.copy()
+            EE[i], EE[j] = ei, ej
+            return _solve_tstar(kT_grid, EE, e0)[0]
+        parts = []
+        for k, (val, se) in enumerate(((E0, E0_se), (E[i], E_se[i]), (E[j], E_se[j]))):
+            h = max(abs(se) * 1e-3, abs(val) * 1e-9, 1e-300)
+            args = [E0, E[i], E[j]]
+            args[k] = val + h
+            up = f(*args)
+            args[k] = val - h
+            dn = f(*args)
+            parts.append(((up - dn) / (2 * h) * se) ** 2)
+        kT_star_se = float(math.sqrt(sum(parts))) if all(np.isfinite(parts)) else float("nan")
+        how = (f"log-log interpolation of E(kT) - E(0) = E(0) between kT = {kT_grid[i]:.4g} and {kT_grid[j]:.4g}"
+               + ("" if bracketed else " (extrapolated: the grid does not bracket T*)"))
+    else:
+        kT_star_se = float("nan")
+        how = "harmonic slope from a single usable grid point" if i >= 0 else "no grid point above E(0)"
+
+    # 4. the training run at kT*
+    run = None
+    W = W_se = rho = var_g = var_g_se = bound = G = G_se = wk = wk_se = float("nan")
+    if np.isfinite(kT_star) and kT_star > 0:
+        start = net if train_from == "init" else net_star
+        run = train(start, ds, seed=seeds[40], presentations=presentations, kT=kT_star, **settings)
+        b = run.books
+        W, rho, var_g, var_g_se, bound = b.W, b.rho, b.var_g, b.var_g_se, b.bound
+        G = W / bound if bound > 0 else float("nan")
+        dW = np.diff(run.records["W"])
+        dW = dW[np.isfinite(dW)]
+        W_se = float(math.sqrt(dW.size) * dW.std(ddof=1)) if dW.size >= 2 else float("nan")
+        rel_T = kT_star_se / kT_star
+        G_se = abs(G) * math.sqrt(rel_T ** 2 + (var_g_se / var_g) ** 2) if var_g > 0 else float("nan")
+        wk = W / kT_star
+        wk_se = abs(wk) * math.sqrt(rel_T ** 2 + (W_se / W) ** 2) if W > 0 else float("nan")
+    for c in chains:
+        c.pop("series", None)
+    return TStarResult(
+        kT_grid=np.asarray(kT_grid), E=E, E_se=E_se, E0=E0, E0_se=E0_se,
+        loss_excess=np.array([c["loss_excess"] for c in chains[1:]]),
+        loss_excess_se=np.array([c["loss_excess_se"] for c in chains[1:]]), loss0=c0["loss_mean"],
+        loss_star=loss_star, kT_star=kT_star, kT_star_se=kT_star_se, bracketed=bracketed, how=how,
+        kT_guess=kT_guess, F_star=F_star, optimum=opt_info, theta_star=net_star.theta.copy(), train=run, W=W,
+        W_se=W_se, rho=rho, var_g=var_g, var_g_se=var_g_se, bound=bound, W_over_kT_star=wk,
+        W_over_kT_star_se=wk_se, Gamma=G, Gamma_se=G_se, n_params=N, presentations=int(presentations),
+        chains=chains)
