@@ -265,6 +265,7 @@ class DaskBackend:
             self.cluster = LocalCluster(n_workers=self.n_local, threads_per_worker=1, processes=True,
                                         dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.cluster, set_as_default=False)
+            self.client.wait_for_workers(self.n_local, timeout=120)
         return self
 
     def submit(self, fn, *args, key: str | None = None):
