@@ -91,22 +91,21 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
             raise ValueError(f"n_replicas needs a single input row, got x0 with {x.shape[0]} rows")
         x = np.ascontiguousarray(np.broadcast_to(x, (n_replicas, x.shape[1])))
     k0, k1 = _stream_keys(seed)
-    from .kernels.sample import noise_activate, noise_activate_serial, sample_small, seed_states
-
+    K = _kernels()
     B = x.shape[0]
     lay = _sample_layout(net)
     kap = np.concatenate(net.kappa) if net.depth > 1 else net.kappa[0]
     if lay["small"] and B <= _SMALL_ROWS:
         X = np.empty((B, lay["n_total"]), dtype=net.dtype)
         D = np.empty((B, lay["n_neurons"]), dtype=net.dtype)
-        sample_small(net.theta, lay["vec"], kap, kT, k0, k1, x, X, D, _CHUNK)
+        K.sample_small(net.theta, lay["vec"], kap, kT, k0, k1, x, X, D, _CHUNK)
         xo, ko = lay["x_off"], lay["k_off"]
         return EquilibriumSample([X[:, xo[l]:xo[l + 1]] for l in range(net.depth + 1)],
                                  [D[:, ko[l]:ko[l + 1]] for l in range(net.depth)], kT)
     states = np.empty((-(-B // _CHUNK), 4), dtype=np.uint64)
-    seed_states(k0, k1, states)
+    K.seed_states(k0, k1, states)
     sig = np.sqrt(kT / kap).astype(net.dtype, copy=False)
-    kern = noise_activate if _spare_cores() else noise_activate_serial
+    kern = K.noise_activate if _spare_cores() else K.noise_activate_serial
     xs, deltas = [x], []
     ko = lay["k_off"]
     for l in range(net.depth):
@@ -126,6 +125,19 @@ _SMALL_MACS = 4096  # nets with at most this many weights, and batches of at mos
 _SMALL_ROWS = 512   # run in one serial numba call; the rest use BLAS and a numba pass per layer
 _LAYOUTS: "weakref.WeakKeyDictionary" = None  # type: ignore[assignment]
 _U64 = 0xFFFFFFFFFFFFFFFF
+
+
+_KERNELS = None
+
+
+def _kernels():
+    """analogsim.kernels.sample, imported on first use (numba stays out of ``import analogsim``)."""
+    global _KERNELS
+    if _KERNELS is None:
+        from .kernels import sample
+
+        _KERNELS = sample
+    return _KERNELS
 
 
 def _spare_cores() -> bool:
@@ -193,8 +205,8 @@ def _stream_keys(seed):
     if type(seed) is int and 0 <= seed < (1 << 63):  # fast path
         return seed, 0
     if isinstance(seed, np.random.Generator):
-        k = seed.bit_generator.random_raw(2)
-        return _signed(int(k[0])), _signed(int(k[1]))
+        bg = seed.bit_generator
+        return _signed(bg.random_raw()), _signed(bg.random_raw())
     if seed is None or isinstance(seed, np.random.SeedSequence):
         k = (seed if seed is not None else np.random.SeedSequence()).generate_state(2, np.uint64)
         return _signed(int(k[0])), _signed(int(k[1]))
