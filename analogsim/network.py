@@ -305,18 +305,32 @@ class Network:
 
     @classmethod
     def from_arrays(cls, arrays) -> "Network":
+        """Rebuild a net from :meth:`to_arrays` output (e.g. read back with ``np.load(allow_pickle=False)``).
+
+        Every part of the record is checked before use; a malformed or foreign record raises ValueError
+        ("not an analogsim network record: ...").
+        """
         try:
             meta = json.loads(bytes(np.asarray(arrays["net_meta"], dtype=np.uint8)).decode())
+            if not isinstance(meta, dict) or meta.get("format") != "analogsim.network/1":
+                raise ValueError(f"unknown network format {meta.get('format') if isinstance(meta, dict) else meta!r}")
             sizes, acts, dt = meta["sizes"], meta["activations"], meta["dtype"]
-            if meta.get("format") != "analogsim.network/1":
-                raise ValueError(f"unknown network format {meta.get('format')!r}")
-        except (KeyError, ValueError, TypeError) as exc:
+            if not isinstance(sizes, list) or len(sizes) < 2 or any(
+                    isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+                raise ValueError(f"sizes must be a list of at least two positive integers, got {sizes!r}")
+            theta = check_array(arrays["net_theta"], "net_theta", ndim=1)
+            n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+            if theta.size != n_params:  # checked before anything of that size is allocated
+                raise ValueError(f"net_theta has {theta.size} entries, sizes {sizes} need {n_params}")
+            net = cls([np.zeros((b, a)) for a, b in zip(sizes[:-1], sizes[1:])], activations=acts, dtype=dt)
+            net.theta[...] = theta
+            kf = check_array(arrays["net_kappa"], "net_kappa", shape=(net.n_neurons,))
+            off = np.concatenate([[0], np.cumsum(sizes[1:])])
+            return net.with_kappa([kf[off[l]:off[l + 1]] for l in range(net.depth)])
+        except KeyError as exc:
+            raise ValueError(f"not an analogsim network record: no array {exc}") from None
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"not an analogsim network record: {exc}") from None
-        net = cls([np.zeros((b, a)) for a, b in zip(sizes[:-1], sizes[1:])], activations=acts, dtype=dt)
-        net.theta[...] = check_array(arrays["net_theta"], "net_theta", shape=(net.n_params,))
-        kf = check_array(arrays["net_kappa"], "net_kappa", shape=(net.n_neurons,))
-        off = np.concatenate([[0], np.cumsum(sizes[1:])])
-        return net.with_kappa([kf[off[l]:off[l + 1]] for l in range(net.depth)])
 
     def __repr__(self) -> str:
         acts = ",".join(self.activation_names)
