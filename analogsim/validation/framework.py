@@ -148,6 +148,7 @@ def run_validation(mode: str = "quick", out="validation-report", claims=None, ex
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"out must be a report folder, got the file {str(out)!r}; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(out)
     ctx = Context(mode=mode, out=out, executor=executor)
     done = finished_claims(out, mode) if resume else {}
     results = []
@@ -172,6 +173,17 @@ def run_validation(mode: str = "quick", out="validation-report", claims=None, ex
     if not results or all(r.resumed for r in results):
         write_report(results, out, mode)  # nothing ran: the report still lists exactly these claims
     return results
+
+
+def _remove_stale_temps(out: Path) -> None:
+    """Remove what a killed run's atomic writes left behind (``.report.md.XXXX.tmp``, figures' temp files)."""
+    for pattern in (".report.md.*.tmp", ".report.json.*.tmp", "figures/.*.tmp"):
+        for p in out.glob(pattern):
+            try:
+                p.unlink()
+                log.info("removed %s (left by an interrupted run)", p)
+            except OSError:
+                pass
 
 
 def finished_claims(out, mode: str) -> dict:
