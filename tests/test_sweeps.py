@@ -142,7 +142,7 @@ def test_embedded_sweep_makes_dataset_and_figures(embedded_run):
     ds.close()
     # no pickle: every stored file is JSON, TOML or netCDF3
     for f in out.rglob("*"):
-        if f.is_file():
+        if f.is_file() and f.name != ".lock":  # .lock: the pid of the last sweep that held the folder
             assert f.suffix in (".json", ".toml", ".nc"), f
             if f.suffix == ".nc":
                 assert f.read_bytes()[:3] == b"CDF"
@@ -441,6 +441,22 @@ def test_runtime_crash_exits_3_and_keeps_finished_points(tmp_path, capsys, monke
     assert cli.main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--workers", "1", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
     assert (s["n_skipped"], s["n_computed"], s["n_ok"]) == (2, 4, 6)
+
+
+def test_second_concurrent_sweep_into_one_folder_is_refused(tmp_path, capsys):
+    import fcntl
+
+    cfg = write(tmp_path, counting_config(None, 0.0, [1]))
+    out = tmp_path / "out"
+    run_sweep(cfg, out, workers=1)
+    (out / "points" / next(p.name for p in (out / "points").iterdir())).unlink()  # leave work to do
+    with open(out / ".lock", "r+") as fh:  # another driver holds the folder
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fh.write("4242\n")
+        fh.flush()
+        assert cli.main(["sweep", str(cfg), "--out", str(out), "--workers", "1"]) == 2
+        assert "another analogsim sweep (pid 4242)" in capsys.readouterr().err
+    assert cli.main(["sweep", str(cfg), "--out", str(out), "--workers", "1"]) == 0  # lock released: resumes
 
 
 def test_dry_run_lists_points_and_runs_nothing(tmp_path, capsys):

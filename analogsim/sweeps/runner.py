@@ -159,10 +159,11 @@ def run_sweep(config, out=None, *, backend=None, workers: int | None = None, sch
                 backend.close()
         else:
             store.open()
+        ds = store.consolidate(spec.dims, extra_attrs={"backend": summary.backend})
     finally:
+        store.close()
         if bar is not None:
             bar.close()
-    ds = store.consolidate(spec.dims, extra_attrs={"backend": summary.backend})
     summary.n_ok = int(ds.attrs["n_ok"])
     summary.n_failed = int(ds.attrs["n_failed"])
     summary.failed = [{"coords": _coords_of(ds, i), "error": str(e)}

@@ -3,6 +3,7 @@
 Layout of ``OUT/``::
 
     run.json            format, config hash, normalised config, axes, versions (written once)
+    .lock               held (flock) by the sweep writing to the folder; refuses a second one
     config.toml         the config text as given
     points/<key>.json   one record per point (written atomically the moment it finishes)
     results.nc          the consolidated xarray dataset (netCDF3, written atomically at the end)
@@ -76,7 +77,7 @@ class ResultsStore:
     >>> store.open(); store.write_point(cfg.points()[0], {"status": "ok", "results": {"y": 1.0}}, attempts=1)
     >>> list(store.finished(cfg.points()))  == [cfg.points()[0].key]
     True
-    >>> ds = store.consolidate()
+    >>> ds = store.consolidate(); store.close()
     >>> ds["y"].values.tolist(), ds["status"].values.tolist()
     ([1.0, nan], ['ok', 'missing'])
     """
@@ -140,8 +141,15 @@ class ResultsStore:
 
     # ------------------------------------------------------------------ writing
     def open(self) -> None:
-        """Create the folder and write run.json / config.toml (once; kept on resume)."""
+        """Create the folder, take its lock, and write run.json / config.toml (once; kept on resume).
+
+        Raises
+        ------
+        CheckpointError
+            Another sweep is writing to this folder right now.
+        """
         self.points_dir.mkdir(parents=True, exist_ok=True)
+        self._lock()
         meta = self.path / "run.json"
         if not meta.exists():
             cfg = self.config
@@ -150,6 +158,32 @@ class ResultsStore:
                 "format": STORE_FORMAT, "config_hash": cfg.hash, "name": cfg.name, "kind": cfg.kind,
                 "source": cfg.source, "axes": cfg.axes, "n_points": cfg.n_points, "config": cfg.normalized,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": versions()})
+
+    def _lock(self) -> None:
+        """An exclusive lock on OUT/.lock for the life of the run (released by the OS if the driver dies)."""
+        if getattr(self, "_lock_fd", None) is not None:
+            return
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no protection against two concurrent drivers
+            return
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise CheckpointError(f"another analogsim sweep (pid {holder}) is writing to {str(self.path)!r}; "
+                                  "wait for it to finish or use another --out folder") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Release the folder's lock (the files stay)."""
+        fd, self._lock_fd = getattr(self, "_lock_fd", None), None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
 
     def point_path(self, point: Point) -> Path:
         """The file of one point's record."""
