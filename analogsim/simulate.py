@@ -206,8 +206,14 @@ def check_step(dt: float, gamma: float, lam: float, integrator: Integrator, stac
     return x
 
 
-def default_chunk_rows(batch: int) -> int:
-    """Replicas per chunk (fixed by the batch size alone, never by the thread count)."""
+def default_chunk_rows(batch: int, uses_blas: bool = False) -> int:
+    """Replicas per chunk: fixed by the batch size and the net, never by the thread count.
+
+    Hand-written loops run over the replicas of a chunk (>= 32 keeps them long); nets with BLAS layers
+    use >= 128 rows per chunk, where a GEMM is close to its full-batch speed.
+    """
+    if uses_blas:
+        return int(min(batch, max(128, -(-batch // 4))))
     return int(min(batch, max(32, -(-batch // 8))))
 
 
@@ -234,15 +240,15 @@ class LangevinRun:
         self.observers = observers if observers is not None else {}
         B = x_init.shape[0]
         self.B = B
-        self.chunk_rows = int(chunk_rows or default_chunk_rows(B))
-        self.n_chunks = -(-B // self.chunk_rows)
         L = net.depth
+        blas = np.array([int(net.sizes[l] * net.sizes[l + 1] >= BLAS_MIN_WEIGHTS) for l in range(L)], np.int64)
+        self.chunk_rows = int(chunk_rows or default_chunk_rows(B, bool(np.any(blas))))
+        self.n_chunks = -(-B // self.chunk_rows)
         theta, sizes, w_off, b_off, acts, kappa, k_off = net.kernel_args()
         wt = np.empty_like(theta)
         for l in range(L):
             n_out, n_in = net.sizes[l + 1], net.sizes[l]
             wt[w_off[l]:w_off[l] + n_out * n_in] = net.weights[l].T.ravel()
-        blas = np.array([int(net.sizes[l] * net.sizes[l + 1] >= BLAS_MIN_WEIGHTS) for l in range(L)], np.int64)
         self.knet = KNet(np.ascontiguousarray(theta), wt, sizes, w_off, b_off, acts, np.ascontiguousarray(kappa),
                          k_off, net.x_offsets, blas)
         self.n_tot = int(net.x_offsets[-1])
@@ -265,6 +271,11 @@ class LangevinRun:
         self.save_every = traj.every if traj is not None else 0
         burn = [o.burn_in for o in self.observers.values() if hasattr(o, "burn_in")]
         self.burn_in = burn[0] if burn else 0
+        from .kernels.langevin import make_work
+
+        self.work = make_work(net.sizes, self.chunk_rows, self.n_chunks, net.dtype, integrator.code == 1,
+                              "books" in self.observers)
+        self.fresh = True
         hard = clamp is not None and clamp.hard
         self.fpar = np.array([self.gamma * self.dt, math.sqrt(2.0 * self.gamma * self.kT * self.dt), self.kT,
                               0.0 if (clamp is None or hard) else clamp.stiffness])
@@ -279,10 +290,11 @@ class LangevinRun:
         in_moves = self.input_protocol.moving
         ipar = np.array([int(self.hard), int(in_moves), self.burn_in, self.save_every, 0,
                          int("books" in self.observers), int("param_force" in self.observers),
-                         int("energy" in self.observers)], dtype=np.int64)
+                         int("energy" in self.observers), 1], dtype=np.int64)
         code, cr, B, knet = self.integrator.code, self.chunk_rows, self.B, self.knet
+        ipar[8] = int(self.fresh)
         done = 0
-        with _thread_context() as ctx:
+        with _thread_context(uses_blas=bool(np.any(knet.blas))) as ctx:
             while True:
                 m = min(n_steps - done, SEGMENT_STEPS) if (in_moves or self._target_moves()) else n_steps - done
                 inp, mv_in = self.input_protocol.tables(self.k, m, self.dt, B, self.net.dtype)
@@ -296,9 +308,11 @@ class LangevinRun:
                     r0 = ch * cr
                     self.status[ch] = run_chunk(knet, code, r0, min(cr, B - r0), m, self.Xc[ch], self.states[ch],
                                                 inp, tgt, move, self.fpar, ipar, self.books, self.emom, self.traj,
-                                                k0, self.pforce[ch])
+                                                k0, self.pforce[ch], self.work[ch])
 
                 ctx.map(one, range(self.n_chunks), self.threads)
+                ipar[8] = 0
+                self.fresh = False
                 self.k += m
                 done += m
                 if done >= n_steps or np.any(self.status >= 0):
@@ -342,12 +356,11 @@ class _thread_context:
     chunks to threads cannot change the numbers.
     """
 
+    def __init__(self, uses_blas=True):
+        self.uses_blas = uses_blas
+
     def __enter__(self):
-        from threadpoolctl import threadpool_limits
-
-        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it before limiting)
-
-        self._limits = threadpool_limits(limits=1, user_api="blas")
+        self._limits = _blas_controller().limit(limits=1, user_api="blas") if self.uses_blas else None
         self._pool = None
         return self
 
@@ -372,8 +385,24 @@ class _thread_context:
     def __exit__(self, *exc):
         if self._pool is not None:
             self._pool.shutdown()
-        self._limits.restore_original_limits()
+        if self._limits is not None:
+            self._limits.restore_original_limits()
         return False
+
+
+_CONTROLLER = None
+
+
+def _blas_controller():
+    """One threadpoolctl controller per process (finding the libraries costs about a millisecond)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it before looking)
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
 
 
 def default_threads() -> int:

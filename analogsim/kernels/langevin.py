@@ -25,7 +25,8 @@ Array arguments (``B`` replicas, ``L`` layers, ``n_tot`` = n_0 + ... + n_L):
   the segment: 0 is the state at k0.
 * ``move`` (n_steps,) or (1,) int64: 1 where lambda changes at that step.
 * ``fpar`` float64: [Gamma dt, sqrt(2 Gamma kT dt), kT, k_out (0: no spring)].
-* ``ipar`` int64: [hard, input_moves, record_from, save_every, save_offset, books, pforce, energy].
+* ``ipar`` int64: [hard, input_moves, record_from, save_every, save_offset, books, pforce, energy, fresh].
+* ``w``: :data:`KWork`, the chunk's buffers (gradient, stresses, energies, scratch) kept between calls.
 * ``books`` (B, 5) float64: W, Q, H at the start, H now, accepted moves.
 * ``emom`` (B, 2, L+1) float64: sums over recorded steps of E and E^2.
 * ``chunk_pf`` (N,) float64: sums over recorded steps and the chunk's replicas of dH/dtheta.
@@ -46,10 +47,12 @@ from .rng import fill_normal, fill_uniform
 
 EM, MALA = 0, 1
 KProto = namedtuple("KProto", "A D s V")
+#: per-chunk work buffers, kept by the host between calls (see :func:`make_work`)
+KWork = namedtuple("KWork", "G S Z Tmp E H FY1 FP1 tbuf DX qh Hold Xp Gp Sp Ep Hp U")
 
 # indices into fpar / ipar / books
 F_ADT, F_NOISE, F_KT, F_KOUT = 0, 1, 2, 3
-I_HARD, I_INMOVES, I_RECFROM, I_SAVE_EVERY, I_SAVE_OFF, I_BOOKS, I_PFORCE, I_ENERGY = range(8)
+I_HARD, I_INMOVES, I_RECFROM, I_SAVE_EVERY, I_SAVE_OFF, I_BOOKS, I_PFORCE, I_ENERGY, I_FRESH = range(9)
 B_W, B_Q, B_H0, B_H, B_ACC = range(5)
 
 
@@ -100,15 +103,15 @@ def heat_close(net, G, DX, qh, n_dyn_layers, Bc):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar, books, emom, traj, k0, chunk_pf):
-    """Advance one chunk (rows r0..r0+Bc-1) by n_steps; returns -1 or the step at which H went non-finite."""
+def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar, books, emom, traj, k0, chunk_pf,
+              w):
+    """Advance one chunk (rows r0..r0+Bc-1) by n_steps; returns -1 or the step at which H went non-finite.
+
+    ``w`` is the chunk's :data:`KWork` (buffers kept between calls, so a new segment costs nothing:
+    the gradient, stresses and energies of the current state carry over unless ``ipar[I_FRESH]``).
+    """
     L = net.sizes.shape[0] - 1
     n_tot = net.x_off[L + 1]
-    n_neu = net.k_off[L]
-    maxn = 0
-    for l in range(L + 1):
-        maxn = max(maxn, net.sizes[l])
-    dt_ = X.dtype
     a = fpar[F_ADT]
     c = fpar[F_NOISE]
     kT = fpar[F_KT]
@@ -121,55 +124,37 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
     want_books = ipar[I_BOOKS] != 0
     want_pf = ipar[I_PFORCE] != 0
     want_e = ipar[I_ENERGY] != 0
+    fresh = ipar[I_FRESH] != 0
     n_dyn_layers = L - 1 if hard else L
     nz = Bc * net.k_off[n_dyn_layers]
-    nL = net.sizes[L]
-
-    G = np.empty(Bc * n_neu, dtype=dt_)
-    S = np.empty(Bc * n_neu, dtype=dt_)
-    Z = np.empty(max(nz, 1), dtype=np.float64)
-    Tmp = np.empty(max(Bc, maxn) * maxn, dtype=dt_)
-    E = np.empty((L + 1, Bc))
-    H = np.empty(Bc)
-    FY1 = np.empty(Bc * net.sizes[1], dtype=dt_)
-    FP1 = np.empty(Bc * net.sizes[1], dtype=dt_)
-    tbuf = np.zeros(Bc * nL, dtype=dt_)
-    DX = np.empty(max(nz, 1) if (want_books and integ == EM) else 1)
-    qh = np.zeros(Bc)
-    Hold = np.empty(Bc)
-    if integ == MALA:
-        Xp = X[:Bc * n_tot].copy()
-        Gp = np.empty_like(G)
-        Sp = np.empty_like(S)
-        Ep = np.empty_like(E)
-        Hp = np.empty_like(H)
-        U = np.empty(Bc)
-    else:
-        Xp = X[:1].copy()
-        Gp = G[:1]
-        Sp = S[:1]
-        Ep = E[:1]
-        Hp = H[:1]
-        U = np.empty(1)
+    G, S, Z, Tmp, E, H = w.G, w.S, w.Z, w.Tmp, w.E, w.H
+    FY1, FP1, tbuf, DX, qh, Hold = w.FY1, w.FP1, w.tbuf, w.DX, w.qh, w.Hold
+    Xp, Gp, Sp, Ep, Hp, U = w.Xp, w.Gp, w.Sp, w.Ep, w.Hp, w.U
+    maxn = 0
+    for l in range(L + 1):
+        maxn = max(maxn, net.sizes[l])
+    PT = np.empty(maxn * maxn if want_pf else 1, dtype=X.dtype)
     bk = books[r0:r0 + Bc]
     xL = X[Bc * net.x_off[L]:Bc * net.x_off[L + 1]]
-
-    # state at the start of the segment: lambda_0 in place, energies and gradient
-    set_protocol_rows(inp, 0, r0, Bc, X[:Bc * net.sizes[0]])
-    if hard:
-        set_protocol_rows(tgt, 0, r0, Bc, xL)
-    elif k_out > 0.0:
-        set_protocol_rows(tgt, 0, r0, Bc, tbuf)
     l1_fixed = not in_moves
-    if l1_fixed:
-        layer1_cache(net, X, FY1, FP1, Bc)
-    grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
-    if k0 == 0:
-        for r in range(Bc):
-            bk[r, B_H0] = H[r]
     for r in range(Bc):
-        if not np.isfinite(H[r]):
-            return k0
+        qh[r] = 0.0
+
+    if fresh:  # state at the start: lambda_0 in place, layer-1 cache, energies and gradient
+        set_protocol_rows(inp, 0, r0, Bc, X[:Bc * net.sizes[0]])
+        if hard:
+            set_protocol_rows(tgt, 0, r0, Bc, xL)
+        elif k_out > 0.0:
+            set_protocol_rows(tgt, 0, r0, Bc, tbuf)
+        if l1_fixed:
+            layer1_cache(net, X, FY1, FP1, Tmp, Bc)
+        grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
+        if k0 == 0:
+            for r in range(Bc):
+                bk[r, B_H0] = H[r]
+        for r in range(Bc):
+            if not np.isfinite(H[r]):
+                return k0
 
     for j in range(n_steps):
         k = k0 + j
@@ -213,7 +198,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
                         emom[r0 + r, 0, l] += e
                         emom[r0 + r, 1, l] += e * e
             if want_pf:
-                param_grad_add(net, X, S, chunk_pf, Tmp, Bc)
+                param_grad_add(net, X, S, chunk_pf, PT, Bc)
         if save_every > 0 and (k + 1) % save_every == 0:
             si = (k + 1) // save_every - 1 - save_off
             if 0 <= si < traj.shape[0]:
@@ -243,7 +228,7 @@ def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_
         for q in range(Bc * n):
             Xp[x0 + q] = X[x0 + q] - a * G[k0 + q] + c * Z[k0 + q]
     grad_pass(net, Xp, Gp, Sp, Ep, Hp, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
-    fill_uniform(state, U)
+    fill_uniform(state, U[:Bc])
     inv = 1.0 / (2.0 * c * c)
     fwd = np.zeros(Bc)
     bwd = np.zeros(Bc)
@@ -277,6 +262,34 @@ def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_
                 x0 = Bc * net.x_off[l] + r
                 for i in range(n):
                     X[x0 + i * Bc] = Xp[x0 + i * Bc]
+
+
+def make_work(sizes, chunk_rows, n_chunks, dtype, mala, books):
+    """Host helper: one :data:`KWork` per chunk (views of a few (n_chunks, ...) arrays)."""
+    L = len(sizes) - 1
+    n_neu = int(sum(sizes[1:]))
+    n_tot = int(sum(sizes))
+    Bc = chunk_rows
+    maxn = int(max(sizes))
+    nz = Bc * n_neu
+
+    def arr(n, dt=dtype):
+        return np.zeros((n_chunks, max(int(n), 1)), dtype=dt)
+
+    G, S, Tmp = arr(nz), arr(nz), arr(max(maxn * Bc, 4 * Bc))
+    Z = arr(nz, np.float64)
+    E = np.zeros((n_chunks, L + 1, Bc))
+    H, qh, Hold = arr(Bc, np.float64), arr(Bc, np.float64), arr(Bc, np.float64)
+    FY1, FP1, tbuf = arr(Bc * sizes[1]), arr(Bc * sizes[1]), arr(Bc * sizes[L])
+    DX = arr(nz if books else 1, np.float64)
+    if mala:
+        Xp, Gp, Sp = arr(Bc * n_tot), arr(nz), arr(nz)
+        Ep, Hp, U = np.zeros((n_chunks, L + 1, Bc)), arr(Bc, np.float64), arr(Bc, np.float64)
+    else:
+        Xp, Gp, Sp = arr(1), arr(1), arr(1)
+        Ep, Hp, U = np.zeros((n_chunks, L + 1, 1)), arr(1, np.float64), arr(1, np.float64)
+    return [KWork(G[c], S[c], Z[c], Tmp[c], E[c], H[c], FY1[c], FP1[c], tbuf[c], DX[c], qh[c], Hold[c], Xp[c],
+                  Gp[c], Sp[c], Ep[c], Hp[c], U[c]) for c in range(n_chunks)]
 
 
 @njit(cache=True, error_model="numpy")
