@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -78,6 +79,40 @@ def train_cmd(folder: Path, fidelity: str = "separated") -> list[str]:
     code = (f"import test_faults_helpers as h; h.train_run({str(folder / 'ck.npz')!r}, "
             f"{str(folder / 'result.json')!r}, {fidelity!r})")
     return [sys.executable, "-c", code]
+
+
+# ----------------------------------------------------------------------------- an in-process sweep backend
+class SerialBackend:
+    """The runner's backend interface in process (no pool start-up): enough to test the results store."""
+
+    name = "serial"
+    max_in_flight = 1
+    running = False  # the runner starts and closes it
+
+    def describe(self):
+        return "in-process (tests)"
+
+    def start(self):
+        return self
+
+    def submit(self, fn, *args, key=None):
+        fut = Future()
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001
+            fut.set_exception(exc)
+        return fut
+
+    @staticmethod
+    def is_lost(exc):
+        return False
+
+    def recover(self):
+        pass
+
+    def close(self, abort=False):
+        pass
+
 
 
 # ----------------------------------------------------------------------------- processes
@@ -187,6 +222,8 @@ def check_complete(folder: Path) -> dict:
             seen[p.name] = "png"
         elif p.name == "report.md":
             seen[p.name] = "report"
+        elif p.name == ".lock":  # the results folder's lock (one sweep at a time)
+            seen[p.name] = "lock"
         elif p.suffix in (".toml", ".log", ".txt", ".md"):
             seen[p.name] = "text"
         else:

@@ -14,7 +14,6 @@ import json
 import os
 import stat
 import zipfile
-from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -320,45 +319,13 @@ def test_bad_npz_data_is_refused(tally, tmp_path, case):
 
 
 # ============================================================================ sweep results folders
-class SerialBackend:
-    """The runner's backend interface, in process (no pool start-up): enough to test the results store."""
-
-    name = "serial"
-    max_in_flight = 1
-    running = False  # the runner starts and closes it
-
-    def describe(self):
-        return "in-process (tests)"
-
-    def start(self):
-        return self
-
-    def submit(self, fn, *args, key=None):
-        fut = Future()
-        try:
-            fut.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001
-            fut.set_exception(exc)
-        return fut
-
-    @staticmethod
-    def is_lost(exc):
-        return False
-
-    def recover(self):
-        pass
-
-    def close(self, abort=False):
-        pass
-
-
 def _sweep(tmp, out="out", **kw):
     from analogsim.sweeps import run_sweep
 
     cfg = tmp / "sweep.toml"
     if not cfg.exists():
         cfg.write_text(fh.sweep_config(widths=(2, 3, 4), seeds=2))
-    return run_sweep(cfg, tmp / out, backend=SerialBackend(), **kw)
+    return run_sweep(cfg, tmp / out, backend=fh.SerialBackend(), **kw)
 
 
 def _records(out: Path) -> dict:
