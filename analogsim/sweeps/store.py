@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -110,9 +111,10 @@ class ResultsStore:
                     info = json.loads(meta.read_text())
                 except (OSError, ValueError) as exc:
                     raise CheckpointError(f"{meta} is unreadable ({exc}); use another --out folder") from None
-                if info.get("format") != STORE_FORMAT:
+                if not isinstance(info, dict) or info.get("format") != STORE_FORMAT:
+                    fmt = info.get("format") if isinstance(info, dict) else type(info).__name__
                     raise CheckpointError(f"{meta} is not an analogsim sweep folder "
-                                          f"(format {info.get('format')!r}); use another --out folder")
+                                          f"(format {fmt!r}); use another --out folder")
                 if info.get("config_hash") != self.config.hash:
                     raise CheckpointError(
                         f"output folder {str(p)!r} holds results of a different config "
@@ -150,6 +152,7 @@ class ResultsStore:
         """
         self.points_dir.mkdir(parents=True, exist_ok=True)
         self._lock()
+        self._remove_stale_temporaries()
         meta = self.path / "run.json"
         if not meta.exists():
             cfg = self.config
@@ -178,6 +181,21 @@ class ResultsStore:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete what a killed run's atomic writes left behind (``.NAME.XXXX.tmp`` of this store's own files).
+
+        Called with the lock held, so no other sweep is writing here.
+        """
+        own = re.compile(r"\.(run\.json|config\.toml|results\.nc|[0-9a-f]{16}\.json)\.[^/]*\.tmp")
+        for folder in (self.path, self.points_dir):
+            for entry in os.scandir(folder):
+                if entry.is_file(follow_symlinks=False) and own.fullmatch(entry.name):
+                    try:
+                        os.unlink(entry.path)
+                        log.info("removed a stale temporary file %s", entry.path)
+                    except OSError:
+                        pass
 
     def close(self) -> None:
         """Release the folder's lock (the files stay)."""
@@ -335,6 +353,13 @@ def open_results(path):
 
     Equivalent to ``xarray.open_dataset("OUT/results.nc")``; loads the data into memory and closes the file.
 
+    Raises
+    ------
+    FileNotFoundError
+        No results there.
+    CheckpointError
+        The file is truncated or not netCDF (the message says how to rebuild it).
+
     Examples
     --------
     >>> ds = open_results("results/loss_vs_T")        # doctest: +SKIP
@@ -348,5 +373,15 @@ def open_results(path):
     if not p.exists():
         raise FileNotFoundError(f"no sweep results at {str(path)!r} (expected a run folder with {RESULTS_FILE} "
                                 f"or a .nc file)")
-    with xr.open_dataset(p) as ds:
-        return ds.load()
+    rebuild = ("re-run the same `analogsim sweep` command to rebuild it from the point records" if
+               (p.parent / "points").is_dir() else "it is not a sweep results file")
+    try:
+        with open(p, "rb") as fh:
+            magic = fh.read(4)
+        if magic[:3] != b"CDF":
+            raise ValueError("not a netCDF3 file")
+        with xr.open_dataset(p, engine="scipy") as ds:
+            return ds.load()
+    except (OSError, ValueError, IndexError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"{p} is corrupt or not a results file ({type(exc).__name__}: {exc}); "
+                              f"{rebuild}") from None
