@@ -48,7 +48,9 @@ def run_point(func, params: dict, seed: int) -> dict:
         rec["status"] = "ok"
     except Exception as exc:  # a failing point is recorded; the sweep goes on
         rec["status"] = "failed"
-        rec["error"] = f"{type(exc).__name__}: {exc}"
+        msg = f"{type(exc).__name__}: {exc}"
+        cause = str(getattr(exc, "cause", "") or "")  # DivergenceError carries the suggested fix here
+        rec["error"] = msg if not cause or cause in msg else f"{msg} ({cause})"
         rec["traceback"] = traceback.format_exc(limit=20)
     rec["duration_s"] = time.perf_counter() - t0
     return rec
