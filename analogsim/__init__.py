@@ -37,6 +37,12 @@ _LAZY = {
     "data": None,
     "sweeps": None,
     "relax": "simulate",
+    "train": "training",
+    "threshold_temperature": "training",
+    "run_sweep": "sweeps",
+    "open_results": "sweeps",
+    "load_config": "config",
+    "config": None,
     "iem": None,
     "errors": None,
 }
