@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
+import analogsim.clamped as clamped
 import analogsim.equilibrium as eq
 from analogsim import Network, OutputClamp
 from analogsim import hamiltonian as ham
@@ -312,7 +313,7 @@ def test_dense_hessian_matches_hessian_vector_products():
     xs = [x + 0.3 * rng.standard_normal(x.shape) for x in net.forward(x0)]
     clamp = OutputClamp(rng.standard_normal((3, 2)), 1.7)
     ys, deltas, fps = ham.layer_terms(net, xs)
-    Hd = eq._dense_hessian(net, ys, fps, deltas, clamp, 3)
+    Hd = clamped._dense_hessian(net, ys, fps, deltas, clamp, 3)
     off = np.concatenate([[0], np.cumsum(net.sizes[1:])])
     for j in range(int(off[-1])):
         e = np.zeros((3, int(off[-1])))
