@@ -281,6 +281,20 @@ def bench_case(sizes, B, dtype, act, rounds, target_s, baselines=True):
     return row
 
 
+def bench_tanh(sizes, B, rounds, target_s):
+    """tanh step time over relu step time (same net shape and weights, float64), interleaved rounds."""
+    x0 = np.random.default_rng(0).normal(size=(B, sizes[0]))
+    fns = {}
+    for act in ("relu", "tanh"):
+        net = make_net(sizes, act, "float64")
+        fns[act] = ours(net, x0, step_dt(net))
+    for f in fns.values():
+        f(2)
+    t = interleaved(fns, rounds, target_s)
+    return {"net": list(sizes), "replicas": B, "tanh_over_relu": t["tanh"] / t["relu"], "relu_s": t["relu"],
+            "tanh_s": t["tanh"]}
+
+
 def bench_threads(sizes, B, rounds, target_s):
     net = make_net(sizes, "relu", "float64")
     x0 = np.random.default_rng(0).normal(size=(B, sizes[0]))
@@ -345,9 +359,7 @@ def main(argv=None):
             for dtype in ("float64", "float32"):
                 cases.append(bench_case(sizes, B, dtype, "relu", rounds, target))
                 _log(cases[-1])
-            r_tanh = bench_case(sizes, B, "float64", "tanh", rounds, target, baselines=False)
-            r_relu = bench_case(sizes, B, "float64", "relu", rounds, target, baselines=False)
-            tanh.append({"net": list(sizes), "replicas": B, "tanh_over_relu": r_tanh["step_s"] / r_relu["step_s"]})
+            tanh.append(bench_tanh(sizes, B, rounds, target))
             _log(tanh[-1])
         thr = bench_threads(*CASES[max(idx)], rounds, target) if idx else None
         noise = bench_noise(rounds)

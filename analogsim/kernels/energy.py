@@ -146,7 +146,8 @@ def activate(code, Y, FP, n):
 # over replicas (long, unit-stride, vectorised) and BLAS sees plain C-ordered products.
 @njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
 def layer_forward(net, l, X, xo, Y, yo, Tmp, Bc):
-    """Y[yo:] as (n_l, Bc) = W_l @ X[xo:] as (n_{l-1}, Bc) + b_l for layer l (1-based); flat 1-D arrays.
+    """Y[yo:] as (n_l, Bc) = W_l @ X[xo:] as (n_{l-1}, Bc) for layer l (1-based; the bias is added by
+    :func:`layer_post`); flat 1-D arrays.
 
     ``Tmp``: scratch of at least 4 Bc entries, not overlapping X or Y.
 
@@ -156,26 +157,18 @@ def layer_forward(net, l, X, xo, Y, yo, Tmp, Bc):
     n_in = net.sizes[l - 1]
     n_out = net.sizes[l]
     w0 = net.w_off[l - 1]
-    b0 = net.b_off[l - 1]
     th = net.theta
     if net.blas[l - 1]:
         W = th[w0:w0 + n_out * n_in].reshape((n_out, n_in))
         Yv = Y[yo:yo + n_out * Bc].reshape((n_out, Bc))
         np.dot(W, X[xo:xo + n_in * Bc].reshape((n_in, Bc)), Yv)
-        for i in range(n_out):
-            bi = th[b0 + i]
-            y0 = yo + i * Bc
-            for r in range(Bc):
-                Y[y0 + r] += bi
         return
     # four outputs per sweep share the loads of x_j; they accumulate in Tmp (a separate buffer, so the
     # loop over replicas vectorises without aliasing checks failing)
     i = 0
     while i + 3 < n_out:
-        for q in range(4):
-            bq = th[b0 + i + q]
-            for r in range(Bc):
-                Tmp[q * Bc + r] = bq
+        for q in range(4 * Bc):
+            Tmp[q] = 0.0
         wa = w0 + i * n_in
         for j in range(n_in):
             w_0 = th[wa + j]
@@ -195,9 +188,8 @@ def layer_forward(net, l, X, xo, Y, yo, Tmp, Bc):
         i += 4
     while i < n_out:
         ya = yo + i * Bc
-        ba = th[b0 + i]
         for r in range(Bc):
-            Y[ya + r] = ba
+            Y[ya + r] = 0.0
         wa = w0 + i * n_in
         for j in range(n_in):
             w = th[wa + j]
@@ -291,6 +283,59 @@ def param_grad_add(net, X, S, out, Tmp, Bc):
             out[b0 + i] += acc
 
 
+@njit(cache=True, error_model="numpy", fastmath=_FM)
+def layer_post(code, g, s, xl, kap, th, b0, e, n, Bc):
+    """One fused pass per layer: y = g + b; f, f' = act(y); g <- kappa (x - f) (= kappa delta);
+    s <- -kappa delta f' (= sigma, Eq. 8); e[r] <- sum_i kappa_i delta_i^2 / 2. Blocks are (n, Bc)."""
+    for r in range(Bc):
+        e[r] = 0.0
+    for i in range(n):
+        k = np.float64(kap[i])
+        bi = np.float64(th[b0 + i])
+        o = i * Bc
+        if code == RELU:
+            for r in range(Bc):
+                y = np.float64(g[o + r]) + bi
+                pos = y > 0.0
+                d = np.float64(xl[o + r]) - (y if pos else 0.0)
+                kd = k * d
+                g[o + r] = kd
+                s[o + r] = -kd if pos else 0.0
+                e[r] += 0.5 * kd * d
+        elif code == TANH:
+            for r in range(Bc):
+                t = tanh_vec(np.float64(g[o + r]) + bi)
+                d = np.float64(xl[o + r]) - t
+                kd = k * d
+                g[o + r] = kd
+                s[o + r] = -kd * (1.0 - t * t)
+                e[r] += 0.5 * kd * d
+        elif code == IDENTITY:
+            for r in range(Bc):
+                d = np.float64(xl[o + r]) - (np.float64(g[o + r]) + bi)
+                kd = k * d
+                g[o + r] = kd
+                s[o + r] = -kd
+                e[r] += 0.5 * kd * d
+        elif code == SIGMOID:
+            for r in range(Bc):
+                sg = sigmoid_vec(np.float64(g[o + r]) + bi)
+                d = np.float64(xl[o + r]) - sg
+                kd = k * d
+                g[o + r] = kd
+                s[o + r] = -kd * (sg * (1.0 - sg))
+                e[r] += 0.5 * kd * d
+        else:  # SOFTPLUS
+            for r in range(Bc):
+                y = np.float64(g[o + r]) + bi
+                f = max(y, 0.0) + math.log1p(exp_vec(-abs(y)))
+                d = np.float64(xl[o + r]) - f
+                kd = k * d
+                g[o + r] = kd
+                s[o + r] = -kd * sigmoid_vec(y)
+                e[r] += 0.5 * kd * d
+
+
 # ----------------------------------------------------------------------------- the pass
 @njit(cache=True, error_model="numpy", fastmath=_FM)
 def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
@@ -316,34 +361,22 @@ def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
         g = G[Bc * net.k_off[l - 1]:Bc * net.k_off[l]]
         s = S[Bc * net.k_off[l - 1]:Bc * net.k_off[l]]
         kap = net.kappa[net.k_off[l - 1]:net.k_off[l]]
-        # residual, force and stress; separate loops for the cached and the computed layer so that every loop
-        # touches few distinct arrays (LLVM then vectorises it behind cheap run-time overlap checks)
-        if l == 1 and l1_fixed:
+        e = E[l - 1]
+        if l == 1 and l1_fixed:  # f(y_1), f'(y_1) cached (fixed input)
+            for r in range(Bc):
+                e[r] = 0.0
             for i in range(n):
                 k = np.float64(kap[i])
+                o = i * Bc
                 for r in range(Bc):
-                    q = i * Bc + r
-                    kd = k * (np.float64(xl[q]) - np.float64(FY1[q]))
-                    g[q] = kd
-                    s[q] = -kd * np.float64(FP1[q])
+                    d = np.float64(xl[o + r]) - np.float64(FY1[o + r])
+                    kd = k * d
+                    g[o + r] = kd
+                    s[o + r] = -kd * np.float64(FP1[o + r])
+                    e[r] += 0.5 * kd * d
         else:
             layer_forward(net, l, X, Bc * net.x_off[l - 1], G, Bc * net.k_off[l - 1], acc, Bc)
-            activate(net.acts[l - 1], g, s, Bc * n)   # g <- f(y), s <- f'(y)
-            for i in range(n):
-                k = np.float64(kap[i])
-                for r in range(Bc):
-                    q = i * Bc + r
-                    kd = k * (np.float64(xl[q]) - np.float64(g[q]))
-                    g[q] = kd
-                    s[q] = -kd * np.float64(s[q])
-        e = E[l - 1]
-        for r in range(Bc):
-            e[r] = 0.0
-        for i in range(n):
-            hk = 0.5 / np.float64(kap[i])        # kappa d^2 / 2 = (kappa d)^2 / (2 kappa)
-            for r in range(Bc):
-                gq = np.float64(g[i * Bc + r])
-                e[r] += hk * gq * gq
+            layer_post(net.acts[l - 1], g, s, xl, kap, net.theta, net.b_off[l - 1], e, n, Bc)
     n = net.sizes[L]
     eL = E[L]
     for r in range(Bc):
@@ -373,4 +406,9 @@ def layer1_cache(net, X, FY1, FP1, Tmp, Bc):
     n = net.sizes[1]
     acc = np.empty(max(4 * Bc, Tmp.shape[0]), dtype=Tmp.dtype)
     layer_forward(net, 1, X, 0, FY1, 0, acc, Bc)
+    b0 = net.b_off[0]
+    for i in range(n):
+        bi = net.theta[b0 + i]
+        for r in range(Bc):
+            FY1[i * Bc + r] += bi
     activate(net.acts[0], FY1, FP1, Bc * n)
