@@ -3,4 +3,7 @@
 Modules: :mod:`.rng` (per-chunk xoshiro256++ streams, ziggurat normals), :mod:`.energy` (energy and
 gradient passes of H, activations, dense products), :mod:`.langevin` (EM/MALA step loops over chunks).
 Nothing is imported here so that ``import analogsim`` stays free of numba.
+
+numba's on-disk cache keys a function by its own source file only: ``langevin.run_chunk`` links code from
+``energy.py`` and ``rng.py``, so after editing those, touch ``langevin.py`` (or clear its cache files).
 """
