@@ -222,11 +222,13 @@ def test_report_write_fails_previous_report_stays_valid(tally, tmp_path, disk, m
 
 
 @pytest.mark.xfail(strict=True, reason="cli.main: an OSError other than FileNotFound/Permission/IsADirectory/"
-                                       "NotADirectory (ENOSPC, EFBIG, EROFS, EDQUOT) escapes as a traceback with "
-                                       "exit code 1 (read as 'a check failed'); expected 'analogsim validate: "
-                                       "error: ...' and exit code 3")
-def test_validate_command_on_a_full_disk_says_so(tmp_path):
-    out = tmp_path / "rep"
-    r = fh.run(fh.cli("validate", "--quick", "--claims", "digital_vs_analog", "--out", out, "--workers", 1),
-               preexec_fn=_limit_fsize(200), timeout=300)
-    assert r.returncode == 3 and "analogsim validate: error:" in r.stderr and "Traceback" not in r.stderr, r.stderr
+                                       "NotADirectory (ENOSPC, EFBIG, EROFS, EDQUOT) escapes main() as a traceback "
+                                       "(exit code 1, read as 'a check failed'); expected 'analogsim validate: "
+                                       "error: ...' on stderr and exit code 3")
+def test_validate_command_on_a_full_disk_says_so(tmp_path, disk, monkeypatch, capsys):
+    from analogsim import cli
+
+    _fake_claims(monkeypatch)
+    disk.arm("report", after=0)
+    rc = cli.main(["validate", "--quick", "--claims", "equilibrium", "--out", str(tmp_path / "rep"), "--workers", "1"])
+    assert rc == 3 and "analogsim validate: error:" in capsys.readouterr().err

@@ -44,6 +44,44 @@ def steady(params: dict, seed: int) -> dict:
     return out
 
 
+def engines(params: dict, seed: int) -> dict:
+    """The registered ``equilibrium``, ``relax`` and ``train`` tasks on one point (results prefixed)."""
+    from analogsim.sweeps.engine_tasks import relax_task, train_task
+    from analogsim.sweeps.tasks import equilibrium_task
+
+    out = {}
+    for prefix, task in (("eq_", equilibrium_task), ("relax_", relax_task), ("train_", train_task)):
+        out.update({prefix + k: v for k, v in task(dict(params), seed).items()})
+    return out
+
+
+ENGINES_CONFIG = """
+[experiment]
+kind = "test_faults_helpers:engines"
+seed = 5
+[network]
+n_in = 3
+width = 6
+depth = 2
+[data]
+n_train = 24
+n_test = 16
+[dynamics]
+kT = 0.001
+dt = 0.01
+n_steps = 300
+n_replicas = 64
+[training]
+mu = 20.0
+tau_inf = 1.0
+presentations = 400
+kappa_out = 0.01
+[sweep]
+integrator = ["em", "mala"]
+seed = {start = 0, stop = %d}
+"""
+
+
 def sweep_config(sleep: float = 0.0, widths=(2, 3, 4, 5), seeds: int = 2, payload: int = 0, extra: str = "") -> str:
     return (f'[experiment]\nkind = "test_faults_helpers:steady"\nseed = 7\n[dynamics]\nkT = 0.2\n'
             f'[task]\nsleep = {sleep}\npayload = {payload}\n{extra}'
@@ -209,9 +247,15 @@ def check_complete(folder: Path) -> dict:
         if p.suffix == ".json":
             json.loads(data)
             seen[p.name] = "json"
-        elif p.suffix == ".npz":
+        elif p.suffix == ".npz" and p.name.startswith("ck"):
             load_checkpoint(p, kind="train")
             seen[p.name] = "checkpoint"
+        elif p.suffix == ".npz":
+            import numpy as np
+
+            with np.load(p, allow_pickle=False) as z:
+                [z[k] for k in z.files]
+            seen[p.name] = "npz"
         elif p.suffix == ".nc":
             from analogsim.sweeps import open_results
 

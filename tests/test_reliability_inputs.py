@@ -304,7 +304,7 @@ def check_cli_config(tally, tmp, doc, path, capsys):
     tally.ok("bad-input: sweep command line", text)
 
 
-@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(MUTATIONS)
 def test_malformed_config_on_the_command_line_exits_2(tally, tmp_path, capsys, case):
     check_cli_config(tally, tmp_path, *case, capsys)
