@@ -303,8 +303,14 @@ def bench_threads(sizes, B, rounds, target_s):
     for f in fns.values():
         f(2)
     t = interleaved(fns, rounds, target_s, clock="wall")
+    # concurrency check that a busy machine cannot fake: process CPU time over wall time of the 2-thread
+    # run (about 2 when both threads compute at once; about 1 if anything serialised them)
+    n = max(1, int(0.5 / t["t2"]))
+    w0, c0 = time.perf_counter(), time.process_time()
+    fns["t2"](n)
+    cpu_over_wall = (time.process_time() - c0) / (time.perf_counter() - w0)
     return {"net": list(sizes), "replicas": B, "t1_s": t["t1"], "t2_s": t["t2"], "speedup": t["t1"] / t["t2"],
-            "clock": "wall"}
+            "clock": "wall", "cpu_over_wall_2threads": cpu_over_wall, "load_avg": os.getloadavg()[0]}
 
 
 def bench_noise(rounds):

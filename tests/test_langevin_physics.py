@@ -165,6 +165,7 @@ def test_jarzynski_with_mala():
     assert abs(np.exp(-np.mean(r.work) / kT) - 1) > 4 * j.se
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_thread_count_does_not_change_numbers():
     net = _net("tanh", sizes=(3, 40, 60, 2))  # 2400 weights: BLAS path for the middle layer
     kw = dict(kT=0.05, dt=0.01, n_steps=50, n_replicas=100, seed=4, chunk_rows=16)
