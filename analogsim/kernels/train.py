@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .rng import fill_normal
+
 IDENTITY, RELU, TANH, SIGMOID, SOFTPLUS = 0, 1, 2, 3, 4
 NONFINITE = 1 << 40
 _GEMV_MIN = 8192  # layers with at least this many weights use BLAS gemv for a single row
@@ -32,7 +34,7 @@ A_N, A_W, A_GSQ, A_M2, A_NSUB, A_F, A_MAXSW, A_SUMSW = 0, 1, 2, 3, 4, 5, 6, 7
 N_ACC = 8
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _act(code, y):
     """f(y) and f'(y) for one pre-activation (codes as in analogsim.activations)."""
     if code == TANH:
@@ -59,11 +61,36 @@ def _act(code, y):
     return np.log1p(e), e / (1.0 + e)
 
 
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy")
+def _gemv(A, x, out):
+    np.dot(A, x, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _vgemm(x, A, out):
+    np.dot(x, A, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _gemm_nt(X, W, out):
+    np.dot(X, W.T, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _gemm_nn(S, W, out):
+    np.dot(S, W, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _gemm_tn(S, X, out):
+    np.dot(S.T, X, out)
+
+
+@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
 def _affine(theta, w0, b0, n_out, n_in, xin, xo, B, out, oo):
     """out[oo + r*n_out + i] = sum_j W[i, j] xin[xo + r*n_in + j] + b[i] for r < B (W, b flat in theta)."""
     if B == 1 and n_in * n_out >= _GEMV_MIN:
-        np.dot(theta[w0:w0 + n_out * n_in].reshape(n_out, n_in), xin[xo:xo + n_in], out[oo:oo + n_out])
+        _gemv(theta[w0:w0 + n_out * n_in].reshape(n_out, n_in), xin[xo:xo + n_in], out[oo:oo + n_out])
         for i in range(n_out):
             out[oo + i] += theta[b0 + i]
         return
@@ -71,7 +98,7 @@ def _affine(theta, w0, b0, n_out, n_in, xin, xo, B, out, oo):
         X = xin[xo:xo + B * n_in].reshape(B, n_in)
         W = theta[w0:w0 + n_out * n_in].reshape(n_out, n_in)
         O = out[oo:oo + B * n_out].reshape(B, n_out)
-        np.dot(X, W.T, O)
+        _gemm_nt(X, W, O)
         for r in range(B):
             for i in range(n_out):
                 out[oo + r * n_out + i] += theta[b0 + i]
@@ -87,17 +114,17 @@ def _affine(theta, w0, b0, n_out, n_in, xin, xo, B, out, oo):
             ov[i] = s
 
 
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
 def _backmul(theta, w0, n_out, n_in, sig, so, B, out, uo):
     """out[uo + r*n_in + j] = sum_i sig[so + r*n_out + i] W[i, j] (u = W^T sigma per row)."""
     if B == 1 and n_in * n_out >= _GEMV_MIN:
-        np.dot(sig[so:so + n_out], theta[w0:w0 + n_out * n_in].reshape(n_out, n_in), out[uo:uo + n_in])
+        _vgemm(sig[so:so + n_out], theta[w0:w0 + n_out * n_in].reshape(n_out, n_in), out[uo:uo + n_in])
         return
     if B >= 4 and n_in * n_out >= 256:
         S = sig[so:so + B * n_out].reshape(B, n_out)
         W = theta[w0:w0 + n_out * n_in].reshape(n_out, n_in)
         O = out[uo:uo + B * n_in].reshape(B, n_in)
-        np.dot(S, W, O)
+        _gemm_nn(S, W, O)
         return
     for r in range(B):
         ov = out[uo + r * n_in:uo + (r + 1) * n_in]
@@ -112,7 +139,7 @@ def _backmul(theta, w0, n_out, n_in, sig, so, B, out, uo):
                     ov[j] += s * wr[j]
 
 
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
                 Y, FP, DEL, XS, SIG, FV, YN, scr, relg, tol, max_sweeps):
     """Minimise H over the hidden neurons of a batch of B rows, input x0 and output clamped to t.
@@ -154,9 +181,12 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
             m = B * n_out
             tgt = Y if sweeps == 1 else YN
             if l == 1:
-                _affine(theta, w_off[0], b_off[0], n_out, n_in, x0, 0, B, tgt, yo)
+                xin = x0
+                xo = 0
             else:
-                _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, XS, B * k_off[l - 2], B, tgt, yo)
+                xin = XS
+                xo = B * k_off[l - 2]
+            _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, xin, xo, B, tgt, yo)
             code = acts[l - 1]
             yv = Y[yo:yo + m]
             nv = YN[yo:yo + m]
@@ -254,7 +284,7 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
     return sweeps, converged
 
 
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def _energy_rows(sizes, kappa, k_off, kout, t, XS, DEL, B, out):
     """H at the clamped minimum per row: hidden springs + the effective output spring kout/2 |f - t|^2."""
     L = sizes.shape[0] - 1
@@ -280,7 +310,7 @@ def _energy_rows(sizes, kappa, k_off, kout, t, XS, DEL, B, out):
         out[r] += s
 
 
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cnoise, noise, no, has_noise,
                  gacc, gbuf, accumulate):
     """theta -= eta * (mean_r dH_r/dtheta + lam * theta) + cnoise * noise[no:no+N]; returns |g|^2.
@@ -308,7 +338,7 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
             G = gbuf[:n_out * n_in].reshape(n_out, n_in)
             S = SIG[so:so + B * n_out].reshape(B, n_out)
             X = xin[xo:xo + B * n_in].reshape(B, n_in)
-            np.dot(S.T, X, G)
+            _gemm_tn(S, X, G)
         for i in range(n_out):
             base = w0 + i * n_in
             th = theta[base:base + n_in]
@@ -352,7 +382,7 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
     return gsq
 
 
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def _welford(acc, gmean, gacc, scale):
     """Fold the presentation gradient gacc * scale into the running mean / summed M2; zero gacc."""
     acc[A_N] += 1.0
@@ -367,7 +397,7 @@ def _welford(acc, gmean, gacc, scale):
     acc[A_M2] += m2
 
 
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise, noise, no,
                   has_noise, books, acc, gmean, gacc, gbuf, energy_mean, sweeps, last_substep, n_sub):
     """One parameter step from a solved clamped minimum (stress in SIG, state in x0/XS) plus its books."""
@@ -388,7 +418,7 @@ def apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, la
     return gsq
 
 
-@njit(cache=True, inline="always", fastmath=_FM)
+@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
 def load_rows(Xd, Td, idx, p, B, x0, tb):
     """Copy the rows idx[p, :B] of the data into the flat batch buffers."""
     n0 = Xd.shape[1]
@@ -401,20 +431,20 @@ def load_rows(Xd, Td, idx, p, B, x0, tb):
             tb[r * nL + j] = Td[a, j]
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def separated_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td, idx, p_start, j_start,
-                    n_sub, eta, lam, cnoise, noise, has_noise, books, acc, gmean, gacc,
+                    n_sub, eta, lam, cnoise, rng, nbuf, has_noise, books, acc, gmean, gacc,
                     x0, tb, Y, FP, DEL, XS, SIG, FV, YN, scr, relg, hrow, gbuf, tol, max_sweeps):
     """Separated time scales: for each presentation p (rows ``idx[p]`` of the data), n_sub substeps of
     [clamped minimum at the current theta -> theta -= eta/n_sub (grad + lam theta) + cnoise[p] * noise].
 
-    ``eta`` = mu tau_inf; ``cnoise[p]`` = sqrt(2 kT_p mu tau_inf / n_sub); ``noise`` flat (P*n_sub*N,)
-    standard normals, substep row p*n_sub + j at offset (p*n_sub + j)*N (ignored unless has_noise).
+    ``eta`` = mu tau_inf; ``cnoise[p]`` = sqrt(2 kT_p mu tau_inf / n_sub); with ``has_noise`` each substep
+    draws N standard normals into ``nbuf`` from the xoshiro256++ stream ``rng`` (uint64[4], updated;
+    analogsim.kernels.rng), so the stream position depends only on the substeps done.
     Starts at presentation p_start, substep j_start. Returns (P, 0) when done, else a status (see module).
     """
     P = idx.shape[0]
     B = idx.shape[1]
-    N = theta.shape[0]
     eta_sub = eta / n_sub
     for p in range(p_start, P):
         load_rows(Xd, Td, idx, p, B, x0, tb)
@@ -429,15 +459,16 @@ def separated_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td
             for r in range(B):
                 es += hrow[r]
             es /= B
-            no = (p * n_sub + j) * N if has_noise else 0
+            if has_noise:
+                fill_normal(rng, nbuf)
             gsq = apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise[p],
-                                noise, no, has_noise, books, acc, gmean, gacc, gbuf, es, sw, j == n_sub - 1, n_sub)
+                                nbuf, 0, has_noise, books, acc, gmean, gacc, gbuf, es, sw, j == n_sub - 1, n_sub)
             if not np.isfinite(gsq):
                 return -NONFINITE - p, j
     return P, 0
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def batch_objective(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td, block, want_grad,
                     x0, tb, Y, FP, DEL, XS, SIG, FV, YN, scr, relg, hrow, tol, max_sweeps, energy, grad, gsq,
                     conv):
@@ -498,7 +529,7 @@ def batch_objective(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td
         start += B
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def forward_loss(theta, sizes, w_off, b_off, acts, Xd, Td, buf_a, buf_b):
     """Sum over entries of 0.5 |f(x) - t|^2 (zero-temperature forward pass, no clamp)."""
     L = sizes.shape[0] - 1
@@ -526,16 +557,16 @@ def forward_loss(theta, sizes, w_off, b_off, acts, Xd, Td, buf_a, buf_b):
     return total
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM)
 def joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard, Xd, Td, idx, n_sub, dt,
-                gamma, mu, lam, cx, cth, noise, has_noise, books, acc, gmean, gacc, X, Y, FP, DEL, SIG, U, x0):
+                gamma, mu, lam, cx, cth, rng, nbuf, has_noise, books, acc, gmean, gacc, X, Y, FP, DEL, SIG, U, x0):
     """Joint Langevin dynamics of neurons and parameters (Euler-Maruyama, step dt, n_sub steps per entry).
 
     For each presentation p the input is clamped to Xd[idx[p]] and the output to Td[idx[p]] (hard clamp,
     or a spring of stiffness ``kout_soft`` on a free output). Each step, at the current (x, theta):
     dx = -gamma dH/dx dt + cx[p] xi, dtheta = -mu (dH/dtheta + lam theta) dt + cth[p] xi'
-    (cx = sqrt(2 gamma kT dt), cth = sqrt(2 mu kT dt)); ``noise`` is flat, step row (p*n_sub + s) holding
-    n_free neuron normals then N parameter normals. The neuron state X (layers 1..L, flat, length
+    (cx = sqrt(2 gamma kT dt), cth = sqrt(2 mu kT dt)); with ``has_noise`` each step draws n_free neuron
+    normals then N parameter normals into ``nbuf`` from the stream ``rng``. The neuron state X (layers 1..L, flat, length
     n_1+...+n_L) carries over from one presentation to the next. Books as in ``separated_chunk`` with W
     summing mu dt |g|^2 over steps and the Welford over presentation-averaged gradients.
     """
@@ -547,7 +578,6 @@ def joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard,
     N = theta.shape[0]
     n_free_layers = L - 1 if hard else L
     nf = k_off[n_free_layers]
-    row_len = nf + N
     for p in range(P):
         a = idx[p]
         for j in range(n0):
@@ -557,14 +587,18 @@ def joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard,
             for i in range(nL):
                 X[o + i] = Td[a, i]
         for s in range(n_sub):
-            ro = (p * n_sub + s) * row_len if has_noise else 0
+            if has_noise:
+                fill_normal(rng, nbuf)
             for l in range(1, L + 1):
                 n_out, n_in = sizes[l], sizes[l - 1]
                 k0 = k_off[l - 1]
                 if l == 1:
-                    _affine(theta, w_off[0], b_off[0], n_out, n_in, x0, 0, 1, Y, k0)
+                    xin = x0
+                    xo = 0
                 else:
-                    _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, X, k_off[l - 2], 1, Y, k0)
+                    xin = X
+                    xo = k_off[l - 2]
+                _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, xin, xo, 1, Y, k0)
                 for i in range(n_out):
                     f, fp = _act(acts[l - 1], Y[k0 + i])
                     d = X[k0 + i] - f
@@ -601,7 +635,7 @@ def joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard,
                             gacc[k] += g
                         v = theta[k] - mu * dt * g
                         if has_noise:
-                            v += cth[p] * noise[ro + nf + k]
+                            v += cth[p] * nbuf[nf + k]
                         theta[k] = v
                     k = b0 + i
                     g = sg + lam * theta[k]
@@ -610,12 +644,12 @@ def joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard,
                         gacc[k] += g
                     v = theta[k] - mu * dt * g
                     if has_noise:
-                        v += cth[p] * noise[ro + nf + k]
+                        v += cth[p] * nbuf[nf + k]
                     theta[k] = v
             for q in range(nf):
                 v = X[q] - gamma * dt * U[q]
                 if has_noise:
-                    v += cx[p] * noise[ro + q]
+                    v += cx[p] * nbuf[q]
                 X[q] = v
             acc[A_W] += mu * dt * gsq
             acc[A_GSQ] += gsq

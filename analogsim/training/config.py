@@ -135,15 +135,18 @@ class TemperatureSchedule:
                 raise ValueError(f"schedule function must return one kT per time (shape {t.shape}), got {v.shape}")
         return v
 
-    def check(self, n_presentations: int, tau_inf: float) -> np.ndarray:
-        """Evaluate on the whole run and raise ValueError on a negative or non-finite temperature."""
-        v = self.values(n_presentations, tau_inf)
-        bad = ~np.isfinite(v) | (v < 0)
-        if np.any(bad):
-            i = int(np.argmax(bad))
-            raise ValueError(f"temperature schedule must stay finite and >= 0, got kT = {v[i]!r} at presentation "
-                             f"{i} (t = {i * tau_inf:g}); fix the schedule's end points")
-        return v
+    def check(self, n_presentations: int, tau_inf: float) -> None:
+        """Evaluate on the whole run (in blocks) and raise ValueError on a negative or non-finite kT."""
+        S = int(n_presentations)
+        if self.kind != "function":  # endpoints/points were checked at construction; values interpolate them
+            return
+        for a in range(0, S, 1 << 12):
+            v = self.values(S, tau_inf, a, min(S, a + (1 << 12)))
+            bad = ~np.isfinite(v) | (v < 0)
+            if np.any(bad):
+                i = int(np.argmax(bad))
+                raise ValueError(f"temperature schedule must stay finite and >= 0, got kT = {float(v[i])!r} at "
+                                 f"presentation {a + i} (t = {(a + i) * tau_inf:g}); fix the schedule's end points")
 
     @property
     def is_zero(self) -> bool:
@@ -344,9 +347,12 @@ def presentation_order(n_data: int, n_presentations: int, order: str = "iid", se
     return out.reshape(-1, B)
 
 
-def noise_generator(seed: int) -> np.random.Generator:
-    """The thermal-noise stream of a run (its state is saved in checkpoints)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(_NOISE_KEY,))))
+def noise_state(seed: int) -> np.ndarray:
+    """The thermal-noise stream of a run: a xoshiro256++ state (uint64[4], saved in checkpoints) seeded
+    from ``SeedSequence(seed, spawn_key=(1,))``, independent of the data-order stream."""
+    from ..kernels.rng import seed_streams
+
+    return seed_streams(np.random.SeedSequence(int(seed), spawn_key=(_NOISE_KEY,)), 1)[0].copy()
 
 
 def config_digest(obj) -> str:

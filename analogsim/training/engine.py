@@ -34,14 +34,14 @@ from ..data import Dataset
 from ..errors import CheckpointError, DivergenceError
 from ..network import Network
 from .books import RECORD_FIELDS, Books, TrainResult
-from .config import TrainConfig, config_digest, noise_generator, presentation_order
+from .config import TrainConfig, config_digest, noise_state, presentation_order
 
 log = logging.getLogger(__name__)
 
 __all__ = ["train", "coerce_data", "effective_output_stiffness"]
 
-_NOISE_CAP = 1 << 21  # normals per noise buffer (16 MiB in float64)
 _CHUNK_CAP = 1 << 15  # presentations per kernel call
+_WORK_CAP = 1 << 22  # (parameters + neurons) x steps per kernel call: keeps calls short for checkpoints
 _RUNAWAY = 1e3  # |theta| growth (over |theta_0| + 1) that counts as a runaway
 
 
@@ -96,6 +96,7 @@ class _Workspace:
         self.gbuf = np.zeros(max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:])), dt)
         self.fa = np.zeros(max(net.sizes), np.float64)
         self.fb = np.zeros(max(net.sizes), np.float64)
+        self.nbuf = np.zeros(net.n_params + nn, dt)
         self.k_off = np.concatenate([[0], np.cumsum(net.sizes[1:])]).astype(np.int64)
 
     def put(self, arr, l: int, values: np.ndarray) -> None:
@@ -144,7 +145,7 @@ class _Run:
         self.fallbacks = 0
         self.theta0_norm = float(np.linalg.norm(net.theta.astype(np.float64)))
         self.records = {k: [] for k in RECORD_FIELDS}
-        self.rng = noise_generator(seed)
+        self.rng = noise_state(seed)
         self.hook_log = []
         self.ws = _Workspace(self.net, cfg.batch_size)
         if cfg.fidelity == "joint":
@@ -181,11 +182,6 @@ class _Run:
             self._separated_chunk(s0, s1)
         self.s = s1
 
-    def _noise(self, rows: int, cols: int):
-        if not self.has_noise:
-            return np.zeros((1, cols), self.net.dtype)
-        return self.rng.standard_normal((rows, cols), dtype=self.net.dtype)
-
     def _separated_chunk(self, s0: int, s1: int) -> None:
         from ..kernels.train import NONFINITE, separated_chunk
 
@@ -194,15 +190,14 @@ class _Run:
         idx = presentation_order(self.ds.n_train, s1, cfg.order, self.seed, batch_size=cfg.batch_size, start=s0)
         kTs = cfg.kT_values(s0, s1)
         cn = np.sqrt(2.0 * kTs * cfg.mu * cfg.tau_inf / n_sub)
-        noise = self._noise(P * n_sub, self.N)
         theta, sizes, w_off, b_off, acts, kappa, k_off = _kernel_net(self.net)
         eta = cfg.mu * cfg.tau_inf
-        flat_noise = noise.ravel()
         p, j = 0, 0
         while p < P:
             st, jj = separated_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, self.kout,
                                      self.ds.x_train, self.ds.t_train, idx, p, j, n_sub, eta, cfg.weight_decay,
-                                     cn, flat_noise, self.has_noise, cfg.books, self.acc, self.gmean, self.gacc,
+                                     cn, self.rng, ws.nbuf[:self.N], self.has_noise, cfg.books, self.acc,
+                                     self.gmean, self.gacc,
                                      ws.x0, ws.tb, ws.Y, ws.FP, ws.DEL, ws.XS, ws.SIG, ws.FV, ws.YN, ws.scr, ws.relg, ws.hrow,
                                      ws.gbuf, self.tol, cfg.max_sweeps)
             if st >= 0:
@@ -213,15 +208,16 @@ class _Run:
                 raise DivergenceError(f"non-finite parameter gradient at presentation {s0 + pp}: {cause}",
                                       step=s0 + pp, cause=cause)
             p, j = -1 - st, jj
-            self._newton_substep(idx[p], p, j, eta / n_sub, cn[p], flat_noise, n_sub)
+            self._newton_substep(idx[p], p, j, eta / n_sub, cn[p], n_sub)
             self.fallbacks += 1
             j += 1
             if j == n_sub:
                 p, j = p + 1, 0
 
-    def _newton_substep(self, rows, p, j, eta_sub, cnoise, noise, n_sub) -> None:
+    def _newton_substep(self, rows, p, j, eta_sub, cnoise, n_sub) -> None:
         """One substep whose clamped minimum the fixed point did not reach: Newton reference, same update."""
         from ..equilibrium import clamped_minimum
+        from ..kernels.rng import fill_normal
         from ..kernels.train import apply_substep
 
         cfg, ws, net = self.cfg, self.ws, self.net
@@ -242,9 +238,11 @@ class _Run:
             ws.put(ws.XS, l, m.xs[l])
             ws.put(ws.SIG, l, m.stress[l - 1])
         theta, sizes, w_off, b_off, _, _, k_off = _kernel_net(net)
-        no = (p * n_sub + j) * self.N if self.has_noise else 0
+        nbuf = ws.nbuf[:self.N]
+        if self.has_noise:
+            fill_normal(self.rng, nbuf)
         gsq = apply_substep(theta, sizes, w_off, b_off, k_off, ws.x0, ws.XS, ws.SIG, B, eta_sub, cfg.weight_decay,
-                            float(cnoise), noise, no, self.has_noise, cfg.books, self.acc, self.gmean, self.gacc,
+                            float(cnoise), nbuf, 0, self.has_noise, cfg.books, self.acc, self.gmean, self.gacc,
                             ws.gbuf, float(np.mean(m.energy)), float(m.n_iter), j == n_sub - 1, n_sub)
         if not math.isfinite(gsq):
             cause = self._lr_cause()
@@ -275,13 +273,13 @@ class _Run:
         cx = np.sqrt(2.0 * cfg.neuron_mobility * kTs * self.dt)
         cth = np.sqrt(2.0 * cfg.mu * kTs * self.dt)
         nfree = net.n_neurons - (0 if cfg.kappa_out is not None else net.sizes[-1])
-        buf = self._noise(P * self.n_sub, nfree + self.N)
         theta, sizes, w_off, b_off, acts, kappa, k_off = _kernel_net(net)
         nn = net.n_neurons
         z = lambda dtype=net.dtype: np.zeros(nn, dtype)  # noqa: E731
         st = joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, self.kout_soft, cfg.kappa_out is None,
                          self.ds.x_train, self.ds.t_train, idx, self.n_sub, self.dt, cfg.neuron_mobility, cfg.mu,
-                         cfg.weight_decay, cx, cth, buf.ravel(), self.has_noise, cfg.books, self.acc, self.gmean,
+                         cfg.weight_decay, cx, cth, self.rng, self.ws.nbuf[:nfree + self.N], self.has_noise,
+                         cfg.books, self.acc, self.gmean,
                          self.gacc, self.X, z(), z(), z(), z(), z(), np.zeros(net.sizes[0], net.dtype))
         if st < 0:
             pp = -NONFINITE - st
@@ -335,17 +333,18 @@ class _Run:
         from ..checkpoint import save_checkpoint
 
         arrays = {"theta": self.net.theta, "gmean": self.gmean, "acc": self.acc, "acc_rec": self.acc_rec,
-                  "gmean_rec": self.gmean_rec, "X": self.X}
+                  "gmean_rec": self.gmean_rec, "X": self.X, "rng_state": self.rng}
         for k in RECORD_FIELDS:
             arrays[f"rec_{k}"] = np.asarray(self.records[k], dtype=np.float64)
         hook_log = [(int(s), v) for s, v in self.hook_log if _jsonable(v)]
         meta = {"s": self.s, "fallbacks": self.fallbacks, "seed": self.seed,
-                "rng_state": _rng_state_json(self.rng), "hook_log": hook_log, "wall": wall,
+                "hook_log": hook_log, "wall": wall,
                 "presentations": self.cfg.presentations}
         save_checkpoint(path, arrays, meta, kind="train", config_hash=config_hash)
 
     def restore(self, arrays: dict, meta: dict) -> None:
-        need = {"theta", "gmean", "acc", "acc_rec", "gmean_rec", "X"} | {f"rec_{k}" for k in RECORD_FIELDS}
+        need = ({"theta", "gmean", "acc", "acc_rec", "gmean_rec", "X", "rng_state"}
+                | {f"rec_{k}" for k in RECORD_FIELDS})
         missing = need - set(arrays)
         if missing:
             raise CheckpointError(f"checkpoint lacks {sorted(missing)}; it was not written by this version")
@@ -363,7 +362,9 @@ class _Run:
             self.records[k] = [int(v) for v in vals] if k in ("presentation", "fallbacks") else vals
         self.s = int(meta["s"])
         self.fallbacks = int(meta["fallbacks"])
-        self.rng.bit_generator.state = _rng_state_from_json(meta["rng_state"])
+        if arrays["rng_state"].shape != (4,) or arrays["rng_state"].dtype != np.uint64:
+            raise CheckpointError("checkpoint has an unreadable RNG state (expected uint64[4])")
+        self.rng[...] = arrays["rng_state"]
         self.hook_log = [(int(s), v) for s, v in meta.get("hook_log", [])]
 
 
@@ -375,22 +376,6 @@ def _jsonable(v) -> bool:
         return True
     except (TypeError, ValueError):
         return False
-
-
-def _rng_state_json(rng: np.random.Generator) -> dict:
-    st = rng.bit_generator.state
-    return {"bit_generator": st["bit_generator"], "state": {"state": str(st["state"]["state"]),
-                                                           "inc": str(st["state"]["inc"])},
-            "has_uint32": int(st["has_uint32"]), "uinteger": int(st["uinteger"])}
-
-
-def _rng_state_from_json(d: dict) -> dict:
-    try:
-        return {"bit_generator": d["bit_generator"], "state": {"state": int(d["state"]["state"]),
-                                                               "inc": int(d["state"]["inc"])},
-                "has_uint32": int(d["has_uint32"]), "uinteger": int(d["uinteger"])}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint has an unreadable RNG state: {exc}") from None
 
 
 def _joint_step(net: Network, cfg: TrainConfig):
@@ -535,8 +520,8 @@ def train(net: Network, data, config: TrainConfig | None = None, *, seed: int = 
         bar.update(run.s)
     last_ck_time = time.monotonic()
     last_ck_s = run.s
-    per_pres = run.n_sub * (run.N + (run.X.size if cfg.fidelity == "joint" else 0))
-    cap = max(1, min(_CHUNK_CAP, _NOISE_CAP // max(per_pres, 1)))
+    per_pres = run.n_sub * (run.N + run.net.n_neurons) * cfg.batch_size
+    cap = max(1, min(_CHUNK_CAP, _WORK_CAP // max(per_pres, 1)))
     while run.s < S:
         s0 = run.s
         nxt = min(S, s0 + cap, (s0 // eval_every + 1) * eval_every)
