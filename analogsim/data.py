@@ -130,7 +130,7 @@ def _check_pair(x, t, xname, tname, *, allow_empty, n_in=None, n_out=None):
                          f"{X.shape[0]} and {T.shape[0]}")
     if not allow_empty and X.shape[0] == 0:
         raise ValueError(f"{xname} is empty (0 entries); training needs at least one entry")
-    if X.shape[1] == 0 or T.shape[1] == 0:
+    if X.shape[0] and (X.shape[1] == 0 or T.shape[1] == 0):
         raise ValueError(f"{xname}/{tname} need at least one column, got shapes {X.shape} and {T.shape}")
     if n_in is not None and X.shape[0] and X.shape[1] != n_in:
         raise ValueError(f"{xname} must have {n_in} columns like the training inputs, got {X.shape[1]}")
