@@ -172,3 +172,13 @@ def test_segments_continue_exactly(integ):
     runs[1].run(15)
     np.testing.assert_array_equal(runs[0].state(), runs[1].state())
     np.testing.assert_allclose(runs[0].books, runs[1].books, rtol=1e-13, atol=1e-15)
+
+
+def test_cli_relax_config(tmp_path):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text('[experiment]\nkind = "relax"\nseed = 3\n[network]\nn_in = 3\nwidth = 8\ndepth = 2\nn_out = 2\n'
+                   '[dynamics]\nkT = 0.05\ndt = 0.01\nn_steps = 40\nn_replicas = 4\n')
+    out = subprocess.run([sys.executable, "-m", "analogsim.cli", "relax", "--config", str(cfg), "--kT", "0.2",
+                          "--json"], capture_output=True, text=True, check=True)
+    s = json.loads(out.stdout)
+    assert s["sizes"] == [3, 8, 2] and s["n_steps"] == 40 and s["n_replicas"] == 4 and s["kT"] == 0.2
