@@ -169,3 +169,18 @@ def test_em_blas_path_and_ramp_work_match_numpy():
     np.testing.assert_allclose(run.books[:, 0], Wr, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(run.books[:, 1], Qr, rtol=1e-9, atol=1e-12)
     assert np.all(np.abs(Wr) > 0)
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+def test_em_without_books_matches_numpy(act):
+    """The fast path (no observers: no increments kept, no heat) gives the same trajectory."""
+    net, xs = _case([3, 20, 16, 2], act, "float64", seed=4)   # 320 weights: the BLAS path for layer 2
+    kw = dict(kT=0.05, dt=0.01, gamma=1.0)
+    run = LangevinRun(net, net.concat(xs), integrator=EulerMaruyama(), input_protocol=Constant(xs[0]), observers={},
+                      seed=np.random.SeedSequence(8), chunk_rows=4, **kw)
+    run.run(30)
+    ref, _, _, _ = _reference(net, xs, n_steps=30, chunk_rows=4,
+                              streams=seed_streams(np.random.SeedSequence(8), run.n_chunks), **kw)
+    got = net.split(run.state())
+    for l in range(net.depth + 1):
+        np.testing.assert_allclose(got[l], ref[l], rtol=0, atol=1e-12, err_msg=f"layer {l}")
