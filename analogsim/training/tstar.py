@@ -8,11 +8,12 @@ Definition used here (PHYSICS.md §7: "final loss 10 % above the T = 0 loss" is 
    temperature kT. After a burn-in, the *excess energy* F̄(theta_s) - F̄(theta*) is measured every
    ``measure_every`` presentations; E(kT) is its mean, with a standard error from batch means.
    E(0) is the excess that the presentation (SGD, data) noise alone produces.
-3. T* solves E(T*) = 2 E(0): thermal noise doubles the excess. It is found by linear interpolation of
-   log(E(kT) - E(0)) against log kT between the two grid temperatures that bracket E(0) (the thermal
-   part of the excess is ~ N kT/2 in the harmonic limit, a straight line in log-log); the standard
-   error follows from those of E(0) and the two bracketing E by the delta method. If the grid does
-   not bracket, the nearest two points are extrapolated and ``bracketed`` is False.
+3. T* solves E(T*) = 2 E(0): thermal noise doubles the excess. The thermal part E(kT) - E(0) is ~ N kT/2
+   in the harmonic limit, a straight line in log-log: T* is where the weighted least-squares line
+   of log(E - E(0)) against log kT through the grid points around the crossing (the bracketing pair and
+   one neighbour on each side) meets E(0). The standard error follows from those of E(0) and of the
+   points used by the delta method. If the grid does not bracket, the nearest points are extrapolated
+   and ``bracketed`` is False.
 4. A training run at kT* (from the initial network, S presentations) gives the books W, rho and the
    bound 2 N S kT* rho; Gamma = W / (2 N S rho kT*). Since W = mu tau_inf S <|g|^2> and
    rho = <|g|^2>/var(g), Gamma = mu tau_inf var(g) / (2 N kT*): its standard error combines those of
@@ -198,41 +199,57 @@ def excess_energy_chain(net_star: Network, data, kT: float, *, chain_presentatio
             "books": res.books, "loss_mean": LE + loss_star}
 
 
-def _solve_tstar(kTs, E, E0):
-    """kT* from log-log interpolation of the thermal excess d = E - E0 against kT where d = E0.
+def _solve_tstar(kTs, E, E0, E_se=None, E0_se=0.0):
+    """kT* where the thermal excess d = E - E0 equals E0, from a straight line in log d vs log kT.
 
-    Returns (kT*, i, j, bracketed): the grid points used; bracketed when 0 < d_i < E0 <= d_j, j = i + 1.
+    The line is a weighted least-squares fit through the grid points next to the crossing: the bracketing
+    pair (0 < d_i < E0 <= d_j, j = i + 1) and one more usable point on each side when there is one
+    (weights 1/var(log d) from the standard errors); with two points it is their interpolation. Returns
+    (kT*, used indices, bracketed). Without a bracketing pair the nearest usable points are extrapolated.
     """
+    kTs = np.asarray(kTs, dtype=float)
     d = np.asarray(E, dtype=float) - E0
     pos = [k for k in range(d.size) if d[k] > 0 and np.isfinite(d[k])]
     if not pos or not (E0 > 0):
-        return float("nan"), -1, -1, False
+        return float("nan"), [], False
     above = [k for k in pos if d[k] >= E0]
     bracketed = False
-    if above:
+    if above and above[0] - 1 in pos:
         j = above[0]
-        if j - 1 in pos:
-            i, bracketed = j - 1, True
-        else:  # extrapolate down from the first two usable points at or above the crossing
-            later = [k for k in pos if k > j]
-            i, j = (j, later[0]) if later else (j, j)
-    else:  # everything below E0: extrapolate up from the last two usable points
-        i, j = (pos[-2], pos[-1]) if len(pos) >= 2 else (pos[-1], pos[-1])
-    if i == j:  # one usable point: the harmonic slope 1
-        return float(kTs[i] * E0 / d[i]), i, j, False
-    x1, x2 = math.log(kTs[i]), math.log(kTs[j])
-    y1, y2 = math.log(d[i]), math.log(d[j])
-    if y2 == y1:
-        return float("nan"), i, j, bracketed
-    x = x1 + (math.log(E0) - y1) * (x2 - x1) / (y2 - y1)
-    return float(math.exp(x)), i, j, bracketed
+        i = j - 1
+        bracketed = True
+        used = [k for k in (i - 1, i, j, j + 1) if k in pos]
+    elif above:
+        used = [k for k in pos if k >= above[0]][:2]
+    else:
+        used = pos[-2:]
+    if len(used) == 1:  # one usable point: the harmonic slope 1
+        k = used[0]
+        return float(kTs[k] * E0 / d[k]), used, False
+    x = np.log(kTs[used])
+    y = np.log(d[used])
+    if E_se is None:
+        w = np.ones(len(used))
+    else:
+        var = (np.asarray(E_se, dtype=float)[used] ** 2 + E0_se ** 2) / d[used] ** 2
+        w = 1.0 / np.maximum(var, 1e-30)
+    W = w.sum()
+    xm, ym = (w * x).sum() / W, (w * y).sum() / W
+    sxx = (w * (x - xm) ** 2).sum()
+    if sxx <= 0:
+        return float("nan"), used, bracketed
+    slope = (w * (x - xm) * (y - ym)).sum() / sxx
+    if slope <= 0:
+        return float("nan"), used, bracketed
+    return float(math.exp(xm + (math.log(E0) - ym) / slope)), used, bracketed
 
 
 def threshold_temperature(net: Network, data, *, presentations: int, mu: float, tau_inf: float = 1.0,
                           kappa_out=None, weight_decay: float = 0.0, order: str = "iid", batch_size: int = 1,
                           kT_grid=None, n_grid: int = 7, chain_presentations: int = 50000,
                           burn_in: int | None = None, measure_every: int | None = None, n_batches: int = 20,
-                          optimum=None, train_from: str = "init", seed: int = 0, progress=None) -> TStarResult:
+                          zero_chain_factor: int = 4, optimum=None, train_from: str = "init", seed: int = 0,
+                          progress=None) -> TStarResult:
     r"""Measure the threshold temperature T* (E(T*) = 2 E(0)) and Gamma = W / (2 N S rho kT*).
 
     See the module docstring for the exact definitions (PHYSICS.md §7).
@@ -252,6 +269,9 @@ def threshold_temperature(net: Network, data, *, presentations: int, mu: float, 
     chain_presentations, burn_in, measure_every, n_batches
         Chain length, presentations discarded (default 20 %), presentations between measurements
         (default chain/1000) and batches for the SE.
+    zero_chain_factor : int
+        The kT = 0 chain is this many times longer: E(0) enters T* twice (as the target and through
+        every E(kT) - E(0)), so its error dominates otherwise.
     optimum : array or Network, optional
         theta* (default: L-BFGS on F̄ from ``net``).
     train_from : {'init', 'optimum'}
@@ -288,6 +308,7 @@ def threshold_temperature(net: Network, data, *, presentations: int, mu: float, 
                      else check_scalar(measure_every, "measure_every", low=1, integer=True))
     n_batches = check_scalar(n_batches, "n_batches", low=2, integer=True)
     n_grid = check_scalar(n_grid, "n_grid", low=2, integer=True)
+    zero_chain_factor = check_scalar(zero_chain_factor, "zero_chain_factor", low=1, integer=True)
     if train_from not in ("init", "optimum"):
         raise ValueError(f"train_from must be 'init' or 'optimum', got {train_from!r}")
     if kT_grid is not None:
@@ -316,13 +337,13 @@ def threshold_temperature(net: Network, data, *, presentations: int, mu: float, 
         half = (n_grid - 1) / 2
         kT_grid = kT_guess * 2.0 ** (np.arange(n_grid) - half)
 
-    def chain(kT, s):
-        return excess_energy_chain(net_star, ds, kT, chain_presentations=chain_presentations, burn_in=burn_in,
-                                   measure_every=measure_every, F_star=F_star, loss_star=loss_star,
-                                   n_batches=n_batches, seed=s, **settings)
+    def chain(kT, s, factor=1):
+        return excess_energy_chain(net_star, ds, kT, chain_presentations=factor * chain_presentations,
+                                   burn_in=burn_in, measure_every=measure_every, F_star=F_star,
+                                   loss_star=loss_star, n_batches=n_batches, seed=s, **settings)
 
     # 2. E(0) and E(kT)
-    c0 = chain(0.0, seeds[0])
+    c0 = chain(0.0, seeds[0], zero_chain_factor)
     chains = [c0]
     for i, kT in enumerate(kT_grid):
         chains.append(chain(float(kT), seeds[1 + i]))
@@ -333,27 +354,31 @@ def threshold_temperature(net: Network, data, *, presentations: int, mu: float, 
     E0, E0_se = c0["E"], c0["E_se"]
 
     # 3. kT*
-    kT_star, i, j, bracketed = _solve_tstar(kT_grid, E, E0)
-    if i >= 0 and i != j:
-        def f(e0, ei, ej):
-            EE = E.copy()
-            EE[i], EE[j] = ei, ej
-            return _solve_tstar(kT_grid, EE, e0)[0]
+    kT_star, used, bracketed = _solve_tstar(kT_grid, E, E0, E_se, E0_se)
+    if len(used) >= 2 and np.isfinite(kT_star):
+        def f(e0, EE):
+            return _solve_tstar(kT_grid, EE, e0, E_se, E0_se)[0]
         parts = []
-        for k, (val, se) in enumerate(((E0, E0_se), (E[i], E_se[i]), (E[j], E_se[j]))):
+        for k in [-1] + list(used):  # delta method: independent chains; E0 enters every point
+            EE = E.copy()
+            val, se = (E0, E0_se) if k < 0 else (E[k], E_se[k])
             h = max(abs(se) * 1e-3, abs(val) * 1e-9, 1e-300)
-            args = [E0, E[i], E[j]]
-            args[k] = val + h
-            up = f(*args)
-            args[k] = val - h
-            dn = f(*args)
-            parts.append(((up - dn) / (2 * h) * se) ** 2)
+            vals = []
+            for sign in (1, -1):
+                EE2 = EE.copy()
+                if k < 0:
+                    vals.append(f(val + sign * h, EE2))
+                else:
+                    EE2[k] = val + sign * h
+                    vals.append(f(E0, EE2))
+            parts.append(((vals[0] - vals[1]) / (2 * h) * se) ** 2)
         kT_star_se = float(math.sqrt(sum(parts))) if all(np.isfinite(parts)) else float("nan")
-        how = (f"log-log interpolation of E(kT) - E(0) = E(0) between kT = {kT_grid[i]:.4g} and {kT_grid[j]:.4g}"
+        pts = ", ".join(f"{kT_grid[k]:.4g}" for k in used)
+        how = (f"weighted log-log line of E(kT) - E(0) through kT = {pts}, solved for E(kT) - E(0) = E(0)"
                + ("" if bracketed else " (extrapolated: the grid does not bracket T*)"))
     else:
         kT_star_se = float("nan")
-        how = "harmonic slope from a single usable grid point" if i >= 0 else "no grid point above E(0)"
+        how = "harmonic slope from a single usable grid point" if used else "no grid point above E(0)"
 
     # 4. the training run at kT*
     run = None
