@@ -149,8 +149,6 @@ def estimate_lambda_max(net, xs, clamp: OutputClamp | None = None, max_rows: int
     >>> lam > 1.0
     True
     """
-    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
-
     hard = clamp is not None and clamp.hard
     L = net.depth
     free = list(range(1, L if hard else L + 1))
@@ -182,6 +180,8 @@ def estimate_lambda_max(net, xs, clamp: OutputClamp | None = None, max_rows: int
             M = np.column_stack([mv(e) for e in np.eye(n)])
             lam = float(np.linalg.eigvalsh(0.5 * (M + M.T))[-1])
         else:
+            from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
             op = LinearOperator((n, n), matvec=mv, dtype=np.float64)
             try:
                 lam = float(eigsh(op, k=1, which="LA", tol=tol, return_eigenvectors=False,
