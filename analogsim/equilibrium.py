@@ -98,6 +98,8 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
         X = np.empty((B, lay["n_total"]), dtype=net.dtype)
         D = np.empty((B, lay["n_neurons"]), dtype=net.dtype)
         K.sample_small(net.theta, lay["vec"], kap, kT, k0, k1, x, X, D, _CHUNK)
+        if not np.isfinite(X).all():
+            _overflow(net, X, lay["x_off"])
         xo, ko = lay["x_off"], lay["k_off"]
         return EquilibriumSample([X[:, xo[l]:xo[l + 1]] for l in range(net.depth + 1)],
                                  [D[:, ko[l]:ko[l + 1]] for l in range(net.depth)], kT)
@@ -113,10 +115,24 @@ def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=N
         np.matmul(x, W.T, out=y)
         d = np.empty_like(y)
         kern(y, net.biases[l], sig[ko[l]:ko[l + 1]], lay["codes"][l], d, states, _CHUNK)
+        if not np.isfinite(y).all():
+            _overflow(net, np.concatenate(xs + [y], axis=1), np.asarray(lay["x_off"])[:l + 3])
         xs.append(y)
         deltas.append(d)
         x = y
     return EquilibriumSample(xs, deltas, kT)
+
+
+def _overflow(net, X, x_off):
+    """Raise DivergenceError naming the first layer whose state is not finite."""
+    from .errors import DivergenceError
+
+    for l in range(1, len(x_off) - 1):
+        if not np.isfinite(X[:, x_off[l]:x_off[l + 1]]).all():
+            break
+    fix = ("use dtype='float64'" if net.dtype == np.float32 else "scale the input or the weights down")
+    raise DivergenceError(f"sample_equilibrium: layer {l} overflowed to inf/NaN in {net.dtype.name}; {fix}",
+                          step=0, cause=f"{net.dtype.name} overflow in layer {l}: {fix} (float64 holds |x| < 1.8e308)")
 
 
 _CHUNK = 64  # rows per random stream (fixed, so results do not depend on the thread count)

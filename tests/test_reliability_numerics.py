@@ -174,9 +174,6 @@ def test_the_command_line_prints_the_suggested_fix(monkeypatch, capsys):
 
 
 # ============================================================================ float32 overflow in sampling
-@pytest.mark.xfail(strict=True, reason="equilibrium.sample_equilibrium: a float32 layer that overflows comes back "
-                                       "as inf without an error (x0 = 3e38 through an identity net); it should "
-                                       "raise DivergenceError naming the layer and suggesting float64")
 def test_float32_overflow_in_the_sampler_is_reported():
     from analogsim import sample_equilibrium
 
