@@ -88,7 +88,8 @@ def main(argv=None) -> int:
         print(f"analogsim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DivergenceError as exc:
-        print(f"analogsim {args.command}: diverged at step {exc.step}: {exc}", file=sys.stderr)
+        cause = f"\n  cause and fix: {exc.cause}" if exc.cause and exc.cause not in str(exc) else ""
+        print(f"analogsim {args.command}: diverged at step {exc.step}: {exc}{cause}", file=sys.stderr)
         return EXIT_RUNTIME
     except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
             ImportError) as exc:

@@ -158,8 +158,6 @@ def test_a_diverged_sweep_point_records_the_suggested_fix(tally):
     tally.ok("numerical faults stopped", "sweep: diverged point records the fix")
 
 
-@pytest.mark.xfail(strict=True, reason="cli.main prints 'diverged at step N: {exc}' (the message only): the "
-                                       "suggested fix in DivergenceError.cause is dropped on the command line")
 def test_the_command_line_prints_the_suggested_fix(monkeypatch, capsys):
     from analogsim import cli
     from analogsim.commands import validate
