@@ -147,6 +147,8 @@ def _sweep_kill_points(tally, tmp: Path, n_points: int, seed: int):
             fh.check_complete(out)
         before = {k: v for k, v in _points(out).items()}
         r = fh.run(_sweep_cmd(cfg, out))
+        if r.returncode == 2 and "holds no run.json" in r.stderr:
+            pytest.xfail(f"kill {i} at {delay:.2f} s hit the start-up window of {KNOWN_START_WINDOW}")
         assert r.returncode == 0, r.stderr
         summary = json.loads(r.stdout)
         assert summary["n_skipped"] == len(before) and summary["n_computed"] == n_total - len(before)
@@ -158,6 +160,26 @@ def _sweep_kill_points(tally, tmp: Path, n_points: int, seed: int):
         fh.check_complete(out)
         survived += 1
         tally.ok("kill points survived: sweep", (seed, i, round(delay, 3), len(before)))
+
+
+KNOWN_START_WINDOW = "test_sweep_killed_before_run_json_resumes"
+
+
+@pytest.mark.xfail(strict=True, reason="sweeps.store: ResultsStore.open creates points/ and .lock (and writes "
+                                       "config.toml) before run.json; a sweep killed in between cannot be resumed: "
+                                       "'output folder ... is not empty and holds no run.json; use an empty or new "
+                                       "folder' (found by a random kill point, 1 in 9)")
+def test_sweep_killed_before_run_json_resumes(tmp_path):
+    from analogsim.sweeps import run_sweep
+
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(fh.sweep_config(widths=(2, 3), seeds=1))
+    out = tmp_path / "out"
+    (out / "points").mkdir(parents=True)  # what the killed run left: its start-up files, no run.json
+    (out / ".lock").write_text("12345\n")
+    (out / "config.toml").write_text(cfg.read_text())
+    s = run_sweep(cfg, out, backend=fh.SerialBackend())
+    assert s.n_ok == s.n_points == 2
 
 
 def test_sweep_killed_at_random_points_resumes_exactly(tally, tmp_path):
