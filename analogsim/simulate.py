@@ -39,6 +39,10 @@ EM_BIAS_WARN = 0.1
 #: the benchmark nets, one thread: even 16 x 16 layers are as fast through BLAS (inside the compiled loop a
 #: call costs well under a microsecond); hand loops win only for the thinnest layers.
 BLAS_MIN_WEIGHTS = 256
+#: runaway guard: a replica whose energy exceeds RUNAWAY_FACTOR * (1 + |H_0|) has diverged (the state is still
+#: finite but far outside any physical range); capped at RUNAWAY_CAP_FRACTION of the float max of the dtype
+RUNAWAY_FACTOR = 1e30
+RUNAWAY_CAP_FRACTION = 1e-4
 #: protocol tables are built for at most this many steps at a time
 SEGMENT_STEPS = 1 << 15
 
@@ -76,7 +80,14 @@ class RelaxResult:
     n_recorded : int
         Steps that entered the moments.
     status : str
-        'ok', 'diverged' (non-finite state; ``diverged_step``) or 'stalled' (MALA acceptance too low).
+        'ok', 'diverged' (non-finite or runaway energy; ``diverged_step``) or 'stalled' (MALA acceptance
+        too low).
+    diverged_step : int
+        First step at which a replica's energy was non-finite or above the runaway guard (-1: none).
+    state_step : array (B,) of int
+        The step each replica's returned state is from: ``n_steps`` normally; after a divergence the
+        replicas of the diverged chunk hold their last good state (a snapshot taken every
+        :data:`analogsim.kernels.langevin.SNAP_EVERY` steps), and ``energy_end`` is that state's energy.
     """
 
     xs: list
@@ -105,6 +116,7 @@ class RelaxResult:
     n_recorded: int
     status: str = "ok"
     diverged_step: int = -1
+    state_step: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -281,7 +293,8 @@ class LangevinRun:
         self.fresh = True
         hard = clamp is not None and clamp.hard
         self.fpar = np.array([self.gamma * self.dt, math.sqrt(2.0 * self.gamma * self.kT * self.dt), self.kT,
-                              0.0 if (clamp is None or hard) else clamp.stiffness])
+                              0.0 if (clamp is None or hard) else clamp.stiffness, RUNAWAY_FACTOR,
+                              RUNAWAY_CAP_FRACTION * float(np.finfo(net.dtype).max)])
         self.hard = hard
 
     # ------------------------------------------------------------------
@@ -344,6 +357,21 @@ class LangevinRun:
     def diverged_step(self) -> int:
         bad = self.status[self.status >= 0]
         return int(bad.min()) if bad.size else -1
+
+    def divergence_kind(self) -> str:
+        """'nonfinite', 'runaway' (energy above the guard) or '' (no chunk diverged)."""
+        kinds = {int(self.work[ch].ks[1]) for ch in range(self.n_chunks) if self.status[ch] >= 0}
+        from .kernels.langevin import WHY_NONFINITE
+
+        return "" if not kinds else ("nonfinite" if WHY_NONFINITE in kinds else "runaway")
+
+    def state_steps(self) -> np.ndarray:
+        """Per replica (B,): the step the current state is from (a diverged chunk: its last good snapshot)."""
+        out = np.full(self.B, self.k, dtype=np.int64)
+        for ch in range(self.n_chunks):
+            if self.status[ch] >= 0:
+                out[ch * self.chunk_rows:(ch + 1) * self.chunk_rows] = self.work[ch].ks[0]
+        return out
 
 
 def _pad(move, m):
@@ -632,6 +660,24 @@ def _lambda_for_guard(net, stability, xs, clamp, t_0):
     return check_scalar(stability, "stability", low=0.0, low_open=True)
 
 
+def _divergence_message(run: LangevinRun, net, dstep, lam, dtl):
+    """(message, cause with a suggested fix) for a diverged run."""
+    kind = run.divergence_kind()
+    f32 = np.dtype(net.dtype) == np.float32
+    what = (f"the energy ran away (above {RUNAWAY_FACTOR:.0e} (1 + |H_0|), the state still finite)"
+            if kind == "runaway" else
+            "the state overflowed float32 (non-finite energy)" if f32 else "the energy became non-finite")
+    dl = "unknown: stability='off'" if dtl is None else f"{dtl:.3g}"
+    fix = ("reduce dt below 2/(Gamma lambda_max)" + (f" = {2 / (run.gamma * lam):.4g}" if lam else "")
+           + " (the stability guard, stability='auto', computes it), or use MALA() (rejects unstable moves)")
+    if f32:
+        fix += ", or use float64 (net.astype(np.float64)) for a wider range"
+    snap = int(run.state_steps().min())
+    msg = (f"diverged at step {dstep}: {what} with Gamma dt lambda_max = {dl}; the returned state of the "
+           f"diverged replicas is the last good one, from step {snap}")
+    return msg, f"{what}; {fix}"
+
+
 def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw) -> RelaxResult:
     X = run.state()
     xs = [np.ascontiguousarray(x) for x in net.split(X)]
@@ -672,13 +718,12 @@ def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw) -> RelaxResult:
                       jarzynski=jz, acceptance=acc, acceptance_per_replica=acc_r, energy_mean=em, energy_var=ev,
                       equipartition=eq, equipartition_se=eq_se, param_force=pf, trajectory=traj,
                       trajectory_steps=steps, lambda_max=lam, dt_lambda=dtl, n_recorded=n_rec, status=status,
-                      diverged_step=dstep)
+                      diverged_step=dstep, state_step=run.state_steps())
     if status == "diverged":
-        msg = (f"the state became non-finite at step {dstep} (Gamma dt lambda_max = "
-               f"{'unknown' if dtl is None else f'{dtl:.3g}'}); reduce dt below 2/(Gamma lambda_max)"
-               + (f" = {2 / (run.gamma * lam):.4g}" if lam else "") + " or use MALA()")
+        msg, cause = _divergence_message(run, net, dstep, lam, dtl)
+        res.extra["divergence_cause"] = cause
         if throw:
-            raise DivergenceError(msg, step=dstep, cause=msg)
+            raise DivergenceError(msg, step=dstep, cause=cause)
         log.warning(msg)
     elif acc is not None and acc < run.integrator.min_acceptance:
         res.status = "stalled"

@@ -12,7 +12,10 @@ same but doubles the compile time of this, the largest kernel.) Per step k (glob
 2. integrator step at fixed lambda_{k+1} (:data:`EM` or :data:`MALA`), which leaves the gradient,
    stress and energies of the new state in place; the heat is booked (EM: Stratonovich
    sum 1/2 (g_k + g_{k+1}) . dx_k; MALA: the energy change of an accepted move);
-3. a non-finite H stops the chunk and writes the step number to ``status``;
+3. divergence: a non-finite H, or H above ``fpar[F_HMAX] * (1 + |H_0|)`` (capped at ``fpar[F_HCAP]``),
+   stops the chunk: the state (and H) are restored from the last snapshot, taken at the start of the
+   call and every :data:`SNAP_EVERY` steps after a good step (``w.Xs``, ``w.Hs``; ``w.ks`` = [the
+   snapshot's step, why: :data:`WHY_NONFINITE` or :data:`WHY_RUNAWAY`]), and the step is returned;
 4. observers: per-replica sums of the layer energies and their squares, summed dH/dtheta, thinned
    trajectory rows.
 
@@ -24,14 +27,14 @@ Array arguments (``B`` replicas, ``L`` layers, ``n_tot`` = n_0 + ... + n_L):
   lambda_k[r] = A[r] + s[k] D[r] + V[k, r] (an axis of length 1 broadcasts). Index k is local to
   the segment: 0 is the state at k0.
 * ``move`` (n_steps,) or (1,) int64: 1 where lambda changes at that step.
-* ``fpar`` float64: [Gamma dt, sqrt(2 Gamma kT dt), kT, k_out (0: no spring)].
+* ``fpar`` float64: [Gamma dt, sqrt(2 Gamma kT dt), kT, k_out (0: no spring), runaway factor, runaway cap].
 * ``ipar`` int64: [hard, input_moves, record_from, save_every, save_offset, books, pforce, energy, fresh].
 * ``w``: :data:`KWork`, the chunk's buffers (gradient, stresses, energies, scratch) kept between calls.
 * ``books`` (B, 5) float64: W, Q, H at the start, H now, accepted moves.
 * ``emom`` (B, 2, L+1) float64: sums over recorded steps of E and E^2.
 * ``chunk_pf`` (N,) float64: sums over recorded steps and the chunk's replicas of dH/dtheta.
 * ``traj`` (n_saves, B, n_tot): thinned states (flat layout) or an empty array.
-* returns -1, or the step after which H was not finite.
+* returns -1, or the step after which H was not finite or ran away (the state is then the snapshot's).
 """
 
 from __future__ import annotations
@@ -48,10 +51,14 @@ from .rng import fill_normal, fill_uniform
 EM, MALA = 0, 1
 KProto = namedtuple("KProto", "A D s V")
 #: per-chunk work buffers, kept by the host between calls (see :func:`make_work`)
-KWork = namedtuple("KWork", "G S Z Tmp E H FY1 FP1 tbuf DX qh Hold Xp Gp Sp Ep Hp U")
+KWork = namedtuple("KWork", "G S Z Tmp E H FY1 FP1 tbuf DX qh Hold Xp Gp Sp Ep Hp U Xs Hs ks")
 
 # indices into fpar / ipar / books
-F_ADT, F_NOISE, F_KT, F_KOUT = 0, 1, 2, 3
+F_ADT, F_NOISE, F_KT, F_KOUT, F_HMAX, F_HCAP = 0, 1, 2, 3, 4, 5
+#: a snapshot of the last good state is taken every SNAP_EVERY steps (and at the start of every call)
+SNAP_EVERY = 16
+#: ks[1] after a divergence: why the chunk stopped
+WHY_NONFINITE, WHY_RUNAWAY = 1, 2
 I_HARD, I_INMOVES, I_RECFROM, I_SAVE_EVERY, I_SAVE_OFF, I_BOOKS, I_PFORCE, I_ENERGY, I_FRESH = range(9)
 B_W, B_Q, B_H0, B_H, B_ACC = range(5)
 
@@ -102,6 +109,25 @@ def heat_close(net, G, DX, qh, n_dyn_layers, Bc):
                 qh[r] += 0.5 * np.float64(G[q]) * DX[q]
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def snap_take(X, H, Xs, Hs, ks, k, n, Bc):
+    """Snapshot of the first n entries of X and the chunk's H, taken at step k."""
+    for q in range(n):
+        Xs[q] = X[q]
+    for r in range(Bc):
+        Hs[r] = H[r]
+    ks[0] = k
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def snap_restore(X, Xs, Hs, bk, n, Bc):
+    """Back to the snapshot: the state and, in the books, H now."""
+    for q in range(n):
+        X[q] = Xs[q]
+    for r in range(Bc):
+        bk[r, B_H] = Hs[r]
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar, books, emom, traj, k0, chunk_pf,
               w):
@@ -130,6 +156,10 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
     G, S, Z, Tmp, E, H = w.G, w.S, w.Z, w.Tmp, w.E, w.H
     FY1, FP1, tbuf, DX, qh, Hold = w.FY1, w.FP1, w.tbuf, w.DX, w.qh, w.Hold
     Xp, Gp, Sp, Ep, Hp, U = w.Xp, w.Gp, w.Sp, w.Ep, w.Hp, w.U
+    Xs, Hs, ks = w.Xs, w.Hs, w.ks
+    h_fac = fpar[F_HMAX]
+    h_cap = fpar[F_HCAP]
+    nX = Bc * n_tot
     maxn = 0
     for l in range(L + 1):
         maxn = max(maxn, net.sizes[l])
@@ -154,7 +184,10 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
                 bk[r, B_H0] = H[r]
         for r in range(Bc):
             if not np.isfinite(H[r]):
+                ks[0] = k0
+                ks[1] = WHY_NONFINITE
                 return k0
+    snap_take(X, H, Xs, Hs, ks, k0, nX, Bc)
 
     for j in range(n_steps):
         k = k0 + j
@@ -183,12 +216,20 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
         else:
             mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_fixed, tbuf, k_out,
                       Tmp, a, c, kT, n_dyn_layers, bk, Bc)
-        # 3. divergence
+        # 3. divergence: non-finite or runaway energy -> back to the last snapshot
+        bad = 0
         for r in range(Bc):
-            if not np.isfinite(H[r]):
-                for r2 in range(Bc):
-                    bk[r2, B_H] = H[r2]
-                return k + 1
+            h = H[r]
+            if not np.isfinite(h):
+                bad = WHY_NONFINITE
+            elif h > min(h_fac * (1.0 + abs(bk[r, B_H0])), h_cap) and bad == 0:
+                bad = WHY_RUNAWAY
+        if bad != 0:
+            ks[1] = bad
+            snap_restore(X, Xs, Hs, bk, nX, Bc)
+            return k + 1
+        if (k + 1) % SNAP_EVERY == 0:
+            snap_take(X, H, Xs, Hs, ks, k + 1, nX, Bc)
         # 4. observers
         if k + 1 > rec_from:
             if want_e:
@@ -288,8 +329,10 @@ def make_work(sizes, chunk_rows, n_chunks, dtype, mala, books):
     else:
         Xp, Gp, Sp = arr(1), arr(1), arr(1)
         Ep, Hp, U = np.zeros((n_chunks, L + 1, 1)), arr(1, np.float64), arr(1, np.float64)
+    Xs, Hs = arr(Bc * n_tot), arr(Bc, np.float64)
+    ks = np.zeros((n_chunks, 2), dtype=np.int64)
     return [KWork(G[c], S[c], Z[c], Tmp[c], E[c], H[c], FY1[c], FP1[c], tbuf[c], DX[c], qh[c], Hold[c], Xp[c],
-                  Gp[c], Sp[c], Ep[c], Hp[c], U[c]) for c in range(n_chunks)]
+                  Gp[c], Sp[c], Ep[c], Hp[c], U[c], Xs[c], Hs[c], ks[c]) for c in range(n_chunks)]
 
 
 @njit(cache=True, error_model="numpy")
