@@ -145,3 +145,15 @@ def test_iem_energy_ratio_criterion_negative_control():
     cheaper = [{"W": w, "accuracy": 0.9, "train_loss": 0.2} for w in (5.0, 5.5, 5.2)]
     assert not v_iem.judge(plain, same)[0][0].passed       # no 40 % reduction: the paper's claim fails
     assert v_iem.judge(plain, cheaper)[0][0].passed        # a genuine 48 % reduction passes
+
+
+def test_training_criteria_negative_controls():
+    from analogsim.validation import training as v_tr
+
+    pts = [{"N": n, "W_over_kT": 2 * n * 1000.0, "Gamma": 1.0, "Gamma_se": 0.02} for n in (3, 5, 9, 17)]
+    sp = [{"S": s, "W_over_kT": 2 * 5 * s} for s in (1e4, 3e4, 1e5)]
+    assert all(c.passed for c in v_tr.judge_linear(pts, sp)[0])
+    # broken books: W grows like sqrt(N) (a wrong per-parameter normalisation) and Gamma is off by 2
+    bad = [{"N": n, "W_over_kT": 2 * np.sqrt(n) * 1000.0, "Gamma": 2.0, "Gamma_se": 0.02} for n in (3, 5, 9, 17)]
+    crit = v_tr.judge_linear(bad, sp)[0]
+    assert not crit[0].passed and not crit[1].passed and crit[2].passed
