@@ -107,7 +107,7 @@ class TemperatureSchedule:
         if isinstance(kT, bool) or not isinstance(kT, (numbers.Real, np.generic)):
             raise TypeError(f"kT must be a number >= 0, a TemperatureSchedule, a dict or a callable of time, "
                             f"got {kT!r}")
-        return cls("constant", start=kT)
+        return cls("constant", start=_check_kT_value(kT, "kT"))
 
     def values(self, n_presentations: int, tau_inf: float = 1.0, start: int = 0, stop: int | None = None):
         """kT for presentations ``start .. stop-1`` of a run of ``n_presentations`` (float64 array)."""
