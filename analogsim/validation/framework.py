@@ -126,6 +126,11 @@ def _fmt(x) -> str:
     return f"{x:.3e}"
 
 
+def _cell(text) -> str:
+    """Text safe inside a Markdown table cell (a literal | would split the cell)."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def run_validation(mode: str = "quick", out="validation-report", claims=None, executor=None, progress=None,
                    resume: bool = False):
     """Run the claims and write ``report.md``, ``report.json`` and the figures into ``out``.
@@ -240,13 +245,14 @@ def write_report(results, out: Path, mode: str) -> None:
             lines += ["| criterion | measured | uncertainty | rule | kind | result |", "|---|---|---|---|---|---|"]
             for c in r.criteria:
                 res = "pass" if c.passed else ("**FAIL**" if c.kind == "check" else "**does not hold as printed**")
-                lines.append(f"| {c.name} | {_fmt(c.measured)} | {_fmt(c.uncertainty)} | {c.rule} | {c.kind} | {res} |")
+                lines.append(f"| {_cell(c.name)} | {_fmt(c.measured)} | {_fmt(c.uncertainty)} | {_cell(c.rule)} | "
+                             f"{c.kind} | {res} |")
             lines.append("")
         if r.table:
             lines += ["| quantity | paper | measured | comment |", "|---|---|---|---|"]
             for row in r.table:
-                lines.append(f"| {row.get('quantity', '')} | {row.get('paper', '')} | {row.get('measured', '')} | "
-                             f"{row.get('comment', '')} |")
+                lines.append("| " + " | ".join(_cell(row.get(k, "")) for k in ("quantity", "paper", "measured", "comment"))
+                             + " |")
             lines.append("")
         for fig in r.figures:
             lines.append(f"![{Path(fig).stem}]({fig})")
