@@ -286,21 +286,28 @@ def param_grad_add(net, X, S, out, Tmp, Bc):
 @njit(cache=True, error_model="numpy", fastmath=_FM)
 def layer_post(code, g, s, xl, kap, th, b0, e, n, Bc):
     """One fused pass per layer: y = g + b; f, f' = act(y); g <- kappa (x - f) (= kappa delta);
-    s <- -kappa delta f' (= sigma, Eq. 8); e[r] <- sum_i kappa_i delta_i^2 / 2. Blocks are (n, Bc)."""
+    s <- -kappa delta f' (= sigma, Eq. 8); e[r] <- sum_i kappa_i delta_i^2 / 2. Blocks are (n, Bc).
+
+    relu and identity run in the net's dtype (the energy is summed in float64); the transcendental
+    activations in float64 (their branch-free forms are float64 bit tricks).
+    """
     for r in range(Bc):
         e[r] = 0.0
     for i in range(n):
         k = np.float64(kap[i])
         bi = np.float64(th[b0 + i])
         o = i * Bc
-        if code == RELU:
+        if code == RELU:  # in the net's dtype (float32 nets: 8-wide vectors; float64: the same arithmetic)
+            kn = kap[i]
+            bn = th[b0 + i]
+            zero = kn - kn  # 0 in the net's dtype (kappa is finite)
             for r in range(Bc):
-                y = np.float64(g[o + r]) + bi
-                pos = y > 0.0
-                d = np.float64(xl[o + r]) - (y if pos else 0.0)
-                kd = k * d
+                y = g[o + r] + bn
+                pos = y > zero
+                d = xl[o + r] - (y if pos else zero)
+                kd = kn * d
                 g[o + r] = kd
-                s[o + r] = -kd if pos else 0.0
+                s[o + r] = -kd if pos else zero
                 e[r] += 0.5 * kd * d
         elif code == TANH:
             for r in range(Bc):
@@ -311,9 +318,11 @@ def layer_post(code, g, s, xl, kap, th, b0, e, n, Bc):
                 s[o + r] = -kd * (1.0 - t * t)
                 e[r] += 0.5 * kd * d
         elif code == IDENTITY:
+            kn = kap[i]
+            bn = th[b0 + i]
             for r in range(Bc):
-                d = np.float64(xl[o + r]) - (np.float64(g[o + r]) + bi)
-                kd = k * d
+                d = xl[o + r] - (g[o + r] + bn)
+                kd = kn * d
                 g[o + r] = kd
                 s[o + r] = -kd
                 e[r] += 0.5 * kd * d
@@ -366,13 +375,13 @@ def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
             for r in range(Bc):
                 e[r] = 0.0
             for i in range(n):
-                k = np.float64(kap[i])
+                k = kap[i]  # the net's dtype
                 o = i * Bc
                 for r in range(Bc):
-                    d = np.float64(xl[o + r]) - np.float64(FY1[o + r])
+                    d = xl[o + r] - FY1[o + r]
                     kd = k * d
                     g[o + r] = kd
-                    s[o + r] = -kd * np.float64(FP1[o + r])
+                    s[o + r] = -kd * FP1[o + r]
                     e[r] += 0.5 * kd * d
         else:
             layer_forward(net, l, X, Bc * net.x_off[l - 1], G, Bc * net.k_off[l - 1], acc, Bc)

@@ -77,8 +77,11 @@ def set_protocol_rows(p, k, r0, Bc, out):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, books, Bc):
-    """x <- x - a g + c z on the dynamic layers; with books, DX = the increment and qh += 1/2 g . dx."""
+def em_update(net, X, G, Z, DX, qh, a, c, an, cn, n_dyn_layers, books, Bc):
+    """x <- x - a g + c z on the dynamic layers; with books, DX = the increment and qh += 1/2 g . dx.
+
+    Without books the update runs in the net's dtype (``an``, ``cn``: a, c in that dtype; Z too for EM).
+    """
     for l in range(1, n_dyn_layers + 1):
         n = net.sizes[l]
         xl = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
@@ -94,7 +97,7 @@ def em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, books, Bc):
                     DX[k0 + q] = dx
         else:
             for q in range(Bc * n):
-                xl[q] += -a * G[k0 + q] + c * Z[k0 + q]
+                xl[q] += -an * G[k0 + q] + cn * Z[k0 + q]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -160,6 +163,11 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
     h_fac = fpar[F_HMAX]
     h_cap = fpar[F_HCAP]
     nX = Bc * n_tot
+    tz = np.empty(2, dtype=X.dtype)  # a, c in the net's dtype (float32 nets: float32 update)
+    tz[0] = a
+    tz[1] = c
+    an = tz[0]
+    cn = tz[1]
     maxn = 0
     for l in range(L + 1):
         maxn = max(maxn, net.sizes[l])
@@ -206,7 +214,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
         # 2. integrator step at fixed lambda_{k+1}
         fill_normal(state, Z[:nz])
         if integ == EM:
-            em_update(net, X, G, Z, DX, qh, a, c, n_dyn_layers, want_books, Bc)
+            em_update(net, X, G, Z, DX, qh, a, c, an, cn, n_dyn_layers, want_books, Bc)
             grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
             if want_books:
                 heat_close(net, G, DX, qh, n_dyn_layers, Bc)
@@ -318,7 +326,7 @@ def make_work(sizes, chunk_rows, n_chunks, dtype, mala, books):
         return np.zeros((n_chunks, max(int(n), 1)), dtype=dt)
 
     G, S, Tmp = arr(nz), arr(nz), arr(max(maxn * Bc, 4 * Bc))
-    Z = arr(nz, np.float64)
+    Z = arr(nz, np.float64 if mala else dtype)  # EM: the noise in the net's dtype (MALA: float64 for the test)
     E = np.zeros((n_chunks, L + 1, Bc))
     H, qh, Hold = arr(Bc, np.float64), arr(Bc, np.float64), arr(Bc, np.float64)
     FY1, FP1, tbuf = arr(Bc * sizes[1]), arr(Bc * sizes[1]), arr(Bc * sizes[L])
