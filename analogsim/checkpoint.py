@@ -133,7 +133,8 @@ def load_checkpoint(path, *, kind: str, config_hash: str | None = None):
     if header.get("kind") != kind:
         raise CheckpointError(f"{str(p)!r} is a {header.get('kind')!r} checkpoint, expected {kind!r}")
     if config_hash is not None and header.get("config_hash") != config_hash:
-        raise CheckpointError(f"{str(p)!r} belongs to another run (config hash {str(header.get('config_hash'))[:12]}… "
+        theirs = str(header.get("config_hash"))[:12]
+        raise CheckpointError(f"{str(p)!r} belongs to another run (config hash {theirs}… "
                               f"!= {config_hash[:12]}…); delete it or choose another checkpoint path")
     meta = header.get("meta")
     if not isinstance(meta, dict):

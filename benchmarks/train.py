@@ -160,7 +160,8 @@ def main(argv=None) -> int:
                 cases.append(case)
                 if not args.json:
                     print(f"{case['net']:>14} {dtype}: single x{case['vs_torch_sgd_single']:.2f} "
-                          f"({a1 * 1e6:.1f} us vs torch {t1 * 1e6:.1f} us), batch64 x{case['vs_torch_sgd_batch64']:.2f} "
+                          f"({a1 * 1e6:.1f} us vs torch {t1 * 1e6:.1f} us), "
+                          f"batch64 x{case['vs_torch_sgd_batch64']:.2f} "
                           f"({a64 * 1e6:.1f} us vs {t64 * 1e6:.1f} us), sweeps {info['sweeps_mean']:.2f}",
                           file=sys.stderr, flush=True)
         blas = [{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture", "num_threads",

@@ -160,7 +160,8 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
     contracting. From the second sweep on, a tanh or sigmoid whose pre-activation moved by |d| <= d_max
     is updated by its second-order Taylor step from the previous value (error <= max|f3| d^3/6 with f3
     the third derivative, kept below tol by d_max = 0.2 (3 tol/8)^(1/3)); f' is then recomputed from the
-    new value exactly. FV (f values) and YN (new pre-activations) are workspaces like Y. On return XS holds x_1..x_{L-1} and, in the output block, f(y_L); SIG the stresses (Eq. 10
+    new value exactly. FV (f values) and YN (new pre-activations) are workspaces like Y.
+    On return XS holds x_1..x_{L-1} and, in the output block, f(y_L); SIG the stresses (Eq. 10
     recursion); DEL the last hidden residuals; relg (B,) the relative gradients; scr (>= 2B) is scratch.
     Returns (sweeps, converged).
     """
@@ -566,7 +567,8 @@ def joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard,
     or a spring of stiffness ``kout_soft`` on a free output). Each step, at the current (x, theta):
     dx = -gamma dH/dx dt + cx[p] xi, dtheta = -mu (dH/dtheta + lam theta) dt + cth[p] xi'
     (cx = sqrt(2 gamma kT dt), cth = sqrt(2 mu kT dt)); with ``has_noise`` each step draws n_free neuron
-    normals then N parameter normals into ``nbuf`` from the stream ``rng``. The neuron state X (layers 1..L, flat, length
+    normals then N parameter normals into ``nbuf`` from the stream ``rng``.
+    The neuron state X (layers 1..L, flat, length
     n_1+...+n_L) carries over from one presentation to the next. Books as in ``separated_chunk`` with W
     summing mu dt |g|^2 over steps and the Welford over presentation-averaged gradients.
     """

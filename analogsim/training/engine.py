@@ -198,7 +198,8 @@ class _Run:
                                      self.ds.x_train, self.ds.t_train, idx, p, j, n_sub, eta, cfg.weight_decay,
                                      cn, self.rng, ws.nbuf[:self.N], self.has_noise, cfg.books, self.acc,
                                      self.gmean, self.gacc,
-                                     ws.x0, ws.tb, ws.Y, ws.FP, ws.DEL, ws.XS, ws.SIG, ws.FV, ws.YN, ws.scr, ws.relg, ws.hrow,
+                                     ws.x0, ws.tb, ws.Y, ws.FP, ws.DEL, ws.XS, ws.SIG, ws.FV, ws.YN, ws.scr,
+                                     ws.relg, ws.hrow,
                                      ws.gbuf, self.tol, cfg.max_sweeps)
             if st >= 0:
                 break
@@ -466,7 +467,7 @@ def train(net: Network, data, config: TrainConfig | None = None, *, seed: int = 
     >>> ds = teacher_student(n_in=3, n_out=1, n_train=64, n_test=32, seed=0)
     >>> net = Network.create([3, 8, 1], activations=["tanh", "identity"], kappa=1.0, seed=1)
     >>> res = train(net, ds, presentations=2000, mu=100.0, tau_inf=1.0, kappa_out=1e-3, kT=1e-7, seed=2)
-    >>> res.final_train_loss < res.records["train_loss"][0]
+    >>> bool(res.final_train_loss < res.records["train_loss"][0])
     True
     """
     t_start = time.perf_counter()

@@ -146,7 +146,8 @@ class _Energy:
         ws = self.ws
         theta, sizes, w_off, b_off, acts, kappa, k_off = _kernel_net(net)
         batch_objective(theta, sizes, w_off, b_off, acts, kappa, k_off, self.kout, self.ds.x_train,
-                        self.ds.t_train, self.B, False, ws.x0, ws.tb, ws.Y, ws.FP, ws.DEL, ws.XS, ws.SIG, ws.FV, ws.YN, ws.scr,
+                        self.ds.t_train, self.B, False, ws.x0, ws.tb, ws.Y, ws.FP, ws.DEL, ws.XS, ws.SIG, ws.FV,
+                        ws.YN, ws.scr,
                         ws.relg, ws.hrow, self.tol, 60, self.energy, self.grad, self.gsq, self.conv)
         bad = np.flatnonzero(self.conv == 0)
         if bad.size:
