@@ -156,8 +156,8 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
 
     A row counts as converged when its relative gradient is <= tol * max(1, A/E), where
     A/E = sum |kout f'| (|f| + |t|) / sum |kout f'| |f - t| is the rounding floor set by the output error
-    f - t (a well-fitted entry cannot be resolved beyond it). The iteration gives up early when it stops
-    contracting. From the second sweep on, a tanh or sigmoid whose pre-activation moved by |d| <= d_max
+    f - t (a well-fitted entry cannot be resolved beyond it). When the iteration stops contracting it is
+    accepted if every row is within 16x of that floor, else it gives up (the caller uses Newton). From the second sweep on, a tanh or sigmoid whose pre-activation moved by |d| <= d_max
     is updated by its second-order Taylor step from the previous value (error <= max|f3| d^3/6 with f3
     the third derivative, kept below tol by d_max = 0.2 (3 tol/8)^(1/3)); f' is then recomputed from the
     new value exactly. FV (f values) and YN (new pre-activations) are workspaces like Y.
@@ -267,20 +267,27 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
                 relg[r] += num
                 scr[r] += den
         done = True
+        near = True
         worst = 0.0
         for r in range(B):
             den = scr[r]
             v = np.sqrt(relg[r] / den) if den > 0 else 0.0
             relg[r] = v
-            if v > tol * max(1.0, scr[B + r]):
+            lim = tol * max(1.0, scr[B + r])
+            if v > lim:
                 done = False
+            if v > 16.0 * lim:
+                near = False
             if v > worst:
                 worst = v
         if sweeps > 1 and done:
             converged = True
             break
         if sweeps >= 4 and worst > 0.9 * prev:
-            break  # not contracting: the caller falls back to Newton
+            # not contracting any more: at the rounding floor (within 16x of the estimate) that is the
+            # minimum; otherwise the caller falls back to Newton
+            converged = near
+            break
         prev = worst
     return sweeps, converged
 
