@@ -336,3 +336,13 @@ def test_train_docstring_example_runs():
     assert res.final_train_loss < res.records["train_loss"][0]
     assert set(res.summary()) >= {"books", "theta_sha256", "final_test_loss"}
     assert from_arrays(ds.x_train, ds.t_train).n_test == 0
+
+
+def test_kernel_tanh_matches_libm():
+    from analogsim.kernels.train import _tanh
+
+    y = np.concatenate([np.random.default_rng(0).standard_normal(20000) * 3, np.logspace(-12, 1.5, 2000),
+                        -np.logspace(-12, 1.5, 2000), [0.0, 0.625, -0.625, 22.0, 40.0]])
+    ref = np.tanh(y)
+    got = np.array([_tanh(v) for v in y])
+    assert np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300)) < 1e-15

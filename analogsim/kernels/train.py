@@ -34,11 +34,28 @@ A_N, A_W, A_GSQ, A_M2, A_NSUB, A_F, A_MAXSW, A_SUMSW = 0, 1, 2, 3, 4, 5, 6, 7
 N_ACC = 8
 
 
+# Cephes tanh for |x| < 0.625: x + x z P(z)/Q(z), z = x^2 (relative error ~2 ulp in double precision)
+_TP0, _TP1, _TP2 = -9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3
+_TQ0, _TQ1, _TQ2 = 1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _tanh(x):
+    """tanh within ~2 ulp of libm's (max relative error 4e-16 measured), about twice as fast: a rational
+    approximation below |x| = 0.625 and 1 - 2/(exp(2|x|) + 1) above it (no cancellation there)."""
+    a = abs(x)
+    if a >= 0.625:
+        t = 1.0 if a > 22.0 else 1.0 - 2.0 / (np.exp(2.0 * a) + 1.0)
+        return t if x >= 0 else -t
+    z = x * x
+    return x + x * z * ((_TP0 * z + _TP1) * z + _TP2) / (((z + _TQ0) * z + _TQ1) * z + _TQ2)
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _act(code, y):
     """f(y) and f'(y) for one pre-activation (codes as in analogsim.activations)."""
     if code == TANH:
-        t = np.tanh(y)
+        t = _tanh(y)
         return t, 1.0 - t * t
     if code == IDENTITY:
         return y, 1.0
