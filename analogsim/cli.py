@@ -95,6 +95,10 @@ def main(argv=None) -> int:
             ImportError) as exc:
         print(f"analogsim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a full disk, a read-only or vanished folder: the run could not finish its writes
+        print(f"analogsim {args.command}: error: {exc} (what was saved before is intact: writes are atomic)",
+              file=sys.stderr)
+        return EXIT_RUNTIME
     except KeyboardInterrupt:
         print(f"analogsim {args.command}: interrupted", file=sys.stderr)
         return 130

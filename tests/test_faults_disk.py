@@ -221,10 +221,6 @@ def test_report_write_fails_previous_report_stays_valid(tally, tmp_path, disk, m
     tally.ok("full disk / unwritable folder survived", f"validation report ({mode})")
 
 
-@pytest.mark.xfail(strict=True, reason="cli.main: an OSError other than FileNotFound/Permission/IsADirectory/"
-                                       "NotADirectory (ENOSPC, EFBIG, EROFS, EDQUOT) escapes main() as a traceback "
-                                       "(exit code 1, read as 'a check failed'); expected 'analogsim validate: "
-                                       "error: ...' on stderr and exit code 3")
 def test_validate_command_on_a_full_disk_says_so(tmp_path, disk, monkeypatch, capsys):
     from analogsim import cli
 
