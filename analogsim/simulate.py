@@ -673,8 +673,8 @@ def _divergence_message(run: LangevinRun, net, dstep, lam, dtl):
     if f32:
         fix += ", or use float64 (net.astype(np.float64)) for a wider range"
     snap = int(run.state_steps().min())
-    msg = (f"diverged at step {dstep}: {what} with Gamma dt lambda_max = {dl}; the returned state of the "
-           f"diverged replicas is the last good one, from step {snap}")
+    msg = (f"{what} at step {dstep}, Gamma dt lambda_max = {dl}; the diverged replicas keep their last good "
+           f"state, from step {snap}")
     return msg, f"{what}; {fix}"
 
 
