@@ -170,10 +170,6 @@ def _sweep_kill_points(tally, tmp: Path, n_points: int, seed: int):
 KNOWN_START_WINDOW = "test_sweep_killed_before_run_json_resumes"
 
 
-@pytest.mark.xfail(strict=True, reason="sweeps.store: ResultsStore.open creates points/ and .lock (and writes "
-                                       "config.toml) before run.json; a sweep killed in between cannot be resumed: "
-                                       "'output folder ... is not empty and holds no run.json; use an empty or new "
-                                       "folder' (found by a random kill point, 1 in 9)")
 def test_sweep_killed_before_run_json_resumes(tmp_path):
     from analogsim.sweeps import run_sweep
 

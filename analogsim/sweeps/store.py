@@ -123,7 +123,7 @@ class ResultsStore:
                         "or restore the original config to resume.")
                 self._check_writable(p)
                 return True
-            if any(p.iterdir()):
+            if any(p.iterdir()) and not self._only_own_skeleton(p):
                 raise CheckpointError(f"output folder {str(p)!r} is not empty and holds no run.json; "
                                       "use an empty or new folder")
             self._check_writable(p)
@@ -135,6 +135,19 @@ class ResultsStore:
             raise NotADirectoryError(f"cannot create output folder {str(p)!r}: {str(parent)!r} is not a folder")
         self._check_writable(parent)
         return False
+
+    @staticmethod
+    def _only_own_skeleton(p: Path) -> bool:
+        """True if the folder holds only what :meth:`open` makes before run.json (a sweep killed there):
+        an empty points/, the lock, config.toml and temporary files. No point can finish before run.json."""
+        for entry in p.iterdir():
+            name = entry.name
+            if name == "points" and entry.is_dir():
+                if any(entry.iterdir()):
+                    return False
+            elif name not in (".lock", "config.toml") and not (name.startswith(".") and name.endswith(".tmp")):
+                return False
+        return True
 
     @staticmethod
     def _check_writable(folder: Path) -> None:
