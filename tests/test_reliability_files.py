@@ -590,3 +590,34 @@ def test_configs_are_parsed_with_tomllib_only():
         from analogsim.config import parse_config
 
         parse_config("kind: stress\n")
+
+
+# ============================================================================ validate --resume: what is (not) reused
+@pytest.mark.parametrize("case", ["other mode", "other version", "unreadable", "errored claim", "missing figure"])
+def test_validate_resume_reuses_only_finished_claims_of_the_same_run(tally, tmp_path, monkeypatch, case):
+    from analogsim.validation import framework
+
+    _fake_claims(monkeypatch)
+    out = tmp_path / "rep"
+    framework.run_validation("quick", out, claims=["equilibrium", "stress"])
+    rep = out / "report.json"
+    info = json.loads(rep.read_text())
+    mode, expect = "quick", [False, False]
+    if case == "other mode":
+        mode = "full"
+    elif case == "other version":
+        info["version"] = "0.0.0-other"
+        rep.write_text(json.dumps(info))
+    elif case == "unreadable":
+        rep.write_text("{truncated")
+    elif case == "errored claim":
+        info["claims"][1]["error"] = "RuntimeError: boom"
+        rep.write_text(json.dumps(info))
+        expect = [True, False]
+    else:
+        (out / info["claims"][0]["figures"][0]).unlink()
+        expect = [False, True]
+    res = framework.run_validation(mode, out, claims=["equilibrium", "stress"], resume=True)
+    assert [r.resumed for r in res] == expect
+    fh.check_complete(out)
+    tally.ok("bad-input: results folders", f"validate --resume: {case}")
