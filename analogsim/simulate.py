@@ -557,6 +557,9 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     if not isinstance(init, str):
         rows.append(_init_rows(init))
     B = max(rows)
+    if B == 0:
+        raise ValueError("x0 (or the input protocol) must hold at least one row: there is nothing to relax in an "
+                         "empty batch")
     if n_replicas is not None:
         n_replicas = check_scalar(n_replicas, "n_replicas", low=1, integer=True)
         if B not in (1, n_replicas):

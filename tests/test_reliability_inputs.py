@@ -460,8 +460,6 @@ def test_empty_batch_is_refused(tally, name):
     tally.ok("bad-input: arrays", (name, "empty batch"))
 
 
-@pytest.mark.xfail(strict=True, reason="simulate.relax: an empty input batch (0 rows) raises ZeroDivisionError "
-                                       "in default_chunk_rows/LangevinRun instead of a ValueError naming x0")
 def test_relax_empty_batch_is_refused(tally):
     with pytest.raises(ValueError, match="x0"):
         _targets()["relax(x0)"][2](np.zeros((0, 3)))
