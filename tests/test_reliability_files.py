@@ -26,8 +26,9 @@ from analogsim.checkpoint import load_checkpoint, save_checkpoint
 from analogsim.errors import CheckpointError, ConfigError
 
 PKG = Path(__import__("analogsim").__file__).resolve().parent
-FAST = settings(deadline=None, max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+# the default suite draws the same examples every run (derandomize); the slow suite explores at random
+FAST = settings(deadline=None, max_examples=80, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 MANY = settings(deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                           HealthCheck.too_slow])
 
@@ -84,6 +85,44 @@ def corrupt(data: bytes, kind, arg) -> bytes:
     return b""
 
 
+def _zip_header_edit(data: bytes, field: str) -> bytes:
+    """The checkpoint with one field of its first central-directory record changed (what a bit flip can do)."""
+    b = bytearray(data)
+    cd = b.find(b"PK\x01\x02")
+    off, val = {"version": (6, 109), "encrypted": (8, 1), "compression": (10, 99)}[field]
+    b[cd + off] = val
+    return bytes(b)
+
+
+_ZIP_ESCAPES = (NotImplementedError, RuntimeError)
+_ZIP_ESCAPE_REASON = ("checkpoint.load_checkpoint: a corrupt zip header field raises zipfile's NotImplementedError "
+                      "('zip file version 10.9', 'That compression method is not supported') or RuntimeError "
+                      "('... is encrypted, password required') instead of CheckpointError (found by hypothesis: "
+                      "one flipped byte); data.load_arrays has the same gap")
+
+
+def _zip_escape_bug_present(tmp: Path, data: bytes) -> bool:
+    """Whether the routed bug above is still there (then the property tolerates exactly those exceptions)."""
+    p = tmp / "probe.npz"
+    p.write_bytes(_zip_header_edit(data, "version"))
+    try:
+        load_checkpoint(p, kind="train")
+    except _ZIP_ESCAPES:
+        return True
+    except CheckpointError:
+        return False
+    return False
+
+
+@pytest.mark.xfail(strict=True, reason=_ZIP_ESCAPE_REASON)
+@pytest.mark.parametrize("field", ["version", "encrypted", "compression"])
+def test_corrupt_zip_header_field_is_refused(tmp_path, checkpoint_bytes, field):
+    p = tmp_path / "ck.npz"
+    p.write_bytes(_zip_header_edit(checkpoint_bytes, field))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(p, kind="train")
+
+
 def check_checkpoint_corruption(tally, tmp, data, kind, arg):
     bad = corrupt(data, kind, arg)
     tally.attempt("bad-input: corrupt checkpoints", (kind, repr(arg)[:80]))
@@ -93,6 +132,11 @@ def check_checkpoint_corruption(tally, tmp, data, kind, arg):
         arrays, meta = load_checkpoint(p, kind="train", config_hash="h" * 64)
     except CheckpointError as exc:
         assert str(p) in str(exc) or "checkpoint" in str(exc)
+    except _ZIP_ESCAPES:
+        if not _zip_escape_bug_present(tmp, data):  # tolerated only while the routed bug is open
+            raise
+        tally.attempt("bad-input: corrupt checkpoints (known bug: zip header escapes)", (kind, repr(arg)[:80]))
+        return
     else:  # the corruption missed everything that matters (e.g. trailing bytes): the content is exact
         assert meta == META and set(arrays) == set(ARRAYS)
         for k, v in ARRAYS.items():
