@@ -135,7 +135,6 @@ def _sweep_kill_points(tally, tmp: Path, n_points: int, seed: int):
     n_total = json.loads(r.stdout)["n_points"]
     rng = np.random.default_rng(seed)
     survived = i = 0
-    known = []
     while survived < n_points:
         assert i < 3 * n_points, "too many runs finished before their kill point"
         out = tmp / f"kill{i}"
@@ -148,10 +147,6 @@ def _sweep_kill_points(tally, tmp: Path, n_points: int, seed: int):
             fh.check_complete(out)
         before = {k: v for k, v in _points(out).items()}
         r = fh.run(_sweep_cmd(cfg, out))
-        if r.returncode == 2 and "holds no run.json" in r.stderr:  # the known bug: counted, not survived
-            known.append(f"kill {i} at {delay:.2f} s")
-            tally.attempt("kill points survived: sweep", (seed, i, round(delay, 3), "start-up window"))
-            continue
         assert r.returncode == 0, r.stderr
         summary = json.loads(r.stdout)
         assert summary["n_skipped"] == len(before) and summary["n_computed"] == n_total - len(before)
@@ -163,11 +158,6 @@ def _sweep_kill_points(tally, tmp: Path, n_points: int, seed: int):
         fh.check_complete(out)
         survived += 1
         tally.ok("kill points survived: sweep", (seed, i, round(delay, 3), len(before)))
-    if known:
-        pytest.xfail(f"{', '.join(known)} hit the start-up window of {KNOWN_START_WINDOW}")
-
-
-KNOWN_START_WINDOW = "test_sweep_killed_before_run_json_resumes"
 
 
 def test_sweep_killed_before_run_json_resumes(tmp_path):
