@@ -17,6 +17,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual permissions
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -36,6 +37,25 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> int:
+    """Delete temporary files a killed :func:`atomic_write_bytes` of ``path`` left behind; returns the count."""
+    path = Path(path)
+    n = 0
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            tmp.unlink()
+            n += 1
+        except OSError:
+            pass
+    return n
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,8 @@ def load_checkpoint(path, *, kind: str, config_hash: str | None = None):
             raw = z[_HEADER]
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zipfile.LargeZipFile) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zipfile.LargeZipFile, NotImplementedError,
+            RuntimeError, zlib.error) as exc:  # zipfile: NotImplementedError/RuntimeError on corrupt header fields
         raise CheckpointError(f"{str(p)!r} is not a readable checkpoint (truncated or corrupt npz: {exc}); "
                               "delete it to start over") from None
     try:

@@ -11,6 +11,9 @@ Files are read without pickle: ``.npz`` with ``np.load(allow_pickle=False)``, ``
 from __future__ import annotations
 
 import hashlib
+import math
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -369,8 +372,9 @@ def load_arrays(path, *, x_key: str = "x", t_key: str = "t", n_targets: int = 1,
             if "has no array" in str(exc):
                 raise
             raise ValueError(f"cannot read {str(p)!r} as .npz without pickle: {exc}") from None
-        except (OSError, EOFError) as exc:
-            raise ValueError(f"cannot read {str(p)!r} as .npz: {exc}") from None
+        except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError, zlib.error) as exc:
+            # zipfile raises NotImplementedError/RuntimeError on corrupt version/compression/encryption fields
+            raise ValueError(f"cannot read {str(p)!r} as .npz (truncated or corrupt: {exc})") from None
         info = {"source": str(p)}
         if held:
             X, T = _check_pair(x, t, f"{p.name}:{x_key}", f"{p.name}:{t_key}", allow_empty=False)
@@ -402,9 +406,13 @@ def load_arrays(path, *, x_key: str = "x", t_key: str = "t", n_targets: int = 1,
                 raise ValueError(f"{str(p)!r} line {i + 1 + skip_header}: expected {width} columns like the first "
                                  f"row, got {len(parts)}")
             try:
-                data.append([float(v) for v in parts])
+                vals = [float(v) for v in parts]
             except ValueError:
                 raise ValueError(f"{str(p)!r} line {i + 1 + skip_header}: non-numeric value in {ln!r}") from None
+            if not all(math.isfinite(v) for v in vals):
+                raise ValueError(f"{str(p)!r} line {i + 1 + skip_header}: NaN or infinite value in {ln!r} "
+                                 "(data must be finite)")
+            data.append(vals)
         A = np.array(data, dtype=np.float64)
         if A.shape[1] <= n_targets:
             raise ValueError(f"{str(p)!r} has {A.shape[1]} columns; need more than n_targets={n_targets} "

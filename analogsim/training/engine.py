@@ -503,6 +503,10 @@ def train(net: Network, data, config: TrainConfig | None = None, *, seed: int = 
     run = _Run(net, ds, cfg, seed, eval_every)
     chash = run.config_hash(net.theta)
     resumed_from = None
+    if checkpoint is not None:
+        from .._io import remove_stale_temporaries
+
+        remove_stale_temporaries(checkpoint)  # a kill during a save leaves its temporary file behind
     if checkpoint is not None and resume and Path(checkpoint).exists():
         from ..checkpoint import load_checkpoint
 
