@@ -14,7 +14,7 @@ import numpy as np
 
 from ._checks import check_array, check_scalar
 from .activations import RELU
-from .hamiltonian import OutputClamp, hvp_x, layer_terms
+from .hamiltonian import OutputClamp, hvp_x, layer_terms, params_from_stress
 
 # ----------------------------------------------------------------------------- clamped minimum
 @dataclass
@@ -259,14 +259,7 @@ def _count_on_kinks(net, xs) -> int:
 
 
 def _finish(net, xs, deltas, sig, clamp, gnorm, it, converged, method, history, fps=None, n_kinks=0):
-    # per-sample dH/dtheta from the stresses (Eq. 9)
-    B = xs[0].shape[0]
-    gt = np.empty((B, net.n_params), dtype=net.dtype)
-    for l in range(net.depth):
-        n_out, n_in = net.sizes[l + 1], net.sizes[l]
-        w0, b0 = net.w_offsets[l], net.b_offsets[l]
-        gt[:, w0:w0 + n_out * n_in] = (sig[l][:, :, None] * xs[l][:, None, :]).reshape(B, -1)
-        gt[:, b0:b0 + n_out] = sig[l]
+    gt = params_from_stress(net, xs, sig)
     H = _energy_from_deltas(net, xs, deltas, clamp)
     return ClampedMinimum(xs=xs, deltas=deltas[:net.depth], stress=sig, grad_theta=gt, energy=H, grad_norm=gnorm,
                           recursion_residual=recursion_residual(net, xs, sig, fps), n_iter=it,
@@ -607,13 +600,7 @@ def backprop_gradient(net, x0, target, kappa_out: float | None = None) -> np.nda
     sig[-1] = k * (xs[-1] - t) * fps[-1]
     for l in range(net.depth - 1, 0, -1):
         sig[l - 1] = fps[l - 1] * (sig[l] @ net.weights[l])
-    out = np.empty((B, net.n_params), dtype=net.dtype)
-    for l in range(net.depth):
-        n_out, n_in = net.sizes[l + 1], net.sizes[l]
-        w0, b0 = net.w_offsets[l], net.b_offsets[l]
-        out[:, w0:w0 + n_out * n_in] = (sig[l][:, :, None] * xs[l][:, None, :]).reshape(B, -1)
-        out[:, b0:b0 + n_out] = sig[l]
-    return out
+    return params_from_stress(net, xs, sig)
 
 
 def stress_vs_backprop(net, x0, target, ratios=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0), *,

@@ -149,7 +149,17 @@ def grad_params(net, xs, reduce: str = "sum") -> np.ndarray:
     """
     if reduce not in ("sum", "mean", "none"):
         raise ValueError(f"reduce must be 'sum', 'mean' or 'none', got {reduce!r}")
-    sig = stress(net, xs)
+    out = params_from_stress(net, xs, stress(net, xs))
+    if reduce == "sum":
+        return out.sum(axis=0)
+    if reduce == "mean":
+        return out.mean(axis=0)
+    return out
+
+
+def params_from_stress(net, xs, sig) -> np.ndarray:
+    """Per-sample dH/dtheta (B, N) in the layout of ``net.theta`` from the stresses: dH/db_l = sigma_l and
+    dH/dW_l = sigma_l x_{l-1}^T (Eq. 9)."""
     B = xs[0].shape[0]
     out = np.empty((B, net.n_params), dtype=net.dtype)
     for l in range(net.depth):
@@ -157,10 +167,6 @@ def grad_params(net, xs, reduce: str = "sum") -> np.ndarray:
         w0, b0 = net.w_offsets[l], net.b_offsets[l]
         out[:, w0:w0 + n_out * n_in] = (sig[l][:, :, None] * xs[l][:, None, :]).reshape(B, -1)
         out[:, b0:b0 + n_out] = sig[l]
-    if reduce == "sum":
-        return out.sum(axis=0)
-    if reduce == "mean":
-        return out.mean(axis=0)
     return out
 
 
