@@ -94,26 +94,6 @@ def _zip_header_edit(data: bytes, field: str) -> bytes:
     return bytes(b)
 
 
-_ZIP_ESCAPES = (NotImplementedError, RuntimeError)
-_ZIP_ESCAPE_REASON = ("checkpoint.load_checkpoint: a corrupt zip header field raises zipfile's NotImplementedError "
-                      "('zip file version 10.9', 'That compression method is not supported') or RuntimeError "
-                      "('... is encrypted, password required') instead of CheckpointError (found by hypothesis: "
-                      "one flipped byte); data.load_arrays has the same gap")
-
-
-def _zip_escape_bug_present(tmp: Path, data: bytes) -> bool:
-    """Whether the routed bug above is still there (then the property tolerates exactly those exceptions)."""
-    p = tmp / "probe.npz"
-    p.write_bytes(_zip_header_edit(data, "version"))
-    try:
-        load_checkpoint(p, kind="train")
-    except _ZIP_ESCAPES:
-        return True
-    except CheckpointError:
-        return False
-    return False
-
-
 @pytest.mark.parametrize("field", ["version", "encrypted", "compression"])
 def test_corrupt_zip_header_field_is_refused(tmp_path, checkpoint_bytes, field):
     p = tmp_path / "ck.npz"
@@ -131,11 +111,6 @@ def check_checkpoint_corruption(tally, tmp, data, kind, arg):
         arrays, meta = load_checkpoint(p, kind="train", config_hash="h" * 64)
     except CheckpointError as exc:
         assert str(p) in str(exc) or "checkpoint" in str(exc)
-    except _ZIP_ESCAPES:
-        if not _zip_escape_bug_present(tmp, data):  # tolerated only while the routed bug is open
-            raise
-        tally.attempt("bad-input: corrupt checkpoints (known bug: zip header escapes)", (kind, repr(arg)[:80]))
-        return
     else:  # the corruption missed everything that matters (e.g. trailing bytes): the content is exact
         assert meta == META and set(arrays) == set(ARRAYS)
         for k, v in ARRAYS.items():
