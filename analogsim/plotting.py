@@ -48,6 +48,16 @@ def _figure(w=5.0, h=3.6):
     return fig, fig.add_subplot(1, 1, 1)
 
 
+def _finish_axes(ax, xlabel, ylabel, title, yscale="log"):
+    """The standard figures' axes: log x, the given y scale, labels, a small title and legend."""
+    ax.set_xscale("log")
+    ax.set_yscale(yscale)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+
+
 def fit_slope(x, y) -> tuple[float, float]:
     """Least-squares slope and intercept of log y against log x over the finite, positive pairs.
 
@@ -188,12 +198,7 @@ def loss_vs_kT(ds):
                 how = "kT*: E = 2 E(lowest kT)"
             if np.isfinite(ts) and ts > 0:
                 ax.axvline(ts, ls="--", color=line[0].get_color(), lw=1, label=f"{how} = {ts:.2g}")
-        ax.set_xscale("log")
-        ax.set_yscale("log" if np.nanmin(sub[var].values) > 0 else "linear")
-        ax.set_xlabel("kT (energy units)")
-        ax.set_ylabel(var.replace("_", " "))
-        ax.set_title(title or "loss vs temperature", fontsize=9)
-        ax.legend(fontsize=7)
+        _finish_axes(ax, "kT (energy units)", var.replace("_", " "), title or "loss vs temperature", yscale="log" if np.nanmin(sub[var].values) > 0 else "linear")
         out.append((suffix, fig))
     return out
 
@@ -211,12 +216,7 @@ def _energy_vs(ds, x, xlabel):
             slope, _ = fit_slope(xs, m.values)
             line = _errorbar(ax, xs, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
             _draw_bounds(ax, s, x, xs, line[0].get_color(), first=j in (None, 0))
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("training work W (energy units)")
-        ax.set_title(title or f"training energy vs {x}", fontsize=9)
-        ax.legend(fontsize=7)
+        _finish_axes(ax, xlabel, "training work W (energy units)", title or f"training energy vs {x}", yscale="log")
         out.append((suffix, fig))
     return out
 
@@ -274,12 +274,7 @@ def energy_vs_N(ds):
             slope, _ = fit_slope(N, m.values)
             line = _errorbar(ax, N, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
             _draw_bounds(ax, s, xdim, N, line[0].get_color(), first=j in (None, 0))
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("parameters N")
-        ax.set_ylabel("training work W (energy units)")
-        ax.set_title(title or "training energy vs N", fontsize=9)
-        ax.legend(fontsize=7)
+        _finish_axes(ax, "parameters N", "training work W (energy units)", title or "training energy vs N", yscale="log")
         out.append((suffix, fig))
     return out
 
@@ -300,12 +295,7 @@ def stress_error(ds):
             exact = bool(np.nanmax(np.abs(m.values), initial=0.0) < 1e-13)  # e.g. no hidden layer: no error
             what = "error 0 at every r (exact)" if exact else f"slope {slope:.3f}"
             _errorbar(ax, r, m.values, se.values, f"{label + ': ' if label else ''}{what}")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("r = kappa_out / kappa_hidden")
-        ax.set_ylabel("|stress - backprop| / |backprop|")
-        ax.set_title(title or "stress equals backprop as r -> 0 (Eq. 8-10)", fontsize=9)
-        ax.legend(fontsize=7)
+        _finish_axes(ax, "r = kappa_out / kappa_hidden", "|stress - backprop| / |backprop|", title or "stress equals backprop as r -> 0 (Eq. 8-10)", yscale="log")
         out.append((suffix, fig))
     return out
 
@@ -332,12 +322,7 @@ def work_vs_tau(ds):
                 k = last[-1]
                 ax.plot(tau, m.values[k] * tau[k] / tau, ls=":", lw=1, color=line[0].get_color(),
                         label="L^2 / tau" if j in (None, 0) else None)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("protocol duration tau")
-        ax.set_ylabel("<W> (energy units)")
-        ax.set_title(title or "quasi-static inference: work vs tau", fontsize=9)
-        ax.legend(fontsize=7)
+        _finish_axes(ax, "protocol duration tau", "<W> (energy units)", title or "quasi-static inference: work vs tau", yscale="log")
         out.append((suffix, fig))
     return out
 
