@@ -198,7 +198,8 @@ def loss_vs_kT(ds):
                 how = "kT*: E = 2 E(lowest kT)"
             if np.isfinite(ts) and ts > 0:
                 ax.axvline(ts, ls="--", color=line[0].get_color(), lw=1, label=f"{how} = {ts:.2g}")
-        _finish_axes(ax, "kT (energy units)", var.replace("_", " "), title or "loss vs temperature", yscale="log" if np.nanmin(sub[var].values) > 0 else "linear")
+        _finish_axes(ax, "kT (energy units)", var.replace("_", " "), title or "loss vs temperature",
+                     yscale="log" if np.nanmin(sub[var].values) > 0 else "linear")
         out.append((suffix, fig))
     return out
 
@@ -216,7 +217,7 @@ def _energy_vs(ds, x, xlabel):
             slope, _ = fit_slope(xs, m.values)
             line = _errorbar(ax, xs, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
             _draw_bounds(ax, s, x, xs, line[0].get_color(), first=j in (None, 0))
-        _finish_axes(ax, xlabel, "training work W (energy units)", title or f"training energy vs {x}", yscale="log")
+        _finish_axes(ax, xlabel, "training work W (energy units)", title or f"training energy vs {x}")
         out.append((suffix, fig))
     return out
 
@@ -274,7 +275,7 @@ def energy_vs_N(ds):
             slope, _ = fit_slope(N, m.values)
             line = _errorbar(ax, N, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
             _draw_bounds(ax, s, xdim, N, line[0].get_color(), first=j in (None, 0))
-        _finish_axes(ax, "parameters N", "training work W (energy units)", title or "training energy vs N", yscale="log")
+        _finish_axes(ax, "parameters N", "training work W (energy units)", title or "training energy vs N")
         out.append((suffix, fig))
     return out
 
@@ -295,7 +296,8 @@ def stress_error(ds):
             exact = bool(np.nanmax(np.abs(m.values), initial=0.0) < 1e-13)  # e.g. no hidden layer: no error
             what = "error 0 at every r (exact)" if exact else f"slope {slope:.3f}"
             _errorbar(ax, r, m.values, se.values, f"{label + ': ' if label else ''}{what}")
-        _finish_axes(ax, "r = kappa_out / kappa_hidden", "|stress - backprop| / |backprop|", title or "stress equals backprop as r -> 0 (Eq. 8-10)", yscale="log")
+        _finish_axes(ax, "r = kappa_out / kappa_hidden", "|stress - backprop| / |backprop|",
+                     title or "stress equals backprop as r -> 0 (Eq. 8-10)")
         out.append((suffix, fig))
     return out
 
@@ -322,7 +324,7 @@ def work_vs_tau(ds):
                 k = last[-1]
                 ax.plot(tau, m.values[k] * tau[k] / tau, ls=":", lw=1, color=line[0].get_color(),
                         label="L^2 / tau" if j in (None, 0) else None)
-        _finish_axes(ax, "protocol duration tau", "<W> (energy units)", title or "quasi-static inference: work vs tau", yscale="log")
+        _finish_axes(ax, "protocol duration tau", "<W> (energy units)", title or "quasi-static inference: work vs tau")
         out.append((suffix, fig))
     return out
 
