@@ -45,7 +45,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from .energy import grad_pass, layer1_cache, param_grad_add
+from .energy import _ux, grad_pass, layer1_cache, param_grad_add
 from .rng import fill_normal, fill_uniform
 
 EM, MALA = 0, 1
@@ -73,7 +73,7 @@ def set_protocol_rows(p, k, r0, Bc, out):
         ra = r0 + r
         rv = ra if p.V.shape[1] > 1 else 0
         for i in range(P):
-            out[i * Bc + r] = p.A[ra, i] + sk * p.D[ra, i] + p.V[kv, rv, i]
+            out[_ux(i * Bc + r)] = p.A[ra, i] + sk * p.D[ra, i] + p.V[kv, rv, i]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -90,14 +90,14 @@ def em_update(net, X, G, Z, DX, qh, a, c, an, cn, n_dyn_layers, books, Bc):
             for i in range(n):
                 for r in range(Bc):
                     q = i * Bc + r
-                    gq = np.float64(G[k0 + q])
-                    dx = -a * gq + c * Z[k0 + q]
+                    gq = np.float64(G[_ux(k0 + q)])
+                    dx = -a * gq + c * Z[_ux(k0 + q)]
                     qh[r] += 0.5 * gq * dx
                     xl[q] += dx
-                    DX[k0 + q] = dx
+                    DX[_ux(k0 + q)] = dx
         else:
             for q in range(Bc * n):
-                xl[q] += -an * G[k0 + q] + cn * Z[k0 + q]
+                xl[q] += -an * G[_ux(k0 + q)] + cn * Z[_ux(k0 + q)]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -256,7 +256,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
                     blk = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
                     for r in range(Bc):
                         for i in range(n):
-                            traj[si, r0 + r, net.x_off[l] + i] = blk[i * Bc + r]
+                            traj[si, r0 + r, net.x_off[l] + i] = blk[_ux(i * Bc + r)]
     for r in range(Bc):
         bk[r, B_H] = H[r]
     return -1
@@ -275,7 +275,7 @@ def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_
         x0 = Bc * net.x_off[l]
         k0 = Bc * net.k_off[l - 1]
         for q in range(Bc * n):
-            Xp[x0 + q] = X[x0 + q] - a * G[k0 + q] + c * Z[k0 + q]
+            Xp[_ux(x0 + q)] = X[_ux(x0 + q)] - a * G[_ux(k0 + q)] + c * Z[_ux(k0 + q)]
     grad_pass(net, Xp, Gp, Sp, Ep, Hp, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
     fill_uniform(state, U[:Bc])
     inv = 1.0 / (2.0 * c * c)
@@ -288,9 +288,9 @@ def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_
         for i in range(n):
             for r in range(Bc):
                 q = i * Bc + r
-                z = Z[k0 + q]
+                z = Z[_ux(k0 + q)]
                 fwd[r] += z * z
-                d = np.float64(X[x0 + q]) - np.float64(Xp[x0 + q]) + a * Gp[k0 + q]
+                d = np.float64(X[_ux(x0 + q)]) - np.float64(Xp[_ux(x0 + q)]) + a * Gp[_ux(k0 + q)]
                 bwd[r] += d * d
     for r in range(Bc):
         log_alpha = -(Hp[r] - H[r]) / kT - bwd[r] * inv + 0.5 * fwd[r]
@@ -304,13 +304,13 @@ def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_
                 n = net.sizes[l]
                 k0 = Bc * net.k_off[l - 1] + r
                 for i in range(n):
-                    G[k0 + i * Bc] = Gp[k0 + i * Bc]
-                    S[k0 + i * Bc] = Sp[k0 + i * Bc]
+                    G[_ux(k0 + i * Bc)] = Gp[_ux(k0 + i * Bc)]
+                    S[_ux(k0 + i * Bc)] = Sp[_ux(k0 + i * Bc)]
             for l in range(1, n_dyn_layers + 1):
                 n = net.sizes[l]
                 x0 = Bc * net.x_off[l] + r
                 for i in range(n):
-                    X[x0 + i * Bc] = Xp[x0 + i * Bc]
+                    X[_ux(x0 + i * Bc)] = Xp[_ux(x0 + i * Bc)]
 
 
 def make_work(sizes, chunk_rows, n_chunks, dtype, mala, books):
