@@ -13,7 +13,7 @@ import pytest
 from analogsim import Network
 from analogsim.hamiltonian import OutputClamp, energy, grad_x
 from analogsim.integrators import MALA, EulerMaruyama
-from analogsim.kernels.rng import fill_normal, fill_uniform, seed_streams
+from analogsim.kernels.rng import fill_noise, fill_uniform, seed_streams
 from analogsim.observers import Books
 from analogsim.protocols import Constant, Ramp
 from analogsim.simulate import LangevinRun
@@ -51,8 +51,8 @@ def _reference(net, xs, *, kT, dt, gamma, n_steps, chunk_rows, streams, clamp=No
         u = np.zeros(B)
         for ci, (r0, bc) in enumerate(chunks):
             n = bc * sum(net.sizes[l] for l in dyn)
-            buf = np.empty(n)
-            fill_normal(streams[ci], buf)
+            buf = np.empty(n, dtype=np.float64 if mala else dtype)  # EM: noise in the net's dtype
+            fill_noise(streams[ci], buf)
             off = 0
             for i, l in enumerate(dyn):
                 z[i][r0:r0 + bc] = buf[off:off + bc * net.sizes[l]].reshape(net.sizes[l], bc).T

@@ -46,7 +46,7 @@ import numpy as np
 from numba import njit
 
 from .energy import _ux, grad_pass, layer1_cache, param_grad_add
-from .rng import fill_normal, fill_uniform
+from .rng import fill_noise, fill_uniform
 
 EM, MALA = 0, 1
 KProto = namedtuple("KProto", "A D s V")
@@ -212,7 +212,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
             for r in range(Bc):
                 bk[r, B_W] += H[r] - Hold[r]
         # 2. integrator step at fixed lambda_{k+1}
-        fill_normal(state, Z[:nz])
+        fill_noise(state, Z[:nz])
         if integ == EM:
             em_update(net, X, G, Z, DX, qh, a, c, an, cn, n_dyn_layers, want_books, Bc)
             grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)

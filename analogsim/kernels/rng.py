@@ -17,6 +17,10 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.core import types
+from numba.extending import intrinsic
+
+_ux = np.uint64  # unsigned index: no negative-index wrap-around, so loops vectorise
 
 # ----------------------------------------------------------------------------- ziggurat tables
 _ZIG_R = 3.6541528853610087963519472518  # right edge of the base layer (256 layers)
@@ -180,3 +184,172 @@ def fill_u64(state, out):
         r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
         out[i] = r
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+# ----------------------------------------------------------------------------- float32 normals (vectorised)
+@intrinsic
+def _f32_bits(typingctx, x):
+    sig = types.int32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int32))
+
+    return sig, codegen
+
+
+@intrinsic
+def _bits_f32(typingctx, x):
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
+
+    return sig, codegen
+
+
+_f4 = np.float32
+#: lanes of the vectorised generator (independent xoshiro256++ states seeded per call from the stream)
+N_LANES = 16
+#: 64-bit words per tile: each word gives one Box-Muller pair (32 bits for the radius, 32 for the angle)
+TILE_WORDS = 256
+#: below this many normals the per-call lane seeding costs more than it saves: the scalar ziggurat
+LANES_MIN = 256
+_F_LN2 = _f4(0.6931471805599453)
+_F_SQRT2 = _f4(1.4142135623730951)
+_F_2M31 = _f4(2.0 ** -31)
+_F_PIO2 = _f4(1.5707963267948966)
+_F_HALF, _F_ONE, _F_TWO, _F_THREEHALF = _f4(0.5), _f4(1.0), _f4(2.0), _f4(1.5)
+_F_MAGIC = _f4(8388608.0 + 127.0)  # 2^23 + the exponent bias
+_F_L = tuple(_f4(2.0 / k) for k in (3, 5, 7, 9, 11))
+# Cephes sinf/cosf kernels on [-pi/4, pi/4]
+_F_S = (_f4(-1.9515295891e-4), _f4(8.3321608736e-3), _f4(-1.6666654611e-1))
+_F_C = (_f4(2.443315711809948e-5), _f4(-1.388731625493765e-3), _f4(4.166664568298827e-2))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def log_f32(x):
+    """ln x for positive normal float32 x, branch-free: x = 2^e m, m in [sqrt(1/2), sqrt 2), 2 atanh series."""
+    b = _f32_bits(x)
+    ef = _bits_f32(((b >> 23) & 0xFF) | 0x4B000000) - _F_MAGIC  # e as a float (no int -> float conversion)
+    m = _bits_f32((b & 0x007FFFFF) | 0x3F800000)
+    big = m > _F_SQRT2
+    m = m * _F_HALF if big else m
+    ef = ef + _F_ONE if big else ef
+    s = (m - _F_ONE) / (m + _F_ONE)
+    z = s * s
+    p = (((_F_L[4] * z + _F_L[3]) * z + _F_L[2]) * z + _F_L[1]) * z + _F_L[0]
+    return ef * _F_LN2 + (s + s + s * z * p)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def sincos_f32(t):
+    """(sin t, cos t) in float32 for |t| <= pi/4 (Cephes kernels)."""
+    z = t * t
+    s = t + t * z * ((_F_S[0] * z + _F_S[1]) * z + _F_S[2])
+    c = _F_ONE - _F_HALF * z + z * z * ((_F_C[0] * z + _F_C[1]) * z + _F_C[2])
+    return s, c
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _seed_lanes(s0, s1, s2, s3, L0, L1, L2, L3):
+    """Lane states from the next 4 N_LANES words of the stream; returns the stream state."""
+    for q in range(N_LANES):
+        r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+        L0[q] = r
+        r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+        L1[q] = r
+        r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+        L2[q] = r
+        r, s0, s1, s2, s3 = xoshiro_next(s0, s1, s2, s3)
+        L3[q] = r
+        if r == 0 and L0[q] == 0 and L1[q] == 0 and L2[q] == 0:  # the generator's fixed point
+            L0[q] = np.uint64(0x9E3779B97F4A7C15)
+    return s0, s1, s2, s3
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lanes_tile(L0, L1, L2, L3, buf, nw):
+    """buf[:nw] <- the next words of the N_LANES lanes (nw a multiple of 4 N_LANES; loop over lanes
+    innermost: vectorised; 4 steps per load of a lane's state)."""
+    for b in range(0, nw // N_LANES, 4):
+        for q in range(N_LANES):
+            a0 = L0[q]
+            a1 = L1[q]
+            a2 = L2[q]
+            a3 = L3[q]
+            for k in range(4):
+                buf[_ux((b + k) * N_LANES + q)] = _rotl(a0 + a3, 23) + a0
+                t = a1 << np.uint64(17)
+                a2 ^= a0
+                a3 ^= a1
+                a1 ^= a2
+                a0 ^= a3
+                a2 ^= t
+                a3 = _rotl(a3, 45)
+            L0[q] = a0
+            L1[q] = a1
+            L2[q] = a2
+            L3[q] = a3
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def fill_normal_f32(state, out):
+    """Fill ``out`` with standard normals computed in float32 (stream ``state``, updated).
+
+    Box-Muller over N_LANES vectorised xoshiro256++ lanes (seeded from the stream at each call): one
+    64-bit word per pair, 31 bits for the radius (|z| up to 6.66, P(beyond) = 3e-11) and 2 + 23 bits for
+    the angle; log, sin and cos are branch-free float32 polynomials (max error 2 ulp). About 8x the
+    throughput of the float64 ziggurat; fewer than LANES_MIN normals use the scalar ziggurat.
+    """
+    n = out.shape[0]
+    if n < LANES_MIN:
+        fill_normal(state, out)
+        return
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    L0 = np.empty(N_LANES, np.uint64)
+    L1 = np.empty(N_LANES, np.uint64)
+    L2 = np.empty(N_LANES, np.uint64)
+    L3 = np.empty(N_LANES, np.uint64)
+    s0, s1, s2, s3 = _seed_lanes(s0, s1, s2, s3, L0, L1, L2, L3)
+    buf = np.empty(TILE_WORDS, np.uint64)
+    b32 = buf.view(np.uint32)
+    za = np.empty(TILE_WORDS, np.float32)
+    zb = np.empty(TILE_WORDS, np.float32)
+    t0 = 0
+    while t0 < n:
+        # words (= pairs) in this tile: TILE_WORDS, or enough for the rest, in whole lane sweeps
+        sweep = 4 * N_LANES
+        nw = min(TILE_WORDS, ((n - t0 + 1) // 2 + sweep - 1) // sweep * sweep)
+        _lanes_tile(L0, L1, L2, L3, buf, nw)
+        for i in range(nw):  # 32-bit halves: radii from the first nw, angles from the next nw
+            k = np.int32(b32[i] >> np.uint32(1))
+            u = (np.float32(k) + _F_HALF) * _F_2M31                       # (0, 1]
+            rad = np.sqrt(-_F_TWO * log_f32(u))
+            h = np.int32(b32[_ux(nw + i)])
+            v = _bits_f32(((h >> 9) & 0x007FFFFF) | 0x3F800000) - _F_THREEHALF  # [-1/2, 1/2)
+            sn, cs = sincos_f32(v * _F_PIO2)
+            swap = (h & 1) != 0
+            x = sn if swap else cs
+            y = cs if swap else sn
+            qd = h & 3
+            za[i] = rad * (-x if (qd == 1) | (qd == 2) else x)
+            zb[i] = rad * (-y if qd >= 2 else y)
+        m = min(nw, n - t0)
+        for i in range(m):
+            out[_ux(t0 + i)] = za[i]
+        t0 += m
+        m = min(nw, n - t0)
+        for i in range(m):
+            out[_ux(t0 + i)] = zb[i]
+        t0 += m
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@njit(cache=True, error_model="numpy")
+def fill_noise(state, out):
+    """Standard normals in ``out``'s dtype: float32 arrays take :func:`fill_normal_f32`, others the
+    float64 ziggurat (:func:`fill_normal`)."""
+    if out.itemsize == 4:
+        fill_normal_f32(state, out)
+    else:
+        fill_normal(state, out)
