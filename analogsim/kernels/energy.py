@@ -24,15 +24,11 @@ from collections import namedtuple
 
 import numpy as np
 from numba import njit
-from numba.core import types
-from numba.extending import intrinsic
+
+from .bits import _bits_f64, _f64_bits, _ux
 
 IDENTITY, RELU, TANH, SIGMOID, SOFTPLUS = 0, 1, 2, 3, 4
 
-#: index cast for the hot loops: numba wraps negative *signed* indices (a select per access), which keeps
-#: LLVM from vectorising a loop over ``base + r``; an unsigned index skips the wrap-around (3.5x on the
-#: elementwise passes). Only for indices known to be >= 0.
-_ux = np.uint64
 
 KNet = namedtuple("KNet", "theta wt sizes w_off b_off acts kappa k_off x_off blas")
 KNet.__doc__ = """Network arrays for the kernels.
@@ -43,27 +39,6 @@ activation codes; kappa : (n_1+...+n_L,) stiffness; k_off : (L+1,) offsets into 
 x_off : (L+2,) offsets of layers 0..L in a flat state; blas : (L,) int64, 1 = use BLAS GEMM for
 this layer's products (large layers), 0 = hand-written loops (small layers).
 """
-
-
-# ----------------------------------------------------------------------------- bit casts
-@intrinsic
-def _f64_bits(typingctx, x):
-    sig = types.int64(types.float64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return sig, codegen
-
-
-@intrinsic
-def _bits_f64(typingctx, x):
-    sig = types.float64(types.int64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return sig, codegen
 
 
 # ----------------------------------------------------------------------------- elementary functions

@@ -45,13 +45,14 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from .energy import _ux, grad_pass, layer1_cache, param_grad_add
-from .rng import fill_noise, fill_uniform
+from .bits import _ux
+from .energy import grad_pass, layer1_cache, param_grad_add
+from .rng import fill_noise_w, fill_uniform, noise_work_rows
 
 EM, MALA = 0, 1
 KProto = namedtuple("KProto", "A D s V")
 #: per-chunk work buffers, kept by the host between calls (see :func:`make_work`)
-KWork = namedtuple("KWork", "G S Z Tmp E H FY1 FP1 tbuf DX qh Hold Xp Gp Sp Ep Hp U Xs Hs ks")
+KWork = namedtuple("KWork", "G S Z Tmp E H FY1 FP1 tbuf DX qh Hold Xp Gp Sp Ep Hp U Xs Hs ks nw")
 
 # indices into fpar / ipar / books
 F_ADT, F_NOISE, F_KT, F_KOUT, F_HMAX, F_HCAP = 0, 1, 2, 3, 4, 5
@@ -212,7 +213,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
             for r in range(Bc):
                 bk[r, B_W] += H[r] - Hold[r]
         # 2. integrator step at fixed lambda_{k+1}
-        fill_noise(state, Z[:nz])
+        fill_noise_w(state, Z[:nz], w.nw)
         if integ == EM:
             em_update(net, X, G, Z, DX, qh, a, c, an, cn, n_dyn_layers, want_books, Bc)
             grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
@@ -339,8 +340,9 @@ def make_work(sizes, chunk_rows, n_chunks, dtype, mala, books):
         Ep, Hp, U = np.zeros((n_chunks, L + 1, 1)), arr(1, np.float64), arr(1, np.float64)
     Xs, Hs = arr(Bc * n_tot), arr(Bc, np.float64)
     ks = np.zeros((n_chunks, 2), dtype=np.int64)
+    nw = noise_work_rows(n_chunks)
     return [KWork(G[c], S[c], Z[c], Tmp[c], E[c], H[c], FY1[c], FP1[c], tbuf[c], DX[c], qh[c], Hold[c], Xp[c],
-                  Gp[c], Sp[c], Ep[c], Hp[c], U[c], Xs[c], Hs[c], ks[c]) for c in range(n_chunks)]
+                  Gp[c], Sp[c], Ep[c], Hp[c], U[c], Xs[c], Hs[c], ks[c], nw[c]) for c in range(n_chunks)]
 
 
 @njit(cache=True, error_model="numpy")
