@@ -180,24 +180,25 @@ def layer_forward(net, l, X, xo, Y, yo, Tmp, Bc):
 
 
 @njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
-def layer_backward_add(net, l, S, so, G, go, Tmp, Bc):
-    """G[go:] as (n_{l-1}, Bc) += W_l^T @ S[so:] as (n_l, Bc): the force of layer l's stress on layer l-1."""
+def layer_backward(net, l, S, so, G, go, Tmp, Bc):
+    """G[go:] as (n_{l-1}, Bc) <- W_l^T @ S[so:] as (n_l, Bc): the force of layer l's stress on layer l-1
+    (written, not added: :func:`layer_post` adds kappa delta afterwards).
+
+    BLAS layers multiply by the stored transpose (``net.wt``, contiguous: 4 % faster than a transposed view).
+    """
     n_in = net.sizes[l - 1]
     n_out = net.sizes[l]
     w0 = net.w_off[l - 1]
-    if net.blas[l - 1]:
-        W = net.theta[w0:w0 + n_out * n_in].reshape((n_out, n_in))
-        T = Tmp[:n_in * Bc].reshape((n_in, Bc))
-        np.dot(W.T, S[so:so + n_out * Bc].reshape((n_out, Bc)), T)
-        for q in range(n_in * Bc):
-            G[_ux(go + q)] += Tmp[q]
-        return
     wt = net.wt
+    if net.blas[l - 1]:
+        WT = wt[w0:w0 + n_in * n_out].reshape((n_in, n_out))
+        np.dot(WT, S[so:so + n_out * Bc].reshape((n_out, Bc)), G[go:go + n_in * Bc].reshape((n_in, Bc)))
+        return
     j = 0
     while j + 3 < n_in:  # four inputs per sweep share the loads of sigma_i (accumulated in Tmp)
         ga = go + j * Bc
         for q in range(4 * Bc):
-            Tmp[q] = G[_ux(ga + q)]
+            Tmp[q] = 0.0
         wa = w0 + j * n_out      # WT is (n_in, n_out)
         for i in range(n_out):
             w_0 = wt[wa + i]
@@ -216,6 +217,8 @@ def layer_backward_add(net, l, S, so, G, go, Tmp, Bc):
         j += 4
     while j < n_in:
         ga = go + j * Bc
+        for r in range(Bc):
+            G[_ux(ga + r)] = 0.0
         wa = w0 + j * n_out
         for i in range(n_out):
             w = wt[wa + i]
@@ -264,9 +267,10 @@ def param_grad_add(net, X, S, out, Tmp, Bc):
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM)
-def layer_post(code, g, s, xl, kap, th, b0, e, n, Bc):
-    """One fused pass per layer: y = g + b; f, f' = act(y); g <- kappa (x - f) (= kappa delta);
-    s <- -kappa delta f' (= sigma, Eq. 8); e[r] <- sum_i kappa_i delta_i^2 / 2. Blocks are (n, Bc).
+def layer_post(code, yb, g, s, xl, kap, th, b0, e, n, Bc):
+    """One fused pass per layer: y = yb + b; f, f' = act(y); g += kappa (x - f) (= kappa delta; g holds the
+    force from the layer above, or zero); s <- -kappa delta f' (= sigma, Eq. 8); e[r] <- sum_i kappa_i
+    delta_i^2 / 2. Blocks are (n, Bc); ``yb`` is the product W x_{l-1} (without bias).
 
     relu and identity run in the net's dtype (the energy is summed in float64); the transcendental
     activations in float64 (their branch-free forms are float64 bit tricks).
@@ -282,45 +286,45 @@ def layer_post(code, g, s, xl, kap, th, b0, e, n, Bc):
             bn = th[b0 + i]
             zero = kn - kn  # 0 in the net's dtype (kappa is finite)
             for r in range(Bc):
-                y = g[_ux(o + r)] + bn
+                y = yb[_ux(o + r)] + bn
                 pos = y > zero
                 d = xl[_ux(o + r)] - (y if pos else zero)
                 kd = kn * d
-                g[_ux(o + r)] = kd
+                g[_ux(o + r)] += kd
                 s[_ux(o + r)] = -kd if pos else zero
                 e[r] += 0.5 * kd * d
         elif code == TANH:
             for r in range(Bc):
-                t = tanh_vec(np.float64(g[_ux(o + r)]) + bi)
+                t = tanh_vec(np.float64(yb[_ux(o + r)]) + bi)
                 d = np.float64(xl[_ux(o + r)]) - t
                 kd = k * d
-                g[_ux(o + r)] = kd
+                g[_ux(o + r)] += kd
                 s[_ux(o + r)] = -kd * (1.0 - t * t)
                 e[r] += 0.5 * kd * d
         elif code == IDENTITY:
             kn = kap[i]
             bn = th[b0 + i]
             for r in range(Bc):
-                d = xl[_ux(o + r)] - (g[_ux(o + r)] + bn)
+                d = xl[_ux(o + r)] - (yb[_ux(o + r)] + bn)
                 kd = kn * d
-                g[_ux(o + r)] = kd
+                g[_ux(o + r)] += kd
                 s[_ux(o + r)] = -kd
                 e[r] += 0.5 * kd * d
         elif code == SIGMOID:
             for r in range(Bc):
-                sg = sigmoid_vec(np.float64(g[_ux(o + r)]) + bi)
+                sg = sigmoid_vec(np.float64(yb[_ux(o + r)]) + bi)
                 d = np.float64(xl[_ux(o + r)]) - sg
                 kd = k * d
-                g[_ux(o + r)] = kd
+                g[_ux(o + r)] += kd
                 s[_ux(o + r)] = -kd * (sg * (1.0 - sg))
                 e[r] += 0.5 * kd * d
         else:  # SOFTPLUS
             for r in range(Bc):
-                y = np.float64(g[_ux(o + r)]) + bi
+                y = np.float64(yb[_ux(o + r)]) + bi
                 f = max(y, 0.0) + math.log1p(exp_vec(-abs(y)))
                 d = np.float64(xl[_ux(o + r)]) - f
                 kd = k * d
-                g[_ux(o + r)] = kd
+                g[_ux(o + r)] += kd
                 s[_ux(o + r)] = -kd * sigmoid_vec(y)
                 e[r] += 0.5 * kd * d
 
@@ -336,15 +340,40 @@ def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
     energy; ``H`` = the column sums of E. A hard clamp is the caller's business: it keeps the target in
     x_L's block (the gradient of layer L is then computed but not used).
 
+    Order: all forward products W_l x_{l-1} into ``Tmp`` (per-neuron layout, like G); then from the top
+    down, the backward product W_{l+1}^T sigma_{l+1} is *written* into G_l and :func:`layer_post` adds
+    kappa_l delta_l to it while computing sigma_l, so no pass over G only adds.
+
     ``l1_fixed``: layer 1's f(y_1) and f'(y_1) are taken from ``FY1``/``FP1`` (n_1, Bc) (fixed input),
     saving its product; otherwise they are computed from the input block of X.
-    ``Tmp``: scratch of at least 4 Bc, Bc * max(n_l) and max(n_l)^2 entries (dtype of X). ``E`` is (L+1, Bc).
+    ``Tmp``: scratch of at least Bc * (n_1 + ... + n_L) and 4 Bc entries (dtype of X). ``E`` is (L+1, Bc).
     """
     L = net.sizes.shape[0] - 1
     # the blocked small products accumulate here: a fresh allocation, which LLVM knows aliases nothing, so
-    # their loops over replicas vectorise without run-time overlap checks (passing Tmp costs ~40 %)
+    # their loops over replicas vectorise without run-time overlap checks
     acc = np.empty(4 * Bc, dtype=Tmp.dtype)
-    for l in range(1, L + 1):
+    for l in range(1 if not l1_fixed else 2, L + 1):
+        layer_forward(net, l, X, Bc * net.x_off[l - 1], Tmp, Bc * net.k_off[l - 1], acc, Bc)
+    # output layer: G_L starts at the soft clamp's spring force (or zero)
+    n = net.sizes[L]
+    xL = X[Bc * net.x_off[L]:Bc * net.x_off[L + 1]]
+    gL = G[Bc * net.k_off[L - 1]:Bc * net.k_off[L]]
+    eL = E[L]
+    for r in range(Bc):
+        eL[r] = 0.0
+    if k_out > 0.0:
+        for i in range(n):
+            for r in range(Bc):
+                q = _ux(i * Bc + r)
+                d = np.float64(xL[q]) - np.float64(target[q])
+                gL[q] = k_out * d
+                eL[r] += 0.5 * k_out * d * d
+    else:
+        for q in range(n * Bc):
+            gL[q] = 0.0
+    for l in range(L, 0, -1):
+        if l < L:
+            layer_backward(net, l + 1, S, Bc * net.k_off[l], G, Bc * net.k_off[l - 1], acc, Bc)
         n = net.sizes[l]
         xl = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
         g = G[Bc * net.k_off[l - 1]:Bc * net.k_off[l]]
@@ -360,27 +389,12 @@ def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
                 for r in range(Bc):
                     d = xl[_ux(o + r)] - FY1[_ux(o + r)]
                     kd = k * d
-                    g[_ux(o + r)] = kd
+                    g[_ux(o + r)] += kd
                     s[_ux(o + r)] = -kd * FP1[_ux(o + r)]
                     e[r] += 0.5 * kd * d
         else:
-            layer_forward(net, l, X, Bc * net.x_off[l - 1], G, Bc * net.k_off[l - 1], acc, Bc)
-            layer_post(net.acts[l - 1], g, s, xl, kap, net.theta, net.b_off[l - 1], e, n, Bc)
-    n = net.sizes[L]
-    eL = E[L]
-    for r in range(Bc):
-        eL[r] = 0.0
-    if k_out > 0.0:
-        xl = X[Bc * net.x_off[L]:Bc * net.x_off[L + 1]]
-        g = G[Bc * net.k_off[L - 1]:Bc * net.k_off[L]]
-        for i in range(n):
-            for r in range(Bc):
-                q = i * Bc + r
-                d = np.float64(xl[q]) - np.float64(target[q])
-                g[q] += k_out * d
-                eL[r] += 0.5 * k_out * d * d
-    for l in range(L, 1, -1):
-        layer_backward_add(net, l, S, Bc * net.k_off[l - 1], G, Bc * net.k_off[l - 2], acc if not net.blas[l - 1] else Tmp, Bc)
+            yb = Tmp[Bc * net.k_off[l - 1]:Bc * net.k_off[l]]
+            layer_post(net.acts[l - 1], yb, g, s, xl, kap, net.theta, net.b_off[l - 1], e, n, Bc)
     for r in range(Bc):
         H[r] = 0.0
     for l in range(L + 1):

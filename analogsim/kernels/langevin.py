@@ -326,7 +326,7 @@ def make_work(sizes, chunk_rows, n_chunks, dtype, mala, books):
     def arr(n, dt=dtype):
         return np.zeros((n_chunks, max(int(n), 1)), dtype=dt)
 
-    G, S, Tmp = arr(nz), arr(nz), arr(max(maxn * Bc, 4 * Bc))
+    G, S, Tmp = arr(nz), arr(nz), arr(max(nz, maxn * Bc, 4 * Bc))  # Tmp: the forward products (grad_pass)
     Z = arr(nz, np.float64 if mala else dtype)  # EM: the noise in the net's dtype (MALA: float64 for the test)
     E = np.zeros((n_chunks, L + 1, Bc))
     H, qh, Hold = arr(Bc, np.float64), arr(Bc, np.float64), arr(Bc, np.float64)
