@@ -438,10 +438,17 @@ def _blas_controller():
 
 
 def default_threads() -> int:
-    """Threads used when ``threads=None``: numba's setting (NUMBA_NUM_THREADS, default all cores)."""
-    import numba
+    """Threads used when ``threads=None``: numba's setting (NUMBA_NUM_THREADS, default all cores).
 
-    return int(numba.get_num_threads())
+    Reads ``numba.get_num_threads()`` only once numba's thread pool is running: starting it just to ask
+    costs ~45 ms on a first call (the chunks run on a Python thread pool, not numba's).
+    """
+    import numba
+    from numba.np.ufunc import parallel
+
+    if getattr(parallel, "_is_initialized", True):
+        return int(numba.get_num_threads())
+    return int(numba.config.NUMBA_NUM_THREADS)
 
 
 # ----------------------------------------------------------------------------- relax

@@ -314,30 +314,52 @@ def bench_threads(sizes, B, rounds, target_s):
 
 
 def bench_noise(rounds):
-    from analogsim.kernels.rng import fill_normal, seed_streams
+    """ns per normal (median of rounds, 2^20 normals per call) of the generators the EM kernel uses:
+    float64 (vectorised ziggurat), float32 (vectorised Box-Muller), and the scalar ziggurat."""
+    from analogsim.kernels.rng import fill_normal, fill_noise_w, noise_work_rows, seed_streams
 
     st = seed_streams(0, 1)[0]
-    out = np.empty(1 << 20)
-    fill_normal(st, out[:8])
-    ts = []
+    w = noise_work_rows(1)[0]
     now = time.thread_time if CLOCK == "cpu" else time.perf_counter
-    for _ in range(rounds):
-        t = now()
-        fill_normal(st, out)
-        ts.append((now() - t) / out.size * 1e9)
-    return float(np.median(ts))
+    fns = {"float64": (lambda o: fill_noise_w(st, o, w), np.float64),
+           "float32": (lambda o: fill_noise_w(st, o, w), np.float32),
+           "scalar_ziggurat": (lambda o: fill_normal(st, o), np.float64)}
+    out = {}
+    for name, (fn, dt) in fns.items():
+        buf = np.empty(1 << 20, dtype=dt)
+        fn(buf[:1000])
+        ts = []
+        for _ in range(rounds):
+            t = now()
+            fn(buf)
+            ts.append((now() - t) / buf.size * 1e9)
+        out[name] = float(np.median(ts))
+    return out
 
 
-def bench_first_call():
-    code = ("import time; t0 = time.perf_counter(); import numpy as np; from analogsim import Network; "
-            "from analogsim.simulate import relax; t1 = time.perf_counter(); "
-            "net = Network.create([4, 16, 16, 1], activations='relu', seed=0); "
-            "r = relax(net, np.zeros(4), kT=0.1, dt=0.01, n_steps=10, n_replicas=8, seed=0); "
-            "t2 = time.perf_counter(); print(t1 - t0, t2 - t1)")
+def bench_first_call(repeats=3):
+    """Fresh processes, warm numba cache (median of ``repeats``): import time and the first ``relax`` call;
+    and, in other processes, numba's one-time initialisation (its first compiled call of any kind, which
+    imports its registries and scipy.linalg) measured apart from the rest of the first ``relax`` call."""
+    common = ("import time; t0 = time.perf_counter(); import numpy as np; from analogsim import Network; "
+              "from analogsim.simulate import relax; t1 = time.perf_counter(); {pre}"
+              "net = Network.create([4, 16, 16, 1], activations='relu', seed=0); t2 = time.perf_counter(); "
+              "r = relax(net, np.zeros(4), kT=0.1, dt=0.01, n_steps=10, n_replicas=8, seed=0); "
+              "t3 = time.perf_counter(); print(t1 - t0, t2 - t1, t3 - t2)")
+    pre = ("from analogsim.kernels.rng import fill_uniform; "
+           "fill_uniform(np.ones(4, np.uint64), np.zeros(2)); ")  # a tiny cached kernel: numba's init alone
     env = dict(os.environ)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    imp, call = (float(v) for v in out.stdout.split())
-    return {"import_s": imp, "first_relax_s": call}
+    rows = {"plain": [], "split": []}
+    for _ in range(repeats):
+        for key, p in (("plain", ""), ("split", pre)):
+            out = subprocess.run([sys.executable, "-c", common.format(pre=p)], capture_output=True, text=True,
+                                 env=env, check=True)
+            rows[key].append([float(v) for v in out.stdout.split()])
+    plain = np.median(np.array(rows["plain"]), axis=0)
+    split = np.median(np.array(rows["split"]), axis=0)
+    return {"import_s": float(plain[0]), "first_relax_s": float(plain[1] + plain[2]),
+            "numba_init_s": float(split[1]), "first_relax_after_numba_init_s": float(split[2]),
+            "repeats": repeats}
 
 
 def main(argv=None):
@@ -371,7 +393,8 @@ def main(argv=None):
         noise = bench_noise(rounds)
         blas = threadpool_info()
     first = bench_first_call()
-    out = {"cases": cases, "tanh_vs_relu": tanh, "two_threads": thr, "noise_ns_per_normal": noise,
+    out = {"cases": cases, "tanh_vs_relu": tanh, "two_threads": thr, "noise_ns_per_normal": noise["float64"],
+           "noise_ns_per_normal_by_generator": noise,
            "first_call": first, "blas": blas, "targets": {str(k): v for k, v in TARGETS.items()},
            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),

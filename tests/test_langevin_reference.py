@@ -127,6 +127,36 @@ def test_em_matches_numpy(act, dtype, clamp_kind):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("books", [True, False])
+@pytest.mark.parametrize("clamp_kind", ["free", "hard"])
+def test_em_vectorised_noise_matches_numpy(dtype, books, clamp_kind):
+    """Chunks long enough for the vectorised generators (>= LANES_MIN normals per step, several tiles and a
+    partial one), with the noise fused into the update (no books) or drawn into a buffer first (books)."""
+    from analogsim.kernels.rng import LANES_MIN, TILE_WORDS
+
+    net, xs = _case([3, 40, 30, 2], "tanh", dtype, seed=2)
+    B = xs[0].shape[0]
+    rows = 8  # chunks of 8 and 3 replicas: the vectorised path and the scalar one
+    assert rows * 70 >= LANES_MIN and rows * 72 > 2 * TILE_WORDS > 3 * 72  # hard clamp: 40 + 30 per replica
+    clamp = None
+    if clamp_kind == "hard":
+        tgt = np.linspace(-0.5, 0.5, B * 2).reshape(B, 2)
+        clamp = OutputClamp(tgt, None)
+        xs[-1][...] = tgt
+    kw = dict(kT=0.05, dt=0.01, gamma=1.3)
+    run = LangevinRun(net, net.concat(xs), integrator=EulerMaruyama(), clamp=clamp, input_protocol=Constant(xs[0]),
+                      target_protocol=Constant(clamp.target) if clamp else None,
+                      observers={"books": Books()} if books else {}, seed=np.random.SeedSequence(5),
+                      chunk_rows=rows, **kw)
+    run.run(20)
+    ref, _, _, _ = _reference(net, xs, n_steps=20, chunk_rows=rows, clamp=clamp,
+                              streams=seed_streams(np.random.SeedSequence(5), run.n_chunks), **kw)
+    got = net.split(run.state())
+    for l in range(net.depth + 1):
+        np.testing.assert_allclose(got[l], ref[l], rtol=0, atol=TOL[dtype], err_msg=f"layer {l}")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("clamp_kind", ["free", "hard"])
 def test_mala_matches_numpy(dtype, clamp_kind):
     net, xs = _case([3, 6, 5, 2], "tanh", dtype, seed=3)

@@ -47,7 +47,7 @@ from numba import njit
 
 from .bits import _ux
 from .energy import grad_pass, layer1_cache, param_grad_add
-from .rng import fill_noise_w, fill_uniform, noise_work_rows
+from .rng import em_noise_w, fill_noise_w, fill_uniform, noise_work_rows
 
 EM, MALA = 0, 1
 KProto = namedtuple("KProto", "A D s V")
@@ -157,6 +157,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
     fresh = ipar[I_FRESH] != 0
     n_dyn_layers = L - 1 if hard else L
     nz = Bc * net.k_off[n_dyn_layers]
+    x_dyn = Bc * net.x_off[1]
     G, S, Z, Tmp, E, H = w.G, w.S, w.Z, w.Tmp, w.E, w.H
     FY1, FP1, tbuf, DX, qh, Hold = w.FY1, w.FP1, w.tbuf, w.DX, w.qh, w.Hold
     Xp, Gp, Sp, Ep, Hp, U = w.Xp, w.Gp, w.Sp, w.Ep, w.Hp, w.U
@@ -213,9 +214,13 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
             for r in range(Bc):
                 bk[r, B_W] += H[r] - Hold[r]
         # 2. integrator step at fixed lambda_{k+1}
-        fill_noise_w(state, Z[:nz], w.nw)
+        if integ == EM and not want_books:  # the dynamic layers are one block of X, laid out like G
+            em_noise_w(state, X[x_dyn:x_dyn + nz], G[:nz], an, cn, w.nw)
+        else:
+            fill_noise_w(state, Z[:nz], w.nw)
         if integ == EM:
-            em_update(net, X, G, Z, DX, qh, a, c, an, cn, n_dyn_layers, want_books, Bc)
+            if want_books:
+                em_update(net, X, G, Z, DX, qh, a, c, an, cn, n_dyn_layers, want_books, Bc)
             grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
             if want_books:
                 heat_close(net, G, DX, qh, n_dyn_layers, Bc)
@@ -345,31 +350,29 @@ def make_work(sizes, chunk_rows, n_chunks, dtype, mala, books):
                   Gp[c], Sp[c], Ep[c], Hp[c], U[c], Xs[c], Hs[c], ks[c], nw[c]) for c in range(n_chunks)]
 
 
-@njit(cache=True, error_model="numpy")
 def pack_state(Xflat, Xc, chunk_rows, x_off):
-    """Flat states (B, n_tot) -> chunk layer blocks (n_chunks, chunk_rows * n_tot)."""
+    """Host helper: flat states (B, n_tot) -> chunk layer blocks (n_chunks, chunk_rows * n_tot).
+
+    Plain numpy (one transposed copy per chunk and layer): a compiled version would cost a kernel load
+    (tens of milliseconds) on the first call of every process.
+    """
     B = Xflat.shape[0]
-    L = x_off.shape[0] - 2
+    L = len(x_off) - 2
     for ch in range(Xc.shape[0]):
         r0 = ch * chunk_rows
         Bc = min(chunk_rows, B - r0)
         for l in range(L + 1):
-            n = x_off[l + 1] - x_off[l]
-            for r in range(Bc):
-                for i in range(n):
-                    Xc[ch, Bc * x_off[l] + i * Bc + r] = Xflat[r0 + r, x_off[l] + i]
+            a, b = int(x_off[l]), int(x_off[l + 1])
+            Xc[ch, Bc * a:Bc * b] = Xflat[r0:r0 + Bc, a:b].T.ravel()
 
 
-@njit(cache=True, error_model="numpy")
 def unpack_state(Xc, Xflat, chunk_rows, x_off):
-    """Chunk layer blocks -> flat states (B, n_tot)."""
+    """Host helper: chunk layer blocks -> flat states (B, n_tot) (inverse of :func:`pack_state`)."""
     B = Xflat.shape[0]
-    L = x_off.shape[0] - 2
+    L = len(x_off) - 2
     for ch in range(Xc.shape[0]):
         r0 = ch * chunk_rows
         Bc = min(chunk_rows, B - r0)
         for l in range(L + 1):
-            n = x_off[l + 1] - x_off[l]
-            for r in range(Bc):
-                for i in range(n):
-                    Xflat[r0 + r, x_off[l] + i] = Xc[ch, Bc * x_off[l] + i * Bc + r]
+            a, b = int(x_off[l]), int(x_off[l + 1])
+            Xflat[r0:r0 + Bc, a:b] = Xc[ch, Bc * a:Bc * b].reshape(b - a, Bc).T

@@ -271,10 +271,37 @@ def _lanes_tile(L0, L1, L2, L3, buf, nw):
             L3[q] = a3
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _emit(out, t0, src, m, G, a, c, fused):
+    """Hand m normals from a tile on: out[t0 + i] = src[i], or (``fused``, the Euler-Maruyama update)
+    out[t0 + i] += -a G[t0 + i] + c src[i], so the noise never makes a round trip through memory."""
+    if fused:
+        for i in range(m):
+            q = _ux(t0 + i)
+            out[q] += -a * G[q] + c * src[i]
+    else:
+        for i in range(m):
+            out[_ux(t0 + i)] = src[i]
+
+
+@njit(cache=True, error_model="numpy")
+def _scalar_normals(state, out, G, a, c, fused):
+    """The scalar ziggurat for short requests, in either mode of :func:`_emit`."""
+    if not fused:
+        fill_normal(state, out)
+        return
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for i in range(out.shape[0]):
+        z, s0, s1, s2, s3 = normal_next(s0, s1, s2, s3)
+        out[i] += -a * G[i] + c * z
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def fill_normal_f32(state, out, w):
+def fill_normal_f32(state, out, w, G, a, c, fused):
     """Fill ``out`` with standard normals computed in float32 (stream ``state``, updated; ``w``: a
-    :data:`NoiseWork`, see :func:`noise_work`).
+    :data:`NoiseWork`, see :func:`noise_work`), or with ``fused`` add them as Euler-Maruyama steps
+    (out += -a G + c z, see :func:`_emit`).
 
     Box-Muller over N_LANES vectorised xoshiro256++ lanes (seeded from the stream at each call): one
     64-bit word per pair, 31 bits for the radius (|z| up to 6.66, P(beyond) = 3e-11) and 2 + 23 bits for
@@ -283,7 +310,7 @@ def fill_normal_f32(state, out, w):
     """
     n = out.shape[0]
     if n < LANES_MIN:
-        fill_normal(state, out)
+        _scalar_normals(state, out, G, a, c, fused)
         return
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     L0, L1, L2, L3, buf, za, zb = w.L0, w.L1, w.L2, w.L3, w.buf, w.za, w.zb
@@ -309,12 +336,10 @@ def fill_normal_f32(state, out, w):
             za[i] = rad * (-x if (qd == 1) | (qd == 2) else x)
             zb[i] = rad * (-y if qd >= 2 else y)
         m = min(nw, n - t0)
-        for i in range(m):
-            out[_ux(t0 + i)] = za[i]
+        _emit(out, t0, za, m, G, a, c, fused)
         t0 += m
         m = min(nw, n - t0)
-        for i in range(m):
-            out[_ux(t0 + i)] = zb[i]
+        _emit(out, t0, zb, m, G, a, c, fused)
         t0 += m
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
@@ -327,9 +352,9 @@ _GROUP = 16  # the rejection fix-up scans only groups of this many draws that ha
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def fill_normal_lanes(state, out, w):
+def fill_normal_lanes(state, out, w, G, a, c, fused):
     """Fill ``out`` with float64 standard normals: the ziggurat of :func:`fill_normal`, vectorised
-    (``w``: a :data:`NoiseWork`, see :func:`noise_work`).
+    (``w``: a :data:`NoiseWork`, see :func:`noise_work`; ``G, a, c, fused``: see :func:`_emit`).
 
     N_LANES xoshiro256++ lanes (seeded from the stream at each call) give one word per draw; the fast
     path (98.5 % of draws: layer, sign and 52-bit abscissa from the word) runs as a branch-free vector
@@ -338,7 +363,7 @@ def fill_normal_lanes(state, out, w):
     """
     n = out.shape[0]
     if n < LANES_MIN:
-        fill_normal(state, out)
+        _scalar_normals(state, out, G, a, c, fused)
         return
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     L0, L1, L2, L3, buf, zt, grp = w.L0, w.L1, w.L2, w.L3, w.buf, w.zt, w.grp
@@ -349,7 +374,7 @@ def fill_normal_lanes(state, out, w):
         nw = min(TILE_WORDS, (n - t0 + sweep - 1) // sweep * sweep)
         _lanes_tile(L0, L1, L2, L3, buf, nw)
         for g in range(nw // _GROUP):
-            c = 0
+            nrej = 0
             for q in range(_GROUP):
                 i = _ux(g * _GROUP + q)
                 r = buf[i]
@@ -357,8 +382,8 @@ def fill_normal_lanes(state, out, w):
                 u = _bits_f64(np.int64((r >> np.uint64(12)) | _ONE_BITS)) - 1.0  # rabs / 2^52, exact
                 x = u * ZIG_X[idx]
                 zt[i] = _bits_f64(_f64_bits(x) | np.int64((r & np.uint64(0x100)) << np.uint64(55)))
-                c += u >= ZIG_KR[idx]
-            grp[g] = c
+                nrej += u >= ZIG_KR[idx]
+            grp[g] = nrej
         for g in range(nw // _GROUP):
             if grp[g] == 0:
                 continue
@@ -374,8 +399,7 @@ def fill_normal_lanes(state, out, w):
                     x, s0, s1, s2, s3 = normal_next(s0, s1, s2, s3)
                 zt[i] = x
         m = min(nw, n - t0)
-        for i in range(m):
-            out[_ux(t0 + i)] = zt[i]
+        _emit(out, t0, zt, m, G, a, c, fused)
         t0 += m
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
@@ -409,9 +433,19 @@ def fill_noise_w(state, out, w):
     """Standard normals in ``out``'s dtype with the scratch ``w`` (:data:`NoiseWork`): float32 arrays take
     :func:`fill_normal_f32`, others the vectorised float64 ziggurat (:func:`fill_normal_lanes`)."""
     if out.itemsize == 4:
-        fill_normal_f32(state, out, w)
+        fill_normal_f32(state, out, w, out, 0.0, 0.0, False)
     else:
-        fill_normal_lanes(state, out, w)
+        fill_normal_lanes(state, out, w, out, 0.0, 0.0, False)
+
+
+@njit(cache=True, error_model="numpy")
+def em_noise_w(state, X, G, a, c, w):
+    """Euler-Maruyama without books, fused with the noise: X += -a G + c z, z the normals that
+    :func:`fill_noise_w` would give (same stream, same order), generated tile by tile."""
+    if X.itemsize == 4:
+        fill_normal_f32(state, X, w, G, a, c, True)
+    else:
+        fill_normal_lanes(state, X, w, G, a, c, True)
 
 
 @njit(cache=True, error_model="numpy")
