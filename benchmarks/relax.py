@@ -314,7 +314,7 @@ def bench_threads(sizes, B, rounds, target_s):
 
 
 def bench_noise(rounds):
-    """ns per normal (median of rounds, 2^20 normals per call) of the generators the EM kernel uses:
+    """ns per normal (median of rounds, 2^17 normals per call) of the generators the EM kernel uses:
     float64 (vectorised ziggurat), float32 (vectorised Box-Muller), and the scalar ziggurat."""
     from analogsim.kernels.rng import fill_normal, fill_noise_w, noise_work_rows, seed_streams
 
@@ -326,7 +326,7 @@ def bench_noise(rounds):
            "scalar_ziggurat": (lambda o: fill_normal(st, o), np.float64)}
     out = {}
     for name, (fn, dt) in fns.items():
-        buf = np.empty(1 << 20, dtype=dt)
+        buf = np.empty(1 << 17, dtype=dt)  # a chunk-sized request (L2-resident, like the kernel's)
         fn(buf[:1000])
         ts = []
         for _ in range(rounds):
