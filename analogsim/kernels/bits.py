@@ -12,41 +12,19 @@ from numba.extending import intrinsic
 _ux = np.uint64
 
 
-@intrinsic
-def _f64_bits(typingctx, x):
-    sig = types.int64(types.float64)
+def _bitcast(name, src, dst):
+    """An intrinsic reinterpreting the bits of a ``src`` scalar as ``dst`` (same width)."""
+    def cast(typingctx, x):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(dst))
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
+        return dst(src), codegen
 
-    return sig, codegen
-
-
-@intrinsic
-def _bits_f64(typingctx, x):
-    sig = types.float64(types.int64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return sig, codegen
+    cast.__name__ = cast.__qualname__ = name
+    return intrinsic(cast)
 
 
-@intrinsic
-def _f32_bits(typingctx, x):
-    sig = types.int32(types.float32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int32))
-
-    return sig, codegen
-
-
-@intrinsic
-def _bits_f32(typingctx, x):
-    sig = types.float32(types.int32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return sig, codegen
+_f64_bits = _bitcast("_f64_bits", types.float64, types.int64)
+_bits_f64 = _bitcast("_bits_f64", types.int64, types.float64)
+_f32_bits = _bitcast("_f32_bits", types.float32, types.int32)
+_bits_f32 = _bitcast("_bits_f32", types.int32, types.float32)

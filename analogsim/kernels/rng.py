@@ -247,6 +247,12 @@ def _seed_lanes(s0, s1, s2, s3, L0, L1, L2, L3):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _lanes_begin(state, w):
+    """The stream's state, after seeding the lanes of the scratch ``w`` from it."""
+    return _seed_lanes(state[0], state[1], state[2], state[3], w.L0, w.L1, w.L2, w.L3)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _lanes_tile(L0, L1, L2, L3, buf, nw):
     """buf[:nw] <- the next words of the N_LANES lanes (nw a multiple of 4 N_LANES; loop over lanes
     innermost: vectorised; 4 steps per load of a lane's state)."""
@@ -257,14 +263,8 @@ def _lanes_tile(L0, L1, L2, L3, buf, nw):
             a2 = L2[q]
             a3 = L3[q]
             for k in range(4):
-                buf[_ux((b + k) * N_LANES + q)] = _rotl(a0 + a3, 23) + a0
-                t = a1 << np.uint64(17)
-                a2 ^= a0
-                a3 ^= a1
-                a1 ^= a2
-                a0 ^= a3
-                a2 ^= t
-                a3 = _rotl(a3, 45)
+                r, a0, a1, a2, a3 = xoshiro_next(a0, a1, a2, a3)
+                buf[_ux((b + k) * N_LANES + q)] = r
             L0[q] = a0
             L1[q] = a1
             L2[q] = a2
@@ -306,15 +306,11 @@ def fill_normal_f32(state, out, w, G, a, c, fused):
     Box-Muller over N_LANES vectorised xoshiro256++ lanes (seeded from the stream at each call): one
     64-bit word per pair, 31 bits for the radius (|z| up to 6.66, P(beyond) = 3e-11) and 2 + 23 bits for
     the angle; log, sin and cos are branch-free float32 polynomials (max error 2 ulp). About 8x the
-    throughput of the float64 ziggurat; fewer than LANES_MIN normals use the scalar ziggurat.
+    throughput of the float64 ziggurat. For LANES_MIN normals or more (see :func:`fill_noise_w`).
     """
     n = out.shape[0]
-    if n < LANES_MIN:
-        _scalar_normals(state, out, G, a, c, fused)
-        return
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    s0, s1, s2, s3 = _lanes_begin(state, w)
     L0, L1, L2, L3, buf, za, zb = w.L0, w.L1, w.L2, w.L3, w.buf, w.za, w.zb
-    s0, s1, s2, s3 = _seed_lanes(s0, s1, s2, s3, L0, L1, L2, L3)
     b32 = buf.view(np.uint32)
     t0 = 0
     while t0 < n:
@@ -359,15 +355,11 @@ def fill_normal_lanes(state, out, w, G, a, c, fused):
     N_LANES xoshiro256++ lanes (seeded from the stream at each call) give one word per draw; the fast
     path (98.5 % of draws: layer, sign and 52-bit abscissa from the word) runs as a branch-free vector
     loop, and the draws it rejects are finished by the scalar slow path on the stream itself (so the
-    law is the exact ziggurat's). Fewer than LANES_MIN normals use :func:`fill_normal`.
+    law is the exact ziggurat's). For LANES_MIN normals or more (see :func:`fill_noise_w`).
     """
     n = out.shape[0]
-    if n < LANES_MIN:
-        _scalar_normals(state, out, G, a, c, fused)
-        return
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    s0, s1, s2, s3 = _lanes_begin(state, w)
     L0, L1, L2, L3, buf, zt, grp = w.L0, w.L1, w.L2, w.L3, w.buf, w.zt, w.grp
-    s0, s1, s2, s3 = _seed_lanes(s0, s1, s2, s3, L0, L1, L2, L3)
     sweep = 4 * N_LANES
     t0 = 0
     while t0 < n:
@@ -428,24 +420,29 @@ def noise_work():
                      np.empty(TILE_WORDS // _GROUP, np.int64))
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _dispatch(state, out, w, G, a, c, fused):
+    """Short requests: the scalar ziggurat (seeding the lanes would cost more); then by dtype."""
+    if out.shape[0] < LANES_MIN:
+        _scalar_normals(state, out, G, a, c, fused)
+    elif out.itemsize == 4:
+        fill_normal_f32(state, out, w, G, a, c, fused)
+    else:
+        fill_normal_lanes(state, out, w, G, a, c, fused)
+
+
 @njit(cache=True, error_model="numpy")
 def fill_noise_w(state, out, w):
     """Standard normals in ``out``'s dtype with the scratch ``w`` (:data:`NoiseWork`): float32 arrays take
     :func:`fill_normal_f32`, others the vectorised float64 ziggurat (:func:`fill_normal_lanes`)."""
-    if out.itemsize == 4:
-        fill_normal_f32(state, out, w, out, 0.0, 0.0, False)
-    else:
-        fill_normal_lanes(state, out, w, out, 0.0, 0.0, False)
+    _dispatch(state, out, w, out, 0.0, 0.0, False)
 
 
 @njit(cache=True, error_model="numpy")
 def em_noise_w(state, X, G, a, c, w):
     """Euler-Maruyama without books, fused with the noise: X += -a G + c z, z the normals that
     :func:`fill_noise_w` would give (same stream, same order), generated tile by tile."""
-    if X.itemsize == 4:
-        fill_normal_f32(state, X, w, G, a, c, True)
-    else:
-        fill_normal_lanes(state, X, w, G, a, c, True)
+    _dispatch(state, X, w, G, a, c, True)
 
 
 @njit(cache=True, error_model="numpy")
