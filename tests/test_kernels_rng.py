@@ -107,3 +107,71 @@ def test_vectorised_elementary_functions(fn):
     activate(code, Y, FP, y.size)
     np.testing.assert_allclose(Y, act.f(y), rtol=5e-16, atol=1e-300)
     np.testing.assert_allclose(FP, act.df(y), rtol=2e-15, atol=1e-15)  # f' = 1 - t^2 or s(1 - s): cancellation
+
+
+# ----------------------------------------------------------------------------- vectorised generators
+def _vector_normals(dtype, n, seed):
+    from analogsim.kernels.rng import fill_noise_w, noise_work_rows
+
+    st = seed_streams(seed, 1)[0]
+    z = np.empty(n, dtype=dtype)
+    fill_noise_w(st, z, noise_work_rows(1)[0])
+    return z.astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_vectorised_normals_statistics(dtype):
+    """The EM noise generators (float64: vectorised ziggurat; float32: Box-Muller) against N(0, 1):
+    moments within 4 SE, KS, and the tails (the ziggurat's slow path; Box-Muller's small radii)."""
+    n = 1 << 21
+    z = _vector_normals(dtype, n, 2025)
+    assert abs(z.mean()) < 4 / np.sqrt(n)
+    assert abs(z.var() - 1) < 4 * np.sqrt(2 / n)
+    assert abs(stats.kurtosis(z)) < 4 * np.sqrt(24 / n)
+    assert abs(stats.skew(z)) < 4 * np.sqrt(6 / n)
+    assert stats.kstest(z[: 1 << 19], "norm").pvalue > 1e-3
+    for c in (1.0, 2.5, 3.6541528853610088, 4.5):
+        p = 2 * stats.norm.sf(c)
+        k = np.sum(np.abs(z) > c)
+        assert abs(k - n * p) < 4 * np.sqrt(n * p), (c, k, n * p)
+    # consecutive draws (lanes interleave in memory) and the two halves of a Box-Muller pair are uncorrelated
+    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 4 / np.sqrt(n)
+    half = 256 if dtype == "float32" else 16
+    pairs = z[: n - n % (2 * half)].reshape(-1, 2, half)
+    assert abs(np.corrcoef(pairs[:, 0].ravel(), pairs[:, 1].ravel())[0, 1]) < 4 / np.sqrt(n / 2)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_vectorised_normals_negative_control(dtype):
+    """The variance test above rejects a 1 % error in the variance."""
+    n = 1 << 21
+    z = _vector_normals(dtype, n, 11) * np.sqrt(1.01)
+    assert abs(z.var() - 1) > 4 * np.sqrt(2 / n)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 3000), dtype=st.sampled_from(["float64", "float32"]), seed=st.integers(0, 2**32 - 1),
+       a=st.floats(0, 2), c=st.floats(0, 2))
+def test_fused_update_uses_the_same_normals(n, dtype, seed, a, c):
+    """em_noise_w (noise fused into the EM update) draws exactly the normals fill_noise_w gives, in order,
+    for every request length (scalar path, whole tiles, partial tiles), and leaves the stream in the same
+    state."""
+    from analogsim.kernels.rng import em_noise_w, fill_noise_w, noise_work_rows
+
+    w = noise_work_rows(1)[0]
+    s1 = seed_streams(seed, 1)[0]
+    s2 = s1.copy()
+    dt = np.dtype(dtype).type
+    z = np.empty(n, dtype=dtype)
+    fill_noise_w(s1, z, w)
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=n).astype(dtype)
+    G = rng.normal(size=n).astype(dtype)
+    want = X + (-dt(a) * G + dt(c) * z)
+    em_noise_w(s2, X, G, dt(a), dt(c), w)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_allclose(X, want, rtol=0, atol=4 * np.finfo(dtype).eps * (1 + np.abs(want).max(initial=0)))

@@ -1,4 +1,5 @@
-"""Per-chunk random streams for the numba kernels: xoshiro256++ and a 256-layer ziggurat.
+"""Per-chunk random streams for the numba kernels: xoshiro256++, a 256-layer ziggurat, and vectorised
+normal generators for the Langevin noise.
 
 Each chunk of replicas owns one stream, a ``uint64[4]`` state row; a kernel reads its row into
 locals, draws, and writes it back, so the numbers a chunk sees do not depend on which thread runs
@@ -9,6 +10,12 @@ Generator: xoshiro256++ (Blackman & Vigna 2019), period 2^256 - 1. Normals: the 
 ziggurat with 256 layers and 52-bit magnitudes (the layout numpy uses): 8 bits pick the layer,
 1 bit the sign, 52 bits the abscissa; about 99 % of draws cost one 64-bit word, one table
 lookup and one multiply. The tables are built once at import from the closed form of the layers.
+
+For long requests (the EM noise of a chunk, :func:`fill_noise_w` / :func:`em_noise_w`) the stream seeds
+N_LANES xoshiro256++ lanes at each call, stepped together in one vector loop: float64 normals come from
+the same ziggurat with its fast path vectorised (:func:`fill_normal_lanes`; its law is exact), float32
+normals from a float32 Box-Muller transform (:func:`fill_normal_f32`). The numbers depend only on the
+stream state and the request length, so runs stay reproducible for any thread count.
 """
 
 from __future__ import annotations
