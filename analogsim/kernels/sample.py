@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
+from .bits import _bits_f32, _bits_f64, _f32_bits, _f64_bits
 from .rng import ZIG_KI, _normal_slow, _zig_fast, normal_next, xoshiro_next
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -73,28 +73,6 @@ def seed_states(k0, k1, states):
 # libm's tanh/exp/log1p are scalar calls that stop LLVM from vectorising a loop (and cost 20-60 ns each);
 # these branch-free versions vectorise. Accuracy against numpy (tested): tanh <= 2 ulp, sigmoid and softplus
 # a few ulp; exp(x) is flushed to 0 below x = -708 (numpy returns subnormals there).
-@intrinsic
-def _f64_bits(typingctx, x):
-    if not isinstance(x, types.Float) or x.bitwidth != 64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(x), codegen
-
-
-@intrinsic
-def _bits_f64(typingctx, x):
-    if not isinstance(x, types.Integer) or x.bitwidth != 64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(x), codegen
-
-
 _MAGIC = 6755399441055744.0  # 1.5 * 2**52: x + _MAGIC rounds x to an integer kept in the low mantissa bits
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2
@@ -197,32 +175,6 @@ _F_MIN = _F(-87.0)
 _F_T = (_F(-5.70498872745e-3), _F(2.06390887954e-2), _F(-5.37397155531e-2), _F(1.33314422036e-1),
         _F(-3.33332819422e-1))
 _F_E = tuple(_F(1.0 / math.factorial(k)) for k in range(8))
-
-
-@intrinsic
-def _f32_bits(typingctx, x):
-    if not isinstance(x, types.Float) or x.bitwidth != 32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(x), codegen
-
-
-@intrinsic
-def _bits_f32(typingctx, x):
-    """The float32 whose bits are the low 32 bits of the integer x."""
-    if not isinstance(x, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        v = args[0]
-        if x.bitwidth > 32:
-            v = builder.trunc(v, ir.IntType(32))
-        return builder.bitcast(v, ir.FloatType())
-
-    return types.float32(x), codegen
 
 
 @njit(cache=True, error_model="numpy", inline="always")
