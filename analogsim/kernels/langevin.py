@@ -78,27 +78,22 @@ def set_protocol_rows(p, k, r0, Bc, out):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def em_update(net, X, G, Z, DX, qh, a, c, an, cn, n_dyn_layers, books, Bc):
-    """x <- x - a g + c z on the dynamic layers; with books, DX = the increment and qh += 1/2 g . dx.
-
-    Without books the update runs in the net's dtype (``an``, ``cn``: a, c in that dtype; Z too for EM).
-    """
+def em_update_books(net, X, G, Z, DX, qh, a, c, n_dyn_layers, Bc):
+    """x <- x - a g + c z on the dynamic layers, keeping DX = the increment and qh += 1/2 g . dx (the first
+    half of the Stratonovich heat, in float64). Without books the update is fused with the noise
+    (:func:`analogsim.kernels.rng.em_noise_w`)."""
     for l in range(1, n_dyn_layers + 1):
         n = net.sizes[l]
         xl = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
         k0 = Bc * net.k_off[l - 1]
-        if books:
-            for i in range(n):
-                for r in range(Bc):
-                    q = i * Bc + r
-                    gq = np.float64(G[_ux(k0 + q)])
-                    dx = -a * gq + c * Z[_ux(k0 + q)]
-                    qh[r] += 0.5 * gq * dx
-                    xl[q] += dx
-                    DX[_ux(k0 + q)] = dx
-        else:
-            for q in range(Bc * n):
-                xl[q] += -an * G[_ux(k0 + q)] + cn * Z[_ux(k0 + q)]
+        for i in range(n):
+            for r in range(Bc):
+                q = i * Bc + r
+                gq = np.float64(G[_ux(k0 + q)])
+                dx = -a * gq + c * Z[_ux(k0 + q)]
+                qh[r] += 0.5 * gq * dx
+                xl[q] += dx
+                DX[_ux(k0 + q)] = dx
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -220,7 +215,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
             fill_noise_w(state, Z[:nz], w.nw)
         if integ == EM:
             if want_books:
-                em_update(net, X, G, Z, DX, qh, a, c, an, cn, n_dyn_layers, want_books, Bc)
+                em_update_books(net, X, G, Z, DX, qh, a, c, n_dyn_layers, Bc)
             grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
             if want_books:
                 heat_close(net, G, DX, qh, n_dyn_layers, Bc)
