@@ -125,36 +125,29 @@ def activate(code, Y, FP, n):
 # States are neuron-major inside a chunk: layer l is a (n_l, Bc) block, so the hand-written loops run
 # over replicas (long, unit-stride, vectorised) and BLAS sees plain C-ordered products.
 @njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
-def layer_forward(net, l, X, xo, Y, yo, Tmp, Bc):
-    """Y[yo:] as (n_l, Bc) = W_l @ X[xo:] as (n_{l-1}, Bc) for layer l (1-based; the bias is added by
-    :func:`layer_post`); flat 1-D arrays.
+def block_product(M, m0, n_rows, n_cols, use_blas, X, xo, Y, yo, Tmp, Bc):
+    """Y[yo:] as (n_rows, Bc) <- M[m0:] as a row-major (n_rows, n_cols) matrix @ X[xo:] as (n_cols, Bc);
+    flat 1-D arrays, Y written (not added to).
 
-    ``Tmp``: scratch of at least 4 Bc entries, not overlapping X or Y.
-
-    Hand-written loops index the flat buffers directly (no per-row views, whose reference counting
-    would cost more than the arithmetic on small layers).
+    ``Tmp``: scratch of at least 4 Bc entries, not overlapping X or Y. Hand-written loops index the flat
+    buffers directly (no per-row views, whose reference counting would cost more than the arithmetic on
+    small layers); four output rows per sweep share the loads of each input row and accumulate in Tmp
+    (a separate buffer, so the loop over replicas vectorises without aliasing checks failing).
     """
-    n_in = net.sizes[l - 1]
-    n_out = net.sizes[l]
-    w0 = net.w_off[l - 1]
-    th = net.theta
-    if net.blas[l - 1]:
-        W = th[w0:w0 + n_out * n_in].reshape((n_out, n_in))
-        Yv = Y[yo:yo + n_out * Bc].reshape((n_out, Bc))
-        np.dot(W, X[xo:xo + n_in * Bc].reshape((n_in, Bc)), Yv)
+    if use_blas:
+        np.dot(M[m0:m0 + n_rows * n_cols].reshape((n_rows, n_cols)), X[xo:xo + n_cols * Bc].reshape((n_cols, Bc)),
+               Y[yo:yo + n_rows * Bc].reshape((n_rows, Bc)))
         return
-    # four outputs per sweep share the loads of x_j; they accumulate in Tmp (a separate buffer, so the
-    # loop over replicas vectorises without aliasing checks failing)
     i = 0
-    while i + 3 < n_out:
+    while i + 3 < n_rows:
         for q in range(4 * Bc):
             Tmp[q] = 0.0
-        wa = w0 + i * n_in
-        for j in range(n_in):
-            w_0 = th[wa + j]
-            w_1 = th[wa + n_in + j]
-            w_2 = th[wa + 2 * n_in + j]
-            w_3 = th[wa + 3 * n_in + j]
+        ma = m0 + i * n_cols
+        for j in range(n_cols):
+            w_0 = M[ma + j]
+            w_1 = M[ma + n_cols + j]
+            w_2 = M[ma + 2 * n_cols + j]
+            w_3 = M[ma + 3 * n_cols + j]
             xj = xo + j * Bc
             for r in range(Bc):
                 x = X[_ux(xj + r)]
@@ -166,13 +159,13 @@ def layer_forward(net, l, X, xo, Y, yo, Tmp, Bc):
         for q in range(4 * Bc):
             Y[_ux(ya + q)] = Tmp[q]
         i += 4
-    while i < n_out:
+    while i < n_rows:
         ya = yo + i * Bc
         for r in range(Bc):
             Y[_ux(ya + r)] = 0.0
-        wa = w0 + i * n_in
-        for j in range(n_in):
-            w = th[wa + j]
+        ma = m0 + i * n_cols
+        for j in range(n_cols):
+            w = M[ma + j]
             xj = xo + j * Bc
             for r in range(Bc):
                 Y[_ux(ya + r)] += w * X[_ux(xj + r)]
@@ -180,52 +173,21 @@ def layer_forward(net, l, X, xo, Y, yo, Tmp, Bc):
 
 
 @njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
+def layer_forward(net, l, X, xo, Y, yo, Tmp, Bc):
+    """Y[yo:] as (n_l, Bc) = W_l @ X[xo:] as (n_{l-1}, Bc) for layer l (1-based; the bias is added by
+    :func:`layer_post`)."""
+    block_product(net.theta, net.w_off[l - 1], net.sizes[l], net.sizes[l - 1], net.blas[l - 1], X, xo, Y, yo,
+                  Tmp, Bc)
+
+
+@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
 def layer_backward(net, l, S, so, G, go, Tmp, Bc):
     """G[go:] as (n_{l-1}, Bc) <- W_l^T @ S[so:] as (n_l, Bc): the force of layer l's stress on layer l-1
-    (written, not added: :func:`layer_post` adds kappa delta afterwards).
-
-    BLAS layers multiply by the stored transpose (``net.wt``, contiguous: 4 % faster than a transposed view).
+    (written, not added: :func:`layer_post` adds kappa delta afterwards). The same product as the forward
+    one, with the stored transpose ``net.wt`` (contiguous: 4 % faster through BLAS than a transposed view).
     """
-    n_in = net.sizes[l - 1]
-    n_out = net.sizes[l]
-    w0 = net.w_off[l - 1]
-    wt = net.wt
-    if net.blas[l - 1]:
-        WT = wt[w0:w0 + n_in * n_out].reshape((n_in, n_out))
-        np.dot(WT, S[so:so + n_out * Bc].reshape((n_out, Bc)), G[go:go + n_in * Bc].reshape((n_in, Bc)))
-        return
-    j = 0
-    while j + 3 < n_in:  # four inputs per sweep share the loads of sigma_i (accumulated in Tmp)
-        ga = go + j * Bc
-        for q in range(4 * Bc):
-            Tmp[q] = 0.0
-        wa = w0 + j * n_out      # WT is (n_in, n_out)
-        for i in range(n_out):
-            w_0 = wt[wa + i]
-            w_1 = wt[wa + n_out + i]
-            w_2 = wt[wa + 2 * n_out + i]
-            w_3 = wt[wa + 3 * n_out + i]
-            si = so + i * Bc
-            for r in range(Bc):
-                sv = S[_ux(si + r)]
-                Tmp[r] += w_0 * sv
-                Tmp[_ux(Bc + r)] += w_1 * sv
-                Tmp[_ux(2 * Bc + r)] += w_2 * sv
-                Tmp[_ux(3 * Bc + r)] += w_3 * sv
-        for q in range(4 * Bc):
-            G[_ux(ga + q)] = Tmp[q]
-        j += 4
-    while j < n_in:
-        ga = go + j * Bc
-        for r in range(Bc):
-            G[_ux(ga + r)] = 0.0
-        wa = w0 + j * n_out
-        for i in range(n_out):
-            w = wt[wa + i]
-            si = so + i * Bc
-            for r in range(Bc):
-                G[_ux(ga + r)] += w * S[_ux(si + r)]
-        j += 1
+    block_product(net.wt, net.w_off[l - 1], net.sizes[l - 1], net.sizes[l], net.blas[l - 1], S, so, G, go,
+                  Tmp, Bc)
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM)
