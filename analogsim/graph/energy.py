@@ -1,0 +1,195 @@
+r"""The Hamiltonian of Eq. 6 on a graph network and its derivatives (numpy, batched).
+
+.. math::  H = \sum_{l=1}^{L} \frac{\kappa_l}{2}|\delta_l|^2,\quad \delta_l = x_l - f_l(y_l),\quad
+           y_l = \sum_{m<l} A_{l,m} x_m + b_l
+
+Conventions (as for the dense chain): the stress :math:`\sigma_l = \partial H/\partial b_l` per neuron is
+:math:`-\kappa_l\delta_l f'(y_l)` (Eq. 8); :math:`\partial H/\partial w = \sum_{l} \partial(\sigma_l\cdot A_{l,m}x_m)/
+\partial w` (Eq. 9; a convolution's kernel gradient sums over positions, a channel bias's over its channel);
+:math:`\partial H/\partial x_m = \kappa_m\delta_m + \sum_{l>m} A_{l,m}^T\sigma_l` and, for the clamped input,
+:math:`\partial H/\partial x_0 = \sum_l A_{l,0}^T\sigma_l` (the force that does work when the input moves).
+
+A state is ``xs = [x_0, ..., x_L]``, arrays (B, n_l) with each layer flattened in C order. An optional
+:class:`analogsim.hamiltonian.OutputClamp` with a stiffness adds a spring ``k/2 |x_L - t|^2``.
+
+Examples
+--------
+>>> from analogsim.graph import GraphBuilder
+>>> from analogsim.graph.energy import energy
+>>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+>>> net = b.build(seed=0)
+>>> xs = net.forward([[0.1] * 16])
+>>> float(energy(net, xs)[0])
+0.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..hamiltonian import OutputClamp
+
+__all__ = ["OutputClamp", "layer_terms", "residuals", "energy", "stress", "grad_x", "grad_params",
+           "params_from_stress", "hvp_x", "power_lambda_max", "check_state"]
+
+
+def check_state(net, xs, name: str = "xs") -> list:
+    """Shapes only (cheap; used inside solver loops): a list of L+1 numeric arrays (B, n_l)."""
+    if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)) or len(xs) != net.n_layers:
+        raise ValueError(f"{name} must be a list of {net.n_layers} arrays [x_0, ..., x_L] with shapes (B, n_l), "
+                         f"n = {list(net.sizes)}; got {type(xs).__name__}"
+                         + (f" of length {len(xs)}" if hasattr(xs, "__len__") else ""))
+    out, B = [], None
+    for l, x in enumerate(xs):
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{name}[{l}] must be a numeric array, got dtype {x.dtype}")
+        B = x.shape[0] if B is None and x.ndim == 2 else B
+        if x.ndim != 2 or x.shape != (B, net.sizes[l]):
+            raise ValueError(f"{name}[{l}] (layer {net.names[l]!r}) must have shape "
+                             f"({'B' if B is None else B}, {net.sizes[l]}), got {x.shape}")
+        out.append(x)
+    return out
+
+
+def layer_terms(net, xs):
+    """Pre-activations y_l, residuals delta_l and f'(y_l) for l = 1..L (lists of length L)."""
+    xs = check_state(net, xs)
+    ys, deltas, fps = [], [], []
+    for l in range(1, net.n_layers):
+        act = net.activations[l - 1]
+        y = net.preactivation(l, xs)
+        ys.append(y)
+        deltas.append(xs[l] - act.f(y))
+        fps.append(act.df(y))
+    return ys, deltas, fps
+
+
+def residuals(net, xs):
+    """delta_l = x_l - f_l(y_l) for l = 1..L; list of (B, n_l)."""
+    return layer_terms(net, xs)[1]
+
+
+def energy(net, xs, clamp: OutputClamp | None = None, per_layer: bool = False):
+    """H per sample (B,) (Eq. 6); with ``per_layer`` the (B, L) terms kappa_l/2 |delta_l|^2 (no clamp spring)."""
+    deltas = residuals(net, xs)
+    terms = np.stack([0.5 * np.sum(k * d * d, axis=1) for k, d in zip(net.kappa, deltas)], axis=1)
+    if per_layer:
+        return terms
+    H = terms.sum(axis=1)
+    if clamp is not None and not clamp.hard:
+        H = H + 0.5 * clamp.stiffness * np.sum((xs[-1] - clamp.target) ** 2, axis=1)
+    return H
+
+
+def stress(net, xs):
+    """sigma_l = dH/db_l per neuron = -kappa_l delta_l f'(y_l) (Eq. 8), l = 1..L; list of (B, n_l)."""
+    _, deltas, fps = layer_terms(net, xs)
+    return [-k * d * fp for k, d, fp in zip(net.kappa, deltas, fps)]
+
+
+def _backward(net, sig, first=0):
+    """sum_{l>m} A_{l,m}^T sigma_l for every layer m (index 0 = input); list of arrays or None."""
+    out = [None] * net.n_layers
+    for k, e in enumerate(net.edges):
+        m = net.src[k]
+        if m < first:
+            continue
+        c = e.op.adjoint(sig[net.dst[k] - 1])
+        out[m] = c if out[m] is None else out[m] + c
+    return out
+
+
+def grad_x(net, xs, clamp: OutputClamp | None = None):
+    """dH/dx_l for l = 0..L (index 0: the force on the clamped input, sum_l A_{l,0}^T sigma_l)."""
+    xs = check_state(net, xs)
+    _, deltas, fps = layer_terms(net, xs)
+    sig = [-k * d * fp for k, d, fp in zip(net.kappa, deltas, fps)]
+    back = _backward(net, sig)
+    g = [back[0] if back[0] is not None else np.zeros_like(xs[0])]
+    for l in range(1, net.n_layers):
+        gl = net.kappa[l - 1] * deltas[l - 1]
+        g.append(gl if back[l] is None else gl + back[l])
+    if clamp is not None and not clamp.hard:
+        g[-1] = g[-1] + clamp.stiffness * (xs[-1] - clamp.target)
+    return g
+
+
+def params_from_stress(net, xs, sig, per_sample: bool = True) -> np.ndarray:
+    """dH/dtheta from the per-neuron stresses: (B, N) per sample or (N,) summed over the batch (Eq. 9)."""
+    B = xs[0].shape[0]
+    out = np.empty((B, net.n_params) if per_sample else (net.n_params,), dtype=net.dtype)
+    for l in range(1, net.n_layers):
+        s = sig[l - 1]
+        for k in net.edges_in[l]:
+            op = net.edges[k].op
+            if op.trainable:
+                w0 = net.w_offsets[k]
+                gw = op.param_grad(xs[net.src[k]], s, per_sample=per_sample)
+                if per_sample:
+                    out[:, w0:w0 + op.n_params] = gw.reshape(B, -1)
+                else:
+                    out[w0:w0 + op.n_params] = gw.reshape(-1)
+        b = net.biases[l - 1]
+        if b is not None:
+            b0 = net.b_offsets[l - 1]
+            gb = s if net.layers[l].bias == "neuron" else s.reshape(B, b.size, -1).sum(axis=2)
+            if per_sample:
+                out[:, b0:b0 + b.size] = gb
+            else:
+                out[b0:b0 + b.size] = gb.sum(axis=0)
+    return out
+
+
+def grad_params(net, xs, reduce: str = "sum") -> np.ndarray:
+    """dH/dtheta in the layout of ``net.theta``: summed or averaged over the batch (N,), or per sample (B, N)."""
+    if reduce not in ("sum", "mean", "none"):
+        raise ValueError(f"reduce must be 'sum', 'mean' or 'none', got {reduce!r}")
+    xs = check_state(net, xs)
+    sig = stress(net, xs)
+    if reduce == "none":
+        return params_from_stress(net, xs, sig, per_sample=True)
+    g = params_from_stress(net, xs, sig, per_sample=False)
+    return g / xs[0].shape[0] if reduce == "mean" else g
+
+
+def hvp_x(net, xs, v, clamp: OutputClamp | None = None):
+    """The x-Hessian of H applied to ``v`` (a list like ``xs``), per sample, including the f'' curvature term.
+
+    x_0 is treated as a variable too (zero ``v[0]`` for a clamped input and ignore ``out[0]``).
+    """
+    xs = check_state(net, xs)
+    v = check_state(net, v, "v")
+    ys, deltas, fps = layer_terms(net, xs)
+    out = [np.zeros_like(x, dtype=net.dtype) for x in xs]
+    for l in range(1, net.n_layers):
+        k = net.kappa[l - 1]
+        act = net.activations[l - 1]
+        av = None
+        for e in net.edges_in[l]:
+            c = net.edges[e].op.forward(v[net.src[e]])
+            av = c if av is None else av + c
+        u = k * (v[l] - fps[l - 1] * av)
+        out[l] += u
+        w = -k * deltas[l - 1] * act.d2f(ys[l - 1]) * av - fps[l - 1] * u
+        for e in net.edges_in[l]:
+            out[net.src[e]] += net.edges[e].op.adjoint(w)
+    if clamp is not None and not clamp.hard:
+        out[-1] += clamp.stiffness * v[-1]
+    return out
+
+
+def power_lambda_max(net, xs, n_iter: int = 50, seed=0, clamp: OutputClamp | None = None) -> float:
+    """Largest eigenvalue of the x-Hessian with the input clamped (power iteration, max over the batch)."""
+    rng = np.random.default_rng(seed)
+    v = [np.zeros_like(xs[0])] + [rng.standard_normal(x.shape).astype(net.dtype) for x in xs[1:]]
+    lam = np.zeros(xs[0].shape[0])
+    for _ in range(n_iter):
+        nrm = np.sqrt(sum(np.sum(a * a, axis=1) for a in v[1:]))
+        v = [a / nrm[:, None] for a in v]
+        v[0] = np.zeros_like(v[0])
+        hv = hvp_x(net, xs, v, clamp)
+        lam = sum(np.sum(a * b, axis=1) for a, b in zip(v[1:], hv[1:]))
+        hv[0] = np.zeros_like(hv[0])
+        v = hv
+    return float(np.max(lam))
