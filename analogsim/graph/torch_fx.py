@@ -404,6 +404,7 @@ def _function_node(tr, node, vals):
         return _pool(node, src, ks, ks if st is None else _tup(st, d), _tup(pad, d))
     why = {operator.mul: "multiplying two activities is a gate, not a weighted sum",
            torch.mul: "multiplying two activities is a gate, not a weighted sum",
+           operator.matmul: "a product of activities (attention) is not a weighted sum",
            torch.matmul: "a product of activities (attention) is not a weighted sum",
            torch.bmm: "a product of activities (attention) is not a weighted sum",
            F.max_pool1d: "max-pooling selects one input instead of summing weighted inputs",
