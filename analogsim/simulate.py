@@ -27,24 +27,19 @@ from .errors import DivergenceError
 from .hamiltonian import OutputClamp, hvp_x, stability_bound
 from .integrators import Integrator, get_integrator
 from .observers import JarzynskiEstimate, jarzynski, parse_record
+from .langevin_run import (BLAS_MIN_WEIGHTS, RUNAWAY_CAP_FRACTION, RUNAWAY_FACTOR, SEGMENT_STEPS,  # noqa: F401
+                           LangevinRun, default_chunk_rows, default_threads)
 from .protocols import Constant, Protocol, as_protocol
+from .stability import (EM_BIAS_WARN_DTL, FIRST_LAW_ORDER, GuardReport, cached_guard, check_guard,
+                        oscillation_check, report_from_lambda)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["relax", "RelaxResult", "LangevinRun", "estimate_lambda_max", "check_step", "default_chunk_rows"]
 
-#: EM bias threshold (dt lambda above which the equipartition bias exceeds ~1 %)
-EM_BIAS_WARN = 0.1
-#: BLAS GEMM is used for a layer with at least this many weights (hand-written loops below), by dtype.
-#: Measured on the benchmark nets, one thread, interleaved A/B: a 16 x 16 float64 layer is 3-12 % faster
-#: through BLAS, a float32 one 13-22 % faster by hand (8-wide loops against sgemm's call overhead).
-BLAS_MIN_WEIGHTS = {"float64": 256, "float32": 512}
-#: runaway guard: a replica whose energy exceeds RUNAWAY_FACTOR * (1 + |H_0|) has diverged (the state is still
-#: finite but far outside any physical range); capped at RUNAWAY_CAP_FRACTION of the float max of the dtype
-RUNAWAY_FACTOR = 1e30
-RUNAWAY_CAP_FRACTION = 1e-4
-#: protocol tables are built for at most this many steps at a time
-SEGMENT_STEPS = 1 << 15
+#: EM bias threshold: Gamma dt lambda above which EM's predicted worst-layer bias exceeds 1 %
+#: (from the measured constant :data:`analogsim.stability.EM_BIAS_WORST_LAYER`)
+EM_BIAS_WARN = EM_BIAS_WARN_DTL
 
 
 # ----------------------------------------------------------------------------- result
@@ -80,8 +75,15 @@ class RelaxResult:
     n_recorded : int
         Steps that entered the moments.
     status : str
-        'ok', 'diverged' (non-finite or runaway energy; ``diverged_step``) or 'stalled' (MALA acceptance
-        too low).
+        'ok', 'diverged' (non-finite or runaway energy; ``diverged_step``), 'oscillating' (EM: replicas caught
+        in a bounded but wrong period-2 oscillation, listed in ``extra['oscillation']`` with the cause) or
+        'stalled' (MALA acceptance too low).
+    guard : GuardReport or None
+        What the stability guard found (:mod:`analogsim.stability`): the worst clamp point's replica, step
+        and lambda, over every distinct clamp point of the batch and protocol.
+    extra : dict
+        ``first_law``: rms and max of the first-law residual with its expected order (EM: O(dt) at a fixed
+        protocol duration; MALA: rounding); ``oscillation``, ``divergence_cause`` where they apply.
     diverged_step : int
         First step at which a replica's energy was non-finite or above the runaway guard (-1: none).
     state_step : array (B,) of int
@@ -118,6 +120,7 @@ class RelaxResult:
     diverged_step: int = -1
     state_step: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
+    guard: GuardReport | None = None
 
     @property
     def state(self) -> np.ndarray:
@@ -142,12 +145,26 @@ class RelaxResult:
             out["jarzynski"] = {"value": j.value, "se": j.se, "ess": j.ess, "delta_F": j.delta_F}
         if self.status == "diverged":
             out["diverged_step"] = self.diverged_step
+        if "first_law" in self.extra:
+            out["first_law"] = self.extra["first_law"]
+        if "oscillation" in self.extra:
+            osc = self.extra["oscillation"]
+            out["oscillation"] = {"replicas": osc["replicas"][:20], "n": len(osc["replicas"]), "cause": osc["cause"]}
+        if self.guard is not None:
+            g = self.guard
+            out["guard"] = {"lambda_max": g.lambda_max, "replica": g.replica, "step": g.step,
+                            "n_points": g.n_points, "exact": g.exact}
         return out
 
 
 # ----------------------------------------------------------------------------- stability
-def estimate_lambda_max(net, xs, clamp: OutputClamp | None = None, max_rows: int = 4, tol: float = 1e-8) -> float:
+def estimate_lambda_max(net, xs, clamp: OutputClamp | None = None, max_rows: int = 4, tol: float = 1e-8,
+                        maxiter: int | None = None) -> float:
     r"""Largest eigenvalue of the x-Hessian of H over the free neurons (Lanczos), max over up to ``max_rows`` rows.
+
+    A sample of rows only: :func:`relax`'s guard looks at every distinct clamp point instead
+    (:func:`analogsim.stability.guard`). When ARPACK does not converge (``maxiter``), a RuntimeWarning says so
+    and the row's rigorous bound (:func:`analogsim.stability.replica_bound`) is used instead of a partial Ritz value.
 
     The Hessian includes the Gauss–Newton part J^T K J and the curvature (f'') part; the input and a
     hard-clamped output are held fixed. Each Hessian-vector product uses
@@ -197,258 +214,31 @@ def estimate_lambda_max(net, xs, clamp: OutputClamp | None = None, max_rows: int
             op = LinearOperator((n, n), matvec=mv, dtype=np.float64)
             try:
                 lam = float(eigsh(op, k=1, which="LA", tol=tol, return_eigenvectors=False,
-                                  v0=np.ones(n))[0])
-            except ArpackNoConvergence as exc:  # pragma: no cover - fall back to the best Ritz value
-                lam = float(np.max(exc.eigenvalues)) if len(exc.eigenvalues) else stability_bound(net)
+                                  v0=np.ones(n), maxiter=maxiter)[0])
+            except ArpackNoConvergence:
+                # a partial Ritz value can sit below lambda_max: use the rigorous per-row bound instead
+                from .stability import replica_bound
+
+                hard_ = clamp is not None and clamp.hard
+                st_ = None if cl is None else cl.stiffness
+                lam = float(replica_bound(net64, xr, st_, hard_)[0])
+                warnings.warn(f"estimate_lambda_max: ARPACK did not converge (row {int(r)}, {n} free neurons); "
+                              f"using the rigorous bound {lam:.6g} instead", RuntimeWarning, stacklevel=2)
         best = max(best, lam)
     return best
 
 
 def check_step(dt: float, gamma: float, lam: float, integrator: Integrator, stacklevel: int = 3) -> float:
-    """The stability guard: ValueError at Gamma dt lambda >= 2, a warning above 0.1 for EM. Returns Gamma dt lambda."""
-    x = gamma * dt * lam
-    if lam > 0 and x >= 2.0:
-        safe = 1.0 / (gamma * lam)
-        raise ValueError(f"dt = {dt:g} is unstable: Gamma dt lambda_max = {x:.4g} >= 2 with lambda_max = {lam:.6g} "
-                         f"(Gamma = {gamma:g}); explicit steps need dt < 2/(Gamma lambda_max) = {2 / (gamma * lam):.4g}. "
-                         f"Use dt <= {safe:.4g} with MALA(), or dt <= {0.1 * safe:.4g} for unbiased Euler-Maruyama")
-    if integrator.code == 0 and x > EM_BIAS_WARN:
-        warnings.warn(f"Euler-Maruyama with Gamma dt lambda_max = {x:.3g} > {EM_BIAS_WARN}: its stationary law is "
-                      f"biased by about {100 * 0.06 * x:.2g} % (up to {100 * 0.15 * x:.2g} % in a layer). Use "
-                      f"integrator=MALA() for exact sampling, or dt <= {EM_BIAS_WARN / (gamma * lam):.3g}",
-                      RuntimeWarning, stacklevel=stacklevel)
-    return x
+    """The stability check for one lambda: ValueError at Gamma dt lambda >= 2, the EM-bias warning where the
+    predicted worst-layer bias exceeds 1 % (:func:`analogsim.stability.check_guard`). Returns Gamma dt lambda.
 
-
-def default_chunk_rows(batch: int, uses_blas: bool = False) -> int:
-    """Replicas per chunk: fixed by the batch size and the net, never by the thread count.
-
-    Hand-written loops run over the replicas of a chunk (>= 32 keeps them long); nets with BLAS layers
-    use >= 256 rows per chunk (at least 2 chunks from 512 replicas), where a GEMM is close to its
-    full-batch speed.
+    Examples
+    --------
+    >>> from analogsim.integrators import MALA
+    >>> check_step(0.01, 1.0, 10.0, MALA())
+    0.1
     """
-    if uses_blas:
-        return int(min(batch, max(256, -(-batch // 4))))
-    return int(min(batch, max(32, -(-batch // 8))))
-
-
-# ----------------------------------------------------------------------------- the run object
-class LangevinRun:
-    """A prepared Langevin run: validated arguments, kernel arrays, per-chunk buffers and RNG streams.
-
-    :func:`relax` builds one and calls :meth:`run` once; benchmarks and other engines (e.g. joint
-    neuron/parameter dynamics) can call :meth:`run` repeatedly to continue the same trajectories.
-    Arguments are those of :func:`relax`; ``x_init`` is the full initial state, flat (B, n_total).
-    """
-
-    def __init__(self, net, x_init, *, kT, dt, integrator, gamma=1.0, clamp=None, input_protocol=None,
-                 target_protocol=None, observers=None, seed=None, threads=None, chunk_rows=None,
-                 n_steps_total=0):
-        from .kernels.energy import KNet
-        from .kernels.rng import seed_streams
-
-        self.net = net
-        self.kT, self.dt, self.gamma = float(kT), float(dt), float(gamma)
-        self.integrator = integrator
-        self.clamp = clamp
-        self.threads = threads
-        self.observers = observers if observers is not None else {}
-        B = x_init.shape[0]
-        self.B = B
-        L = net.depth
-        min_w = BLAS_MIN_WEIGHTS[np.dtype(net.dtype).name]
-        blas = np.array([int(net.sizes[l] * net.sizes[l + 1] >= min_w) for l in range(L)], np.int64)
-        self.chunk_rows = int(chunk_rows or default_chunk_rows(B, bool(np.any(blas))))
-        self.n_chunks = -(-B // self.chunk_rows)
-        theta, sizes, w_off, b_off, acts, kappa, k_off = net.kernel_args()
-        wt = np.empty_like(theta)
-        for l in range(L):
-            n_out, n_in = net.sizes[l + 1], net.sizes[l]
-            wt[w_off[l]:w_off[l] + n_out * n_in] = net.weights[l].T.ravel()
-        self.knet = KNet(np.ascontiguousarray(theta), wt, sizes, w_off, b_off, acts, np.ascontiguousarray(kappa),
-                         k_off, net.x_offsets, blas)
-        self.n_tot = int(net.x_offsets[-1])
-        self.input_protocol = input_protocol
-        self.target_protocol = target_protocol
-        self.k = 0
-        self.Xc = np.zeros((self.n_chunks, self.chunk_rows * self.n_tot), dtype=net.dtype)
-        from .kernels.langevin import pack_state
-
-        pack_state(np.ascontiguousarray(x_init, dtype=net.dtype), self.Xc, self.chunk_rows, self.knet.x_off)
-        ss = as_seedsequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
-        self.states = seed_streams(ss, self.n_chunks)
-        self.books = np.zeros((B, 5))
-        self.emom = np.zeros((B, 2, L + 1))
-        self.pforce = np.zeros((self.n_chunks, net.n_params if "param_force" in self.observers else 0))
-        self.status = np.full(self.n_chunks, -1, dtype=np.int64)
-        traj = self.observers.get("trajectory")
-        n_saves = (n_steps_total // traj.every) if traj is not None else 0
-        self.traj = np.zeros((n_saves, B, self.n_tot) if traj is not None else (0, 1, 1), dtype=net.dtype)
-        self.save_every = traj.every if traj is not None else 0
-        burn = [o.burn_in for o in self.observers.values() if hasattr(o, "burn_in")]
-        self.burn_in = burn[0] if burn else 0
-        from .kernels.langevin import make_work
-
-        self.work = make_work(net.sizes, self.chunk_rows, self.n_chunks, net.dtype, integrator.code == 1,
-                              "books" in self.observers)
-        self.fresh = True
-        hard = clamp is not None and clamp.hard
-        self.fpar = np.array([self.gamma * self.dt, math.sqrt(2.0 * self.gamma * self.kT * self.dt), self.kT,
-                              0.0 if (clamp is None or hard) else clamp.stiffness, RUNAWAY_FACTOR,
-                              RUNAWAY_CAP_FRACTION * float(np.finfo(net.dtype).max)])
-        self.hard = hard
-
-    # ------------------------------------------------------------------
-    def run(self, n_steps: int) -> None:
-        """Advance all replicas by ``n_steps`` (continues the streams and the books)."""
-        from .kernels.langevin import run_chunk
-
-        n_steps = int(n_steps)
-        in_moves = self.input_protocol.moving
-        ipar = np.array([int(self.hard), int(in_moves), self.burn_in, self.save_every, 0,
-                         int("books" in self.observers), int("param_force" in self.observers),
-                         int("energy" in self.observers), 1], dtype=np.int64)
-        code, cr, B, knet = self.integrator.code, self.chunk_rows, self.B, self.knet
-        ipar[8] = int(self.fresh)
-        done = 0
-        with _thread_context(uses_blas=bool(np.any(knet.blas))) as ctx:
-            while True:
-                m = min(n_steps - done, SEGMENT_STEPS) if (in_moves or self._target_moves()) else n_steps - done
-                inp, mv_in = self.input_protocol.tables(self.k, m, self.dt, B, self.net.dtype)
-                tgt, mv_t = self._target_tables(m)
-                move = np.ascontiguousarray(np.maximum(_pad(mv_in, m), _pad(mv_t, m)))
-                k0 = self.k
-
-                def one(ch):
-                    if self.status[ch] >= 0:
-                        return
-                    r0 = ch * cr
-                    self.status[ch] = run_chunk(knet, code, r0, min(cr, B - r0), m, self.Xc[ch], self.states[ch],
-                                                inp, tgt, move, self.fpar, ipar, self.books, self.emom, self.traj,
-                                                k0, self.pforce[ch], self.work[ch])
-
-                ctx.map(one, range(self.n_chunks), self.threads)
-                ipar[8] = 0
-                self.fresh = False
-                self.k += m
-                done += m
-                if done >= n_steps or np.any(self.status >= 0):
-                    break
-
-    def _target_moves(self):
-        return self.target_protocol is not None and self.target_protocol.moving
-
-    def _target_tables(self, m):
-        if self.target_protocol is None:
-            P = self.net.sizes[-1]
-            z = np.zeros((self.B, P))
-            from .kernels.langevin import KProto
-
-            return KProto(z, z, np.zeros(1), np.zeros((1, 1, P))), np.zeros(1, np.int64)
-        return self.target_protocol.tables(self.k, m, self.dt, self.B, self.net.dtype)
-
-    def state(self) -> np.ndarray:
-        """Current state, flat layout (B, n_total)."""
-        from .kernels.langevin import unpack_state
-
-        out = np.empty((self.B, self.n_tot), dtype=self.net.dtype)
-        unpack_state(self.Xc, out, self.chunk_rows, self.knet.x_off)
-        return out
-
-    def diverged_step(self) -> int:
-        bad = self.status[self.status >= 0]
-        return int(bad.min()) if bad.size else -1
-
-    def divergence_kind(self) -> str:
-        """'nonfinite', 'runaway' (energy above the guard) or '' (no chunk diverged)."""
-        kinds = {int(self.work[ch].ks[1]) for ch in range(self.n_chunks) if self.status[ch] >= 0}
-        from .kernels.langevin import WHY_NONFINITE
-
-        return "" if not kinds else ("nonfinite" if WHY_NONFINITE in kinds else "runaway")
-
-    def state_steps(self) -> np.ndarray:
-        """Per replica (B,): the step the current state is from (a diverged chunk: its last good snapshot)."""
-        out = np.full(self.B, self.k, dtype=np.int64)
-        for ch in range(self.n_chunks):
-            if self.status[ch] >= 0:
-                out[ch * self.chunk_rows:(ch + 1) * self.chunk_rows] = self.work[ch].ks[0]
-        return out
-
-
-def _pad(move, m):
-    if move.shape[0] == m:
-        return move
-    return np.full(max(m, 1), int(move[0]) if move.size == 1 else 0, dtype=np.int64)
-
-
-class _thread_context:
-    """BLAS limited to one thread inside the kernels; chunks mapped onto a pool of ``threads`` threads.
-
-    Each chunk runs in one GIL-free kernel call with its own stream and buffers, so the assignment of
-    chunks to threads cannot change the numbers.
-    """
-
-    def __init__(self, uses_blas=True):
-        self.uses_blas = uses_blas
-
-    def __enter__(self):
-        self._limits = _blas_controller().limit(limits=1, user_api="blas") if self.uses_blas else None
-        self._pool = None
-        return self
-
-    def map(self, fn, items, threads):
-        items = list(items)
-        if threads is None:
-            threads = default_threads()
-        threads = min(int(threads), len(items))
-        if threads <= 1:
-            for it in items:
-                fn(it)
-            return
-        if self._pool is None or self._pool._max_workers != threads:
-            from concurrent.futures import ThreadPoolExecutor
-
-            if self._pool is not None:
-                self._pool.shutdown()
-            self._pool = ThreadPoolExecutor(max_workers=threads)
-        for f in [self._pool.submit(fn, it) for it in items]:
-            f.result()
-
-    def __exit__(self, *exc):
-        if self._pool is not None:
-            self._pool.shutdown()
-        if self._limits is not None:
-            self._limits.restore_original_limits()
-        return False
-
-
-_CONTROLLER = None
-
-
-def _blas_controller():
-    """One threadpoolctl controller per process (finding the libraries costs about a millisecond)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it before looking)
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
-
-
-def default_threads() -> int:
-    """Threads used when ``threads=None``: numba's setting (NUMBA_NUM_THREADS, default all cores).
-
-    Reads ``numba.get_num_threads()`` only once numba's thread pool is running: starting it just to ask
-    costs ~45 ms on a first call (the chunks run on a Python thread pool, not numba's).
-    """
-    import numba
-    from numba.np.ufunc import parallel
-
-    if getattr(parallel, "_is_initialized", True):
-        return int(numba.get_num_threads())
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return check_guard(dt, gamma, report_from_lambda(lam), integrator.code, stacklevel=stacklevel + 1)
 
 
 # ----------------------------------------------------------------------------- relax
@@ -590,15 +380,16 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     t_0 = _first_values(tprot, B, dt) if tprot is not None else None
     xs = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init)
 
-    # ---- stability guard
-    lam = _lambda_for_guard(net, stability, xs, clamp, t_0)
-    dtl = check_step(dt, gamma, lam, integ, stacklevel=3) if lam is not None else None
+    # ---- stability guard: every distinct clamp point, every protocol segment's ends (cached)
+    report = _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt)
+    lam = report.lambda_max if report is not None else None
+    dtl = check_guard(dt, gamma, report, integ.code, stacklevel=3) if report is not None else None
 
     run = LangevinRun(net, net.concat(xs), kT=kT, dt=dt, integrator=integ, gamma=gamma, clamp=clamp,
                       input_protocol=inp, target_protocol=tprot, observers=observers, seed=ss_run, threads=threads,
                       chunk_rows=chunk_rows, n_steps_total=n_steps)
     run.run(n_steps)
-    return _collect(run, net, n_steps, lam, dtl, throw)
+    return _collect(run, net, n_steps, lam, dtl, throw, report)
 
 
 def _first_values(prot: Protocol, B, dt):
@@ -655,7 +446,7 @@ def _rows_ok(init, B):
         return False
 
 
-def _lambda_for_guard(net, stability, xs, clamp, t_0):
+def _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt) -> GuardReport | None:
     if stability is None or (isinstance(stability, str) and stability == "off"):
         return None
     if isinstance(stability, str):
@@ -663,12 +454,11 @@ def _lambda_for_guard(net, stability, xs, clamp, t_0):
             lam = stability_bound(net)
             if clamp is not None and not clamp.hard:
                 lam += clamp.stiffness
-            return lam
+            return report_from_lambda(lam)
         if stability not in ("auto", "power"):
             raise ValueError(f"stability must be 'auto', 'power', 'bound', 'off' or a number, got {stability!r}")
-        cl = None if clamp is None else OutputClamp(t_0, clamp.stiffness)
-        return estimate_lambda_max(net, xs, cl)
-    return check_scalar(stability, "stability", low=0.0, low_open=True)
+        return cached_guard(net, inp, tprot, clamp, B, n_steps, dt)[0]
+    return report_from_lambda(check_scalar(stability, "stability", low=0.0, low_open=True))
 
 
 def _divergence_message(run: LangevinRun, net, dstep, lam, dtl):
@@ -689,7 +479,7 @@ def _divergence_message(run: LangevinRun, net, dstep, lam, dtl):
     return msg, f"{what}; {fix}"
 
 
-def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw) -> RelaxResult:
+def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw, report=None) -> RelaxResult:
     X = run.state()
     xs = [np.ascontiguousarray(x) for x in net.split(X)]
     bk = run.books
@@ -729,7 +519,18 @@ def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw) -> RelaxResult:
                       jarzynski=jz, acceptance=acc, acceptance_per_replica=acc_r, energy_mean=em, energy_var=ev,
                       equipartition=eq, equipartition_se=eq_se, param_force=pf, trajectory=traj,
                       trajectory_steps=steps, lambda_max=lam, dt_lambda=dtl, n_recorded=n_rec, status=status,
-                      diverged_step=dstep, state_step=run.state_steps())
+                      diverged_step=dstep, state_step=run.state_steps(), guard=report)
+    res.extra["first_law"] = _first_law(res, run.integrator)
+    if status == "ok" and run.integrator.code == 0 and n_steps >= 2:
+        osc = oscillation_check(run, net, X)
+        if osc is not None:
+            res.status = status = "oscillating"
+            res.extra["oscillation"] = osc
+            msg = (f"{len(osc['replicas'])} replica(s) (first: {osc['replicas'][:5]}) ended in a bounded but wrong "
+                   f"oscillation: {osc['cause']}")
+            if throw:
+                raise DivergenceError(msg, step=n_steps, cause=osc["cause"])
+            log.warning(msg)
     if status == "diverged":
         msg, cause = _divergence_message(run, net, dstep, lam, dtl)
         res.extra["divergence_cause"] = cause
@@ -744,3 +545,18 @@ def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw) -> RelaxResult:
             raise DivergenceError(msg, step=n_steps, cause=msg)
         log.warning(msg)
     return res
+
+
+def _first_law(res: RelaxResult, integrator) -> dict:
+    """Size of the first-law residual and the order the integrator predicts for it."""
+    r = res.first_law_residual
+    q = res.heat
+    out = {"rms": float(np.sqrt(np.mean(r * r))) if r.size else 0.0,
+           "max": float(np.max(np.abs(r))) if r.size else 0.0,
+           "heat_rms": float(np.sqrt(np.mean(q * q))) if q.size else 0.0}
+    if integrator.code == 0:
+        out["expected_order"] = f"dt^{FIRST_LAW_ORDER} at a fixed protocol duration (EM's trapezoid heat; 0 for " \
+                                f"quadratic H)"
+    else:
+        out["expected_order"] = "rounding (MALA books the energy change of each accepted move)"
+    return out

@@ -69,7 +69,7 @@ def test_em_bias_warning_and_unstable_step_error():
         relax(net, X0, kT=0.05, dt=0.3 / lam, n_steps=2, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        relax(net, X0, kT=0.05, dt=0.05 / lam, n_steps=2, seed=0)
+        relax(net, X0, kT=0.05, dt=0.04 / lam, n_steps=2, seed=0)  # predicted worst-layer bias < 1 %: silent
         relax(net, X0, kT=0.05, dt=0.7 / lam, n_steps=2, seed=0, integrator="mala")  # MALA: no bias warning
     with pytest.raises(ValueError, match=r"dt = .* lambda_max = .* dt < 2/\(Gamma lambda_max\)"):
         relax(net, X0, kT=0.05, dt=2.0 / lam, n_steps=2, seed=0)

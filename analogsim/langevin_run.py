@@ -1,0 +1,277 @@
+r"""A prepared Langevin run (:class:`LangevinRun`): kernel arrays, per-chunk buffers and RNG streams, and the threads.
+
+:func:`analogsim.simulate.relax` builds one and calls :meth:`LangevinRun.run` once; benchmarks and other engines
+call ``run`` repeatedly to continue the same trajectories. Replicas are split into chunks whose size depends
+on the batch and the net only (:func:`default_chunk_rows`), each chunk with its own xoshiro256++ stream and
+buffers, so the numbers do not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._checks import as_seedsequence
+
+__all__ = ["LangevinRun", "default_chunk_rows", "default_threads", "BLAS_MIN_WEIGHTS", "RUNAWAY_FACTOR",
+           "RUNAWAY_CAP_FRACTION", "SEGMENT_STEPS"]
+
+#: BLAS GEMM is used for a layer with at least this many weights (hand-written loops below), by dtype.
+#: Measured on the benchmark nets, one thread, interleaved A/B: a 16 x 16 float64 layer is 3-12 % faster
+#: through BLAS, a float32 one 13-22 % faster by hand (8-wide loops against sgemm's call overhead).
+BLAS_MIN_WEIGHTS = {"float64": 256, "float32": 512}
+#: runaway guard: a replica whose energy exceeds RUNAWAY_FACTOR * (1 + |H_0|) has diverged (the state is still
+#: finite but far outside any physical range); capped at RUNAWAY_CAP_FRACTION of the float max of the dtype
+RUNAWAY_FACTOR = 1e30
+RUNAWAY_CAP_FRACTION = 1e-4
+#: protocol tables are built for at most this many steps at a time
+SEGMENT_STEPS = 1 << 15
+
+
+def default_chunk_rows(batch: int, uses_blas: bool = False) -> int:
+    """Replicas per chunk: fixed by the batch size and the net, never by the thread count.
+
+    Hand-written loops run over the replicas of a chunk (>= 32 keeps them long); nets with BLAS layers
+    use >= 256 rows per chunk (at least 2 chunks from 512 replicas), where a GEMM is close to its
+    full-batch speed.
+    """
+    if uses_blas:
+        return int(min(batch, max(256, -(-batch // 4))))
+    return int(min(batch, max(32, -(-batch // 8))))
+
+
+# ----------------------------------------------------------------------------- the run object
+class LangevinRun:
+    """A prepared Langevin run: validated arguments, kernel arrays, per-chunk buffers and RNG streams.
+
+    :func:`relax` builds one and calls :meth:`run` once; benchmarks and other engines (e.g. joint
+    neuron/parameter dynamics) can call :meth:`run` repeatedly to continue the same trajectories.
+    Arguments are those of :func:`relax`; ``x_init`` is the full initial state, flat (B, n_total).
+    """
+
+    def __init__(self, net, x_init, *, kT, dt, integrator, gamma=1.0, clamp=None, input_protocol=None,
+                 target_protocol=None, observers=None, seed=None, threads=None, chunk_rows=None,
+                 n_steps_total=0):
+        from .kernels.energy import KNet
+        from .kernels.rng import seed_streams
+
+        self.net = net
+        self.kT, self.dt, self.gamma = float(kT), float(dt), float(gamma)
+        self.integrator = integrator
+        self.clamp = clamp
+        self.threads = threads
+        self.observers = observers if observers is not None else {}
+        B = x_init.shape[0]
+        self.B = B
+        L = net.depth
+        min_w = BLAS_MIN_WEIGHTS[np.dtype(net.dtype).name]
+        blas = np.array([int(net.sizes[l] * net.sizes[l + 1] >= min_w) for l in range(L)], np.int64)
+        self.chunk_rows = int(chunk_rows or default_chunk_rows(B, bool(np.any(blas))))
+        self.n_chunks = -(-B // self.chunk_rows)
+        theta, sizes, w_off, b_off, acts, kappa, k_off = net.kernel_args()
+        wt = np.empty_like(theta)
+        for l in range(L):
+            n_out, n_in = net.sizes[l + 1], net.sizes[l]
+            wt[w_off[l]:w_off[l] + n_out * n_in] = net.weights[l].T.ravel()
+        self.knet = KNet(np.ascontiguousarray(theta), wt, sizes, w_off, b_off, acts, np.ascontiguousarray(kappa),
+                         k_off, net.x_offsets, blas)
+        self.n_tot = int(net.x_offsets[-1])
+        self.input_protocol = input_protocol
+        self.target_protocol = target_protocol
+        self.k = 0
+        self.Xc = np.zeros((self.n_chunks, self.chunk_rows * self.n_tot), dtype=net.dtype)
+        from .kernels.langevin import pack_state
+
+        pack_state(np.ascontiguousarray(x_init, dtype=net.dtype), self.Xc, self.chunk_rows, self.knet.x_off)
+        ss = as_seedsequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
+        self.states = seed_streams(ss, self.n_chunks)
+        self.books = np.zeros((B, 5))
+        self.emom = np.zeros((B, 2, L + 1))
+        self.pforce = np.zeros((self.n_chunks, net.n_params if "param_force" in self.observers else 0))
+        self.status = np.full(self.n_chunks, -1, dtype=np.int64)
+        traj = self.observers.get("trajectory")
+        n_saves = (n_steps_total // traj.every) if traj is not None else 0
+        self.traj = np.zeros((n_saves, B, self.n_tot) if traj is not None else (0, 1, 1), dtype=net.dtype)
+        self.save_every = traj.every if traj is not None else 0
+        burn = [o.burn_in for o in self.observers.values() if hasattr(o, "burn_in")]
+        self.burn_in = burn[0] if burn else 0
+        from .kernels.langevin import make_work
+
+        self.work = make_work(net.sizes, self.chunk_rows, self.n_chunks, net.dtype, integrator.code == 1,
+                              "books" in self.observers)
+        self.fresh = True
+        hard = clamp is not None and clamp.hard
+        self.fpar = np.array([self.gamma * self.dt, math.sqrt(2.0 * self.gamma * self.kT * self.dt), self.kT,
+                              0.0 if (clamp is None or hard) else clamp.stiffness, RUNAWAY_FACTOR,
+                              RUNAWAY_CAP_FRACTION * float(np.finfo(net.dtype).max)])
+        self.hard = hard
+
+    # ------------------------------------------------------------------
+    def run(self, n_steps: int) -> None:
+        """Advance all replicas by ``n_steps`` (continues the streams and the books)."""
+        from .kernels.langevin import run_chunk
+
+        n_steps = int(n_steps)
+        in_moves = self.input_protocol.moving
+        ipar = np.array([int(self.hard), int(in_moves), self.burn_in, self.save_every, 0,
+                         int("books" in self.observers), int("param_force" in self.observers),
+                         int("energy" in self.observers), 1], dtype=np.int64)
+        code, cr, B, knet = self.integrator.code, self.chunk_rows, self.B, self.knet
+        ipar[8] = int(self.fresh)
+        done = 0
+        with _thread_context(uses_blas=bool(np.any(knet.blas))) as ctx:
+            while True:
+                m = min(n_steps - done, SEGMENT_STEPS) if (in_moves or self._target_moves()) else n_steps - done
+                inp, mv_in = self.input_protocol.tables(self.k, m, self.dt, B, self.net.dtype)
+                tgt, mv_t = self._target_tables(m)
+                move = np.ascontiguousarray(np.maximum(_pad(mv_in, m), _pad(mv_t, m)))
+                k0 = self.k
+
+                def one(ch):
+                    if self.status[ch] >= 0:
+                        return
+                    r0 = ch * cr
+                    self.status[ch] = run_chunk(knet, code, r0, min(cr, B - r0), m, self.Xc[ch], self.states[ch],
+                                                inp, tgt, move, self.fpar, ipar, self.books, self.emom, self.traj,
+                                                k0, self.pforce[ch], self.work[ch])
+
+                ctx.map(one, range(self.n_chunks), self.threads)
+                ipar[8] = 0
+                self.fresh = False
+                self.k += m
+                done += m
+                if done >= n_steps or np.any(self.status >= 0):
+                    break
+
+    def _target_moves(self):
+        return self.target_protocol is not None and self.target_protocol.moving
+
+    def _target_tables(self, m):
+        if self.target_protocol is None:
+            P = self.net.sizes[-1]
+            z = np.zeros((self.B, P))
+            from .kernels.langevin import KProto
+
+            return KProto(z, z, np.zeros(1), np.zeros((1, 1, P))), np.zeros(1, np.int64)
+        return self.target_protocol.tables(self.k, m, self.dt, self.B, self.net.dtype)
+
+    def state(self) -> np.ndarray:
+        """Current state, flat layout (B, n_total)."""
+        from .kernels.langevin import unpack_state
+
+        out = np.empty((self.B, self.n_tot), dtype=self.net.dtype)
+        unpack_state(self.Xc, out, self.chunk_rows, self.knet.x_off)
+        return out
+
+    def diverged_step(self) -> int:
+        bad = self.status[self.status >= 0]
+        return int(bad.min()) if bad.size else -1
+
+    def divergence_kind(self) -> str:
+        """'nonfinite', 'runaway' (energy above the guard) or '' (no chunk diverged)."""
+        kinds = {int(self.work[ch].ks[1]) for ch in range(self.n_chunks) if self.status[ch] >= 0}
+        from .kernels.langevin import WHY_NONFINITE
+
+        return "" if not kinds else ("nonfinite" if WHY_NONFINITE in kinds else "runaway")
+
+    def _dyn_neurons(self) -> int:
+        L = self.net.depth
+        return int(self.knet.k_off[L - 1 if self.hard else L])
+
+    def drift_sq(self) -> np.ndarray:
+        """Per replica (B,): |Gamma dt dH/dx|^2 over the moving neurons at the current state (the kernel's gradient)."""
+        nd = self._dyn_neurons()
+        out = np.empty(self.B)
+        a = self.gamma * self.dt
+        for ch in range(self.n_chunks):
+            r0 = ch * self.chunk_rows
+            Bc = min(self.chunk_rows, self.B - r0)
+            g = self.work[ch].G[:Bc * nd].reshape(nd, Bc)
+            out[r0:r0 + Bc] = a * a * np.einsum("ij,ij->j", g, g, dtype=np.float64)
+        return out
+
+    def state_steps(self) -> np.ndarray:
+        """Per replica (B,): the step the current state is from (a diverged chunk: its last good snapshot)."""
+        out = np.full(self.B, self.k, dtype=np.int64)
+        for ch in range(self.n_chunks):
+            if self.status[ch] >= 0:
+                out[ch * self.chunk_rows:(ch + 1) * self.chunk_rows] = self.work[ch].ks[0]
+        return out
+
+
+def _pad(move, m):
+    if move.shape[0] == m:
+        return move
+    return np.full(max(m, 1), int(move[0]) if move.size == 1 else 0, dtype=np.int64)
+
+
+class _thread_context:
+    """BLAS limited to one thread inside the kernels; chunks mapped onto a pool of ``threads`` threads.
+
+    Each chunk runs in one GIL-free kernel call with its own stream and buffers, so the assignment of
+    chunks to threads cannot change the numbers.
+    """
+
+    def __init__(self, uses_blas=True):
+        self.uses_blas = uses_blas
+
+    def __enter__(self):
+        self._limits = _blas_controller().limit(limits=1, user_api="blas") if self.uses_blas else None
+        self._pool = None
+        return self
+
+    def map(self, fn, items, threads):
+        items = list(items)
+        if threads is None:
+            threads = default_threads()
+        threads = min(int(threads), len(items))
+        if threads <= 1:
+            for it in items:
+                fn(it)
+            return
+        if self._pool is None or self._pool._max_workers != threads:
+            from concurrent.futures import ThreadPoolExecutor
+
+            if self._pool is not None:
+                self._pool.shutdown()
+            self._pool = ThreadPoolExecutor(max_workers=threads)
+        for f in [self._pool.submit(fn, it) for it in items]:
+            f.result()
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.shutdown()
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+        return False
+
+
+_CONTROLLER = None
+
+
+def _blas_controller():
+    """One threadpoolctl controller per process (finding the libraries costs about a millisecond)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it before looking)
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+def default_threads() -> int:
+    """Threads used when ``threads=None``: numba's setting (NUMBA_NUM_THREADS, default all cores).
+
+    Reads ``numba.get_num_threads()`` only once numba's thread pool is running: starting it just to ask
+    costs ~45 ms on a first call (the chunks run on a Python thread pool, not numba's).
+    """
+    import numba
+    from numba.np.ufunc import parallel
+
+    if getattr(parallel, "_is_initialized", True):
+        return int(numba.get_num_threads())
+    return int(numba.config.NUMBA_NUM_THREADS)
+

@@ -1,0 +1,622 @@
+r"""The stability guard of the Langevin engine: every replica, every protocol point, and what EM's step costs.
+
+Explicit steps of dx = -Gamma dH/dx dt + sqrt(2 Gamma kT) dW are linearly stable only for
+Gamma dt lambda_max < 2, lambda_max the largest eigenvalue of the x-Hessian of H (Gauss-Newton part
+J^T K J plus the f'' curvature part; the input and a hard-clamped output are held fixed). lambda_max
+depends on the state, hence on each replica's clamped input and target: with many distinct inputs the
+worst replica can sit well above a few sampled ones. The guard therefore looks at every distinct clamp
+point of the batch, and at the extreme points (and a few interior points) of a moving protocol:
+
+1. the clamp points (input, target) are collected and de-duplicated (:func:`clamp_points`);
+2. at each point's T = 0 reference state (the forward pass, a hard-clamped output at its target) a
+   rigorous per-point upper bound B_r on lambda_max is computed in one vectorised pass
+   (:func:`replica_bound`, block Gershgorin over the layers with the point's own f', f'' and residuals);
+3. lambda_max itself is computed (:func:`replica_lambda`: dense eigenvalues for <= 64 free neurons,
+   batched Lanczos above) only where the bound could exceed the best value found so far, largest bound
+   first: the maximum over all points is then exact, at the cost of as many points as the bound is loose
+   for. A Lanczos row that did not converge is reported and its bound used instead.
+
+:func:`guard` returns a :class:`GuardReport` with the worst point (its replica index, protocol step and
+lambda) and is cached per (network parameters, clamp set) in :func:`cached_guard`.
+
+EM's bias. Euler-Maruyama's stationary law is biased: the worst layer's equipartition ratio
+<kappa delta^2>/kT is about 1 + c Gamma dt lambda_max. :data:`EM_BIAS_WORST_LAYER` is c as measured
+(see its comment); the guard warns where the predicted bias c Gamma dt lambda_max exceeds
+:data:`EM_BIAS_TOLERANCE` (1 %).
+
+EM's first law. EM books the heat as the Stratonovich (trapezoid) sum, so H_end - H_start - W - Q is the
+trapezoid error: zero for quadratic H, otherwise of order dt at a fixed protocol duration
+(:data:`FIRST_LAW_ORDER`; ``tests/test_stability.py`` measures the slope).
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .hamiltonian import OutputClamp
+
+__all__ = ["EM_BIAS_WORST_LAYER", "EM_BIAS_WORST_LAYER_SE", "EM_BIAS_TOLERANCE", "EM_BIAS_WARN_DTL",
+           "FIRST_LAW_ORDER", "GuardReport", "clamp_points", "reference_states", "replica_bound", "replica_lambda",
+           "guard", "cached_guard", "check_guard", "em_bias_predicted", "clear_cache", "oscillation_check"]
+
+#: Measured worst-layer EM bias constant c: the worst layer's equipartition ratio is 1 + c Gamma dt lambda_max.
+#: Measured by ``benchmarks/em_bias.py`` (raw results: ``docs/benchmarks/em-bias-*.json``): EM against the exact
+#: equipartition value 1 (free output, kT = 0.05, exact equilibrium start, 4096 replicas, 120 time units per
+#: point after a 20 % burn-in) at Gamma dt lambda_max = 0.05, 0.1, 0.2, 0.3, 0.4 on the net of the EM-bias
+#: validation ([3, 8, 8, 2] tanh, kappa = [1, 2, 1.5], seed 0, bias_scale 0.2, input [0.3, -0.5, 0.8],
+#: lambda_max = 10.68 at that input's forward state); slope through the origin of the worst layer's
+#: ratio - 1 (layer 2; layers 1 and 3: 0.054, 0.133), weighted by 1/SE^2. The slope grows slightly with
+#: dt lambda (0.214 from the dt lambda = 0.05 point alone, 0.225 at 0.4).
+EM_BIAS_WORST_LAYER = 0.221
+#: standard error of :data:`EM_BIAS_WORST_LAYER` (fit SE inflated by sqrt(chi^2/dof) = 2.7)
+EM_BIAS_WORST_LAYER_SE = 0.0024
+#: the EM-bias warning fires where the predicted worst-layer bias exceeds this fraction
+EM_BIAS_TOLERANCE = 0.01
+#: Gamma dt lambda_max above which EM's predicted worst-layer bias exceeds EM_BIAS_TOLERANCE
+EM_BIAS_WARN_DTL = EM_BIAS_TOLERANCE / EM_BIAS_WORST_LAYER
+#: order of EM's first-law residual in dt at a fixed protocol duration (the Stratonovich trapezoid error)
+FIRST_LAW_ORDER = 1
+#: dense eigenvalues up to this many free neurons, batched Lanczos above
+DENSE_MAX = 64
+#: Lanczos iterations (at most) and the relative residual below which a Ritz value counts as converged
+LANCZOS_ITERS = 60
+LANCZOS_RTOL = 1e-3
+#: points evaluated in the first round (largest bounds first)
+FIRST_ROUND = 8
+#: interior points sampled along a moving protocol besides its ends
+PROTOCOL_POINTS = 9
+
+
+def em_bias_predicted(dt_lambda: float) -> float:
+    """EM's predicted worst-layer equipartition bias (a fraction) at Gamma dt lambda_max = ``dt_lambda``.
+
+    Examples
+    --------
+    >>> round(em_bias_predicted(EM_BIAS_WARN_DTL), 6)
+    0.01
+    """
+    return EM_BIAS_WORST_LAYER * float(dt_lambda)
+
+
+# ----------------------------------------------------------------------------- clamp points
+def clamp_points(inp, tprot, B: int, n_steps: int, dt: float):
+    """Distinct (input, target) clamp points a run visits: every row, at the protocol's extreme and a few interior steps.
+
+    Parameters
+    ----------
+    inp : Protocol
+        The clamped input (:mod:`analogsim.protocols`).
+    tprot : Protocol or None
+        The clamp target (None: free output).
+    B : int
+        Replicas.
+    n_steps, dt : int, float
+        The run's steps and time step (the protocol is read at steps 0..n_steps).
+
+    Returns
+    -------
+    X : array (M, n_0), T : array (M, n_L) or None, replica : array (M,) int, step : array (M,) int
+        The distinct points, the first replica that visits each, and the step at which it does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.protocols import Constant, Ramp
+    >>> X, T, rep, step = clamp_points(Constant(np.zeros((5, 2))), None, 5, 10, 0.1)
+    >>> X.shape, T
+    ((1, 2), None)
+    >>> X, T, rep, step = clamp_points(Ramp([0.0], [1.0], tau=1.0), None, 3, 10, 0.1)
+    >>> float(X[:, 0].min()), float(X[:, 0].max()), int(step.max())
+    (0.0, 1.0, 10)
+    """
+    ks = _steps_to_read(inp, n_steps, dt)
+    if tprot is not None:
+        ks = np.union1d(ks, _steps_to_read(tprot, n_steps, dt))
+    Xs = _values_at(inp, ks, B, dt)            # (K, B, n0)
+    parts = [Xs]
+    if tprot is not None:
+        Ts = _values_at(tprot, ks, B, dt)
+        parts.append(Ts)
+    allv = np.concatenate(parts, axis=2)       # (K, B, P)
+    K = allv.shape[0]
+    flat = allv.reshape(K * B, -1)
+    rep = np.tile(np.arange(B), K)
+    step = np.repeat(ks, B)
+    if flat.shape[0] > 1:
+        _, first = np.unique(flat, axis=0, return_index=True)
+        first.sort()
+    else:
+        first = np.arange(flat.shape[0])
+    flat = flat[first]
+    n0 = Xs.shape[2]
+    X = np.ascontiguousarray(flat[:, :n0])
+    T = np.ascontiguousarray(flat[:, n0:]) if tprot is not None else None
+    return X, T, rep[first], step[first]
+
+
+def _steps_to_read(prot, n_steps, dt):
+    if not prot.moving or n_steps == 0:
+        return np.zeros(1, dtype=np.int64)
+    ks = np.unique(np.round(np.linspace(0, n_steps, PROTOCOL_POINTS)).astype(np.int64))
+    from .protocols import Ramp, Sampled
+
+    if isinstance(prot, Ramp):  # its ends: the first and last step of the ramp inside the run
+        s = prot.schedule(np.arange(n_steps + 1) * dt)
+        ks = np.union1d(ks, [int(np.argmin(s)), int(np.argmax(s))])
+    elif isinstance(prot, Sampled):  # every coordinate's extreme steps, per row
+        v = prot.values[:n_steps + 1]
+        ks = np.union1d(ks, np.concatenate([np.argmin(v, axis=0).ravel(), np.argmax(v, axis=0).ravel()]))
+    return ks.astype(np.int64)
+
+
+def _values_at(prot, ks, B, dt):
+    out = []
+    for k in ks:
+        tab, _ = prot.tables(int(k), 0, dt, B, np.float64)
+        A, D, s, V = tab
+        v = A + s[0] * D + (V[0] if V.shape[1] > 1 else V[0, 0][None, :])
+        out.append(np.broadcast_to(v, (B, A.shape[1])))
+    return np.stack(out)
+
+
+def reference_states(net, X, T=None, hard: bool = False):
+    """T = 0 reference state of each clamp point: the forward pass from X, x_L = T for a hard clamp (list of layers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], seed=0)
+    >>> [x.shape for x in reference_states(net, np.zeros((4, 2)))]
+    [(4, 2), (4, 3), (4, 1)]
+    """
+    xs = net.forward(X)
+    if hard and T is not None:
+        xs[-1] = np.array(T, dtype=xs[-1].dtype)
+    return xs
+
+
+# ----------------------------------------------------------------------------- per-point bound and lambda
+def _terms(net, xs):
+    """Per layer l = 1..L: f'(y_l), f''(y_l), delta_l (float64)."""
+    fps, f2s, ds = [], [], []
+    for l in range(1, net.depth + 1):
+        act = net.activations[l - 1]
+        y = net.preactivation(l, xs[l - 1])
+        fps.append(act.df(y))
+        f2s.append(act.d2f(y))
+        ds.append(xs[l] - act.f(y))
+    return fps, f2s, ds
+
+
+def _norms(net):
+    return [float(np.linalg.norm(W, 2)) for W in net.weights]
+
+
+def replica_bound(net, xs, stiffness: float | None = None, hard: bool = False, norms=None) -> np.ndarray:
+    r"""Rigorous upper bound on lambda_max of the x-Hessian, per row of the state ``xs`` (one vectorised pass).
+
+    Block Gershgorin over the free layers m: lambda_max <= max_m [lambda_max(H_mm) + sum_{j != m} ||H_mj||_2],
+    with H_mm = kappa_m I + W_{m+1}^T diag(kappa_{m+1}(f'^2 - delta f'')) W_{m+1} (+ the soft clamp's
+    stiffness for m = L) and H_{m,m-1} = -diag(kappa_m f'_m) W_m, bounded by the row's own
+    max(kappa (f'^2 - delta f''))_+ ||W||_2^2 and max|kappa f'| ||W||_2. With |f'| <= 1 and delta = 0 it is the
+    cheap bound B of the project's stability notes; with a row's own f' it is often much tighter.
+
+    Parameters
+    ----------
+    net : Network (float64 is used)
+    xs : list of arrays (R, n_l)
+        States (e.g. :func:`reference_states`).
+    stiffness : float or None
+        Soft output clamp's stiffness (None: no spring).
+    hard : bool
+        Hard-clamped output (x_L fixed).
+    norms : list of float, optional
+        ||W_l||_2 (computed when not given).
+
+    Returns
+    -------
+    array (R,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network.create([3, 8, 8, 2], activations="tanh", seed=0)
+    >>> xs = net.forward(np.random.default_rng(0).normal(size=(5, 3)))
+    >>> bool(np.all(replica_bound(net, xs) >= replica_lambda(net, xs)[0]))
+    True
+    """
+    s = _norms(net) if norms is None else norms
+    L = net.depth
+    Lf = L - 1 if hard else L
+    R = xs[0].shape[0]
+    fps, f2s, ds = _terms(net, xs)
+    c = [np.max(np.abs(net.kappa[l] * fps[l]), axis=1) for l in range(L)]                    # max |kappa f'|
+    d = [np.maximum(np.max(net.kappa[l] * (fps[l] ** 2 - ds[l] * f2s[l]), axis=1), 0.0) for l in range(L)]
+    best = np.zeros(R)
+    for m in range(1, Lf + 1):
+        v = np.full(R, float(np.max(net.kappa[m - 1])))
+        if m < L:
+            v = v + s[m] ** 2 * d[m]
+        if m == L and stiffness is not None:
+            v = v + float(stiffness)
+        if m > 1:
+            v = v + s[m - 1] * c[m - 1]
+        if m + 1 <= Lf:
+            v = v + s[m] * c[m]
+        best = np.maximum(best, v)
+    return best
+
+
+def _hvp_batch(net, terms, V, sizes_free, stiffness, hard):
+    """x-Hessian times V (R, n_free), per row; terms from :func:`_terms`."""
+    fps, f2s, ds = terms
+    L = net.depth
+    Lf = L - 1 if hard else L
+    off = np.concatenate([[0], np.cumsum(sizes_free)])
+    vs = [None] + [V[:, off[i]:off[i + 1]] for i in range(Lf)]
+    out = np.zeros_like(V)
+    outs = [None] + [out[:, off[i]:off[i + 1]] for i in range(Lf)]
+    for l in range(1, L + 1):
+        W, k = net.weights[l - 1], net.kappa[l - 1]
+        u = vs[l - 1] @ W.T if (l - 1 >= 1) else None
+        vl = vs[l] if l <= Lf else None
+        if vl is None and u is None:
+            continue
+        r = (vl if vl is not None else 0.0) - (fps[l - 1] * u if u is not None else 0.0)
+        if l <= Lf:
+            outs[l] += k * r
+        if l - 1 >= 1:
+            outs[l - 1] += (-k * fps[l - 1] * r - k * ds[l - 1] * f2s[l - 1] * u) @ W
+    if stiffness is not None and not hard:
+        outs[L] += stiffness * vs[L]
+    return out
+
+
+def _dense_hessians(net, terms, sizes_free, stiffness, hard):
+    R = terms[0][0].shape[0]
+    n = int(sum(sizes_free))
+    Hs = np.empty((R, n, n))
+    eye = np.eye(n)
+    for j in range(0, n):  # columns, all rows at once
+        Hs[:, :, j] = _hvp_batch(net, terms, np.broadcast_to(eye[j], (R, n)).copy(), sizes_free, stiffness, hard)
+    return 0.5 * (Hs + Hs.transpose(0, 2, 1))
+
+
+def replica_lambda(net, xs, stiffness: float | None = None, hard: bool = False, seed: int = 0):
+    """lambda_max of the x-Hessian per row of ``xs``: exact (dense) for <= 64 free neurons, batched Lanczos above.
+
+    Returns
+    -------
+    lam : array (R,)
+        Largest eigenvalue per row (Lanczos: the top Ritz value, a lower bound that is exact once converged).
+    converged : array (R,) of bool
+        False where Lanczos' residual stayed above ``LANCZOS_RTOL`` x lambda (use a bound there).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], activations="identity", kappa=1.0, seed=0)
+    >>> lam, ok = replica_lambda(net, net.forward(np.zeros((2, 2))))
+    >>> bool(lam[0] > 1.0 and ok.all())
+    True
+    """
+    net64 = net if net.dtype == np.float64 else net.astype(np.float64)
+    xs = [np.asarray(x, dtype=np.float64) for x in xs]
+    L = net64.depth
+    Lf = L - 1 if hard else L
+    sizes_free = [net64.sizes[l] for l in range(1, Lf + 1)]
+    n = int(sum(sizes_free))
+    R = xs[0].shape[0]
+    if n == 0 or R == 0:
+        return np.zeros(R), np.ones(R, dtype=bool)
+    terms = _terms(net64, xs)
+    if n <= DENSE_MAX:
+        out = np.empty(R)
+        step = max(1, (1 << 22) // (n * n))
+        for a in range(0, R, step):
+            sub = tuple([t[a:a + step] for t in tt] for tt in terms)
+            out[a:a + step] = np.linalg.eigvalsh(_dense_hessians(net64, sub, sizes_free, stiffness, hard))[:, -1]
+        return out, np.ones(R, dtype=bool)
+    return _lanczos(net64, terms, sizes_free, stiffness, hard, n, R, seed)
+
+
+def _lanczos(net, terms, sizes_free, stiffness, hard, n, R, seed):
+    m = min(n, LANCZOS_ITERS)
+    q = np.random.default_rng(seed).standard_normal((R, n))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    q_prev = np.zeros_like(q)
+    alpha = np.zeros((R, m))
+    beta = np.zeros((R, m))
+    b_prev = np.zeros(R)
+    k_used = m
+    for j in range(m):
+        w = _hvp_batch(net, terms, q, sizes_free, stiffness, hard)
+        a = np.einsum("ij,ij->i", w, q)
+        w -= a[:, None] * q + b_prev[:, None] * q_prev
+        alpha[:, j] = a
+        b = np.linalg.norm(w, axis=1)
+        beta[:, j] = b
+        if np.all(b <= 1e-12 * (np.abs(a) + 1.0)):  # invariant subspace: exact
+            k_used = j + 1
+            break
+        q_prev, q = q, w / np.where(b > 0, b, 1.0)[:, None]
+        b_prev = b
+    k = k_used
+    Tm = np.zeros((R, k, k))
+    idx = np.arange(k)
+    Tm[:, idx, idx] = alpha[:, :k]
+    if k > 1:
+        Tm[:, idx[:-1], idx[1:]] = beta[:, :k - 1]
+        Tm[:, idx[1:], idx[:-1]] = beta[:, :k - 1]
+    ev, evec = np.linalg.eigh(Tm)
+    lam = ev[:, -1]
+    resid = np.abs(beta[:, k - 1] * evec[:, -1, -1])
+    conv = resid <= LANCZOS_RTOL * np.maximum(np.abs(lam), 1e-300)
+    return lam, conv
+
+
+# ----------------------------------------------------------------------------- the guard
+@dataclass
+class GuardReport:
+    """What the stability guard found.
+
+    Attributes
+    ----------
+    lambda_max : float
+        Largest x-Hessian eigenvalue over every clamp point (exact where ``exact``; else a rigorous bound).
+    replica, step : int
+        The worst point's first replica index and protocol step.
+    n_points, n_evaluated : int
+        Distinct clamp points, and how many needed an eigenvalue (the others were dominated by their bound).
+    bound_max : float
+        Largest per-point bound.
+    exact : bool
+        False when a Lanczos row did not converge and its bound was used (``notes`` says so).
+    per_point : dict
+        ``lam`` (M,) eigenvalue or bound per point, ``replica`` (M,), ``step`` (M,).
+    """
+
+    lambda_max: float
+    replica: int
+    step: int
+    n_points: int
+    n_evaluated: int
+    bound_max: float
+    exact: bool = True
+    notes: list = field(default_factory=list)
+    per_point: dict = field(default_factory=dict)
+
+    def where(self) -> str:
+        """'replica r [at protocol step k]' (or what the lambda is when no point was evaluated)."""
+        if self.replica < 0:
+            return "every replica (lambda given or bounded, not per point)"
+        return f"replica {self.replica}" + (f" at protocol step {self.step}" if self.step else "")
+
+
+def guard(net, X, T=None, *, stiffness=None, hard=False, replica=None, step=None) -> GuardReport:
+    """lambda_max over every clamp point (rows of X, T): bound everywhere, eigenvalues where the bound could win.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network.create([3, 8, 8, 2], activations="tanh", seed=0)
+    >>> rep = guard(net, np.random.default_rng(0).normal(size=(100, 3)))
+    >>> rep.n_points, bool(rep.lambda_max <= rep.bound_max)
+    (100, True)
+    """
+    net64 = net if net.dtype == np.float64 else net.astype(np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    M = X.shape[0]
+    replica = np.arange(M) if replica is None else np.asarray(replica)
+    step = np.zeros(M, dtype=np.int64) if step is None else np.asarray(step)
+    xs = reference_states(net64, X, T, hard)
+    Bd = replica_bound(net64, xs, stiffness, hard)
+    lam = np.full(M, np.nan)
+    order = np.argsort(-Bd, kind="stable")
+    notes = []
+    exact = True
+    best = 0.0
+    done = np.zeros(M, dtype=bool)
+    first = order[:FIRST_ROUND]
+    rounds = [first]
+    while rounds:
+        rows = rounds.pop()
+        if rows.size:
+            lr, ok = replica_lambda(net64, [x[rows] for x in xs], stiffness, hard)
+            if not np.all(ok):
+                bad = rows[~ok]
+                exact = False
+                notes.append(f"Lanczos did not converge for {bad.size} clamp point(s) (e.g. replica "
+                             f"{int(replica[bad[0]])}); their rigorous bound is used instead")
+                lr = np.where(ok, lr, Bd[rows])
+            lam[rows] = lr
+            done[rows] = True
+            best = max(best, float(np.max(lr)))
+        rest = np.where(~done & (Bd > best))[0]
+        if rest.size:
+            rounds.append(rest)
+    w = int(np.nanargmax(np.where(done, lam, -np.inf))) if np.any(done) else 0
+    return GuardReport(lambda_max=float(lam[w]) if M else 0.0, replica=int(replica[w]) if M else 0,
+                       step=int(step[w]) if M else 0, n_points=M, n_evaluated=int(done.sum()),
+                       bound_max=float(Bd.max()) if M else 0.0, exact=exact, notes=notes,
+                       per_point={"lam": np.where(done, lam, Bd), "replica": replica, "step": step})
+
+
+# ----------------------------------------------------------------------------- cache
+_CACHE: dict = {}
+CACHE_SIZE = 8
+
+
+def clear_cache() -> None:
+    """Forget every cached guard result."""
+    _CACHE.clear()
+
+
+def cached_guard(net, inp, tprot, clamp, B, n_steps, dt):
+    """:func:`guard` over :func:`clamp_points`, cached per (network parameters, clamp set).
+
+    The key holds copies of the parameters (theta, kappa) and of the clamp points; a lookup compares them
+    exactly, so a changed weight, kappa, input or target is re-checked.
+
+    Returns
+    -------
+    (GuardReport, bool)
+        The report and whether it came from the cache.
+    """
+    hard = clamp is not None and clamp.hard
+    stiff = None if (clamp is None or hard) else clamp.stiffness
+    X, T, rep, st = clamp_points(inp, tprot, B, n_steps, dt)
+    key = id(net)
+    ent = _CACHE.get(key)
+    kap = net.kappa_flat
+    if ent is not None and ent["ref"]() is net and _same(ent, net, kap, X, T, stiff, hard):
+        return ent["report"], True
+    rep_ = guard(net, X, T, stiffness=stiff, hard=hard, replica=rep, step=st)
+    if len(_CACHE) >= CACHE_SIZE and key not in _CACHE:
+        _CACHE.pop(next(iter(_CACHE)))
+    try:
+        ref = weakref.ref(net)
+    except TypeError:  # pragma: no cover - a network type without weak references: no caching
+        return rep_, False
+    _CACHE[key] = {"ref": ref, "theta": net.theta.copy(), "kappa": np.array(kap, copy=True), "X": X, "T": T,
+                   "stiff": stiff, "hard": hard, "acts": tuple(a.name for a in net.activations),
+                   "report": rep_}
+    return rep_, False
+
+
+def _same(ent, net, kap, X, T, stiff, hard):
+    if ent["stiff"] != stiff or ent["hard"] != hard or ent["acts"] != tuple(a.name for a in net.activations):
+        return False
+    if ent["X"].shape != X.shape or not np.array_equal(ent["X"], X):
+        return False
+    if (ent["T"] is None) != (T is None) or (T is not None and (ent["T"].shape != T.shape
+                                                              or not np.array_equal(ent["T"], T))):
+        return False
+    return ent["theta"].shape == net.theta.shape and np.array_equal(ent["theta"], net.theta) \
+        and np.array_equal(ent["kappa"], kap)
+
+
+# ----------------------------------------------------------------------------- the checks
+def check_guard(dt: float, gamma: float, report: GuardReport, integrator_code: int, stacklevel: int = 3) -> float:
+    """ValueError when Gamma dt lambda >= 2 at the worst clamp point (naming it and a safe dt); EM-bias warning.
+
+    Returns Gamma dt lambda_max.
+
+    Examples
+    --------
+    >>> rep = GuardReport(lambda_max=10.0, replica=3, step=0, n_points=4, n_evaluated=1, bound_max=12.0)
+    >>> check_guard(0.001, 1.0, rep, 1)
+    0.01
+    """
+    lam = report.lambda_max
+    x = gamma * dt * lam
+    where = report.where()
+    if lam > 0 and x >= 2.0:
+        safe = 1.0 / (gamma * lam)
+        raise ValueError(
+            f"dt = {dt:g} is unstable: at {where} (the worst of {report.n_points} distinct clamp points) "
+            f"Gamma dt lambda_max = {x:.4g} >= 2 with lambda_max = {lam:.6g} (Gamma = {gamma:g}); explicit steps "
+            f"need dt < 2/(Gamma lambda_max) = {2 / (gamma * lam):.4g}. Safe: dt <= {safe:.4g} with MALA(), or "
+            f"dt <= {EM_BIAS_WARN_DTL * safe:.4g} for Euler-Maruyama within {100 * EM_BIAS_TOLERANCE:g} % "
+            f"(lambda_max: {'exact' if report.exact else 'a rigorous bound where Lanczos did not converge'})")
+    for note in report.notes:
+        warnings.warn(f"stability guard: {note}", RuntimeWarning, stacklevel=stacklevel)
+    if integrator_code == 0 and x > EM_BIAS_WARN_DTL:
+        bias = em_bias_predicted(x)
+        warnings.warn(
+            f"Euler-Maruyama with Gamma dt lambda_max = {x:.3g} (at {where}): its stationary law is biased by about "
+            f"{100 * bias:.2g} % in the worst layer (measured {EM_BIAS_WORST_LAYER:g} +- {EM_BIAS_WORST_LAYER_SE:g} "
+            f"x dt lambda_max), more than {100 * EM_BIAS_TOLERANCE:g} %. Use integrator=MALA() for exact sampling, "
+            f"or dt <= {EM_BIAS_WARN_DTL / (gamma * lam):.3g}", RuntimeWarning, stacklevel=stacklevel)
+    return x
+
+
+def report_from_lambda(lam: float, note: str = "") -> GuardReport:
+    """A :class:`GuardReport` for a lambda given by the caller (or the global bound)."""
+    return GuardReport(lambda_max=float(lam), replica=-1, step=0, n_points=1, n_evaluated=0, bound_max=float(lam),
+                       notes=[note] if note else [])
+
+
+# ----------------------------------------------------------------------------- runtime: wrong oscillations
+#: a replica is a suspect when its deterministic step |Gamma dt g|^2 exceeds OSC_THERMAL x the thermal scale
+#: 2 Gamma dt kT (n + 10) (a stable mode in equilibrium gives at most 2 Gamma dt kT per neuron on average)
+OSC_THERMAL = 2.0
+#: period 2: |x_{k+2} - x_k| <= OSC_RETURN |x_{k+1} - x_k| (a linear mode: |2 - Gamma dt lambda|)
+OSC_RETURN = 0.25
+#: sustained: |x_{k+4} - x_{k+3}| >= OSC_SUSTAIN |x_{k+1} - x_k| (a stable linear mode decays as |1 - dt lambda|^3)
+OSC_SUSTAIN = 0.9
+#: probe steps taken (noise-free, on copies) from a suspect's final state
+OSC_PROBE = 4
+
+
+def oscillation_check(run, net, X):
+    """Replicas whose final state sits on a bounded period-2 oscillation of the EM map (a mode with dt lambda >= 2).
+
+    A run can "not blow up" and still be wrong: above 2/lambda a mode saturates into a 2-cycle. From the
+    kernel's gradient at the final state, replicas whose deterministic step is far above the thermal scale
+    are probed with :data:`OSC_PROBE` noise-free EM steps on copies (the run's state is not touched): a
+    replica is flagged when the map returns near its start after two steps (period 2) and the step size
+    does not decay. Cost without suspects: one pass over the kernel's gradient buffers.
+
+    Returns
+    -------
+    dict or None
+        ``replicas`` (list of int), ``cause`` (text), ``energy`` (H of each flagged replica), ``equipartition_energy``
+        (n kT/2 for the moving neurons), ``return_ratio``, ``sustain_ratio``.
+    """
+    from .hamiltonian import OutputClamp, energy, grad_x
+
+    a = run.gamma * run.dt
+    nd = run._dyn_neurons()
+    d1 = run.drift_sq()
+    thermal = 2.0 * a * run.kT * (nd + 10)
+    scale = 1e-20 * (1.0 + np.mean(X.astype(np.float64) ** 2)) * nd
+    sus = np.where(d1 > OSC_THERMAL * thermal + scale)[0]
+    if sus.size == 0:
+        return None
+    net64 = net if net.dtype == np.float64 else net.astype(np.float64)
+    xs = [np.array(x, dtype=np.float64) for x in net64.split(X[sus].astype(np.float64))]
+    clamp = None
+    hard = run.hard
+    if run.clamp is not None and not hard:
+        tab, _ = run.target_protocol.tables(run.k, 0, run.dt, run.B, np.float64)
+        A, D, s_, V = tab
+        tgt = np.broadcast_to(A + s_[0] * D + (V[0] if V.shape[1] > 1 else V[0, 0][None, :]), (run.B, A.shape[1]))
+        clamp = OutputClamp(np.array(tgt[sus]), run.clamp.stiffness)
+    L = net64.depth
+    dyn = range(1, L if hard else L + 1)
+    traj = [np.concatenate([xs[l] for l in dyn], axis=1)]
+    h0 = energy(net64, xs, clamp)
+    for _ in range(OSC_PROBE):
+        g = grad_x(net64, xs, clamp)
+        for l in dyn:
+            xs[l] = xs[l] - a * g[l]
+        traj.append(np.concatenate([xs[l] for l in dyn], axis=1))
+    n1 = np.linalg.norm(traj[1] - traj[0], axis=1)
+    n2 = np.linalg.norm(traj[2] - traj[0], axis=1)
+    n4 = np.linalg.norm(traj[OSC_PROBE] - traj[OSC_PROBE - 1], axis=1)
+    ret = n2 / np.maximum(n1, 1e-300)
+    sus_ = n4 / np.maximum(n1, 1e-300)
+    bad = (ret <= OSC_RETURN) & (sus_ >= OSC_SUSTAIN)
+    if not np.any(bad):
+        return None
+    idx = sus[bad]
+    e_eq = 0.5 * nd * run.kT
+    w = int(np.argmax(h0[bad]))
+    cause = (f"period-2 oscillation of the Euler-Maruyama map (a mode with Gamma dt lambda >= 2 saturated instead of "
+             f"diverging): replica {int(idx[w])} has H = {float(h0[bad][w]):.4g} against an equipartition energy "
+             f"n kT/2 = {e_eq:.4g} of its moving neurons, its state returns to within "
+             f"{float(ret[bad][w]):.2g} of a step after two steps and the step does not decay "
+             f"({float(sus_[bad][w]):.2g} after {OSC_PROBE}); reduce dt (the stability guard, stability='auto', "
+             f"computes a safe one) or use MALA()")
+    return {"replicas": [int(i) for i in idx], "cause": cause, "energy": [float(v) for v in h0[bad]],
+            "equipartition_energy": e_eq, "return_ratio": [float(v) for v in ret[bad]],
+            "sustain_ratio": [float(v) for v in sus_[bad]]}
