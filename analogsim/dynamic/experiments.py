@@ -1,0 +1,227 @@
+"""Measurements on the bistable element: quasi-static limits, error vs tilt, Kramers lifetimes, the digits budget,
+and the ``dynamic`` sweep task.
+
+Every function runs the simulated process (:func:`~analogsim.dynamic.cycle.run_segments`) and returns plain
+dicts of numbers (energies in units of kT) with their standard errors, ready for JSON.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._checks import as_seedsequence, check_scalar
+from .cycle import InferenceMachine, fit_quasistatic, prior_tilts, run_segments
+from .digits import activation_patterns, binary_entropy, trained_relu_net
+from .element import DoubleWell
+from .protocols import RESET_PROTOCOLS, hold
+
+__all__ = ["reset_work", "quasistatic_series", "excess_slope", "error_vs_depth", "lifetimes", "digits_budget",
+           "dynamic_task"]
+
+#: local equilibration inside the starting wells before a reset (units of tau_r)
+T_EQUILIBRATE = 10.0
+
+
+def _bits(p, M, rng):
+    """Exactly round(p M) elements in s = 1, in random order (so the sample's occupation is p to 1/M)."""
+    s = np.zeros(M, dtype=np.int8)
+    s[:int(round(p * M))] = 1
+    return rng.permutation(s)
+
+
+def reset_work(element: DoubleWell, protocol: str, tau: float, *, p: float = 0.5, n_elements: int = 2000,
+               depth: float = 10.0, seed=0, dt: float = 0.2, threads=None) -> dict:
+    """Mean reset work (kT) of ``n_elements`` bits with occupation ``p`` of s = 1, reset by ``protocol`` in ``tau``.
+
+    ``protocol``: 'standard', 'prior-adapted' (prior tilt for ``p``) or 'uncompute' (signal +-depth from each
+    bit's own state). Returns work, se, error (fraction not in s = 0 after the reset), first_law (max |residual|),
+    and the quasi-static prediction ``bound`` (kT ln 2, kT H(p), 0).
+
+    Examples
+    --------
+    >>> r = reset_work(DoubleWell(), "uncompute", 3000.0, p=0.5, n_elements=256)
+    >>> r["bound"], r["error"] < 0.05
+    (0.0, True)
+    """
+    if protocol not in RESET_PROTOCOLS:
+        raise ValueError(f"protocol must be one of {sorted(RESET_PROTOCOLS)}, got {protocol!r}")
+    p = check_scalar(p, "p", low=0.0, high=1.0)
+    ss = as_seedsequence(seed)
+    rng = np.random.default_rng(ss.spawn(1)[0])
+    M = check_scalar(n_elements, "n_elements", low=2, integer=True)
+    s0 = _bits(p, M, rng)
+    proto = RESET_PROTOCOLS[protocol](depth)
+    kw = {}
+    if protocol == "prior-adapted":
+        kw["prior"] = prior_tilts(element, np.full(M, p), depth)
+        bound = float(binary_entropy(p))
+    elif protocol == "uncompute":
+        kw["signal"] = np.where(s0 == 1, depth, -depth).astype(np.float64)
+        bound = 0.0
+    else:
+        bound = math.log(2.0)
+    b = run_segments(element, [(hold(), T_EQUILIBRATE), (proto, tau)], n_elements=M, s0=s0, seed=ss, dt=dt,
+                     threads=threads, **kw)
+    w, se = b.mean_work(proto.name)
+    return {"protocol": protocol, "p": p, "tau": float(tau), "work": w, "se": se, "bound": bound,
+            "error": float(np.mean(b.bits[:, :, 1] != 0)), "first_law": float(np.max(np.abs(b.first_law_residual))),
+            "n_elements": M, "dt": dt, "E_b": element.E_b, "kT": element.kT, "depth": depth}
+
+
+def quasistatic_series(element, protocol, taus, *, p=0.5, n_elements=2000, depth=10.0, seed=0, dt=0.2,
+                       threads=None) -> dict:
+    """:func:`reset_work` at each tau and the fit work = a + b / tau (a: the quasi-static limit, in kT).
+
+    Returns ``points`` (one dict per tau), ``fit`` (a, a_se, b, b_se, chi2, dof), ``bound`` and
+    ``max_error`` (the largest reset error over the taus)."""
+    ss = as_seedsequence(seed).spawn(len(taus))
+    pts = [reset_work(element, protocol, t, p=p, n_elements=n_elements, depth=depth, seed=s, dt=dt, threads=threads)
+           for t, s in zip(taus, ss)]
+    fit = fit_quasistatic([q["tau"] for q in pts], [q["work"] for q in pts], [q["se"] for q in pts])
+    return {"protocol": protocol, "p": p, "points": pts, "fit": fit, "bound": pts[0]["bound"],
+            "max_error": max(q["error"] for q in pts)}
+
+
+def excess_slope(points, bound) -> dict:
+    """Weighted log-log fit of the excess work (work - bound) against tau: slope and its SE (-1 expected)."""
+    t = np.array([q["tau"] for q in points])
+    ex = np.array([q["work"] for q in points]) - bound
+    se = np.array([q["se"] for q in points])
+    if np.any(ex <= 0):
+        return {"slope": float("nan"), "slope_se": float("nan")}
+    x, y, s = np.log(t), np.log(ex), se / ex
+    wts = 1.0 / s ** 2
+    xm = np.sum(wts * x) / wts.sum()
+    ym = np.sum(wts * y) / wts.sum()
+    sxx = np.sum(wts * (x - xm) ** 2)
+    slope = np.sum(wts * (x - xm) * (y - ym)) / sxx
+    return {"slope": float(slope), "slope_se": float(1.0 / math.sqrt(sxx))}
+
+
+def error_vs_depth(element, depths, *, tau=1600.0, n_elements=20000, seed=0, dt=0.2, threads=None) -> dict:
+    """Reset error of the standard erasure against the tilt depth D: the measured errors, the Boltzmann occupation
+    of the wrong well at the holding barrier, and the fitted log-slope of the error in D/kT (-1 expected).
+
+    Examples
+    --------
+    >>> r = error_vs_depth(DoubleWell(), [2.0, 3.0], tau=200.0, n_elements=2000)
+    >>> r["errors"][0] > r["errors"][1]
+    True
+    """
+    ss = as_seedsequence(seed).spawn(len(depths))
+    err, se, boltz, work = [], [], [], []
+    for d, s in zip(depths, ss):
+        r = reset_work(element, "standard", tau, p=0.5, n_elements=n_elements, depth=d, seed=s, dt=dt,
+                       threads=threads)
+        e = r["error"]
+        err.append(e)
+        se.append(math.sqrt(max(e, 1.0 / n_elements) * (1 - e) / n_elements))
+        boltz.append(element.wrong_well_occupation(d))
+        work.append((r["work"], r["se"]))
+    x = np.asarray(depths, dtype=float) / element.kT
+    e = np.asarray(err)
+    ok = e > 0
+    out = {"depths": list(map(float, depths)), "errors": err, "errors_se": se, "boltzmann": boltz,
+           "work": [w for w, _ in work], "work_se": [s for _, s in work], "tau": tau, "n_elements": n_elements}
+    if ok.sum() >= 2:
+        w = e[ok] * n_elements  # Poisson weights: var(ln e) = 1/count
+        xm = np.sum(w * x[ok]) / w.sum()
+        ym = np.sum(w * np.log(e[ok])) / w.sum()
+        sxx = np.sum(w * (x[ok] - xm) ** 2)
+        out["slope"] = float(np.sum(w * (x[ok] - xm) * (np.log(e[ok]) - ym)) / sxx)
+        out["slope_se"] = float(1.0 / math.sqrt(sxx))
+    else:
+        out["slope"] = out["slope_se"] = float("nan")
+    return out
+
+
+def lifetimes(E_b, kTs, *, n_elements=400, dt=0.2, seed=0, max_tau=2e6) -> dict:
+    """Mean first-passage time of a stored bit (q = -1 to q = +1, zero tilt) at barrier ``E_b`` and each kT,
+    in units of tau_r; the exact 1-D mean first-passage time, Kramers' law, and the slope of ln(lifetime) in
+    E_b/kT (1 expected)."""
+    from ..kernels import bistable as kb
+    from ..kernels.rng import seed_streams
+
+    ss = as_seedsequence(seed)
+    x, life, life_se, exact, kram, censored = [], [], [], [], [], []
+    streams = seed_streams(ss, len(kTs))
+    for i, kT in enumerate(kTs):
+        el = DoubleWell(E_b=E_b, kT=kT)
+        tr = el.relax_time
+        fpar = np.array([dt * tr * el.mobility, math.sqrt(2 * el.mobility * kT * dt * tr), el.E_b, 0.5, 0.5,
+                         1.0 / el.tilt_width])
+        out = np.empty(n_elements, dtype=np.int64)
+        kb.first_passage(-np.ones(n_elements), streams[i], el.E_b, el.E_b, 0.0, fpar, 1.0, int(max_tau / dt), out)
+        cens = int(np.sum(out < 0))
+        t = np.where(out < 0, max_tau / dt, out) * dt
+        x.append(E_b / kT)
+        life.append(float(t.mean()))
+        life_se.append(float(t.std(ddof=1) / math.sqrt(n_elements)))
+        exact.append(el.mean_first_passage() / tr)
+        kram.append(el.kramers_time() / tr)
+        censored.append(cens)
+    xa, ya, sa = np.array(x), np.log(life), np.array(life_se) / np.array(life)
+    w = 1.0 / sa ** 2
+    xm, ym = np.sum(w * xa) / w.sum(), np.sum(w * ya) / w.sum()
+    sxx = np.sum(w * (xa - xm) ** 2)
+    return {"x": x, "lifetime": life, "lifetime_se": life_se, "exact_mfpt": exact, "kramers": kram,
+            "censored": censored, "slope": float(np.sum(w * (xa - xm) * (ya - ym)) / sxx),
+            "slope_se": float(1.0 / math.sqrt(sxx)), "E_b": E_b, "n_elements": n_elements}
+
+
+def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "uncompute"), element=None,
+                  net_seed=0, hidden=(64, 64), max_iter=200, n_test=None, depth=10.0, dt=0.2, seed=0,
+                  threads=None, T=300.0) -> dict:
+    """The dynamic machine on a relu net trained on digits: measured reset work per inference (kT) for each
+    protocol and tau, against kT sum_i H(p_i), kT nu H(p_mean), kT nu ln 2 and the plug-in pattern entropy.
+
+    The priors p_i are measured on the training inputs; the held-out inputs run through the machine (one cycle
+    each). Energies come back in kT, with joules at ``T`` kelvin and bits in ``units``."""
+    from .. import bounds
+
+    element = element or DoubleWell()
+    net, Xtr, Xte, acc = trained_relu_net(net_seed, hidden=hidden, max_iter=max_iter)
+    if n_test is not None:
+        Xte = Xte[:int(n_test)]
+    train = activation_patterns(net, Xtr)
+    test = activation_patterns(net, Xte)
+    budget = test.budget(p_prior=train.p)
+    runs = []
+    ss = as_seedsequence(seed).spawn(len(taus) * len(protocols))
+    k = 0
+    for proto in protocols:
+        for tau in taus:
+            m = InferenceMachine(element, RESET_PROTOCOLS[proto](depth), tau=tau, depth=depth, t_set=tau, dt=dt)
+            r = m.run(test.y, prior=train.p if proto == "prior-adapted" else None, seed=ss[k], threads=threads)
+            k += 1
+            runs.append({"protocol": proto, **r.summary()})
+    kTj = bounds.kT_joules(T)
+    units = {key: {"kT": v, "J": v * kTj, "bits": v / math.log(2)} for key, v in budget.items()
+             if key in ("sum_H_p_i", "nu_H_pbar", "nu_ln2", "pattern_entropy_plugin", "ln_n", "cross_entropy")}
+    return {"accuracy": acc, "sizes": list(net.sizes), "nu": test.nu, "n_test": int(Xte.shape[0]), "budget": budget,
+            "units": units, "runs": runs, "T_K": T, "kT_J": kTj, "p_train": train.p.tolist(),
+            "p_test": test.p.tolist(), "nu_a": test.record.nu_a, "nu_a_se": test.record.nu_a_se}
+
+
+def dynamic_task(params: dict, seed: int) -> dict:
+    """Sweep task ``dynamic``: the mean reset work and error of one protocol at (tau, E_b, kT).
+
+    Settings: ``tau`` (reset duration in units of tau_r, [dynamics]), ``kT`` ([dynamics]); in [task]: ``E_b``
+    (holding barrier, default 16), ``protocol`` (default 'standard'), ``p`` (default 0.5), ``depth`` (default 10),
+    ``n_elements`` (default 2000), ``step`` (time step in tau_r, default 0.2). Results: work, se, bound, excess,
+    error, first_law.
+
+    Examples
+    --------
+    >>> r = dynamic_task({"tau": 400.0, "kT": 1.0, "E_b": 16.0, "n_elements": 256}, seed=0)
+    >>> r["work"] > r["bound"]
+    True
+    """
+    el = DoubleWell(E_b=float(params.get("E_b", 16.0)), kT=float(params.get("kT") or 1.0))
+    r = reset_work(el, str(params.get("protocol", "standard")), float(params["tau"]), p=float(params.get("p", 0.5)),
+                   n_elements=int(params.get("n_elements", 2000)), depth=float(params.get("depth", 10.0)) * el.kT,
+                   seed=seed, dt=float(params.get("step", 0.2)), threads=1)
+    return {"work": r["work"], "se": r["se"], "bound": r["bound"], "excess": r["work"] - r["bound"],
+            "error": r["error"], "first_law": r["first_law"]}
