@@ -20,86 +20,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import constants
 
 from ._checks import check_scalar
-
-K_B: float = constants.k  #: Boltzmann constant in J/K (CODATA, exact)
-LN2: float = math.log(2.0)
-T_ROOM: float = 300.0  #: default temperature in kelvin
-
-
-# ------------------------------------------------------------------------------------------ units
-def check_temperature(T, name: str = "T") -> float:
-    """Return T (kelvin) as a float; ValueError unless it is finite and > 0."""
-    return check_scalar(T, name, low=0.0, low_open=True)
-
-
-def kT_joules(T=T_ROOM) -> float:
-    """The thermal energy k_B T in joules at temperature ``T`` (kelvin).
-
-    Examples
-    --------
-    >>> f"{kT_joules(300):.4e}"
-    '4.1419e-21'
-    """
-    return K_B * check_temperature(T)
-
-
-@dataclass(frozen=True)
-class Energy:
-    """An energy in natural units (multiples of kT) at temperature ``T`` kelvin.
-
-    Attributes
-    ----------
-    nat : float
-        E / kT (dimensionless). The natural-unit value does not depend on T.
-    T : float
-        Temperature in kelvin, used only for :attr:`joules`.
-
-    Examples
-    --------
-    >>> e = Energy(2 * LN2)
-    >>> e.bits, f"{e.joules:.3e}"
-    (2.0, '5.742e-21')
-    """
-
-    nat: float
-    T: float = T_ROOM
-
-    def __post_init__(self):
-        check_temperature(self.T)
-        if not math.isfinite(self.nat):
-            raise ValueError(f"nat must be finite, got {self.nat!r}")
-
-    @property
-    def joules(self) -> float:
-        """E in joules: nat * k_B * T."""
-        return self.nat * K_B * self.T
-
-    @property
-    def bits(self) -> float:
-        """E / (kT ln 2): the negentropy in bits (Eq. 20), i.e. the number of Landauer erasures it pays for."""
-        return self.nat / LN2
-
-    @classmethod
-    def from_joules(cls, E, T=T_ROOM) -> "Energy":
-        """An energy given in joules at temperature ``T``."""
-        T = check_temperature(T)
-        return cls(check_scalar(E, "E") / (K_B * T), T)
-
-    @classmethod
-    def from_bits(cls, bits, T=T_ROOM) -> "Energy":
-        """The energy of ``bits`` Landauer erasures, bits * kT ln 2."""
-        return cls(check_scalar(bits, "bits") * LN2, check_temperature(T))
-
-    def at(self, T) -> "Energy":
-        """The same natural-unit value at another temperature (a bound proportional to kT)."""
-        return Energy(self.nat, check_temperature(T))
-
-    def as_dict(self) -> dict:
-        """``{"kT": nat, "joules": ..., "bits": ..., "T_K": T}`` (JSON-ready)."""
-        return {"kT": self.nat, "joules": self.joules, "bits": self.bits, "T_K": self.T}
+# The constants, kT in joules and the Energy value type live in analogsim.units (one definition).
+from .units import K_B, LN2, T_ROOM, Energy, check_temperature, kT_joules  # noqa: F401
 
 
 def landauer(bits, T=T_ROOM) -> Energy:

@@ -181,6 +181,14 @@ SCHEMA: dict[str, dict[str, _Field]] = {
         "batch_size": _I(1, low=1, help="entries per presentation"),
         "substeps": _I(None, low=1, help="parameter steps per presentation (default: the engine's)"),
     },
+    "units": {  # reporting only: energies in joules and bits beside energy units (analogsim.units)
+        "temperature_K": _F(None, low=0.0, low_open=True,
+                            help="physical temperature of the bath in kelvin (default 300 when energy_unit_J "
+                                 "is not given)"),
+        "energy_unit_J": _F(None, low=0.0, low_open=True,
+                            help="joules per energy unit, i.e. what kT = 1 means for the substrate "
+                                 "(then T = kT * energy_unit_J / k_B)"),
+    },
 }
 SECTIONS = tuple(SCHEMA) + ("task", "sweep")
 

@@ -4,7 +4,7 @@ Lines: the analog bound 2 N rho kT (Eq. 16 per presentation) and the digital Lan
 flops_per_param x N x bits_per_flop x kT ln 2 (Eq. 17 per token). Points: the IEM "energy"
 E_min^IEM = kT ln 2 H(theta) of given parameter vectors or histograms (one number per network state, not
 per sample: it does not grow with N beyond log2(bins) bits), and measured training work per sample.
-Left axis in kT, right axis in joules at T. matplotlib's Agg canvas is used directly (no pyplot, no
+Left axis in kT, right axis in joules at T (omitted with ``joule_axis=False``). matplotlib's Agg canvas is used directly (no pyplot, no
 global backend change); files are PNG and SVG, written atomically.
 
 Examples
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import check_array, check_scalar
+from ._figstyle import finish
 from ._io import atomic_write_bytes
 from .bounds import LN2, T_ROOM, K_B, check_temperature
 from .iem import DEFAULT_BINS, histogram_entropy, parameter_entropy
@@ -94,7 +95,7 @@ def _measured_sets(measured):
 
 def plot_training_energy(N=None, *, T=T_ROOM, bits_per_flop: float = 16.0, flops_per_param: float = 6.0,
                          rho: float = 1.0, iem=None, bins=DEFAULT_BINS, range=None, measured=None, out=None,
-                         formats=_FORMATS, title: str | None = None):
+                         formats=_FORMATS, title: str | None = None, joule_axis: bool = True, notes=()):
     """Energy per training sample vs N with the analog, digital and IEM bounds and measured points.
 
     Parameters
@@ -114,6 +115,11 @@ def plot_training_energy(N=None, *, T=T_ROOM, bits_per_flop: float = 16.0, flops
     out : path, optional
         File stem (a .png/.svg suffix is replaced); one file per entry of ``formats``.
     formats : sequence of {'png', 'svg'}
+    joule_axis : bool
+        Draw the right axis in joules at ``T`` (every point must then be at that temperature: measured
+        points in kT convert to joules only at their own run's temperature).
+    notes : sequence of str
+        Extra lines for the legend box (e.g. what the error bars are).
 
     Returns
     -------
@@ -130,10 +136,11 @@ def plot_training_energy(N=None, *, T=T_ROOM, bits_per_flop: float = 16.0, flops
     sets = _measured_sets(measured)
     fmts = _check_formats(formats) if out is not None else ()
 
-    fig = Figure(figsize=(6.4, 4.6), dpi=120)
+    fig = Figure(figsize=(8.6, 4.6), dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    ax.loglog(cur["N"], cur["analog"], "-", color="C0", label=f"analog bound 2N{'' if rho == 1 else ' rho'}kT (Eq. 16)")
+    ax.loglog(cur["N"], cur["analog"], "-", color="C0",
+              label=f"analog 2N{'' if rho == 1 else ' rho'}kT per presentation (Eq. 16; a bound only at kT*)")
     ax.loglog(cur["N"], cur["digital"], "--", color="C3",
               label=f"digital Landauer {flops_per_param:g}N x {bits_per_flop:g} bit x kT ln2 (Eq. 17)")
     for j, p in enumerate(pts):
@@ -141,15 +148,12 @@ def plot_training_energy(N=None, *, T=T_ROOM, bits_per_flop: float = 16.0, flops
     for j, s in enumerate(sets):
         kw = dict(fmt="o", color=f"C{(2 + 2 * j) % 10}", label=s["label"], capsize=2)
         ax.errorbar(s["N"], s["W"], yerr=s["se"], **kw)
-    ax.set_xlabel("number of parameters N")
-    ax.set_ylabel("energy per training sample [kT]")
-    kTJ = K_B * T
-    sec = ax.secondary_yaxis("right", functions=(lambda e: e * kTJ, lambda j: j / kTJ))
-    sec.set_ylabel(f"[J] at T = {T:g} K")
-    ax.set_title(title or "Energy per training sample vs N")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    if joule_axis:
+        kTJ = K_B * T
+        sec = ax.secondary_yaxis("right", functions=(lambda e: e * kTJ, lambda j: j / kTJ))
+        sec.set_ylabel(f"[J] at T = {T:g} K")
+    finish(fig, ax, "number of parameters N [count]", "energy per training sample [kT]",
+           title or "Energy per training sample vs N", notes=tuple(notes))
     paths = save_figure(fig, out, fmts) if out is not None else []
     return fig, paths
 

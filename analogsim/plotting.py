@@ -11,14 +11,23 @@ the Agg canvas, so plotting works headless and never changes the caller's backen
 Standard figures (made when their variables are present):
 
 - ``loss_vs_kT``: held-out (excess) loss against kT, with the threshold temperature T* marked
-  (the ``kT_star`` variable if present, else E(T*) = 2 E(0) interpolated in log kT; PHYSICS.md §7).
+  (the ``kT_star`` variable if present, else E(T*) = 2 E(0) interpolated in log kT; docs/training.md).
 - ``energy_vs_S`` / ``energy_vs_n_train`` / ``energy_vs_N``: training work W against presentations S,
   data-set size and parameter count N on log-log axes, with the Eq. 16 bound 2 N S kT and fitted slopes.
-- ``stress_error``: relative stress-vs-backprop error against r = kappa_out/kappa_hidden (slope ~1, §4).
-- ``work_vs_tau``: quasi-static work against protocol duration tau (slope -1, Eq. 7, §5).
-- ``equipartition``: <kappa delta^2>/kT against the first swept setting (exactly 1 in equilibrium, §2).
-- ``bounds``: :func:`analogsim.bounds.bounds_figure` (analog and digital bounds per training sample vs N)
-  with the sweep's measured W / (S kT) per N.
+- ``stress_error``: relative stress-vs-backprop error against r = kappa_out/kappa_hidden (slope ~1).
+- ``work_vs_tau``: quasi-static work against protocol duration tau (slope -1, Eq. 7).
+- ``equipartition``: <kappa delta^2>/kT against the first swept setting (exactly 1 in equilibrium).
+- ``bounds``: :func:`analogsim.plot_bounds.plot_training_energy` (analog and digital bounds per training
+  sample vs N, in kT) with the sweep's measured W / (S kT) per N; a joule axis at the run's temperature.
+- ``curve``: any variable against any sweep axis, when one is asked for (``y=``, ``x=``).
+
+What every figure does (see ``docs/sweeps.md``): units in brackets on every axis (energies in the
+simulator's energy units, k_B = 1; a right axis in joules only where all points share one physical
+temperature and energy unit); error bars are +-1 standard error over seeds and the legend says so;
+legends sit outside the data; reference lines that coincide are drawn once with a note; tick labels of
+short log axes do not overlap; the Eq. 16 line 2 N S kT is labelled a bound at kT* only; points flagged
+by :mod:`analogsim.health` are marked with red crosses and left out of means and fits unless
+``include_flagged``, with a note. Classification results (``test_accuracy``) are drawn beside the loss.
 """
 
 from __future__ import annotations
@@ -30,8 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ._figstyle import FLAG_STYLE, LINESTYLES, MARKERS, Merger
+from ._figstyle import finish as _finish
+from ._figstyle import new_figure as _figure
+
 __all__ = ["standard_figures", "loss_vs_kT", "energy_vs_S", "energy_vs_N", "stress_error", "work_vs_tau",
-           "equipartition", "fit_slope", "threshold_from_curve", "FIGURES"]
+           "equipartition", "curve", "fit_slope", "threshold_from_curve", "FIGURES"]
 
 log = logging.getLogger("analogsim.plotting")
 MAX_PANELS = 12
@@ -39,25 +52,6 @@ _LOSSES = ("excess_loss", "test_loss", "loss", "train_loss")
 
 
 # ----------------------------------------------------------------------------- small helpers
-def _figure(w=5.0, h=3.6):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot(1, 1, 1)
-
-
-def _finish_axes(ax, xlabel, ylabel, title, yscale="log"):
-    """The standard figures' axes: log x, the given y scale, labels, a small title and legend."""
-    ax.set_xscale("log")
-    ax.set_yscale(yscale)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-
-
 def fit_slope(x, y) -> tuple[float, float]:
     """Least-squares slope and intercept of log y against log x over the finite, positive pairs.
 
@@ -79,7 +73,7 @@ def fit_slope(x, y) -> tuple[float, float]:
 def threshold_from_curve(kT, loss, factor: float = 2.0) -> float:
     """kT* where ``loss`` first reaches ``factor`` x its value at the lowest kT (log-linear interpolation).
 
-    This is the E(T*) = 2 E(0) definition of PHYSICS.md §7 read off a measured curve whose lowest kT
+    This is the E(T*) = 2 E(0) definition of docs/training.md read off a measured curve whose lowest kT
     stands in for T = 0 (the losses should be excess losses). Returns nan if the curve never gets there.
 
     Examples
@@ -154,9 +148,130 @@ def _pick(sub, hue, j):
     return sub.isel({hue: j}), f"{hue} = {_fmt(sub[hue].values[j])}"
 
 
-def _errorbar(ax, x, mean, se, label, **kw):
+# ----------------------------------------------------------------------------- units, flags, notes
+_PRETTY = {"work": "training work W", "work_J": "training work W", "work_bits": "training work W",
+           "test_loss": "held-out loss", "train_loss": "training loss", "excess_loss": "held-out excess loss",
+           "test_accuracy": "held-out accuracy", "train_accuracy": "training accuracy",
+           "rel_error": "|stress - backprop| / |backprop|", "equipartition_all": "<kappa delta^2> / kT"}
+_UNITS = {"work": "energy units", "heat": "energy units", "bound": "energy units", "bound_2NSkT": "energy units",
+          "free_energy": "energy units", "work_J": "J", "heat_J": "J", "work_bits": "bit", "heat_bits": "bit",
+          "test_loss": "target units$^2$", "train_loss": "target units$^2$", "excess_loss": "target units$^2$",
+          "loss": "target units$^2$", "test_accuracy": "fraction", "train_accuracy": "fraction",
+          "rel_error": "dimensionless", "equipartition_all": "dimensionless", "kT": "energy units",
+          "tau": "time units", "presentations": "count", "n_train": "entries", "width": "neurons",
+          "depth": "layers", "n_params": "count", "kappa_ratio": "dimensionless", "kappa": "energy units",
+          "dt": "time units", "mu": "1/(energy units x time units)", "seed": "index"}
+_ENERGY_NATURAL = ("work", "heat", "bound", "bound_2NSkT", "free_energy")
+
+
+def _unit(ds, var) -> str:
+    u = ds[var].attrs.get("units") if var in ds else None
+    return u or _UNITS.get(var) or "as stored"
+
+
+def _label(ds, var, name=None) -> str:
+    """Axis label with its unit in brackets, e.g. 'training work W [energy units (k_B = 1)]'."""
+    unit = _unit(ds, var)
+    if var in _ENERGY_NATURAL:
+        unit = "energy units, k_B = 1"
+    return f"{name or _PRETTY.get(var, var.replace('_', ' '))} [{unit}]"
+
+
+def _flag_mask(ds):
+    """The flagged-point mask of a dataset (see :func:`analogsim.health.dataset_flags`), cached as ``_flagged``."""
+    if "_flagged" in ds:
+        return ds["_flagged"]
+    from .health import dataset_flags
+
+    return dataset_flags(ds) if "status" in ds else None
+
+
+def _with_flags(ds, include_flagged=False):
+    m = _flag_mask(ds)
+    if m is None:
+        return ds
+    out = ds.assign(_flagged=m)
+    out.attrs["_include_flagged"] = int(bool(include_flagged))
+    return out
+
+
+def _healthy(s, var):
+    """``s[var]`` with flagged points set to NaN (unless the dataset asks to include them)."""
+    da = s[var]
+    if "_flagged" not in s or s.attrs.get("_include_flagged"):
+        return da
+    return da.where(~s["_flagged"].broadcast_like(da).astype(bool))
+
+
+def _mark_flagged(ax, s, var, xcoord, xvalues=None) -> int:
+    """Red crosses at the flagged points' own values; returns how many were flagged."""
+    if "_flagged" not in s:
+        return 0
+    da = s[var]
+    fl = s["_flagged"].broadcast_like(da).astype(bool)
+    n = int(fl.sum())
+    if not n:
+        return 0
+    bad = da.where(fl)
+    xs, ys = [], []
+    order = [d for d in da.dims]
+    arr = bad.transpose(*order).values
+    xi = order.index(xcoord) if xcoord in order else None
+    for idx in np.ndindex(arr.shape):
+        v = arr[idx]
+        if np.isfinite(v) and xi is not None:
+            xs.append(float(xvalues[idx[xi]]) if xvalues is not None else float(s[xcoord].values[idx[xi]]))
+            ys.append(float(v))
+    if xs:
+        ax.plot(xs, ys, label="flagged point (its own value)", **FLAG_STYLE)
+    return n
+
+
+def _flag_note(ds, n: int, marked: bool = True) -> str | None:
+    if not n:
+        return None
+    mark = "x: " if marked else ""
+    codes = sorted({c for t in np.ravel(ds["health_flags"].values) for c in str(t).split(";") if c}) \
+        if "health_flags" in ds else []
+    what = f" ({', '.join(codes)})" if codes else ""
+    if ds.attrs.get("_include_flagged"):
+        return f"{mark}{n} flagged point(s){what}, INCLUDED in means and fits"
+    return f"{mark}{n} flagged point(s){what}, left out of means and fits"
+
+
+def _se_note(s, var=None, replicas_se=False) -> str:
+    if replicas_se:
+        return "error bars: +-1 standard error over replicas"
+    if "seed" in s.dims:
+        return f"error bars: +-1 standard error of the mean over {s.sizes['seed']} seeds"
+    return "no error bars (one run per point)"
+
+
+def _joule_axis(ax, s, var):
+    """A right axis in joules when every point of the figure shares one energy unit; else a note."""
+    if var not in _ENERGY_NATURAL or "energy_unit_J" not in s:
+        return None
+    e = np.unique(np.round(s["energy_unit_J"].values[np.isfinite(s["energy_unit_J"].values)], 300))
+    if e.size != 1:
+        return f"joules differ between points (see {var}_J, {var}_bits in the results)"
+    T = np.unique(s["temperature_K"].values[np.isfinite(s["temperature_K"].values)]) \
+        if "temperature_K" in s else np.array([])
+    f = float(e[0])
+    sec = ax.secondary_yaxis("right", functions=(lambda v: v * f, lambda j: j / f))
+    t = f"T = {float(T[0]):.4g} K" if T.size == 1 else "the run's T"
+    sec.set_ylabel(f"[J] at {t}", fontsize=8)
+    return None
+
+
+def _style(j):
+    j = 0 if j is None else j
+    return dict(marker=MARKERS[j % len(MARKERS)], ls=LINESTYLES[j % len(LINESTYLES)])
+
+
+def _errorbar(ax, x, mean, se, label, j=None, **kw):
     se = np.where(np.isfinite(se), se, 0.0) if se is not None else None
-    return ax.errorbar(x, mean, yerr=se, marker="o", ms=4, capsize=2, lw=1.2, label=label, **kw)
+    kw = {**_style(j), **kw}
+    return ax.errorbar(x, mean, yerr=se, ms=4, capsize=2, lw=1.2, label=label, **kw)
 
 
 def _setting(ds, key):
@@ -174,22 +289,34 @@ def _setting(ds, key):
 
 
 # ----------------------------------------------------------------------------- figures
-def loss_vs_kT(ds):
-    """Held-out (excess) loss against kT with T* marked; one line per hue value, mean ± SE over seeds."""
-    var = next((v for v in _LOSSES if v in ds), None)
-    if var is None or "kT" not in ds[var].dims:
+_ACCURACY = ("test_accuracy", "train_accuracy")
+
+
+def loss_vs_kT(ds, var=None):
+    """Held-out (excess) loss (or ``var``) against kT with T* marked; one line per hue value, mean ± SE over
+    seeds. With classification results (``test_accuracy``) the accuracy is drawn beside the loss."""
+    var = var or next((v for v in _LOSSES if v in ds), None)
+    if var is None or var not in ds or "kT" not in ds[var].dims:
         return []
+    ds = _with_flags(ds, ds.attrs.get("_include_flagged"))
+    acc = next((a for a in _ACCURACY if a in ds and a != var and "kT" in ds[a].dims), None)
+    is_loss = var in _LOSSES
     out = []
     for suffix, title, sub, hue in _panels(ds, var, "kT"):
-        fig, ax = _figure()
+        fig, axes = _figure(ncols=2 if acc and is_loss else 1)
+        ax = axes[0]
         kT = sub["kT"].values.astype(float)
         pos = kT > 0
+        n_flag = 0
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
-            m, se = _mean_se(s[var])
-            line = _errorbar(ax, kT[pos], m.values[pos], se.values[pos], label)
+            m, se = _mean_se(_healthy(s, var))
+            line = _errorbar(ax, kT[pos], m.values[pos], se.values[pos], label, j)
             if (~pos).any():
-                ax.axhline(float(m.values[~pos][0]), ls=":", color=line[0].get_color(), lw=1, label=None)
+                ax.axhline(float(m.values[~pos][0]), ls=":", color=line[0].get_color(), lw=1, label="kT = 0")
+            n_flag += _mark_flagged(ax, s, var, "kT")
+            if not is_loss:
+                continue
             if "kT_star" in s:
                 ts = float(np.nanmean(s["kT_star"].values))
                 how = "kT* (from the runs)"
@@ -198,26 +325,51 @@ def loss_vs_kT(ds):
                 how = "kT*: E = 2 E(lowest kT)"
             if np.isfinite(ts) and ts > 0:
                 ax.axvline(ts, ls="--", color=line[0].get_color(), lw=1, label=f"{how} = {ts:.2g}")
-        _finish_axes(ax, "kT (energy units)", var.replace("_", " "), title or "loss vs temperature",
-                     yscale="log" if np.nanmin(sub[var].values) > 0 else "linear")
+            if acc:
+                ma, sa = _mean_se(_healthy(s, acc))
+                _errorbar(axes[1], kT[pos], ma.values[pos], sa.values[pos], None, j, color=line[0].get_color())
+        vals = _healthy(sub, var).values
+        ylog = bool(np.nanmin(vals, initial=np.inf) > 0) if np.isfinite(vals).any() else False
+        xl = _label(ds, "kT", "kT")
+        if len(axes) == 2:
+            _finish(fig, axes, [xl, xl], [_label(ds, var), _label(ds, acc)],
+                    [title or f"{_PRETTY.get(var, var)} vs temperature", f"{_PRETTY[acc]}"],
+                    yscale=["log" if ylog else "linear", "linear"],
+                    notes=[_se_note(sub), _flag_note(ds, n_flag)])
+        else:
+            _finish(fig, ax, xl, _label(ds, var), title or f"{_PRETTY.get(var, var)} vs temperature",
+                    yscale="log" if ylog else "linear", notes=[_se_note(sub), _flag_note(ds, n_flag)])
         out.append((suffix, fig))
     return out
 
 
-def _energy_vs(ds, x, xlabel):
-    if "work" not in ds or x not in ds["work"].dims:
+EQ16 = "2 N S kT (Eq. 16; a bound only at kT = kT*)"
+EQ16_RHO = "2 N S rho kT, measured rho (Eq. 16 at kT* only)"
+
+
+def _energy_vs(ds, x, xlabel, var=None):
+    var = var or "work"
+    if var not in ds or x not in ds[var].dims:
         return []
+    ds = _with_flags(ds, ds.attrs.get("_include_flagged"))
     out = []
-    for suffix, title, sub, hue in _panels(ds, "work", x, prefer_hue=("n_train", "width", "kT")):
-        fig, ax = _figure()
+    for suffix, title, sub, hue in _panels(ds, var, x, prefer_hue=("n_train", "width", "kT")):
+        fig, (ax,) = _figure()
+        merge = Merger(ax)
         xs = sub[x].values.astype(float)
+        n_flag = 0
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
-            m, se = _mean_se(s["work"])
+            m, se = _mean_se(_healthy(s, var))
             slope, _ = fit_slope(xs, m.values)
-            line = _errorbar(ax, xs, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
-            _draw_bounds(ax, s, x, xs, line[0].get_color(), first=j in (None, 0))
-        _finish_axes(ax, xlabel, "training work W (energy units)", title or f"training energy vs {x}")
+            line = _errorbar(ax, xs, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}", j)
+            n_flag += _mark_flagged(ax, s, var, x)
+            if var == "work":
+                _draw_bounds(merge, s, x, xs, line[0].get_color(), label)
+        merge.finalize()
+        jn = _joule_axis(ax, sub, var)
+        _finish(fig, ax, xlabel, _label(ds, var), title or f"training energy vs {x}",
+                notes=[_se_note(sub), _flag_note(ds, n_flag), jn])
         out.append((suffix, fig))
     return out
 
@@ -239,141 +391,162 @@ def _bound(s, x):
         return None
 
 
-def _draw_bounds(ax, s, x, xs, color, first):
+def _draw_bounds(merge, s, x, xs, color, who):
     bound = _bound(s, x)
     if bound is not None:
-        ax.plot(xs, bound, ls="--", color=color, lw=1, label="2 N S kT (Eq. 16)" if first else None)
+        merge.plot(xs, bound, EQ16, who, ls="--", color=color, lw=1)
     if "bound" in s:  # with the measured rho = <|g|^2>/var(g)
-        ax.plot(xs, _mean_se(s["bound"])[0].values, ls=":", color=color, lw=1,
-                label="2 N S rho kT (measured rho)" if first else None)
+        merge.plot(xs, _mean_se(_healthy(s, "bound"))[0].values, EQ16_RHO, who, ls=":", color=color, lw=1)
 
 
-def energy_vs_S(ds):
+def energy_vs_S(ds, var=None):
     """Training work against the number of presentations S (log-log), with 2 N S kT and fitted slopes."""
-    return _energy_vs(ds, "presentations", "presentations S")
+    return _energy_vs(ds, "presentations", "presentations S [count]", var)
 
 
-def energy_vs_n_train(ds):
-    """Training work against the data-set size (log-log); at fixed S it should not depend on it (§7)."""
-    return _energy_vs(ds, "n_train", "data-set size")
+def energy_vs_n_train(ds, var=None):
+    """Training work against the data-set size (log-log); at fixed S it should not depend on it."""
+    return _energy_vs(ds, "n_train", "data-set size D [entries]", var)
 
 
-def energy_vs_N(ds):
+def energy_vs_N(ds, var=None):
     """Training work against the parameter count N (log-log), with 2 N S kT and the fitted slope."""
-    if "work" not in ds or "n_params" not in ds:
+    var = var or "work"
+    if var not in ds or "n_params" not in ds:
         return []
-    xdim = next((d for d in ("width", "depth") if d in ds["work"].dims), None)
+    xdim = next((d for d in ("width", "depth") if d in ds[var].dims), None)
     if xdim is None:
         return []
+    ds = _with_flags(ds, ds.attrs.get("_include_flagged"))
     out = []
-    for suffix, title, sub, hue in _panels(ds, "work", xdim, prefer_hue=("kT", "presentations")):
-        fig, ax = _figure()
+    for suffix, title, sub, hue in _panels(ds, var, xdim, prefer_hue=("kT", "presentations")):
+        fig, (ax,) = _figure()
+        merge = Merger(ax)
+        n_flag = 0
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
             N = _mean_se(s["n_params"])[0].values
-            m, se = _mean_se(s["work"])
+            m, se = _mean_se(_healthy(s, var))
             slope, _ = fit_slope(N, m.values)
-            line = _errorbar(ax, N, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}")
-            _draw_bounds(ax, s, xdim, N, line[0].get_color(), first=j in (None, 0))
-        _finish_axes(ax, "parameters N", "training work W (energy units)", title or "training energy vs N")
+            line = _errorbar(ax, N, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}", j)
+            n_flag += _mark_flagged(ax, s, var, xdim, xvalues=N)
+            if var == "work":
+                _draw_bounds(merge, s, xdim, N, line[0].get_color(), label)
+        merge.finalize()
+        jn = _joule_axis(ax, sub, var)
+        _finish(fig, ax, "parameters N [count]", _label(ds, var), title or "training energy vs N",
+                notes=[_se_note(sub), _flag_note(ds, n_flag), jn])
         out.append((suffix, fig))
     return out
 
 
-def stress_error(ds):
+def stress_error(ds, var=None):
     """Relative stress-vs-backprop error against r = kappa_out/kappa_hidden (log-log, fitted slope)."""
-    if "rel_error" not in ds or "kappa_ratio" not in ds["rel_error"].dims:
+    var = var or "rel_error"
+    if var not in ds or "kappa_ratio" not in ds[var].dims:
         return []
+    ds = _with_flags(ds, ds.attrs.get("_include_flagged"))
     out = []
-    for suffix, title, sub, hue in _panels(ds, "rel_error", "kappa_ratio", prefer_hue=("depth", "activation")):
-        fig, ax = _figure()
+    for suffix, title, sub, hue in _panels(ds, var, "kappa_ratio", prefer_hue=("depth", "activation")):
+        fig, (ax,) = _figure()
         r = sub["kappa_ratio"].values.astype(float)
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
-            m, se = _mean_se(s["rel_error"])
+            m, se = _mean_se(_healthy(s, var))
             sel = r <= 1e-3 if (r <= 1e-3).sum() >= 2 else np.ones_like(r, bool)
             slope, _ = fit_slope(r[sel], m.values[sel])
             exact = bool(np.nanmax(np.abs(m.values), initial=0.0) < 1e-13)  # e.g. no hidden layer: no error
             what = "error 0 at every r (exact)" if exact else f"slope {slope:.3f}"
-            _errorbar(ax, r, m.values, se.values, f"{label + ': ' if label else ''}{what}")
-        _finish_axes(ax, "r = kappa_out / kappa_hidden", "|stress - backprop| / |backprop|",
-                     title or "stress equals backprop as r -> 0 (Eq. 8-10)")
+            _errorbar(ax, r, m.values, se.values, f"{label + ': ' if label else ''}{what}", j)
+        _finish(fig, ax, "r = kappa_out / kappa_hidden [dimensionless]", _label(ds, var),
+                title or "stress equals backprop as r -> 0 (Eq. 8-10)", notes=[_se_note(sub)])
         out.append((suffix, fig))
     return out
 
 
-def work_vs_tau(ds):
+def work_vs_tau(ds, var=None):
     """Mean quasi-static work against protocol duration tau (log-log; -> L^2/tau, Eq. 7)."""
-    if "work" not in ds or "tau" not in ds["work"].dims:
+    var = var or "work"
+    if var not in ds or "tau" not in ds[var].dims:
         return []
+    ds = _with_flags(ds, ds.attrs.get("_include_flagged"))
     out = []
-    for suffix, title, sub, hue in _panels(ds, "work", "tau", prefer_hue=("kT", "integrator")):
-        fig, ax = _figure()
+    for suffix, title, sub, hue in _panels(ds, var, "tau", prefer_hue=("kT", "integrator")):
+        fig, (ax,) = _figure()
+        merge = Merger(ax)
         tau = sub["tau"].values.astype(float)
+        n_flag, rep_se = 0, False
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
-            m, se = _mean_se(s["work"])
-            if "work_se" in s and "seed" not in s.dims:
-                se = s["work_se"]
+            m, se = _mean_se(_healthy(s, var))
+            if f"{var}_se" in s and "seed" not in s.dims:
+                se, rep_se = s[f"{var}_se"], True
             tail = tau >= np.median(tau)  # the slow end, where <W> -> L^2/tau
             slope, _ = fit_slope(tau[tail], m.values[tail])
             line = _errorbar(ax, tau, m.values, se.values,
-                             f"{label + ': ' if label else ''}slope {slope:.2f} (tau >= {np.median(tau):.3g})")
+                             f"{label + ': ' if label else ''}slope {slope:.2f} (tau >= {np.median(tau):.3g})", j)
+            n_flag += _mark_flagged(ax, s, var, "tau")
             last = np.flatnonzero(np.isfinite(m.values) & (m.values > 0))
             if last.size:  # the quasi-static law through the slowest point
                 k = last[-1]
-                ax.plot(tau, m.values[k] * tau[k] / tau, ls=":", lw=1, color=line[0].get_color(),
-                        label="L^2 / tau" if j in (None, 0) else None)
-        _finish_axes(ax, "protocol duration tau", "<W> (energy units)", title or "quasi-static inference: work vs tau")
+                merge.plot(tau, m.values[k] * tau[k] / tau, "L^2 / tau through the slowest point", label,
+                           ls=":", lw=1, color=line[0].get_color())
+        merge.finalize()
+        jn = _joule_axis(ax, sub, var)
+        _finish(fig, ax, "protocol duration tau [time units]", _label(ds, var, "mean work <W>"),
+                title or "quasi-static inference: work vs tau",
+                notes=[_se_note(sub, replicas_se=rep_se), _flag_note(ds, n_flag), jn])
         out.append((suffix, fig))
     return out
 
 
-def equipartition(ds):
+def equipartition(ds, var=None):
     """Equipartition ratio <kappa delta^2>/kT (all neurons) against the first swept setting; 1 is exact."""
-    if "equipartition_all" not in ds:
+    var = var or "equipartition_all"
+    if var not in ds:
         return []
-    dims = [d for d in ds["equipartition_all"].dims if d != "seed"]
+    dims = [d for d in ds[var].dims if d != "seed" and d in ds.coords]
     if not dims:
         return []
     x = dims[0]
+    ds = _with_flags(ds, ds.attrs.get("_include_flagged"))
     out = []
-    for suffix, title, sub, hue in _panels(ds, "equipartition_all", x):
-        fig, ax = _figure()
+    for suffix, title, sub, hue in _panels(ds, var, x):
+        fig, (ax,) = _figure()
         xv = sub[x].values
         numeric = np.issubdtype(xv.dtype, np.number)
         xs = xv.astype(float) if numeric else np.arange(xv.size)
+        rep_se = False
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
-            m, se = _mean_se(s["equipartition_all"])
-            if "seed" not in s.dims and "equipartition_all_se" in s:
-                se = s["equipartition_all_se"]
-            _errorbar(ax, xs, m.values, se.values, label)
-        ax.axhline(1.0, color="k", lw=0.8, ls=":")
-        if numeric and np.all(xs > 0) and xs.size > 1 and xs.max() / xs.min() > 20:
-            ax.set_xscale("log")
+            m, se = _mean_se(_healthy(s, var))
+            if "seed" not in s.dims and f"{var}_se" in s:
+                se, rep_se = s[f"{var}_se"], True
+            _errorbar(ax, xs, m.values, se.values, label, j)
+        ax.axhline(1.0, color="k", lw=0.8, ls=":", label="exact: 1")
+        log = numeric and np.all(xs > 0) and xs.size > 1 and xs.max() / xs.min() > 20
         if not numeric:
             ax.set_xticks(xs, [str(v) for v in xv])
-        ax.set_xlabel(x)
-        ax.set_ylabel("<kappa delta^2> / kT")
-        ax.set_title(title or "equipartition", fontsize=9)
-        if hue is not None:
-            ax.legend(fontsize=7)
+        _finish(fig, ax, _label(ds, x, x), _label(ds, var), title or "equipartition",
+                xscale="log" if log else "linear", yscale="linear", notes=[_se_note(sub, replicas_se=rep_se)])
         out.append((suffix, fig))
     return out
 
 
-def bounds(ds):
-    """The bounds figure of :func:`analogsim.bounds.bounds_figure` (energy per training sample vs N, analog
-    and digital bounds) with this sweep's measured training work per presentation, W / (S kT), one point
-    per parameter count N (mean ± SE over all other coordinates)."""
+def bounds(ds, var=None):
+    """The bounds figure of :func:`analogsim.plot_bounds.plot_training_energy` (energy per training sample
+    vs N, analog and digital bounds, in kT) with this sweep's measured training work per presentation,
+    W / (S kT), one point per parameter count N (mean ± SE over all other coordinates, flagged points left
+    out). The joule axis is drawn only when every point shares one physical temperature (the run's,
+    from its results), and is labelled with it."""
     if "work" not in ds or "n_params" not in ds:
         return []
     try:
-        from .bounds import bounds_figure
+        from .plot_bounds import plot_training_energy
     except ImportError:
         return []
-    W = ds["work"]
+    ds = _with_flags(ds, ds.attrs.get("_include_flagged"))
+    W = _healthy(ds, "work")
     S = ds["presentations"] if "presentations" in ds.coords else _setting(ds, "presentations")
     kT = ds["kT_mean"] if "kT_mean" in ds else (ds["kT"] if "kT" in ds.coords else _setting(ds, "kT"))
     if S is None or kT is None:
@@ -388,18 +561,68 @@ def bounds(ds):
     mean = np.array([v[ok & (n == x)].mean() for x in Ns])
     se = np.array([v[ok & (n == x)].std(ddof=1) / np.sqrt((ok & (n == x)).sum()) if (ok & (n == x)).sum() > 1
                    else 0.0 for x in Ns])
-    fig = bounds_figure(N=np.logspace(np.log10(Ns.min()) - 1, np.log10(Ns.max()) + 1, 40),
-                        measured={"N": Ns, "W": mean, "se": se, "label": "this sweep: W / (S kT)"})
+    T = None
+    if "temperature_K" in ds:
+        t = np.unique(ds["temperature_K"].values[np.isfinite(ds["temperature_K"].values)])
+        T = float(t[0]) if t.size == 1 else None
+    else:
+        from .units import T_ROOM
+
+        T = T_ROOM
+    n_flag = int(ds["_flagged"].sum()) if "_flagged" in ds else 0
+    notes = ["error bars: +-1 standard error over the points at each N"]
+    if n_flag:
+        notes.append(_flag_note(ds, n_flag, marked=False))
+    if T is None:
+        notes.append("no joule axis: the points are at different physical temperatures")
+    fig, _ = plot_training_energy(N=np.logspace(np.log10(Ns.min()) - 1, np.log10(Ns.max()) + 1, 40), T=T or 300.0,
+                                  joule_axis=T is not None, notes=notes,
+                                  measured={"N": Ns, "W": mean, "se": se,
+                                            "label": "this sweep: measured W / (S kT) [kT]"})
     return [("", fig)]
+
+
+def curve(ds, var=None, x=None):
+    """Any result ``var`` against any sweep axis ``x`` (default: the first numeric one); one line per hue
+    value, mean ± SE over seeds, flagged points marked. Made only when a variable is asked for
+    (``analogsim plot --y VAR [--x AXIS]``)."""
+    if var is None or var not in ds:
+        return []
+    dims = [d for d in ds[var].dims if d in ds.coords and d != "seed"]
+    if x is None:
+        x = next((d for d in dims if np.issubdtype(ds[d].dtype, np.number)), None)
+    if x is None or x not in dims:
+        return []
+    ds = _with_flags(ds, ds.attrs.get("_include_flagged"))
+    out = []
+    for suffix, title, sub, hue in _panels(ds, var, x):
+        fig, (ax,) = _figure()
+        xs = sub[x].values.astype(float)
+        n_flag = 0
+        for j in _hue_values(sub, hue):
+            s, label = _pick(sub, hue, j)
+            m, se = _mean_se(_healthy(s, var))
+            _errorbar(ax, xs, m.values, se.values, label, j)
+            n_flag += _mark_flagged(ax, s, var, x)
+        vals = _healthy(sub, var).values
+        ylog = bool(np.isfinite(vals).any() and np.nanmin(vals) > 0 and np.nanmax(vals) / np.nanmin(vals) > 20)
+        xlog = bool(np.all(xs > 0) and xs.size > 1 and xs.max() / xs.min() > 20)
+        jn = _joule_axis(ax, sub, var)
+        _finish(fig, ax, _label(ds, x, x), _label(ds, var), title or f"{var} vs {x}",
+                xscale="log" if xlog else "linear", yscale="log" if ylog else "linear",
+                notes=[_se_note(sub), _flag_note(ds, n_flag), jn])
+        out.append((suffix, fig))
+    return out
 
 
 #: name -> figure function; each returns [] when the dataset lacks its variables.
 FIGURES = {"loss_vs_kT": loss_vs_kT, "energy_vs_S": energy_vs_S, "energy_vs_n_train": energy_vs_n_train,
            "energy_vs_N": energy_vs_N, "stress_error": stress_error, "work_vs_tau": work_vs_tau,
-           "equipartition": equipartition, "bounds": bounds}
+           "equipartition": equipartition, "bounds": bounds, "curve": curve}
 
 
-def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150, only=None) -> list[Path]:
+def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150, only=None, *, y: str | None = None,
+                     x: str | None = None, include_flagged: bool = False) -> list[Path]:
     """Write every standard figure the dataset supports; return the files written.
 
     Parameters
@@ -413,6 +636,18 @@ def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150, only=N
         Resolution of raster formats.
     only : sequence of str, optional
         Names from :data:`FIGURES` to make (default: all that apply).
+    y : str, optional
+        The variable to plot: the standard figures that can show it do (e.g. ``train_loss`` in
+        ``loss_vs_kT``, ``work_J`` in the energy figures), and the ``curve`` figure draws it against ``x``.
+    x : str, optional
+        The sweep axis of the ``curve`` figure (default: the first numeric axis).
+    include_flagged : bool
+        Keep flagged points (:mod:`analogsim.health`) in means and fits; they are marked either way.
+
+    Raises
+    ------
+    ValueError
+        An unknown format, figure name, variable or axis (before any figure is made).
 
     Examples
     --------
@@ -428,16 +663,29 @@ def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150, only=N
     for f in formats:
         if f not in ("png", "svg", "pdf"):
             raise ValueError(f"formats must be among 'png', 'svg', 'pdf', got {f!r}")
-    names = list(FIGURES) if only is None else ([only] if isinstance(only, str) else list(only))
+    names = [n for n in FIGURES if n != "curve" or y is not None] if only is None else \
+        ([only] if isinstance(only, str) else list(only))
     for n in names:
         if n not in FIGURES:
             raise ValueError(f"only: unknown figure {n!r}; figures are {list(FIGURES)}")
+    plottable = sorted(v for v in ds.data_vars if not v.startswith("_") and ds[v].dtype.kind in "fiub")
+    if y is not None and y not in plottable:
+        raise ValueError(f"y: no numeric variable {y!r} in the results; variables are {plottable}")
+    axes = [d for d in ds.dims if d in ds.coords]
+    if x is not None and x not in axes:
+        raise ValueError(f"x: {x!r} is not a sweep axis of the results; axes are {axes}")
+    ds = _with_flags(ds, include_flagged)
     out_dir = Path(out_dir)
     written = []
     for name in names:
         make = FIGURES[name]
         try:
-            figs = make(ds)
+            if name == "curve":
+                figs = make(ds, y, x)
+            elif y is not None and name in _TAKES_VAR.get(y, ()):
+                figs = make(ds, y)
+            else:
+                figs = make(ds)
         except Exception as exc:  # one figure's trouble must not cost the others
             log.warning("figure %s failed: %s: %s", name, type(exc).__name__, exc)
             continue
@@ -451,3 +699,9 @@ def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150, only=N
                 atomic_write_bytes(path, buf.getvalue())
                 written.append(path)
     return written
+
+
+_WORKS = ("work", "work_J", "work_bits")
+#: variable -> standard figures that can draw it instead of their default
+_TAKES_VAR = {**{v: ("loss_vs_kT",) for v in _LOSSES + _ACCURACY},
+              **{v: ("energy_vs_S", "energy_vs_n_train", "energy_vs_N", "work_vs_tau") for v in _WORKS}}

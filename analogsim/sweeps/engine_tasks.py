@@ -11,7 +11,7 @@ import numpy as np
 
 from .tasks import _inputs, build_network, register_task
 
-__all__ = ["relax_task", "train_task", "make_dataset"]
+__all__ = ["relax_task", "train_task", "make_dataset", "classification_kind", "classification_accuracy"]
 
 
 def _has(module: str) -> bool:
@@ -107,6 +107,45 @@ def _teacher_floor(ds) -> float | None:
     return float(0.5 * np.mean(np.sum(r * r, axis=1)))
 
 
+def classification_kind(t) -> str | None:
+    """'onehot' if every target row is one-hot (two or more outputs), 'pm1' if one output of +-1 values,
+    else None (a regression target).
+
+    Examples
+    --------
+    >>> classification_kind(np.eye(3)), classification_kind([[1.0], [-1.0]]), classification_kind([[0.3]])
+    ('onehot', 'pm1', None)
+    """
+    t = np.asarray(t, dtype=float)
+    if t.ndim != 2 or t.shape[0] == 0:
+        return None
+    if t.shape[1] >= 2 and np.all((t == 0) | (t == 1)) and np.all(t.sum(axis=1) == 1):
+        return "onehot"
+    if t.shape[1] == 1 and np.all(np.abs(t) == 1):
+        return "pm1"
+    return None
+
+
+def classification_accuracy(pred, t, kind: str | None = None) -> float:
+    """Fraction of rows classified right: argmax of the output against the one-hot target, or the sign of
+    the output against a +-1 target. nan for no rows or a regression target.
+
+    Examples
+    --------
+    >>> classification_accuracy([[0.9, 0.2], [0.4, 0.1]], [[1, 0], [0, 1]])
+    0.5
+    >>> classification_accuracy([[0.3], [-2.0]], [[1.0], [1.0]])
+    0.5
+    """
+    pred, t = np.asarray(pred, dtype=float), np.asarray(t, dtype=float)
+    kind = kind or classification_kind(t)
+    if kind is None or t.shape[0] == 0:
+        return float("nan")
+    if kind == "onehot":
+        return float(np.mean(np.argmax(pred, axis=1) == np.argmax(t, axis=1)))
+    return float(np.mean(np.sign(pred[:, 0]) == t[:, 0]))
+
+
 def train_task(params: dict, seed: int) -> dict:
     """Physical training (stress-driven parameter Langevin annealing, Eq. 11-16) with its energy books.
 
@@ -114,8 +153,11 @@ def train_task(params: dict, seed: int) -> dict:
     :func:`analogsim.training.train` at ``kT`` with the [training] settings. Results: ``work`` (W),
     ``bound`` (2 N S rho kT, measured rho), ``bound_2NSkT`` (rho = 1), ``W_over_bound``, ``rho``,
     ``mean_gsq``, ``var_g``, ``kT_mean``, ``train_loss``, ``test_loss`` (final, T = 0 forward pass),
-    ``initial_test_loss``, ``excess_loss`` (test loss above the noise-free teacher's, teacher data
-    only), ``learning_rate``, ``fallbacks``, ``n_params``.
+    ``initial_test_loss``, ``initial_train_loss``, ``excess_loss`` (test loss above the noise-free
+    teacher's, teacher data only), ``train_accuracy`` and ``test_accuracy`` (classification data: one-hot
+    or +-1 targets, e.g. digits), ``learning_rate``, ``fallbacks``, ``fallback_fraction`` (of the parameter
+    steps), ``n_substeps``, ``n_params``. The health of the point (:mod:`analogsim.health`) is judged from
+    these when the sweep is consolidated.
     """
     from ..training import train
 
@@ -139,7 +181,15 @@ def train_task(params: dict, seed: int) -> dict:
            "W_over_bound": b.W_over_bound, "rho": b.rho, "mean_gsq": b.mean_gsq, "var_g": b.var_g,
            "kT_mean": b.kT_mean, "train_loss": res.final_train_loss, "test_loss": res.final_test_loss,
            "initial_test_loss": float(res.records["test_loss"][0]) if len(res.records["test_loss"]) else None,
-           "learning_rate": res.config.learning_rate, "fallbacks": res.fallbacks, "n_params": net.n_params}
+           "initial_train_loss": float(res.records["train_loss"][0]) if len(res.records["train_loss"]) else None,
+           "learning_rate": res.config.learning_rate, "fallbacks": res.fallbacks,
+           "fallback_fraction": res.fallbacks / max(1, b.presentations * res.n_substeps),
+           "n_substeps": res.n_substeps, "n_params": net.n_params}
+    kind = classification_kind(ds.t_train)
+    if kind is not None:
+        out["train_accuracy"] = classification_accuracy(res.net.predict(ds.x_train), ds.t_train, kind)
+        out["test_accuracy"] = (classification_accuracy(res.net.predict(ds.x_test), ds.t_test, kind)
+                                if ds.n_test else None)
     floor = _teacher_floor(ds)
     if floor is not None:
         out["excess_loss"] = res.final_test_loss - floor

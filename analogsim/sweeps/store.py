@@ -28,13 +28,17 @@ import numpy as np
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..config import ExperimentConfig, Point, canonical_json
 from ..errors import CheckpointError
+from ..health import encode, is_flagged, judge
+from ..units import RunUnits
 
 __all__ = ["ResultsStore", "open_results", "versions"]
 
 log = logging.getLogger("analogsim.sweeps")
 STORE_FORMAT = "analogsim-sweep/1"
 RESULTS_FILE = "results.nc"
-_STATUS = ("ok", "failed", "missing")
+_STATUS = ("ok", "flagged", "failed", "missing")
+#: Results that are energies (energy units, k_B = 1): each gets ``<name>_J`` and ``<name>_bits`` beside it.
+ENERGY_RESULTS = ("work", "heat", "bound", "bound_2NSkT", "free_energy")
 
 
 def versions() -> dict[str, str]:
@@ -282,9 +286,15 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
     """The sweep's xarray Dataset: one dimension per axis, one variable per result.
 
     Variables: every result (float64, NaN where a point is missing, failed or lacks it; 1-D results get
-    an extra dimension), ``status`` ('ok'/'failed'/'missing'), ``error`` (message or ''),
-    ``attempts``, ``duration_s`` and ``point_seed`` (decimal string). Attributes: the config as TOML and
-    as JSON, its hash, the task kind, the sweep axes and library versions.
+    an extra dimension), ``status`` ('ok'/'flagged'/'failed'/'missing'), ``health_flags`` (the codes of
+    :mod:`analogsim.health` that a finished point raised, ';'-separated, '' if none), ``error`` (message,
+    or for a flagged point the flags with cause and fix), ``attempts``, ``duration_s`` and ``point_seed``
+    (decimal string). A finished point whose physics went wrong (a 'bad' health flag: loss exploded,
+    solver fallbacks on most steps, ...) has status 'flagged', not 'ok'. Every energy result (see
+    :data:`ENERGY_RESULTS`) in energy units gets ``<name>_J`` (joules) and ``<name>_bits`` (E / kT ln 2)
+    beside it, with the run's physical temperature ``temperature_K`` and ``energy_unit_J`` per point
+    (:class:`analogsim.units.RunUnits`; default 300 K). Attributes: the config as TOML and as JSON, its
+    hash, the task kind, the sweep axes, counts per status and library versions.
 
     Examples
     --------
@@ -308,7 +318,8 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
     scalars: dict[str, np.ndarray] = {}
     strings: dict[str, np.ndarray] = {}
     arrays: dict[str, list] = {}
-    reserved = set(names) | {"status", "error", "attempts", "duration_s", "point_seed"}
+    reserved = set(names) | {"status", "error", "attempts", "duration_s", "point_seed", "health_flags"}
+    flags = np.full(n, "", dtype=object)
     for point, rec in records:
         i = point.index
         seed[i] = str(point.seed)
@@ -316,6 +327,14 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
             continue
         status[i] = rec["status"]
         error[i] = rec.get("error") or ""
+        if rec["status"] == "ok":
+            params = config.params(point)
+            found = judge(rec.get("results") or {}, params)
+            flags[i] = encode(found)
+            if is_flagged(found):
+                status[i] = "flagged"
+                error[i] = "; ".join(str(f) for f in found if f.severity == "bad")
+            rec = dict(rec, results=_with_units(rec.get("results") or {}, params))
         attempts[i] = int(rec.get("attempts", 1))
         d = rec.get("duration_s")
         duration[i] = np.nan if d is None else float(d)
@@ -342,6 +361,7 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
                 a[i, :len(r)] = [np.nan if x is None else x for x in r]
         data[name] = (names + [dims.get(name, f"{name}_index")], a.reshape(shape + (m,)))
     data["status"] = (names, status.reshape(shape).astype(str))
+    data["health_flags"] = (names, flags.reshape(shape).astype(str))
     data["error"] = (names, error.reshape(shape).astype(str))
     data["attempts"] = (names, attempts.reshape(shape))
     data["duration_s"] = (names, duration.reshape(shape))
@@ -350,15 +370,58 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
              "config_toml": config.text, "config_json": canonical_json(config.normalized),
              "sweep_axes": " ".join(names), "base_seed": config.seed,
              "n_points": n, "n_ok": int(np.sum(status == "ok")), "n_failed": int(np.sum(status == "failed")),
-             "Conventions": "analogsim natural units (k_B = 1); see docs/sweeps.md"}
+             "n_flagged": int(np.sum(status == "flagged")),
+             "Conventions": "analogsim energy units (k_B = 1); <name>_J in joules and <name>_bits in bits "
+                            "(E / kT ln 2) beside each energy; see docs/sweeps.md"}
     for k, v in versions().items():
         attrs[f"version_{k}"] = v
     for k, v in (extra_attrs or {}).items():
         attrs[k] = v if isinstance(v, (int, float)) else str(v)
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
-    ds["status"].attrs["description"] = "ok / failed / missing (not run yet)"
+    ds["status"].attrs["description"] = ("ok / flagged (finished, but its physics went wrong: see health_flags "
+                                         "and error) / failed / missing (not run yet)")
+    ds["health_flags"].attrs["description"] = ("analogsim.health codes raised by the point (';'-separated); "
+                                               "'bad' ones make the status 'flagged'")
+    for name in ds.data_vars:
+        base, _, unit = name.rpartition("_")
+        if name in ENERGY_RESULTS:
+            ds[name].attrs["units"] = "energy units (k_B = 1)"
+        elif base in ENERGY_RESULTS and unit in ("J", "bits"):
+            ds[name].attrs["units"] = "J" if unit == "J" else "bit"
+    for name, u in (("temperature_K", "K"), ("energy_unit_J", "J")):
+        if name in ds:
+            ds[name].attrs["units"] = u
     ds["point_seed"].attrs["description"] = "seed the point's task received (SeedSequence-derived, decimal)"
     return ds
+
+
+def _with_units(results: dict, params: dict) -> dict:
+    """The results plus ``<energy>_J``, ``<energy>_bits``, ``temperature_K`` and ``energy_unit_J``.
+
+    The point's kT is its ``kT_mean`` result (training) or its ``kT`` setting; without either (e.g. the
+    stress kind) the results are returned unchanged.
+
+    Examples
+    --------
+    >>> r = _with_units({"work": 2e-6}, {"kT": 1e-6})
+    >>> r["temperature_K"], round(r["work_bits"], 4), f"{r['work_J']:.3e}"
+    (300.0, 2.8854, '8.284e-21')
+    """
+    kT = results.get("kT_mean")
+    if not isinstance(kT, (int, float)) or isinstance(kT, bool):
+        kT = params.get("kT")
+    if not isinstance(kT, (int, float)) or isinstance(kT, bool) or kT < 0:
+        return results
+    u = RunUnits.of(kT, temperature_K=params.get("temperature_K"), energy_unit_J=params.get("energy_unit_J"))
+    out = dict(results)
+    out["temperature_K"] = u.temperature_K
+    out["energy_unit_J"] = u.energy_unit_J
+    for name in ENERGY_RESULTS:
+        v = results.get(name)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f"{name}_J"] = float(u.joules(v))
+            out[f"{name}_bits"] = float(u.bits(v))
+    return out
 
 
 def open_results(path):

@@ -152,6 +152,14 @@ class TrainResult:
     def final_test_loss(self) -> float:
         return float(self.records["test_loss"][-1]) if len(self.records["test_loss"]) else float("nan")
 
+    @property
+    def health(self) -> list:
+        """Health flags of this run (:func:`analogsim.health.judge_train`): loss exploded or non-finite,
+        fallback solver on most steps; empty if healthy. ``analogsim.health.format_flags`` prints them."""
+        from ..health import judge_train
+
+        return judge_train(self)
+
     def summary(self) -> dict:
         """A JSON-serialisable summary (books, final losses, settings, a hash of the final parameters)."""
         import hashlib
@@ -172,6 +180,7 @@ class TrainResult:
             "resumed_from": self.resumed_from,
             "wall_time": self.wall_time,
             "config_hash": self.config_hash,
+            "health": [f.to_dict() for f in self.health],
         }
 
     def to_json(self) -> str:
