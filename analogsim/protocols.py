@@ -57,6 +57,12 @@ class Protocol:
         if self.rows() not in (1, batch):
             raise ValueError(f"{name} must have 1 row or {batch} (one per replica), got {self.rows()}")
 
+    def signature(self, n_steps: int, dt: float):
+        """A tuple that determines every value a run of ``n_steps`` steps of ``dt`` reads (None: unknown).
+
+        Used to cache the stability guard per clamp set; equal signatures mean equal clamp values."""
+        return None
+
     def tables(self, k0: int, n: int, dt: float, batch: int, dtype):
         """Kernel tables for local steps 0..n (global k0..k0+n) and the move flags of the n steps."""
         t = (k0 + np.arange(n + 1)) * dt
@@ -100,6 +106,9 @@ class Constant(Protocol):
         t = np.atleast_1d(np.asarray(t, dtype=float))
         v = self.values if self.rows() > 1 else self.values[0]
         return np.broadcast_to(v, (t.size,) + v.shape).copy()
+
+    def signature(self, n_steps, dt):
+        return ("constant", self.values)
 
     def tables(self, k0, n, dt, batch, dtype):
         A = _c64(np.broadcast_to(self.values, (batch, self.width())))
@@ -157,6 +166,9 @@ class Ramp(Protocol):
         b = self.b if self.rows() > 1 else self.b[0]
         return a[None] + s.reshape((-1,) + (1,) * a.ndim) * (b - a)[None]
 
+    def signature(self, n_steps, dt):
+        return ("ramp", self.a, self.b, self.tau, self.t0, int(n_steps), float(dt))
+
     def tables(self, k0, n, dt, batch, dtype):
         t = (k0 + np.arange(n + 1)) * dt
         s = self.schedule(t)
@@ -212,6 +224,9 @@ class Sampled(Protocol):
 
     def value(self, t):
         raise TypeError("Sampled protocols are defined on the step grid only; use tables()")
+
+    def signature(self, n_steps, dt):
+        return ("sampled", self.values[:int(n_steps) + 1])
 
     def tables(self, k0, n, dt, batch, dtype):
         return _table_from_values(self.values[k0:k0 + n + 1], batch, dtype)

@@ -28,7 +28,7 @@ from .hamiltonian import OutputClamp, hvp_x, stability_bound
 from .integrators import Integrator, get_integrator
 from .observers import JarzynskiEstimate, jarzynski, parse_record
 from .langevin_run import (BLAS_MIN_WEIGHTS, RUNAWAY_CAP_FRACTION, RUNAWAY_FACTOR, SEGMENT_STEPS,  # noqa: F401
-                           LangevinRun, default_chunk_rows, default_threads)
+                           LangevinRun, build_knet, default_chunk_rows, default_threads, net_entry)
 from .protocols import Constant, Protocol, as_protocol
 from .stability import (EM_BIAS_WARN_DTL, FIRST_LAW_ORDER, GuardReport, cached_guard, check_guard,
                         oscillation_check, report_from_lambda)
@@ -381,15 +381,20 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     xs = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init)
 
     # ---- stability guard: every distinct clamp point, every protocol segment's ends (cached)
-    report = _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt)
+    entry = net_entry(net)
+    report = _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt, entry)
     lam = report.lambda_max if report is not None else None
     dtl = check_guard(dt, gamma, report, integ.code, stacklevel=3) if report is not None else None
 
     run = LangevinRun(net, net.concat(xs), kT=kT, dt=dt, integrator=integ, gamma=gamma, clamp=clamp,
                       input_protocol=inp, target_protocol=tprot, observers=observers, seed=ss_run, threads=threads,
-                      chunk_rows=chunk_rows, n_steps_total=n_steps)
-    run.run(n_steps)
-    return _collect(run, net, n_steps, lam, dtl, throw, report)
+                      chunk_rows=chunk_rows, n_steps_total=n_steps, knet=entry["knet"], pool=entry["work"])
+    entry["knet"] = run.knet
+    try:
+        run.run(n_steps)
+        return _collect(run, net, n_steps, lam, dtl, throw, report)
+    finally:
+        run.release()
 
 
 def _first_values(prot: Protocol, B, dt):
@@ -446,7 +451,7 @@ def _rows_ok(init, B):
         return False
 
 
-def _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt) -> GuardReport | None:
+def _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt, entry) -> GuardReport | None:
     if stability is None or (isinstance(stability, str) and stability == "off"):
         return None
     if isinstance(stability, str):
@@ -457,7 +462,7 @@ def _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt) -> GuardRep
             return report_from_lambda(lam)
         if stability not in ("auto", "power"):
             raise ValueError(f"stability must be 'auto', 'power', 'bound', 'off' or a number, got {stability!r}")
-        return cached_guard(net, inp, tprot, clamp, B, n_steps, dt)[0]
+        return cached_guard(net, inp, tprot, clamp, B, n_steps, dt, entry)[0]
     return report_from_lambda(check_scalar(stability, "stability", low=0.0, low_open=True))
 
 
