@@ -29,7 +29,7 @@ import numpy as np
 
 from ..hamiltonian import OutputClamp
 
-__all__ = ["OutputClamp", "layer_terms", "residuals", "energy", "stress", "grad_x", "grad_params",
+__all__ = ["OutputClamp", "energy_and_grad", "layer_terms", "residuals", "energy", "stress", "grad_x", "grad_params",
            "params_from_stress", "hvp_x", "power_lambda_max", "check_state"]
 
 
@@ -113,6 +113,29 @@ def grad_x(net, xs, clamp: OutputClamp | None = None):
     if clamp is not None and not clamp.hard:
         g[-1] = g[-1] + clamp.stiffness * (xs[-1] - clamp.target)
     return g
+
+
+def energy_and_grad(net, xs, clamp: OutputClamp | None = None):
+    """(H per sample, dH/dx list) from one forward and one backward pass (what a Langevin step needs)."""
+    _, deltas, fps = layer_terms(net, xs)
+    H = 0.0
+    sig = []
+    g = [None] * net.n_layers
+    for l, (k, d, fp) in enumerate(zip(net.kappa, deltas, fps), start=1):
+        kd = k * d
+        H = H + 0.5 * np.sum(kd * d, axis=1)
+        sig.append(-kd * fp)
+        g[l] = kd
+    back = _backward(net, sig)
+    g[0] = back[0] if back[0] is not None else np.zeros_like(xs[0])
+    for l in range(1, net.n_layers):
+        if back[l] is not None:
+            g[l] = g[l] + back[l]
+    if clamp is not None and not clamp.hard:
+        e = xs[-1] - clamp.target
+        H = H + 0.5 * clamp.stiffness * np.sum(e * e, axis=1)
+        g[-1] = g[-1] + clamp.stiffness * e
+    return H, g
 
 
 def params_from_stress(net, xs, sig, per_sample: bool = True) -> np.ndarray:

@@ -1,0 +1,300 @@
+r"""Physical training of a graph network, separated time scales, with Sekimoto's books (Eq. 11-16).
+
+Per presentation s (a minibatch of B entries, its energies the mean over rows):
+
+1. **switch**: the clamps move to the new entries (input x_0 and output x_L = target, a hard clamp on an output
+   layer of stiffness kappa_out) at fixed neuron and parameter state: switching work ``W_sw = H(new) - H(old)``;
+2. **neurons relax** to the clamped minimum (zero-temperature neurons, the separated limit): neuron heat
+   released ``Q_x`` = the drop of H;
+3. **parameters anneal**: ``theta <- theta - mu tau_inf (g + lambda theta) + sqrt(2 kT mu tau_inf) xi`` with
+   g = dH/dtheta at the minimum (the stress gradient, Eq. 9; a convolution's gradient sums over positions) and
+   weight decay lambda; parameter heat released ``Q_theta = E(theta) - E(theta')`` at fixed neurons, E = H +
+   lambda/2 |theta|^2.
+
+The first law ``Delta E = W_sw - Q_x - Q_theta`` then holds per presentation up to rounding (exact energy
+differences are booked; the residual is reported). Eq. 15's prediction ``W = sum mu tau_inf |g|^2`` and Eq. 16's
+bound ``2 N S kT rho`` (N: trainable parameters only, S: presentations, rho = <|g|^2>/var g) are booked beside
+them as predictions, never in their place.
+
+The clamped minimum is found by a fixed-point iteration in residual coordinates (x_l = f(y_l) + delta_l;
+delta_m = -(1/kappa_m) sum_l A_{l,m}^T sigma_l, a contraction for small kappa_out/kappa_hidden), to a relative
+gradient norm ``tol``; rows that do not converge fall back to Newton (:func:`~analogsim.graph.equilibrium.
+clamped_minimum`) and are counted in ``fallbacks``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._checks import as_generator, check_kT, check_scalar
+from ..errors import DivergenceError
+from ..hamiltonian import OutputClamp
+from . import energy as E
+
+__all__ = ["train", "GraphTrainResult", "fixed_point_minimum", "accuracy"]
+
+
+@dataclass
+class GraphTrainResult:
+    """Outcome of :func:`train`: the trained network, the loss curves and the energy books (energy units).
+
+    Attributes
+    ----------
+    net : GraphNetwork
+    records : dict of lists
+        Per record: 'presentation', 'train_loss', 'test_loss', 'test_accuracy' (if the targets are one-hot).
+    W_sw, Q_x, Q_theta : float
+        Measured switching work and heats released (summed over presentations).
+    delta_E : float
+        E at the end minus E at the start (E = H at the clamped state + lambda/2 |theta|^2).
+    first_law_residual_max : float
+        Largest |Delta E - (W_sw - Q_x - Q_theta)| of a presentation.
+    W_eq15, mean_gsq, var_g, rho, bound : float
+        Eq. 15's W = sum mu tau |g|^2, <|g|^2>, var g along the trajectory (summed over parameters),
+        rho = mean_gsq / var_g, and Eq. 16's 2 N S kT rho.
+    n_params, presentations : int
+    kT : float
+    fallbacks : int
+        Rows whose clamped minimum needed Newton.
+    max_grad_norm : float
+        Largest relative gradient norm reached at a clamped minimum.
+    """
+
+    net: object
+    records: dict
+    W_sw: float
+    Q_x: float
+    Q_theta: float
+    delta_E: float
+    first_law_residual_max: float
+    W_eq15: float
+    mean_gsq: float
+    var_g: float
+    rho: float
+    bound: float
+    n_params: int
+    presentations: int
+    kT: float
+    fallbacks: int
+    max_grad_norm: float
+    settings: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        acc = self.records.get("test_accuracy") or [float("nan")]
+        status = ("ok" if self.first_law_residual_max < 1e-10 * max(1.0, abs(self.W_sw) / self.presentations)
+                  else "FIRST LAW OPEN")
+        return (f"S={self.presentations} N={self.n_params} kT={self.kT:g}: test loss {self.records['test_loss'][-1]:.4g}"
+                f", test accuracy {acc[-1]:.4f}; W_sw={self.W_sw:.4g} Q_x={self.Q_x:.4g} Q_theta={self.Q_theta:.4g}"
+                f" dE={self.delta_E:.4g} (first law residual {self.first_law_residual_max:.2g}, {status}); "
+                f"Eq.15 W={self.W_eq15:.4g}, Eq.16 bound={self.bound:.4g}; fallbacks={self.fallbacks}")
+
+
+def fixed_point_minimum(net, x0, target, *, tol: float = 1e-10, max_sweeps: int = 200):
+    """Clamped minimum (input x0, output hard-clamped to target) by the residual fixed point.
+
+    Returns (xs, converged mask (B,), relative gradient norm (B,)). See the module docstring.
+    """
+    B = x0.shape[0]
+    L = net.n_layers - 1
+    deltas = [np.zeros((B, n), dtype=net.dtype) for n in net.sizes[1:L]]
+    gn = np.full(B, np.inf)
+    for _ in range(max_sweeps):
+        xs = [x0]
+        fps = []
+        ds = []
+        for l in range(1, L + 1):
+            y = net.preactivation(l, xs)
+            act = net.activations[l - 1]
+            fy = act.f(y)
+            fps.append(act.df(y))
+            if l < L:
+                xs.append(fy + deltas[l - 1])
+                ds.append(deltas[l - 1])
+            else:
+                xs.append(target)
+                ds.append(target - fy)
+        sig = [-k * d * fp for k, d, fp in zip(net.kappa, ds, fps)]
+        back = E._backward(net, sig, first=1)
+        scale = np.maximum(np.max(np.abs(net.kappa[-1] * ds[-1]), axis=1), 1e-300)
+        g2 = np.zeros(B)
+        for m in range(1, L):
+            bm = back[m] if back[m] is not None else 0.0
+            g = net.kappa[m - 1] * ds[m - 1] + bm
+            g2 += np.sum(g * g, axis=1)
+            deltas[m - 1] = -bm / net.kappa[m - 1] if back[m] is not None else np.zeros_like(deltas[m - 1])
+        gn = np.sqrt(g2) / scale
+        if np.all(gn <= tol):
+            break
+    return xs, gn <= tol, gn
+
+
+def accuracy(net, x, t) -> float:
+    """Fraction of rows whose largest output is at the target's largest entry (one-hot targets)."""
+    return float(np.mean(np.argmax(net.predict(x), axis=1) == np.argmax(t, axis=1)))
+
+
+def _minimum(net, x0, t, tol, stats):
+    xs, ok, gn = fixed_point_minimum(net, x0, t, tol=tol)
+    if not ok.all():
+        from .equilibrium import clamped_minimum
+
+        bad = np.nonzero(~ok)[0]
+        m = clamped_minimum(net, x0[bad], t[bad])
+        for l in range(1, net.n_layers):
+            xs[l] = np.array(xs[l])
+            xs[l][bad] = m.xs[l]
+        stats["fallbacks"] += bad.size
+        gn[bad] = m.grad_norm
+    stats["max_gn"] = max(stats["max_gn"], float(gn.max()))
+    return xs
+
+
+def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int, mu: float, tau_inf: float = 1.0,
+          kT: float, kappa_out: float | None = None, batch_size: int = 1, weight_decay: float = 0.0,
+          tol: float = 1e-10, seed=None, n_records: int = 10) -> GraphTrainResult:
+    r"""Train a graph network physically: stress-driven parameter Langevin annealing at temperature kT (Eq. 11).
+
+    Parameters
+    ----------
+    net : GraphNetwork
+        Not modified; the result holds a trained copy.
+    x_train, t_train : arrays
+        Inputs (D, n_0) or (D,) + input shape, targets (D, n_L).
+    x_test, t_test : arrays, optional
+        Held-out entries for the loss (and, for one-hot targets, accuracy) curves.
+    presentations : int
+        S, the number of minibatches presented.
+    mu : float
+        Parameter mobility; with tau_inf the step is mu tau_inf (at kT = 0 SGD with learning rate
+        mu tau_inf kappa_out on 0.5 |f - t|^2, up to O(kappa_out/kappa_hidden)).
+    tau_inf : float
+        Presentation time.
+    kT : float
+        Temperature of the parameter bath (energy units).
+    kappa_out : float, optional
+        Stiffness of the (hard-clamped) output layer; default: the net's.
+    batch_size : int
+    weight_decay : float
+        lambda of the term lambda/2 |theta|^2 (energy units).
+    tol : float
+        Relative gradient norm of the clamped minimum.
+    seed : int, SeedSequence or Generator, optional
+        Seeds the presentation order and the thermal noise.
+    n_records : int
+        Records of the loss curves.
+
+    Returns
+    -------
+    GraphTrainResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0, kappa=1.0)
+    >>> rng = np.random.default_rng(0); x = rng.standard_normal((64, 16)); t = np.tanh(x[:, :2])
+    >>> res = train(net, x, t, x, t, presentations=200, mu=100.0, kT=1e-9, kappa_out=1e-3, batch_size=8, seed=1)
+    >>> bool(res.records["test_loss"][-1] < res.records["test_loss"][0])
+    True
+    """
+    S = check_scalar(presentations, "presentations", low=1, integer=True)
+    mu = check_scalar(mu, "mu", low=0.0, low_open=True)
+    tau = check_scalar(tau_inf, "tau_inf", low=0.0, low_open=True)
+    kT = check_kT(kT)
+    lam = check_scalar(weight_decay, "weight_decay", low=0.0)
+    B = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    n_records = check_scalar(n_records, "n_records", low=1, integer=True)
+    X = net.check_input(x_train, "x_train")
+    T = net.check_output(t_train, name="t_train")
+    if T.shape[0] != X.shape[0]:
+        raise ValueError(f"t_train must have {X.shape[0]} rows like x_train, got {T.shape[0]}")
+    if x_test is not None:
+        Xt, Tt = net.check_input(x_test, "x_test"), net.check_output(t_test, name="t_test")
+    else:
+        Xt, Tt = X, T
+    if B > X.shape[0]:
+        raise ValueError(f"batch_size must be <= the number of training entries {X.shape[0]}, got {B}")
+    if kappa_out is not None:
+        kappa_out = check_scalar(kappa_out, "kappa_out", low=0.0, low_open=True)
+        net = net.with_kappa(list(net.kappa[:-1]) + [kappa_out])
+    else:
+        net = net.copy()
+    onehot = bool(np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1))
+    rng = as_generator(seed)
+    noise = np.sqrt(2 * kT * mu * tau)
+    N = net.n_params
+    stats = {"fallbacks": 0, "max_gn": 0.0}
+    kout = float(net.kappa[-1].mean())
+    rec = {"presentation": [], "train_loss": [], "test_loss": [], "test_accuracy": []}
+    every = max(S // n_records, 1)
+
+    def record(s):
+        rec["presentation"].append(s)
+        rec["train_loss"].append(float(0.5 * np.mean(np.sum((net.predict(X) - T) ** 2, axis=1))))
+        rec["test_loss"].append(float(0.5 * np.mean(np.sum((net.predict(Xt) - Tt) ** 2, axis=1))))
+        if onehot:
+            rec["test_accuracy"].append(accuracy(net, Xt, Tt))
+
+    def energy_of(xs, clamp):
+        return float(np.mean(E.energy(net, xs, clamp))) + 0.5 * lam * float(net.theta @ net.theta)
+
+    record(0)
+    order = rng.permutation(X.shape[0])
+    pos = 0
+    W_sw = Q_x = Q_th = W15 = gsq = 0.0
+    res_max = 0.0
+    mean_g = np.zeros(N)
+    m2 = np.zeros(N)
+    xs = None
+    E_start = None
+    for s in range(1, S + 1):
+        if pos + B > order.size:
+            order, pos = rng.permutation(X.shape[0]), 0
+        idx = order[pos:pos + B]
+        pos += B
+        x0, t = X[idx], T[idx]
+        clamp = OutputClamp(t)
+        if xs is None:
+            xs = _minimum(net, x0, t, tol, stats)
+            E_start = E_before = energy_of(xs, clamp)
+            e_old = E_start
+            w = 0.0
+        else:
+            E_before = e_old
+            sw = [x0] + xs[1:-1] + [t]
+            e_sw = energy_of(sw, clamp)
+            w = e_sw - E_before
+            xs = _minimum(net, x0, t, tol, stats)
+        e_min = energy_of(xs, clamp)
+        q_x = (E_before + w) - e_min
+        g = E.params_from_stress(net, xs, E.stress(net, xs), per_sample=False) / B + lam * net.theta
+        step = -mu * tau * g + noise * rng.standard_normal(N)
+        net.theta += step
+        if not np.all(np.isfinite(net.theta)):
+            raise DivergenceError(f"train: non-finite parameters at presentation {s}", step=s,
+                                  cause="reduce mu tau_inf or kT")
+        e_new = energy_of(xs, clamp)
+        q_th = e_min - e_new
+        W_sw += w
+        Q_x += q_x
+        Q_th += q_th
+        res_max = max(res_max, abs((e_new - E_before) - (w - q_x - q_th)))
+        gg = float(g @ g)
+        W15 += mu * tau * gg
+        gsq += gg
+        d = g - mean_g
+        mean_g += d / s
+        m2 += d * (g - mean_g)
+        e_old = e_new
+        if s % every == 0 or s == S:
+            record(s)
+    var_g = float(m2.sum() / (S - 1)) if S > 1 else float("nan")
+    mean_gsq = gsq / S
+    rho = mean_gsq / var_g if var_g > 0 else float("nan")
+    return GraphTrainResult(net, rec, W_sw, Q_x, Q_th, e_old - E_start, res_max, W15, mean_gsq, var_g, rho,
+                            2 * N * S * kT * rho, N, S, kT, stats["fallbacks"], stats["max_gn"],
+                            {"mu": mu, "tau_inf": tau, "kappa_out": kout, "batch_size": B, "weight_decay": lam,
+                             "tol": tol})
