@@ -357,7 +357,7 @@ def _energy_vs(ds, x, xlabel, var=None):
         fig, (ax,) = _figure()
         merge = Merger(ax)
         xs = sub[x].values.astype(float)
-        n_flag = 0
+        n_flag, notes = 0, set()
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
             m, se = _mean_se(_healthy(s, var))
@@ -365,11 +365,11 @@ def _energy_vs(ds, x, xlabel, var=None):
             line = _errorbar(ax, xs, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}", j)
             n_flag += _mark_flagged(ax, s, var, x)
             if var == "work":
-                _draw_bounds(merge, s, x, xs, line[0].get_color(), label)
+                notes.add(_draw_bounds(merge, s, x, xs, line[0].get_color(), label))
         merge.finalize()
         jn = _joule_axis(ax, sub, var)
         _finish(fig, ax, xlabel, _label(ds, var), title or f"training energy vs {x}",
-                notes=[_se_note(sub), _flag_note(ds, n_flag), jn])
+                notes=[_se_note(sub), _flag_note(ds, n_flag), jn, *sorted(n for n in notes if n)])
         out.append((suffix, fig))
     return out
 
@@ -392,11 +392,22 @@ def _bound(s, x):
 
 
 def _draw_bounds(merge, s, x, xs, color, who):
+    """Draw 2 N S kT and 2 N S rho kT; when the two lie within 5 % of each other everywhere (rho ~ 1) only the
+    first is drawn and the returned note says so (two lines on top of each other cannot be told apart)."""
     bound = _bound(s, x)
     if bound is not None:
         merge.plot(xs, bound, EQ16, who, ls="--", color=color, lw=1)
-    if "bound" in s:  # with the measured rho = <|g|^2>/var(g)
-        merge.plot(xs, _mean_se(_healthy(s, "bound"))[0].values, EQ16_RHO, who, ls=":", color=color, lw=1)
+    if "bound" not in s:  # with the measured rho = <|g|^2>/var(g)
+        return None
+    b_rho = _mean_se(_healthy(s, "bound"))[0].values
+    if bound is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dev = np.abs(np.asarray(b_rho, float) / np.asarray(bound, float) - 1.0)
+        if np.isfinite(dev).any() and np.nanmax(dev) < 0.05:
+            return (f"2 N S rho kT (measured rho) within {100 * np.nanmax(dev):.1f} % of 2 N S kT: "
+                    "drawn as one line")
+    merge.plot(xs, b_rho, EQ16_RHO, who, ls=":", color=color, lw=1.6)
+    return None
 
 
 def energy_vs_S(ds, var=None):
@@ -422,7 +433,7 @@ def energy_vs_N(ds, var=None):
     for suffix, title, sub, hue in _panels(ds, var, xdim, prefer_hue=("kT", "presentations")):
         fig, (ax,) = _figure()
         merge = Merger(ax)
-        n_flag = 0
+        n_flag, notes = 0, set()
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
             N = _mean_se(s["n_params"])[0].values
@@ -431,11 +442,11 @@ def energy_vs_N(ds, var=None):
             line = _errorbar(ax, N, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}", j)
             n_flag += _mark_flagged(ax, s, var, xdim, xvalues=N)
             if var == "work":
-                _draw_bounds(merge, s, xdim, N, line[0].get_color(), label)
+                notes.add(_draw_bounds(merge, s, xdim, N, line[0].get_color(), label))
         merge.finalize()
         jn = _joule_axis(ax, sub, var)
         _finish(fig, ax, "parameters N [count]", _label(ds, var), title or "training energy vs N",
-                notes=[_se_note(sub), _flag_note(ds, n_flag), jn])
+                notes=[_se_note(sub), _flag_note(ds, n_flag), jn, *sorted(n for n in notes if n)])
         out.append((suffix, fig))
     return out
 

@@ -123,3 +123,53 @@ def test_dataset_flags_judges_old_results_without_a_status_value():
                      "train_loss": ("width", [0.02, 500.0, np.nan]),
                      "initial_train_loss": ("width", [1.0, 1.0, np.nan])}, coords={"width": [2, 64, 128]})
     assert dataset_flags(ds).values.tolist() == [False, True, False]  # failed points are not "flagged"
+
+
+OLD_ENERGY_VS_N = """
+[experiment]
+kind = "train"
+seed = 0
+[network]
+n_in = 4
+depth = 2
+[data]
+teacher_width = 8
+n_train = 128
+[dynamics]
+kT = 1e-6
+[training]
+mu = 100.0
+kappa_out = 1e-3
+presentations = 150
+weight_decay = 1e-4
+[sweep]
+width = [2, 64]
+"""
+
+
+def test_sweep_and_plot_commands_report_flagged_points(tmp_path, capsys):
+    """Case 1 end to end: the sweep's final line no longer says "2/2 points ok" with exit 0; the flagged point
+    is named with cause and fix; the plot marks it, leaves it out of the fit and says so."""
+    from analogsim import cli
+    from analogsim.sweeps import open_results
+
+    cfg = tmp_path / "old.toml"
+    cfg.write_text(OLD_ENERGY_VS_N)
+    out = tmp_path / "out"
+    code = cli.main(["sweep", str(cfg), "--out", str(out), "--workers", "1", "--json"])
+    cap = capsys.readouterr()
+    assert code == 1, cap.err
+    assert "1/2 points ok, 1 flagged, 0 failed" in cap.err
+    assert "FLAGGED {'width': 64}" in cap.err and "loss_exploded" in cap.err and "fix:" in cap.err
+    assert "energy units =" in cap.err and " J = " in cap.err and " bit" in cap.err  # energies four ways
+    summary = json.loads(cap.out)
+    assert summary["n_flagged"] == 1 and summary["flagged"][0]["coords"] == {"width": 64}
+    ds = open_results(out)
+    assert ds["status"].values.tolist() == ["ok", "flagged"]
+    assert ds["work_J"].attrs["units"] == "J" and ds["work_bits"].attrs["units"] == "bit"
+    assert ds["temperature_K"].values.tolist() == [300.0, 300.0]
+
+    code = cli.main(["plot", str(out), "--format", "png", "--only", "energy_vs_N", "--json"])
+    cap = capsys.readouterr()
+    assert code == 0 and "1 flagged point(s) marked and left out of means and fits" in cap.err
+    assert json.loads(cap.out)["flagged"][0]["flags"].startswith("loss_exploded")

@@ -13,10 +13,17 @@ EXAMPLES = """examples:
   analogsim plot results/stress_vs_kappa                 figures into results/stress_vs_kappa/figures/
   analogsim plot results/loss_vs_T/results.nc --out figs --format png
   analogsim plot results/energy_vs_S --json              list the files written as JSON
+  analogsim plot results/loss_vs_T --y train_loss        the loss figure shows the training loss instead
+  analogsim plot results/energy_vs_N --y work_J          energy figures in joules (or work_bits in bits)
+  analogsim plot results/loss_vs_T --y test_accuracy --x kT   any variable against any sweep axis ("curve")
 
 figures (each made when its variables are in the results): loss_vs_kT (with T*), energy_vs_S,
 energy_vs_n_train, energy_vs_N (log-log, 2 N S kT bound, fitted slopes), stress_error (vs kappa ratio),
-work_vs_tau, equipartition, bounds (analog/digital bounds per sample vs N with the measured W/(S kT)).
+work_vs_tau, equipartition, bounds (analog/digital bounds per sample vs N with the measured W/(S kT)),
+curve (with --y). Points flagged by the run's health checks (status 'flagged': loss exploded, solver
+fallbacks on most steps, ...) are drawn as red crosses and left out of means and fits unless
+--include-flagged; every figure says so. Energies are in energy units (k_B = 1) with a joule axis where
+all points share one temperature; results.nc holds <energy>_J and <energy>_bits beside each energy.
 """
 
 
@@ -31,6 +38,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--format", default="png,svg", metavar="LIST", help="comma-separated: png, svg, pdf (default png,svg)")
     p.add_argument("--dpi", type=int, default=150, help="PNG resolution (default 150)")
     p.add_argument("--only", metavar="LIST", help="comma-separated figure names to make (default: all that apply)")
+    p.add_argument("--y", metavar="VAR", help="variable to plot: the standard figures that can show it do, and the "
+                                              "'curve' figure draws it against --x")
+    p.add_argument("--x", metavar="AXIS", help="sweep axis for the 'curve' figure (default: the first numeric one)")
+    p.add_argument("--include-flagged", action="store_true",
+                   help="keep flagged points in means and fits (they are marked either way)")
     p.add_argument("--json", action="store_true", help="print the files written as JSON on stdout")
     p.set_defaults(func=run)
     return p
@@ -46,10 +58,21 @@ def run(args) -> int:
     out = Path(args.out) if args.out else folder / "figures"
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
-    files = standard_figures(ds, out, formats=formats, dpi=args.dpi, only=only)
+    files = standard_figures(ds, out, formats=formats, dpi=args.dpi, only=only, y=args.y, x=args.x,
+                             include_flagged=args.include_flagged)
+    from ..sweeps.store import energy_summary, flagged_points
+
+    flagged = flagged_points(ds)
     if args.json:
         emit_json({"results": str(src), "out": str(out), "files": [str(f) for f in files],
-                   "variables": sorted(ds.data_vars)})
+                   "variables": sorted(ds.data_vars), "flagged": flagged, "energy": energy_summary(ds)})
+    if flagged:
+        keep = "kept in" if args.include_flagged else "left out of"
+        print(f"analogsim plot: {int(ds.attrs.get('n_flagged', len(flagged)))} flagged point(s) marked and {keep} "
+              f"means and fits; first: {flagged[0]['coords']}: {flagged[0]['error']}", file=sys.stderr)
+    line = energy_summary(ds)
+    if line:
+        print(f"analogsim plot: {line}", file=sys.stderr)
     if not files:
         print(f"analogsim plot: no standard figure applies to the variables in {src} "
               f"({', '.join(sorted(ds.data_vars))})", file=sys.stderr)

@@ -20,7 +20,8 @@ EXAMPLES = """examples:
 
 Re-running the same command resumes: finished points are skipped. Results:
   python -c 'import xarray; print(xarray.open_dataset("results/loss_vs_T/results.nc"))'
-exit codes: 0 all points ok, 1 some points failed, 2 bad input (config, folder, scheduler), 3 crash.
+exit codes: 0 all points ok, 1 some points failed or flagged (finished, but the physics went wrong),
+2 bad input (config, folder, scheduler), 3 crash.
 """
 
 
@@ -98,12 +99,32 @@ def run(args) -> int:
     d = summary.to_dict()
     if args.json:
         emit_json(d)
-    print(f"{summary.name}: {summary.n_ok}/{summary.n_points} points ok, {summary.n_failed} failed, "
+    print(f"{summary.name}: {summary.n_ok}/{summary.n_points} points ok, {summary.n_flagged} flagged, "
+          f"{summary.n_failed} failed, "
           f"{summary.n_skipped} already done, {summary.wall_s:.1f} s on {summary.backend}; "
           f"results: {summary.results}", file=sys.stderr)
     for f in summary.failed[:5]:
         print(f"  failed {f['coords']}: {f['error']}", file=sys.stderr)
-    return EXIT_FAILED if summary.n_failed else EXIT_OK
+    _report_health_and_energy(summary)
+    return EXIT_FAILED if summary.n_failed or summary.n_flagged else EXIT_OK
+
+
+def _report_health_and_energy(summary) -> None:
+    """Flagged points (physics gone wrong, with cause and fix) and the mean energy four ways."""
+    from ..sweeps.store import energy_summary, open_results
+
+    for f in summary.flagged[:5]:
+        print(f"  FLAGGED {f['coords']}: {f['error']}", file=sys.stderr)
+    if summary.n_flagged:
+        print(f"  {summary.n_flagged} flagged point(s) are left out of `analogsim plot` fits "
+              "(--include-flagged keeps them); see docs/sweeps.md", file=sys.stderr)
+    try:
+        line = energy_summary(open_results(summary.results))
+    except Exception:  # the summary line is a courtesy: never fail a finished sweep over it
+        line = None
+    if line:
+        print(f"  {line}", file=sys.stderr)
+
 
 
 def _dry_run(args, prepare) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..config import ExperimentConfig, load_config
 from .backends import make_backend
-from .store import RESULTS_FILE, ResultsStore
+from .store import RESULTS_FILE, ResultsStore, flagged_points
 from .tasks import check_requirements, get_task
 from .worker import run_point
 
@@ -50,11 +50,13 @@ class SweepSummary:
     n_points: int
     n_ok: int = 0
     n_failed: int = 0
+    n_flagged: int = 0
     n_skipped: int = 0
     n_computed: int = 0
     n_retried: int = 0
     wall_s: float = 0.0
     failed: list = field(default_factory=list)
+    flagged: list = field(default_factory=list)  # finished, but the physics went wrong (analogsim.health)
 
     def to_dict(self) -> dict:
         """Plain data (for JSON)."""
@@ -166,6 +168,8 @@ def run_sweep(config, out=None, *, backend=None, workers: int | None = None, sch
             bar.close()
     summary.n_ok = int(ds.attrs["n_ok"])
     summary.n_failed = int(ds.attrs["n_failed"])
+    summary.n_flagged = int(ds.attrs.get("n_flagged", 0))
+    summary.flagged = flagged_points(ds)
     summary.failed = [{"coords": _coords_of(ds, i), "error": str(e)}
                       for i, e in _failed_points(ds)][:50]
     summary.wall_s = time.perf_counter() - t_start

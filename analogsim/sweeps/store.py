@@ -31,7 +31,7 @@ from ..errors import CheckpointError
 from ..health import encode, is_flagged, judge
 from ..units import RunUnits
 
-__all__ = ["ResultsStore", "open_results", "versions"]
+__all__ = ["ResultsStore", "open_results", "versions", "flagged_points", "energy_summary"]
 
 log = logging.getLogger("analogsim.sweeps")
 STORE_FORMAT = "analogsim-sweep/1"
@@ -422,6 +422,75 @@ def _with_units(results: dict, params: dict) -> dict:
             out[f"{name}_J"] = float(u.joules(v))
             out[f"{name}_bits"] = float(u.bits(v))
     return out
+
+
+def flagged_points(ds, limit: int = 50) -> list:
+    """Up to ``limit`` flagged points of a consolidated dataset: ``{"coords", "flags", "error"}`` each
+    (``error`` holds the flags' message, cause and fix).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"status": ("w", np.array(["ok", "flagged"])), "health_flags": ("w", np.array(["", "x"])),
+    ...                  "error": ("w", np.array(["", "x: boom"]))}, coords={"w": [2, 64]})
+    >>> flagged_points(ds)
+    [{'coords': {'w': 64}, 'flags': 'x', 'error': 'x: boom'}]
+    """
+    if "status" not in ds:
+        return []
+    st = ds["status"]
+    names = list(st.dims)
+    out = []
+    for idx in zip(*np.nonzero(st.values == "flagged")):
+        coords = {n: ds[n].values[i].item() for n, i in zip(names, idx) if n in ds.coords}
+        out.append({"coords": coords, "flags": str(ds["health_flags"].values[idx]) if "health_flags" in ds else "",
+                    "error": str(ds["error"].values[idx]) if "error" in ds else ""})
+        if len(out) >= limit:
+            break
+    return out
+
+
+def energy_summary(ds, name: str = "work") -> str | None:
+    """One line: the mean of an energy result over the 'ok' points in energy units, kT, joules and bits
+    (from the ``<name>_J`` and ``<name>_bits`` variables and the points' own kT), or None without it.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"status": ("w", np.array(["ok", "ok"])), "work": ("w", [1e-6, 3e-6]),
+    ...                  "work_J": ("w", [4e-21, 1.2e-20]), "work_bits": ("w", [1.0, 3.0]),
+    ...                  "kT_mean": ("w", [1e-6, 1e-6]), "temperature_K": ("w", [300.0, 300.0])})
+    >>> energy_summary(ds)
+    'mean work over 2 ok points: 2e-06 energy units = 2 kT = 8e-21 J = 2 bit (T = 300 K)'
+    """
+    if name not in ds or "status" not in ds:
+        return None
+    ok = (ds["status"] == "ok").values
+    vals = ds[name].values
+    if vals.shape != ok.shape or not ok.any():
+        return None
+    sel = ok & np.isfinite(vals)
+    if not sel.any():
+        return None
+
+    def mean(var):
+        if var not in ds or ds[var].shape != ok.shape:
+            return float("nan")
+        v = ds[var].values[sel]
+        return float(np.mean(v)) if np.isfinite(v).all() else float("nan")
+
+    kT = ds["kT_mean"] if "kT_mean" in ds else (ds["kT"].broadcast_like(ds[name]) if "kT" in ds else None)
+    in_kT = float(np.mean(vals[sel] / kT.values[sel])) if kT is not None and np.all(kT.values[sel] > 0) \
+        else float("nan")
+    T = np.unique(ds["temperature_K"].values[sel]) if "temperature_K" in ds and \
+        ds["temperature_K"].shape == ok.shape else np.array([])
+
+    def f(v):
+        return "n/a" if not np.isfinite(v) else f"{v:.4g}"
+
+    t = f" (T = {T[0]:.4g} K)" if T.size == 1 else " (points at different T)" if T.size > 1 else ""
+    return (f"mean {name} over {int(sel.sum())} ok points: {f(float(np.mean(vals[sel])))} energy units = "
+            f"{f(in_kT)} kT = {f(mean(name + '_J'))} J = {f(mean(name + '_bits'))} bit{t}")
 
 
 def open_results(path):
