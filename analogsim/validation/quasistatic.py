@@ -5,15 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import Network
-from .framework import ClaimResult, criterion_bound, criterion_within
+from .framework import ClaimResult, at_least, at_most, bootstrap_slope, consistent, within
 from ._plot import figure, save
 
 NAME = "quasistatic"
 TITLE = "3. Reversible quasi-static inference (Eq. 7)"
 STATEMENT = ("F does not depend on the input, so moving the input slowly costs no work: E_inf^min = 0 (Eq. 7). "
              "The system must stay at constant temperature with inputs changing slowly relative to the relaxation.")
+Q_EQ7 = ("In other words: Thermodynamics imposes no lower bound on the energy cost of quasi-static inference: "
+         "$$E_{\\inf}^{\\min} = 0 \\tag{7}$$")
+Q_SLOW = ("To operate in this reversible regime, the system must remain at constant temperature, with input changes "
+          "occurring slowly relative to the relaxation times of all internal variables.")
 
 A, B = np.array([-1.0]), np.array([1.0])
+ESS_FLOOR = 0.2  # Jarzynski's estimator is judged only when ESS/R is at least this
 
 
 def _net():
@@ -21,7 +26,7 @@ def _net():
 
 
 def work_point(args):
-    """Mean work (and SE) of a linear input ramp over time tau at temperature kT."""
+    """Mean work (and SE) of a linear input ramp over time tau at temperature kT, with the first-law residual."""
     from ..protocols import Ramp
     from ..simulate import estimate_lambda_max, relax
 
@@ -33,20 +38,69 @@ def work_point(args):
     r = relax(net, None, input_protocol=Ramp(A, B, tau), kT=kT, dt=tau / n, n_steps=n, n_replicas=n_rep if kT else None,
               integrator=integrator, seed=seed, record=("books",))
     w = np.asarray(r.work, dtype=np.float64)
-    out = {"tau": tau, "kT": kT, "integrator": integrator, "W": float(w.mean()),
+    fl = np.abs(np.asarray(r.first_law_residual, dtype=np.float64))
+    out = {"tau": tau, "kT": kT, "integrator": integrator, "dtl": dtl, "W": float(w.mean()),
            "se": float(w.std(ddof=1) / np.sqrt(w.size)) if w.size > 1 else 0.0, "varW": float(w.var(ddof=1)) if
-           w.size > 1 else 0.0, "first_law": float(np.max(np.abs(r.first_law_residual)))}
+           w.size > 1 else 0.0, "first_law": float(fl.max()), "first_law_mean": float(fl.mean())}
     if r.jarzynski is not None:
         j = r.jarzynski
         out.update(jz=j.value, jz_se=j.se, ess=j.ess, n=int(w.size))
     return out
 
 
-def judge_length(taus, W, L2, tol=0.03):
-    sel = taus >= taus[-3]  # the three longest protocols
-    slope = float(np.polyfit(np.log(taus[sel]), np.log(W[sel]), 1)[0])
-    return [criterion_bound("log-log slope of <W> vs tau at large tau (T = 0)", slope, 0.0, low=-1.05, high=-0.95),
-            criterion_bound("tau <W> / L^2 at the longest tau", taus[-1] * W[-1] / L2, 0.0, low=1 - tol, high=1 + tol)]
+def zero_T_points(taus, dtl=0.02):
+    """T = 0 works at dt and dt/2 for each tau: W(dt/2) with |W(dt) - W(dt/2)| as its discretisation error,
+    and the observed order of the first-law residual log2(res(dt)/res(dt/2))."""
+    out = []
+    for t in taus:
+        a = work_point((float(t), 0.0, "em", dtl, 1, 0))
+        b = work_point((float(t), 0.0, "em", dtl / 2, 1, 0))
+        order = float(np.log2(a["first_law"] / b["first_law"])) if b["first_law"] > 0 else float("inf")
+        out.append({"tau": float(t), "W": b["W"], "se": abs(a["W"] - b["W"]), "first_law": b["first_law"],
+                    "order": order})
+    return out
+
+
+def judge_length(taus, W, W_err, L2, tol=0.03, seed=0):
+    """<W> vanishing as 1/tau (T = 0) and tau <W> -> L^2; W_err: discretisation error of each W."""
+    taus = np.asarray(taus, float)
+    W = np.asarray(W, float)
+    W_err = np.maximum(np.asarray(W_err, float), 1e-12 * np.abs(W))
+    sel = slice(-3, None)  # the three longest protocols
+    slope, slope_se = bootstrap_slope(np.log(taus[sel]), np.log(W[sel]), W_err[sel] / W[sel], seed=seed)
+    ratio = taus[-1] * W[-1] / L2
+    return [at_most("log-log slope of <W> vs tau, three longest tau (T = 0)", slope, slope_se, -0.9, kind="paper",
+                    quote=Q_EQ7, note="'= 0' is a limit: tested as <W> vanishing at least as fast as tau^-0.9"),
+            within("tau <W> / L^2 at the longest tau (thermodynamic length, T = 0)", ratio,
+                   ratio * W_err[-1] / W[-1], 1.0, tol)]
+
+
+def judge_first_law(zero_pts, finite_pts):
+    """First law per protocol against the integrator: EM's residual (T = 0) converges with order 2 (the heat is
+    booked with the trapezoid rule on a deterministic path); MALA books each accepted move: rounding only."""
+    try:
+        from ..stability import FIRST_LAW_ORDER as order
+    except ImportError:
+        order = 1
+    worst = min(zero_pts, key=lambda p: p["order"])
+    crit = [at_least(f"EM (T = 0) first-law residual: observed order in dt, worst of {len(zero_pts)} protocols "
+                     f"(tau = {worst['tau']:g})", worst["order"], 0.0, order,
+                     exact="deterministic T = 0 integration at dt and dt/2",
+                     note=f"EM's first-law residual is the trapezoid error of its Stratonovich heat, of order "
+                          f"{order} in dt at fixed protocol time (order 2 on a noiseless path)")]
+    mx = max(p["first_law"] for p in finite_pts)
+    crit.append(at_most(f"MALA first-law residual, max over {len(finite_pts)} protocols and all replicas", mx, 0.0,
+                        1e-9, exact="MALA books the energy change of each accepted move: the residual is rounding"))
+    return crit
+
+
+def judge_jarzynski(jz):
+    c = consistent(f"Jarzynski <exp(-W/kT)> (MALA, tau = {jz['tau']:g}, kT = {jz['kT']:g}, ESS {jz['ess']:.0f}/"
+                   f"{jz['n']})", jz["jz"], jz["jz_se"], 1.0, n_se=4)
+    if jz["ess"] / jz["n"] < ESS_FLOOR:
+        c.decided = False
+        c.decides = f"a slower protocol or more replicas: ESS/R = {jz['ess'] / jz['n']:.2f} < floor {ESS_FLOOR}"
+    return c
 
 
 def run(ctx) -> ClaimResult:
@@ -56,22 +110,31 @@ def run(ctx) -> ClaimResult:
     L2 = float(thermodynamic_length(net, A, B)[0])
     taus = np.array([4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0] + ([512.0] if ctx.full else []))
     reps = 4000 if ctx.full else 1000
-    items = [(t, 0.0, "em", 0.02, 1, ctx.seed) for t in taus]
-    items += [(t, kT, "mala", 0.3, reps, ctx.seed + i) for i, kT in enumerate((0.05, 0.2)) for t in (8.0, 32.0)]
-    items += [(8.0, 0.5, "mala", 0.5, 4 * reps, ctx.seed + 7)]
+    zero = zero_T_points(taus)
+    items = [(t, kT, "mala", 0.3, reps, ctx.seed + 10 * i + k) for i, kT in enumerate((0.05, 0.2))
+             for k, t in enumerate((8.0, 32.0, 128.0))]
+    items += [(8.0, 0.5, "mala", 0.5, 4 * reps, ctx.seed + 7), (32.0, 0.5, "mala", 0.5, 4 * reps, ctx.seed + 8)]
     res = ctx.map(work_point, items)
-    zero = [r for r in res if r["kT"] == 0.0]
-    W0 = np.array([r["W"] for r in zero])
-    crit = judge_length(taus, W0, L2)
-    # temperature independence of the dissipation at fixed tau
+    W0 = np.array([p["W"] for p in zero])
+    W0e = np.array([p["se"] for p in zero])
+    crit = judge_length(taus, W0, W0e, L2, seed=ctx.seed)
+    # Eq. 7 at finite temperature: the work of the same ramp vanishes as tau grows (MALA: exact stationary law)
+    fin = {}
     for kT in (0.05, 0.2):
-        r = next(x for x in res if x["kT"] == kT and x["tau"] == 32.0)
-        w0 = W0[list(taus).index(32.0)]
-        crit.append(criterion_within(f"<W>(kT = {kT}) / <W>(T = 0) at tau = 32", r["W"] / w0, r["se"] / w0, 1.0,
-                                     n_se=4, rel_slack=0.05, kind="paper"))
-    jz = next(x for x in res if x["kT"] == 0.5)
-    crit.append(criterion_within(f"Jarzynski <exp(-W/kT)> (MALA, tau = 8, kT = 0.5, ESS {jz['ess']:.0f}/{jz['n']})",
-                                 jz["jz"], jz["jz_se"], 1.0, n_se=4))
+        rr = sorted((x for x in res if x["kT"] == kT), key=lambda x: x["tau"])[-2:]
+        s, s_se = bootstrap_slope(np.log([x["tau"] for x in rr]), np.log([x["W"] for x in rr]),
+                                  [x["se"] / x["W"] for x in rr], seed=ctx.seed)
+        fin[kT] = (s, s_se, rr)
+    kT_hot = 0.2
+    s, s_se, rr = fin[kT_hot]
+    crit.append(at_most(f"log-log slope of <W> vs tau at kT = {kT_hot} (MALA, tau = {rr[0]['tau']:g} -> "
+                        f"{rr[1]['tau']:g})", s, s_se, -0.5, kind="paper", quote=Q_SLOW,
+                        decides=f"--full ({4 * reps} replicas)",
+                        note="'= 0' is a limit: tested as <W> vanishing at least as fast as tau^-1/2 at constant T"))
+    crit += judge_first_law(zero, [x for x in res])
+    jz = next(x for x in res if x["kT"] == 0.5 and x["tau"] == 32.0)
+    jz_fast = next(x for x in res if x["kT"] == 0.5 and x["tau"] == 8.0)
+    crit.append(judge_jarzynski(jz))
     fig, axes = figure(1, 2, figsize=(9, 3.5))
     ax = axes[0]
     ax.loglog(taus, W0, "o-", label="T = 0")
@@ -91,17 +154,38 @@ def run(ctx) -> ClaimResult:
     ax.set_ylabel(r"$\tau\langle W\rangle / L^2$")
     ax.legend(fontsize=7)
     figs = [save(fig, ctx, "quasistatic_work.png")]
-    r8 = next(x for x in res if x["kT"] == 0.2 and x["tau"] == 32.0)
+    i32 = list(taus).index(32.0)
+    ratios = {kT: next(x for x in res if x["kT"] == kT and x["tau"] == 32.0) for kT in (0.05, 0.2)}
     table = [{"quantity": "L^2 (from the T = 0 path)", "paper": "-", "measured": f"{L2:.4f}",
-              "comment": "independent of T; [1,4,4,1] tanh net, ramp -1 -> 1"},
-             *[{"quantity": f"<W> at tau = {t:g}, T = 0", "paper": "-> 0", "measured": f"{w:.3e}",
-                "comment": f"tau W / L^2 = {t * w / L2:.4f}"} for t, w in zip(taus, W0)],
-             {"quantity": "var W / (2 kT <W>) at tau = 32, kT = 0.2", "paper": "1 near equilibrium",
-              "measured": f"{r8['varW'] / (2 * 0.2 * r8['W']):.3f}", "comment": "fluctuation–dissipation"},
-             {"quantity": "Jarzynski <exp(-W/kT)>", "paper": "exp(-ΔF/kT) = 1",
-              "measured": f"{jz['jz']:.4f} ± {jz['jz_se']:.4f}", "comment": f"ESS {jz['ess']:.0f} of {jz['n']}"}]
-    comment = ("Eq. 7 holds as a limit: the work of a finite-time protocol is L^2/tau, positive for any finite tau and "
-               "vanishing as 1/tau; the thermodynamic length L^2 is set by the T = 0 path alone, and the measured "
-               "dissipation at finite T matches it. Jarzynski's equality holds with ΔF = 0 (MALA, exact at any dt); "
-               "for fast protocols its estimator is biased by a small effective sample size, which is not a violation.")
-    return ClaimResult(NAME, TITLE, STATEMENT, crit, table, figs, comment)
+              "comment": "[1,4,4,1] tanh net, ramp -1 -> 1"},
+             *[{"quantity": f"<W> at tau = {p['tau']:g}, T = 0", "paper": "-> 0",
+                "measured": f"{p['W']:.4e} ± {p['se']:.1e}",
+                "comment": f"tau W / L^2 = {p['tau'] * p['W'] / L2:.4f}; first-law residual {p['first_law']:.1e} "
+                           f"(order {p['order']:.2f})"} for p in zero],
+             *[{"quantity": f"<W> at tau = {x['tau']:g}, kT = {x['kT']:g} (MALA)", "paper": "-> 0",
+                "measured": f"{x['W']:.4e} ± {x['se']:.1e}",
+                "comment": f"first-law residual {x['first_law']:.1e}"} for x in res],
+             *[{"quantity": f"<W>(kT = {kT}) / <W>(T = 0) at tau = 32", "paper": "(no statement)",
+                "measured": f"{x['W'] / W0[i32]:.3f} ± {x['se'] / W0[i32]:.3f}",
+                "comment": "project note: the dissipation's dependence on T (not a statement of the paper)"}
+               for kT, x in ratios.items()],
+             {"quantity": "var W / (2 kT <W>) at tau = 32, kT = 0.2", "paper": "(no statement)",
+              "measured": f"{ratios[0.2]['varW'] / (2 * 0.2 * ratios[0.2]['W']):.3f}",
+              "comment": "fluctuation–dissipation, 1 near equilibrium"},
+             *[{"quantity": f"Jarzynski <exp(-W/kT)>, tau = {x['tau']:g}, kT = 0.5", "paper": "(ΔF = 0: 1)",
+                "measured": f"{x['jz']:.4f} ± {x['jz_se']:.4f}",
+                "comment": f"ESS {x['ess']:.0f} of {x['n']} ({x['ess'] / x['n']:.2f}; judged only above {ESS_FLOOR})"}
+               for x in (jz_fast, jz)]]
+    r02 = ratios[0.2]["W"] / W0[i32]
+    r02_se = ratios[0.2]["se"] / W0[i32]
+    limit = (f"tau → ∞ (protocol slow relative to the relaxation): tau <W> → L^2 = {L2:.3f} at T = 0; at tau = "
+             f"{taus[0]:g} the work is still {W0[0]:.3f} (tau W / L^2 = {taus[0] * W0[0] / L2:.2f})")
+    comment = (f"Eq. 7 holds as a limit: the work of a finite-time ramp is positive and falls as tau^"
+               f"{crit[0].measured:.3f} ± {crit[0].uncertainty:.3f} at T = 0, with tau <W> / L^2 = "
+               f"{crit[1].measured:.4f} at tau = {taus[-1]:g}. At kT = 0.2 the work falls as tau^{s:.2f} ± {s_se:.2f} "
+               f"between tau = {fin[0.2][2][0]['tau']:g} and {fin[0.2][2][1]['tau']:g}; at tau = 32 it is "
+               f"{r02:.2f} ± {r02_se:.2f} of the T = 0 work (the paper makes no statement about this ratio). "
+               f"Jarzynski's equality (ΔF = 0) is judged at tau = {jz['tau']:g}, where ESS/R = {jz['ess'] / jz['n']:.2f}; "
+               f"at tau = {jz_fast['tau']:g} ESS/R = {jz_fast['ess'] / jz_fast['n']:.2f} and the estimator is "
+               f"reported, not judged.")
+    return ClaimResult(NAME, TITLE, STATEMENT, crit, table, figs, comment, limit=limit)

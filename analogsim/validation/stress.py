@@ -1,93 +1,150 @@
-"""Claim 2: stress equals backprop (Eq. 8-10), as a limit in the stiffness ratio."""
+"""Claim 2: stress equals backprop (Eq. 8-10), as a limit in the stiffness ratio r = kappa_out/kappa_hidden."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..equilibrium import stress_vs_backprop
+from ..clamped import backprop_gradient, clamped_minimum, stress_vs_backprop
 from ..network import Network
-from .framework import ClaimResult, Criterion, criterion_bound
+from .framework import ClaimResult, at_least, at_most
 from ._plot import figure, save
 
 NAME = "stress"
 TITLE = "2. Stress = backprop (Eq. 8-10)"
 STATEMENT = ("With input and output clamped, the stress at the minimum of H obeys sigma_i = f'(y_i) sum_j w_ij sigma_j "
              "(Eq. 10) and the derivatives of H are proportional to those of the MSE loss.")
+Q_EQ10 = r"Values of σ_i that can be interpreted as local stress in the network, are obtained by minimizing H with " \
+         r"respect to x_i : $$\sigma_i = f'(y_i) \sum_j w_{ij} \sigma_j \tag{10}$$"
+Q_PROP = ("The calculated derivatives of the physical Hamiltonian are proportional to those of a conventional MSE loss "
+          "function employed in the standard DNN training procedure.")
 
 RATIOS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+ACTS = ("tanh", "relu", "sigmoid", "softplus")
 
 
-def stress_case(args):
-    """One (depth, activation) case: a seeded random net and batch; returns stress_vs_backprop's report."""
-    depth, act, seed, sign = args
+def _case_net(depth, act, seed):
     rng = np.random.default_rng(seed)
     sizes = [5] + [12] * (depth - 1) + [3]
     net = Network.create(sizes, activations=act, seed=int(rng.integers(2**31)), bias_scale=0.2)
-    x0 = rng.standard_normal((8, 5))
-    t = rng.standard_normal((8, 3)) * 0.5
-    rep = stress_vs_backprop(net, x0, t, RATIOS)
-    if sign != 1:  # negative control: a stress with the wrong sign
-        err = np.asarray(rep["rel_error"])
-        # |(-g_s) - g_b| / |g_b| = |g_s + g_b| / |g_b| -> 2 as r -> 0
-        rep["rel_error"] = (2.0 - err).tolist()
-        r = np.asarray(RATIOS)
-        sel = r <= 1e-3
-        rep["slope"] = float(np.polyfit(np.log(r[sel]), np.log(np.abs(rep["rel_error"])[sel]), 1)[0])
-    rep.update(depth=depth, activation=act)
+    return net, rng.standard_normal((8, 5)), rng.standard_normal((8, 3)) * 0.5
+
+
+def stress_case(args):
+    """One (depth, activation, seed) case: a seeded random net and batch; returns stress_vs_backprop's report.
+
+    ``kappa_factor`` (optional 5th item, default 1) multiplies the output stiffness handed to the backprop
+    analysis: anything but 1 is the negative control "a wrong kappa handed to the analysis".
+    """
+    depth, act, seed, *rest = args
+    kappa_factor = rest[0] if rest else 1.0
+    net, x0, t = _case_net(depth, act, seed)
+    if kappa_factor == 1.0:
+        rep = stress_vs_backprop(net, x0, t, RATIOS)
+    else:
+        errs, rres = [], []
+        for r in RATIOS:
+            n2 = net.with_kappa([1.0] * (net.depth - 1) + [r])
+            m = clamped_minimum(n2, x0, t)
+            gs = m.grad_theta.astype(np.float64).sum(axis=0)
+            gb = backprop_gradient(n2, x0, t, kappa_out=kappa_factor * r).astype(np.float64).sum(axis=0)
+            errs.append(float(np.linalg.norm(gs - gb) / np.linalg.norm(gb)))
+            rres.append(m.recursion_residual)
+        sel = np.asarray(RATIOS) <= 1e-3
+        slope = float(np.polyfit(np.log(np.asarray(RATIOS)[sel]), np.log(np.asarray(errs)[sel]), 1)[0])
+        rep = {"ratios": list(RATIOS), "rel_error": errs, "slope": slope, "constant": float("nan"),
+               "recursion_residual": float(max(rres))}
+    rep.update(depth=depth, activation=act, seed=seed)
     return rep
 
 
+def _by_case(cases):
+    out = {}
+    for c in cases:
+        out.setdefault((c["depth"], c["activation"]), []).append(c)
+    return out
+
+
 def judge(cases):
+    """Criteria over cases (several seeds per (depth, activation) give the SEs)."""
     crit = []
-    deep = [c for c in cases if c["depth"] >= 2]
-    slopes = np.array([c["slope"] for c in deep])
-    worst = int(np.argmax(np.abs(slopes - 1)))
-    crit.append(criterion_bound(f"log-log slope of error vs r over [1e-6, 1e-3], worst case "
-                                f"(depth {deep[worst]['depth']}, {deep[worst]['activation']})",
-                                float(slopes[worst]), 0.0, low=0.98, high=1.02))
-    # sigmoid's f' <= 1/4 damps the hidden response, so its error at r = 1 is smaller (reported, not judged)
-    err1 = np.array([c["rel_error"][-1] for c in deep if c["activation"] != "sigmoid"])
-    crit.append(criterion_bound("smallest error at r = 1, tanh/relu/softplus (limit, not identity)",
-                                float(err1.min()), 0.0, low=0.3))
+    groups = {k: v for k, v in _by_case(cases).items() if k[0] >= 2}
+    stats = []
+    for (d, a), cs in groups.items():
+        s = np.array([c["slope"] for c in cs])
+        se = s.std(ddof=1) / np.sqrt(s.size) if s.size > 1 else float("nan")
+        stats.append((d, a, float(s.mean()), float(se)))
+    # worst case: the lowest mean slope; its SE from the spread over independent random nets
+    d, a, s, se = min(stats, key=lambda t: t[2])
+    se = max(se, 1e-4)  # floor: the fit's own resolution over four decades
+    crit.append(at_least(f"log-log slope of |dH/dθ - ∇MSE|/|∇MSE| vs r over [1e-6, 1e-3], lowest of "
+                         f"{len(stats)} cases (depth {d}, {a})", s, se, 0.9, kind="paper", quote=Q_PROP,
+                         note="the statement is a limit (error = 0 as r → 0), tested as the error vanishing with a positive power of r"))
+    e6 = np.array([[c["rel_error"][0] for c in cs] for cs in groups.values()])
+    m6 = e6.mean(axis=1)
+    k = int(np.argmax(m6))
+    se6 = float(e6[k].std(ddof=1) / np.sqrt(e6.shape[1])) if e6.shape[1] > 1 else float("nan")
+    crit.append(at_most("largest relative error at r = 1e-6 (mean over seeds)", float(m6[k]), max(se6, 1e-12), 1e-3,
+                        kind="paper", quote=Q_PROP))
     smooth = [c for c in cases if c["activation"] != "relu" and c["depth"] >= 2]
     rres = max(c["recursion_residual"] for c in smooth)
-    crit.append(criterion_bound("Eq. 10 recursion residual at the Newton minimum (smooth activations, all r)",
-                                rres, 0.0, high=1e-12))
+    crit.append(at_most("Eq. 10 recursion residual at the Newton minimum (smooth activations, all r)", rres, 0.0,
+                        1e-12, kind="paper", quote=Q_EQ10,
+                        exact="deterministic: the residual equals -f' dH/dx at the minimum, i.e. the solver's "
+                              "gradient norm"))
     return crit
 
 
 def run(ctx) -> ClaimResult:
     depths = (1, 2, 3, 4)
-    acts = ("tanh", "relu", "sigmoid", "softplus")
-    items = [(d, a, ctx.seed + 17 * d + i, 1) for d in depths for i, a in enumerate(acts)]
+    n_seeds = 5 if ctx.full else 3
+    items = [(d, a, ctx.seed + 1000 * s + 17 * d + i) for d in depths for i, a in enumerate(ACTS)
+             for s in range(n_seeds)]
     cases = ctx.map(stress_case, items)
     crit = judge(cases)
     relu_res = max(c["recursion_residual"] for c in cases if c["activation"] == "relu")
+    groups = _by_case(cases)
+    err1 = {k: np.array([c["rel_error"][-1] for c in v]) for k, v in groups.items() if k[0] >= 2}
+    nonsig = np.concatenate([v for k, v in err1.items() if k[1] != "sigmoid"])
+    sig = np.concatenate([v for k, v in err1.items() if k[1] == "sigmoid"])
     fig, axes = figure(1, 2, figsize=(9, 3.6))
-    for c in cases:
-        if c["depth"] == 1:
+    for (d, a), cs in groups.items():
+        if d == 1:
             continue
-        ls = {"tanh": "-", "relu": "--", "sigmoid": ":", "softplus": "-."}[c["activation"]]
-        axes[0].loglog(c["ratios"], c["rel_error"], ls, marker="o", ms=3, label=f"L={c['depth']} {c['activation']}")
+        ls = {"tanh": "-", "relu": "--", "sigmoid": ":", "softplus": "-."}[a]
+        axes[0].loglog(cs[0]["ratios"], np.mean([c["rel_error"] for c in cs], axis=0), ls, marker="o", ms=3,
+                       label=f"L={d} {a}")
     axes[0].loglog(RATIOS, np.array(RATIOS), "k", lw=0.6, label="slope 1")
     axes[0].set_xlabel(r"$r = \kappa_{out}/\kappa_{hidden}$")
     axes[0].set_ylabel("relative error |dH/dθ − ∇MSE| / |∇MSE|")
     axes[0].legend(fontsize=6, ncol=2)
-    Cs = [(f"{c['depth']}/{c['activation'][:4]}", c["constant"]) for c in cases if c["depth"] >= 2]
+    Cs = [(f"{d}/{a[:4]}", np.mean([c["constant"] for c in cs])) for (d, a), cs in groups.items() if d >= 2]
     axes[1].bar(range(len(Cs)), [v for _, v in Cs])
     axes[1].set_xticks(range(len(Cs)))
     axes[1].set_xticklabels([k for k, _ in Cs], rotation=70, fontsize=7)
     axes[1].set_yscale("log")
-    axes[1].set_ylabel("C = error / r")
+    axes[1].set_ylabel("C = error / r (mean over seeds)")
     figs = [save(fig, ctx, "stress_vs_backprop.png")]
-    table = [{"quantity": f"depth {c['depth']}, {c['activation']}", "paper": "stress ∝ backprop",
-              "measured": (f"slope {c['slope']:.4f}, C = {c['constant']:.3g}, error at r=1: {c['rel_error'][-1]:.2f}"
-                           if c["depth"] > 1 else f"exact at every r (max error {max(c['rel_error']):.1e})"),
-              "comment": (f"recursion residual {c['recursion_residual']:.1e}" if c["depth"] > 1
-                          else "no hidden layer: the stress is the backprop gradient")} for c in cases]
-    comment = ("Eq. 10 holds identically at the minimum (residual = -f' dH/dx, i.e. solver precision). "
-               "But dH/dtheta equals the MSE backprop gradient only in the limit r = kappa_out/kappa_hidden -> 0: "
-               "the relative error is C r with slope 1, and 40-90 % at r = 1. Depth 1 has no hidden layer, so there "
-               "the two agree exactly at every r. sigmoid (f' <= 1/4) has C ~ 0.2-0.3 and errors of 15-35 % at r = 1. relu: a minimum can sit on a kink (y = 0), where the recursion with "
-               f"f'(0) = 0 need not hold; worst relu recursion residual here {relu_res:.1e}.")
-    return ClaimResult(NAME, TITLE, STATEMENT, crit, table, figs, comment)
+    table = []
+    for (d, a), cs in groups.items():
+        sl = np.array([c["slope"] for c in cs])
+        e1 = np.array([c["rel_error"][-1] for c in cs])
+        if d > 1:
+            meas = (f"slope {sl.mean():.4f} ± {sl.std(ddof=1) / np.sqrt(sl.size):.4f}, C = "
+                    f"{np.mean([c['constant'] for c in cs]):.3g}, error at r=1: {e1.mean():.2f} ± "
+                    f"{e1.std(ddof=1) / np.sqrt(e1.size):.2f}")
+        else:
+            meas = f"exact at every r (max error {max(max(c['rel_error']) for c in cs):.1e})"
+        table.append({"quantity": f"depth {d}, {a} ({len(cs)} seeds)", "paper": "stress ∝ backprop", "measured": meas,
+                      "comment": (f"recursion residual {max(c['recursion_residual'] for c in cs):.1e}" if d > 1
+                                  else "no hidden layer: the stress is the backprop gradient")})
+    limit = (f"r = κ_out/κ_hidden → 0, where the relative error is C r (C = {min(v for _, v in Cs):.2g}-"
+             f"{max(v for _, v in Cs):.2g}); outside it, at r = 1, dH/dθ differs from the MSE gradient by "
+             f"{nonsig.min():.0%}-{nonsig.max():.0%} (tanh/relu/softplus) and {sig.min():.0%}-{sig.max():.0%} "
+             "(sigmoid)")
+    comment = (f"Eq. 10 holds at the minimum to {crit[2].measured:.1e} (the residual is -f' dH/dx, i.e. the solver's "
+               f"precision). The proportionality to the MSE gradient is a limit: the lowest mean slope of the error "
+               f"against r is {crit[0].measured:.4f} ± {crit[0].uncertainty:.4f}, and the error at r = 1 is "
+               f"{nonsig.min():.0%}-{nonsig.max():.0%} for tanh/relu/softplus. Depth 1 has no hidden layer, so the two "
+               f"agree at every r. relu: a minimum can sit on a kink (y = 0), where the recursion with f'(0) = 0 need "
+               f"not hold; worst relu recursion residual here {relu_res:.1e}.")
+    return ClaimResult(NAME, TITLE, STATEMENT, crit, table, figs, comment, limit=limit)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .framework import ClaimResult, criterion_bound, criterion_within
+from .framework import ClaimResult, at_least, bootstrap_slope, within
 from ._plot import figure, save
 
 NAME = "training"
 TITLE = "5. Training bound (Eq. 16)"
 STATEMENT = ("Physical training by parameter annealing costs E_train >~ 2 N D kT <|grad F|^2>/var(grad F) ≈ 2 N D kT, "
              "where thermal noise becomes comparable to the statistical (data) noise.")
+
+Q_EQ16 = (r"we arrive at the following lower bound for the total energy required for training, in terms of dataset "
+          r"size D and number of model parameters N: $$E_{\text{train}} \gtrsim 2NDk_BT \frac{\langle |\nabla_{\theta}F|^2 "
+          r"\rangle}{\text{var}(\nabla_{\theta}F)} \approx 2NDk_BT.$$ (16)")
+Q_DEGRADE = (r"When thermal effects are introduced, one expects training performance to eventually degrade; however, this "
+             r"degradation only becomes significant once the magnitude of the thermal noise $\eta(t)$ becomes comparable "
+             "to that of the statistical noise ξ .")
+#: TStarResult / Books attributes holding Gamma from the *measured* parameter heat, most specific first
+MEASURED_GAMMA = ("Gamma_measured", "Gamma_heat", "Gamma_Q")
 
 R = 1e-3  # kappa_out / kappa_hidden: the stress-equals-backprop regime
 
@@ -25,6 +34,33 @@ def _linear(n_in):
     return ds, net, dict(mu=0.02 / (n_in + 1) / R, kappa_out=R)
 
 
+def gamma_pair(r) -> dict:
+    """Gamma from the measured parameter heat (when the training books provide it) and the Eq. 15 prediction.
+
+    ``Gamma``/``Gamma_se`` is what is judged: the measured one if ``r`` (a TStarResult) carries one of
+    :data:`MEASURED_GAMMA`, else the Eq. 15 book W = mu tau_inf S <|g|^2> (``source`` says which);
+    ``Gamma_eq15``/``Gamma_eq15_se`` is always the Eq. 15 value, printed beside it as the prediction.
+    """
+    out = {"Gamma_eq15": float(r.Gamma), "Gamma_eq15_se": float(r.Gamma_se), "Gamma": float(r.Gamma),
+           "Gamma_se": float(r.Gamma_se), "source": "Eq. 15 book (no measured heat on this result)"}
+    for name in MEASURED_GAMMA:
+        g = getattr(r, name, None)
+        if g is not None and np.isfinite(g):
+            out.update(Gamma=float(g), Gamma_se=float(getattr(r, name + "_se", float("nan"))),
+                       source=f"measured parameter heat ({name})")
+            return out
+    books = getattr(getattr(r, "train", None), "books", None)
+    q = getattr(books, "Q_theta", None)
+    if q is not None and np.isfinite(q) and r.bound > 0:
+        # the heat the parameters released while annealing at kT*, booked on the simulated process (Stratonovich)
+        g = q / r.bound
+        q_se = float(getattr(books, "Q_theta_se", float("nan")))
+        rel_T = r.kT_star_se / r.kT_star if r.kT_star > 0 else float("nan")
+        out.update(Gamma=float(g), Gamma_se=float(abs(g) * np.hypot(q_se / q, rel_T)),
+                   source="measured parameter heat Q_theta / (2 N S rho kT*)")
+    return out
+
+
 def linear_point(args):
     """T*, W, Gamma for a linear student with n_in inputs (N = n_in + 1)."""
     from ..training import threshold_temperature
@@ -33,8 +69,8 @@ def linear_point(args):
     ds, net, kw = _linear(n_in)
     r = threshold_temperature(net, ds, presentations=S, chain_presentations=chain, seed=seed, **kw)
     return {"N": r.n_params, "S": S, "kT_star": r.kT_star, "kT_star_se": r.kT_star_se, "W": r.W,
-            "W_over_kT": r.W_over_kT_star, "W_over_kT_se": r.W_over_kT_star_se, "Gamma": r.Gamma,
-            "Gamma_se": r.Gamma_se, "rho": r.rho, "bracketed": r.bracketed}
+            "W_over_kT": r.W_over_kT_star, "W_over_kT_se": r.W_over_kT_star_se, **gamma_pair(r),
+            "rho": r.rho, "bracketed": bool(r.bracketed)}
 
 
 def linear_S_point(args):
@@ -43,8 +79,12 @@ def linear_S_point(args):
 
     n_in, S, kT_star, seed = args
     ds, net, kw = _linear(n_in)
-    b = train(net, ds, presentations=S, kT=kT_star, seed=seed, **kw).books
-    return {"S": S, "W_over_kT": b.W / kT_star, "bound_over_kT": b.bound / kT_star}
+    res = train(net, ds, presentations=S, kT=kT_star, seed=seed, **kw)
+    b = res.books
+    dW = np.diff(np.asarray(res.records["W"], dtype=float))
+    dW = dW[np.isfinite(dW)]
+    W_se = float(np.sqrt(dW.size) * dW.std(ddof=1)) if dW.size >= 2 else float("nan")
+    return {"S": S, "W_over_kT": b.W / kT_star, "W_over_kT_se": W_se / kT_star, "bound_over_kT": b.bound / kT_star}
 
 
 def _mlp():
@@ -62,8 +102,8 @@ def mlp_tstar(args):
     S, chain, seed = args
     ds, net, kw = _mlp()
     r = threshold_temperature(net, ds, presentations=S, chain_presentations=chain, seed=seed, **kw)
-    return {"N": r.n_params, "S": S, "kT_star": r.kT_star, "kT_star_se": r.kT_star_se, "Gamma": r.Gamma,
-            "Gamma_se": r.Gamma_se, "W_over_kT": r.W_over_kT_star, "rho": r.rho, "kT_grid": r.kT_grid.tolist(),
+    return {"N": r.n_params, "S": S, "kT_star": r.kT_star, "kT_star_se": r.kT_star_se, **gamma_pair(r),
+            "bracketed": bool(r.bracketed), "W_over_kT": r.W_over_kT_star, "rho": r.rho, "kT_grid": r.kT_grid.tolist(),
             "loss_excess": r.loss_excess.tolist(), "loss_excess_se": r.loss_excess_se.tolist(), "loss0": r.loss0,
             "loss_star": r.loss_star, "how": r.how}
 
@@ -77,21 +117,56 @@ def mlp_loss_at(args):
     return {"f": f, "train": res.final_train_loss, "test": res.final_test_loss}
 
 
-def judge_linear(points, s_points):
+def judge_linear(points, s_points, seed=0, decides="--full"):
+    """Harmonic-limit checks on the linear student: Gamma ≈ 1 (inverse-variance mean over the independent N
+    points), W/kT* ∝ N and ∝ S (log-log slopes with parametric-bootstrap SEs over the independent chains).
+    A point whose T* was extrapolated (not bracketed) cannot support a pass: the Gamma criterion is undecided."""
     crit = []
-    worst = max(points, key=lambda p: abs(p["Gamma"] - 1) / max(p["Gamma_se"], 1e-12))
-    crit.append(criterion_within(f"linear student Gamma = W/(2 N S rho kT*), worst of N = "
-                                 f"{', '.join(str(p['N']) for p in points)} (here N = {worst['N']})",
-                                 worst["Gamma"], worst["Gamma_se"], 1.0, n_se=3, rel_slack=0.1))
+    G = np.array([p["Gamma"] for p in points])
+    Gse = np.array([p["Gamma_se"] for p in points])
+    w = 1 / Gse ** 2
+    g, g_se = float((w * G).sum() / w.sum()), float(1 / np.sqrt(w.sum()))
+    c = within(f"linear student Gamma = W/(2 N S rho kT*), inverse-variance mean over N = "
+               f"{', '.join(str(p['N']) for p in points)}", g, g_se, 1.0, 0.1, decides=decides,
+               note=f"per N: {', '.join(f'{x:.3f} ± {e:.3f}' for x, e in zip(G, Gse))}; "
+                    f"source: {points[0].get('source', 'Eq. 15 book')}")
+    if not all(p.get("bracketed", True) for p in points):
+        c.decided = False
+        c.decides = f"{decides}: T* extrapolated (grid does not bracket it) at N = " + \
+            ", ".join(str(p["N"]) for p in points if not p.get("bracketed", True))
+    crit.append(c)
     N = np.array([p["N"] for p in points], float)
     wk = np.array([p["W_over_kT"] for p in points])
-    slope_N = float(np.polyfit(np.log(N), np.log(wk), 1)[0])
-    crit.append(criterion_bound("log-log slope of W/kT* vs N (linear student)", slope_N, 0.0, low=0.9, high=1.1))
+    wk_se = np.array([p.get("W_over_kT_se", np.nan) for p in points])
+    slope_N, slope_N_se = bootstrap_slope(np.log(N), np.log(wk), wk_se / wk, seed=seed)
+    crit.append(within("log-log slope of W/kT* vs N (linear student)", slope_N, slope_N_se, 1.0, 0.1,
+                       decides=decides))
     S = np.array([p["S"] for p in s_points], float)
     ws = np.array([p["W_over_kT"] for p in s_points])
-    slope_S = float(np.polyfit(np.log(S), np.log(ws), 1)[0])
-    crit.append(criterion_bound("log-log slope of W/kT* vs S (linear student)", slope_S, 0.0, low=0.9, high=1.1))
+    ws_se = np.array([p.get("W_over_kT_se", np.nan) for p in s_points])
+    slope_S, slope_S_se = bootstrap_slope(np.log(S), np.log(ws), ws_se / ws, seed=seed + 1)
+    crit.append(within("log-log slope of W/kT* vs S (linear student)", slope_S, slope_S_se, 1.0, 0.1,
+                       decides=decides))
     return crit, slope_N, slope_S
+
+
+def judge_mlp(mlp, curve, decides="--full"):
+    """The paper's '≳' on the tanh MLP (one-sided) and the degradation above T* (seeds give the SE)."""
+    c = at_least("tanh MLP 4-8-1 Gamma = E_train / (2 N S rho kT*) (Eq. 16's ≳, one-sided)", mlp["Gamma"],
+                 mlp["Gamma_se"], 1.0, kind="paper", quote=Q_EQ16, form="≳", decides=decides,
+                 note=f"judged: {mlp['source']}; Eq. 15 prediction {mlp['Gamma_eq15']:.3f} ± {mlp['Gamma_eq15_se']:.3f}")
+    if not mlp.get("bracketed", True):
+        c.decided = False
+        c.decides = f"{decides}: T* extrapolated (the grid does not bracket it)"
+    lo = np.array([c_["train"] for c_ in curve if c_["f"] == min(x["f"] for x in curve)])
+    hi = np.array([c_["train"] for c_ in curve if c_["f"] == max(x["f"] for x in curve)])
+    ratio = hi.mean() / lo.mean()
+    se = ratio * np.sqrt(hi.var(ddof=1) / hi.size / hi.mean() ** 2 + lo.var(ddof=1) / lo.size / lo.mean() ** 2)
+    f_lo, f_hi = min(x["f"] for x in curve), max(x["f"] for x in curve)
+    d = at_least(f"MLP final training loss at {f_hi:g} kT* / at {f_lo:g} kT* ({hi.size} seeds each)", ratio,
+                 max(se, 1e-6), 1.0, kind="paper", quote=Q_DEGRADE, decides=decides,
+                 note="the degradation is judged one-sided: training above T* ends at a higher loss than below it")
+    return [c, d]
 
 
 def run(ctx) -> ClaimResult:
@@ -100,17 +175,17 @@ def run(ctx) -> ClaimResult:
                                                                                             600_000), 100_000, 200_000
     else:
         n_ins, S, chain, Ss, mlpS, mlpchain = (2, 4, 8, 16), 20_000, 100_000, (10_000, 30_000, 100_000), 20_000, 50_000
+    decides = "--full (chains of 1e6 presentations, N up to 65)"
     lin = ctx.map(linear_point, [(n, S, chain, ctx.seed + n) for n in n_ins])
     mlp = ctx.map(mlp_tstar, [(mlpS, mlpchain, ctx.seed + 101)])[0]
     ref = lin[list(n_ins).index(4)]
-    sp = ctx.map(linear_S_point, [(4, s, ref["kT_star"], ctx.seed + 7) for s in Ss])
-    curve = ctx.map(mlp_loss_at, [(f, mlp["kT_star"], mlpS, ctx.seed + 9) for f in (0.0, 0.125, 0.5, 2.0, 8.0)])
-    crit, slope_N, slope_S = judge_linear(lin, sp)
-    crit.append(criterion_within(f"tanh MLP 4-8-1 (teacher-student) Gamma: '≈ 2NDkT' (Eq. 16)", mlp["Gamma"],
-                                 mlp["Gamma_se"], 1.0, n_se=3, rel_slack=0.1, kind="paper"))
-    lo, hi = curve[1]["train"], curve[-1]["train"]
-    crit.append(criterion_bound("MLP final training loss at 8 kT* / at kT*/8 (training degrades above T*)", hi / lo,
-                                0.0, low=1.05))
+    sp = ctx.map(linear_S_point, [(4, s, ref["kT_star"], ctx.seed + 7 + i) for i, s in enumerate(Ss)])
+    fs = (0.125, 8.0)
+    n_loss_seeds = 3
+    curve = ctx.map(mlp_loss_at, [(f, mlp["kT_star"], mlpS, ctx.seed + 9 + k) for f in (0.0, 0.5, 2.0) for k in (0,)]
+                    + [(f, mlp["kT_star"], mlpS, ctx.seed + 9 + k) for f in fs for k in range(n_loss_seeds)])
+    crit, slope_N, slope_S = judge_linear(lin, sp, seed=ctx.seed, decides=decides)
+    crit += judge_mlp(mlp, [c for c in curve if c["f"] in fs], decides=decides)
     fig, axes = figure(1, 3, figsize=(13, 3.6))
     ax = axes[0]
     N = np.array([p["N"] for p in lin], float)
@@ -133,25 +208,42 @@ def run(ctx) -> ClaimResult:
     ax.errorbar(kTs, mlp["loss_excess"], yerr=4 * np.array(mlp["loss_excess_se"]), fmt="o-",
                 label="excess loss of chains at the optimum")
     ax.axvline(mlp["kT_star"], color="r", lw=1, label=f"kT* = {mlp['kT_star']:.3g}")
-    ax.loglog([c["f"] * mlp["kT_star"] for c in curve[1:]], [c["train"] - mlp["loss_star"] for c in curve[1:]],
+    fsorted = sorted({c["f"] for c in curve if c["f"] > 0})
+    ax.loglog([f * mlp["kT_star"] for f in fsorted],
+              [np.mean([c["train"] for c in curve if c["f"] == f]) - mlp["loss_star"] for f in fsorted],
               "s--", label="training runs: final loss − loss*")
     ax.set_xlabel("kT")
     ax.set_ylabel("loss above the optimum")
     ax.legend(fontsize=7)
     figs = [save(fig, ctx, "training_bound.png")]
     table = [{"quantity": f"linear N = {p['N']}", "paper": "Gamma ≈ 1",
-              "measured": f"Gamma {p['Gamma']:.3f} ± {p['Gamma_se']:.3f}, W/kT* {p['W_over_kT']:.4g}",
-              "comment": f"kT* {p['kT_star']:.3g} ± {p['kT_star_se']:.2g}, rho {p['rho']:.3f}, S {p['S']}"}
-             for p in lin]
-    table.append({"quantity": "tanh MLP 4-8-1, teacher-student", "paper": "Gamma ≈ 1",
-                  "measured": f"Gamma {mlp['Gamma']:.3f} ± {mlp['Gamma_se']:.3f}",
-                  "comment": f"N {mlp['N']}, kT* {mlp['kT_star']:.3g} ± {mlp['kT_star_se']:.2g}, rho {mlp['rho']:.3f}"})
-    table += [{"quantity": f"MLP training at {c['f']:g} kT*", "paper": "degrades above T*",
-               "measured": f"train loss {c['train']:.4g}, held-out {c['test']:.4g}", "comment": ""} for c in curve]
-    comment = ("In the harmonic, small-step limit (linear student, mu tau_inf tr(Hess L) = 0.02) the bound holds with "
-               f"Gamma ≈ 1 and W/kT* ∝ N^{slope_N:.2f} S^{slope_S:.2f}: Eq. 16 with D read as S, the number of "
-               "presentations (epochs × dataset size), not the dataset size. T* is defined by E(T*) = 2 E(0) from chains "
-               "started at the optimum (the 'final loss +10 %' definition is ill-posed). For the tanh MLP Gamma is "
-               "measured, not assumed: the Gibbs measure is anharmonic at kT*, so '≈ 2NDkT' is an order of magnitude "
-               "statement there, and the '≳' of Eq. 16 is not strict for nonlinear nets.")
-    return ClaimResult(NAME, TITLE, STATEMENT, crit, table, figs, comment)
+              "measured": f"Gamma {p['Gamma']:.3f} ± {p['Gamma_se']:.3f} (Eq. 15 prediction {p['Gamma_eq15']:.3f}), "
+                          f"W/kT* {p['W_over_kT']:.4g}",
+              "comment": f"kT* {p['kT_star']:.3g} ± {p['kT_star_se']:.2g} ({'bracketed' if p['bracketed'] else 'EXTRAPOLATED'}), "
+                         f"rho {p['rho']:.3f}, S {p['S']}"} for p in lin]
+    table.append({"quantity": "tanh MLP 4-8-1, teacher-student", "paper": "Gamma ≳ 1",
+                  "measured": f"Gamma {mlp['Gamma']:.3f} ± {mlp['Gamma_se']:.3f} ({mlp['source']}); Eq. 15 prediction "
+                              f"{mlp['Gamma_eq15']:.3f} ± {mlp['Gamma_eq15_se']:.3f}",
+                  "comment": f"N {mlp['N']}, kT* {mlp['kT_star']:.3g} ± {mlp['kT_star_se']:.2g} "
+                             f"({'bracketed' if mlp['bracketed'] else 'EXTRAPOLATED'}), rho {mlp['rho']:.3f}; {mlp['how']}"})
+    for f in sorted({c["f"] for c in curve}):
+        tr = np.array([c["train"] for c in curve if c["f"] == f])
+        te = np.array([c["test"] for c in curve if c["f"] == f])
+        table.append({"quantity": f"MLP training at {f:g} kT*", "paper": "degrades above T*",
+                      "measured": f"train loss {tr.mean():.4g}, held-out {te.mean():.4g}",
+                      "comment": f"{tr.size} seed(s)"})
+    g_lin = crit[0]
+    g_mlp = crit[3]
+    dev = g_mlp.measured - 1
+    limit = (f"the harmonic, small-step limit (linear student, mu tau_inf tr(Hess L) = 0.02), where Gamma = "
+             f"{g_lin.measured:.3f} ± {g_lin.uncertainty:.3f}; outside it, for the tanh MLP, the measured energy is "
+             f"{abs(dev):.0%} {'below' if dev < 0 else 'above'} 2 N S kT* rho (Gamma = {g_mlp.measured:.3f} ± "
+             f"{g_mlp.uncertainty:.3f}, {abs(g_mlp.margin):.1f} SE {'below' if dev < 0 else 'above'} the bound)")
+    comment = (f"Linear student: Gamma = {g_lin.measured:.3f} ± {g_lin.uncertainty:.3f} and W/kT* ∝ N^{slope_N:.2f} "
+               f"S^{slope_S:.2f} (SE {crit[1].uncertainty:.2f} and {crit[2].uncertainty:.2f}): Eq. 16 with D read as S, "
+               "the number of presentations (epochs × dataset size). T* is defined by E(T*) = 2 E(0) from chains started "
+               f"at the optimum. tanh MLP: Gamma = {g_mlp.measured:.3f} ± {g_mlp.uncertainty:.3f} "
+               f"({mlp['source']}), {g_mlp.margin:+.1f} SE from the '≳ 1' of Eq. 16, so the bound "
+               f"{'holds' if g_mlp.passed else ('is undecided at this size' if not g_mlp.decided else 'does not hold as printed')} "
+               f"for this nonlinear net; the Eq. 15 prediction is {mlp['Gamma_eq15']:.3f}.")
+    return ClaimResult(NAME, TITLE, STATEMENT, crit, table, figs, comment, limit=limit)
