@@ -276,15 +276,22 @@ class _thread_context:
     """BLAS limited to one thread inside the kernels; chunks mapped onto a pool of ``threads`` threads.
 
     Each chunk runs in one GIL-free kernel call with its own stream and buffers, so the assignment of
-    chunks to threads cannot change the numbers.
+    chunks to threads cannot change the numbers. The BLAS libraries' thread counts are read and set through
+    their own entry points (a few microseconds; threadpoolctl's ``limit`` costs ~0.1 ms a call) and restored
+    on exit; the worker threads are kept between runs (one pool per size).
     """
 
     def __init__(self, uses_blas=True):
         self.uses_blas = uses_blas
 
     def __enter__(self):
-        self._limits = _blas_controller().limit(limits=1, user_api="blas") if self.uses_blas else None
-        self._pool = None
+        self._restore = []
+        if self.uses_blas:
+            for lc in _blas_libs():
+                n = lc.get_num_threads()
+                if n != 1:
+                    lc.set_num_threads(1)
+                    self._restore.append((lc, n))
         return self
 
     def map(self, fn, items, threads):
@@ -296,21 +303,30 @@ class _thread_context:
             for it in items:
                 fn(it)
             return
-        if self._pool is None or self._pool._max_workers != threads:
+        pool = _POOLS.get(threads)
+        if pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            if self._pool is not None:
-                self._pool.shutdown()
-            self._pool = ThreadPoolExecutor(max_workers=threads)
-        for f in [self._pool.submit(fn, it) for it in items]:
+            pool = _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="analogsim-chunks")
+        for f in [pool.submit(fn, it) for it in items]:
             f.result()
 
     def __exit__(self, *exc):
-        if self._pool is not None:
-            self._pool.shutdown()
-        if self._limits is not None:
-            self._limits.restore_original_limits()
+        for lc, n in self._restore:
+            lc.set_num_threads(n)
         return False
+
+
+_POOLS: dict = {}
+_BLAS_LIBS = None
+
+
+def _blas_libs():
+    """threadpoolctl's controllers of the loaded BLAS libraries (found once per process)."""
+    global _BLAS_LIBS
+    if _BLAS_LIBS is None:
+        _BLAS_LIBS = [lc for lc in _blas_controller().lib_controllers if lc.user_api == "blas"]
+    return _BLAS_LIBS
 
 
 _CONTROLLER = None

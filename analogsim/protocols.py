@@ -111,8 +111,12 @@ class Constant(Protocol):
         return ("constant", self.values)
 
     def tables(self, k0, n, dt, batch, dtype):
-        A = _c64(np.broadcast_to(self.values, (batch, self.width())))
-        return KProto(A, np.zeros_like(A), np.zeros(1), np.zeros((1, 1, self.width()))), np.zeros(1, np.int64)
+        tab = getattr(self, "_tab", None)  # the same for every segment: built once per batch size
+        if tab is None or tab[0] != batch:
+            A = _c64(np.broadcast_to(self.values, (batch, self.width())))
+            tab = self._tab = (batch, KProto(A, np.zeros_like(A), np.zeros(1), np.zeros((1, 1, self.width()))),
+                               np.zeros(1, np.int64))
+        return tab[1], tab[2]
 
     def __repr__(self):
         return f"Constant(shape={self.values.shape})"

@@ -398,6 +398,9 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
 
 
 def _first_values(prot: Protocol, B, dt):
+    if type(prot) is Constant:
+        v = prot.values
+        return v if v.shape[0] == B else np.ascontiguousarray(np.broadcast_to(v, (B, v.shape[1])))
     tab, _ = prot.tables(0, 0, dt, B, np.float64)
     A, D, s, V = tab
     v = A + s[0] * D + (V[0] if V.shape[1] > 1 else V[0, 0][None, :])
@@ -486,7 +489,8 @@ def _divergence_message(run: LangevinRun, net, dstep, lam, dtl):
 
 def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw, report=None) -> RelaxResult:
     X = run.state()
-    xs = [np.ascontiguousarray(x) for x in net.split(X)]
+    off = run.knet.x_off
+    xs = [np.ascontiguousarray(X[:, off[l]:off[l + 1]]) for l in range(net.depth + 1)]
     bk = run.books
     W, Q, H0, H1 = bk[:, 0].copy(), bk[:, 1].copy(), bk[:, 2].copy(), bk[:, 3].copy()
     kT = run.kT
@@ -556,9 +560,9 @@ def _first_law(res: RelaxResult, integrator) -> dict:
     """Size of the first-law residual and the order the integrator predicts for it."""
     r = res.first_law_residual
     q = res.heat
-    out = {"rms": float(np.sqrt(np.mean(r * r))) if r.size else 0.0,
-           "max": float(np.max(np.abs(r))) if r.size else 0.0,
-           "heat_rms": float(np.sqrt(np.mean(q * q))) if q.size else 0.0}
+    n = max(r.size, 1)
+    out = {"rms": math.sqrt(float(r @ r) / n), "max": float(np.abs(r).max()) if r.size else 0.0,
+           "heat_rms": math.sqrt(float(q @ q) / n)}
     if integrator.code == 0:
         out["expected_order"] = f"dt^{FIRST_LAW_ORDER} at a fixed protocol duration (EM's trapezoid heat; 0 for " \
                                 f"quadratic H)"
