@@ -1,4 +1,9 @@
-"""numba kernels of physical training (Tkachenko Eq. 8-12); plain functions over arrays, no validation.
+"""numba kernels of physical training (Tkachenko Eq. 8-12): the shared pieces; plain functions over arrays.
+
+This module holds the activations, the affine/back products, the clamped-minimum fixed point
+(:func:`clamped_min`), the energies at the minimum and the full-batch objective. The training steps live in
+:mod:`analogsim.kernels.train_step` (separated time scales, with the energy books of each substep) and
+:mod:`analogsim.kernels.train_joint` (joint neuron + parameter Langevin dynamics, clamp ramps).
 
 Conventions (see :mod:`analogsim.network` for the flat layouts):
 
@@ -8,8 +13,12 @@ Conventions (see :mod:`analogsim.network` for the flat layouts):
   (eliminating the free output neuron of a soft clamp exactly gives a hard clamp with this stiffness).
 * Workspaces for a batch of B rows are flat 1-D float arrays in *layer-major* order: layer l occupies
   ``ws[B*k_off[l-1] : B*k_off[l]]`` viewed as (B, n_l), so every layer block is C-contiguous.
-* Books (float64): ``acc`` holds [n_presentations, W, sum|g|^2, M2 (Welford, summed over parameters),
-  n_substeps, sum of F_alpha, max sweeps, sum of sweeps]; ``gmean`` (N,) is the running mean of the
+* Books (float64 ``acc``, indices ``A_*`` below): [n_presentations, W (Eq. 15 prediction), sum|g|^2, M2
+  (Welford, summed over parameters), n_substeps, sum of F_alpha, max sweeps, sum of sweeps], then the
+  measured energetics (Sekimoto): switching work, neuron heat, parameter heat (Stratonovich and Ito),
+  the energy change, the first-law residual (signed, absolute, largest), the neuron heat of the switch
+  phase, and the state carried from one presentation to the next (energy at its end, whether there is
+  one, partial sums of the presentation in progress). ``gmean`` (N,) is the running mean of the
   presentation gradient (Welford); ``gacc`` (N,) accumulates substep gradients within a presentation.
 
 Status codes returned by the chunk kernels: ``>= 0`` all presentations done; ``-1 - p`` the clamped
@@ -22,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .rng import fill_normal
 
 IDENTITY, RELU, TANH, SIGMOID, SOFTPLUS = 0, 1, 2, 3, 4
 NONFINITE = 1 << 40
@@ -31,7 +39,13 @@ _FM = {"reassoc", "contract", "nsz", "arcp"}  # no nnan/ninf: finiteness checks 
 
 # indices into the books accumulator
 A_N, A_W, A_GSQ, A_M2, A_NSUB, A_F, A_MAXSW, A_SUMSW = 0, 1, 2, 3, 4, 5, 6, 7
-N_ACC = 8
+# measured energetics (totals over presentations)
+A_WSW, A_QX, A_QTH, A_QTHI, A_DH, A_RES, A_RESABS, A_RESMAX, A_QXSW = 8, 9, 10, 11, 12, 13, 14, 15, 16
+# carried state: H at the end of the last presentation, 1 if there is one
+A_HLAST, A_HAVE = 17, 18
+# partial sums of the presentation in progress (substeps; reset at its start)
+A_PW, A_PQX, A_PQTH, A_PQTHI, A_PH0, A_PHPOST, A_PDL = 19, 20, 21, 22, 23, 24, 25
+N_ACC = 26
 
 
 # Cephes tanh for |x| < 0.625: x + x z P(z)/Q(z), z = x^2 (relative error ~2 ulp in double precision)
@@ -336,164 +350,6 @@ def _energy_rows(sizes, kappa, k_off, kout, t, XS, DEL, B, out):
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM)
-def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cnoise, noise, no, has_noise,
-                 gacc, gbuf, accumulate):
-    """theta -= eta * (mean_r dH_r/dtheta + lam * theta) + cnoise * noise[no:no+N]; returns |g|^2.
-
-    g uses the parameters *before* the update (Euler step with the stress held fixed). With
-    ``accumulate`` the gradient is added to ``gacc`` (presentation average over substeps).
-    """
-    L = sizes.shape[0] - 1
-    gsq = 0.0
-    invB = 1.0 / B
-    for l in range(1, L + 1):
-        n_out, n_in = sizes[l], sizes[l - 1]
-        w0 = w_off[l - 1]
-        b0 = b_off[l - 1]
-        so = B * k_off[l - 1]
-        if l == 1:
-            xin = x0
-            xo = 0
-        else:
-            xin = XS
-            xo = B * k_off[l - 2]
-        if B == 1:
-            xv = xin[xo:xo + n_in]
-        else:
-            G = gbuf[:n_out * n_in].reshape(n_out, n_in)
-            S = SIG[so:so + B * n_out].reshape(B, n_out)
-            X = xin[xo:xo + B * n_in].reshape(B, n_in)
-            _gemm_tn(S, X, G)
-        for i in range(n_out):
-            base = w0 + i * n_in
-            th = theta[base:base + n_in]
-            ga = gacc[base:base + n_in]
-            nz = noise[no + base:no + base + n_in] if has_noise else noise[0:0]
-            if B == 1:
-                s = SIG[so + i]
-                for j in range(n_in):
-                    g = s * xv[j] + lam * th[j]
-                    gsq += g * g
-                    if accumulate:
-                        ga[j] += g
-                    v = th[j] - eta * g
-                    if has_noise:
-                        v += cnoise * nz[j]
-                    th[j] = v
-            else:
-                gr = gbuf[i * n_in:(i + 1) * n_in]
-                for j in range(n_in):
-                    g = gr[j] * invB + lam * th[j]
-                    gsq += g * g
-                    if accumulate:
-                        ga[j] += g
-                    v = th[j] - eta * g
-                    if has_noise:
-                        v += cnoise * nz[j]
-                    th[j] = v
-        for i in range(n_out):
-            s = 0.0
-            for r in range(B):
-                s += SIG[so + r * n_out + i]
-            k = b0 + i
-            g = s * invB + lam * theta[k]
-            gsq += g * g
-            if accumulate:
-                gacc[k] += g
-            v = theta[k] - eta * g
-            if has_noise:
-                v += cnoise * noise[no + k]
-            theta[k] = v
-    return gsq
-
-
-@njit(cache=True, error_model="numpy", fastmath=_FM)
-def _welford(acc, gmean, gacc, scale):
-    """Fold the presentation gradient gacc * scale into the running mean / summed M2; zero gacc."""
-    acc[A_N] += 1.0
-    inv = 1.0 / acc[A_N]
-    m2 = 0.0
-    for k in range(gmean.shape[0]):
-        g = gacc[k] * scale
-        d = g - gmean[k]
-        gmean[k] += d * inv
-        m2 += d * (g - gmean[k])
-        gacc[k] = 0.0
-    acc[A_M2] += m2
-
-
-@njit(cache=True, error_model="numpy", fastmath=_FM)
-def apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise, noise, no,
-                  has_noise, books, acc, gmean, gacc, gbuf, energy_mean, sweeps, last_substep, n_sub):
-    """One parameter step from a solved clamped minimum (stress in SIG, state in x0/XS) plus its books."""
-    gsq = _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise, noise, no,
-                       has_noise, gacc, gbuf, books)
-    acc[A_W] += eta_sub * gsq
-    acc[A_GSQ] += gsq
-    acc[A_NSUB] += 1.0
-    acc[A_F] += energy_mean
-    acc[A_SUMSW] += sweeps
-    if sweeps > acc[A_MAXSW]:
-        acc[A_MAXSW] = sweeps
-    if last_substep:
-        if books:
-            _welford(acc, gmean, gacc, 1.0 / n_sub)
-        else:
-            acc[A_N] += 1.0
-    return gsq
-
-
-@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
-def load_rows(Xd, Td, idx, p, B, x0, tb):
-    """Copy the rows idx[p, :B] of the data into the flat batch buffers."""
-    n0 = Xd.shape[1]
-    nL = Td.shape[1]
-    for r in range(B):
-        a = idx[p, r]
-        for j in range(n0):
-            x0[r * n0 + j] = Xd[a, j]
-        for j in range(nL):
-            tb[r * nL + j] = Td[a, j]
-
-
-@njit(cache=True, error_model="numpy", fastmath=_FM)
-def separated_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td, idx, p_start, j_start,
-                    n_sub, eta, lam, cnoise, rng, nbuf, has_noise, books, acc, gmean, gacc,
-                    x0, tb, Y, FP, DEL, XS, SIG, FV, YN, scr, relg, hrow, gbuf, tol, max_sweeps):
-    """Separated time scales: for each presentation p (rows ``idx[p]`` of the data), n_sub substeps of
-    [clamped minimum at the current theta -> theta -= eta/n_sub (grad + lam theta) + cnoise[p] * noise].
-
-    ``eta`` = mu tau_inf; ``cnoise[p]`` = sqrt(2 kT_p mu tau_inf / n_sub); with ``has_noise`` each substep
-    draws N standard normals into ``nbuf`` from the xoshiro256++ stream ``rng`` (uint64[4], updated;
-    analogsim.kernels.rng), so the stream position depends only on the substeps done.
-    Starts at presentation p_start, substep j_start. Returns (P, 0) when done, else a status (see module).
-    """
-    P = idx.shape[0]
-    B = idx.shape[1]
-    eta_sub = eta / n_sub
-    for p in range(p_start, P):
-        load_rows(Xd, Td, idx, p, B, x0, tb)
-        js = j_start if p == p_start else 0
-        for j in range(js, n_sub):
-            sw, ok = clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, tb, B,
-                                 Y, FP, DEL, XS, SIG, FV, YN, scr, relg, tol, max_sweeps)
-            if not ok:
-                return -1 - p, j
-            _energy_rows(sizes, kappa, k_off, kout, tb, XS, DEL, B, hrow)
-            es = 0.0
-            for r in range(B):
-                es += hrow[r]
-            es /= B
-            if has_noise:
-                fill_normal(rng, nbuf)
-            gsq = apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise[p],
-                                nbuf, 0, has_noise, books, acc, gmean, gacc, gbuf, es, sw, j == n_sub - 1, n_sub)
-            if not np.isfinite(gsq):
-                return -NONFINITE - p, j
-    return P, 0
-
-
-@njit(cache=True, error_model="numpy", fastmath=_FM)
 def batch_objective(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td, block, want_grad,
                     x0, tb, Y, FP, DEL, XS, SIG, FV, YN, scr, relg, hrow, tol, max_sweeps, energy, grad, gsq,
                     conv):
@@ -580,119 +436,3 @@ def forward_loss(theta, sizes, w_off, b_off, acts, Xd, Td, buf_a, buf_b):
             e = buf_a[i] - Td[a, i]
             total += 0.5 * e * e
     return total
-
-
-@njit(cache=True, error_model="numpy", fastmath=_FM)
-def joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard, Xd, Td, idx, n_sub, dt,
-                gamma, mu, lam, cx, cth, rng, nbuf, has_noise, books, acc, gmean, gacc, X, Y, FP, DEL, SIG, U, x0):
-    """Joint Langevin dynamics of neurons and parameters (Euler-Maruyama, step dt, n_sub steps per entry).
-
-    For each presentation p the input is clamped to Xd[idx[p]] and the output to Td[idx[p]] (hard clamp,
-    or a spring of stiffness ``kout_soft`` on a free output). Each step, at the current (x, theta):
-    dx = -gamma dH/dx dt + cx[p] xi, dtheta = -mu (dH/dtheta + lam theta) dt + cth[p] xi'
-    (cx = sqrt(2 gamma kT dt), cth = sqrt(2 mu kT dt)); with ``has_noise`` each step draws n_free neuron
-    normals then N parameter normals into ``nbuf`` from the stream ``rng``.
-    The neuron state X (layers 1..L, flat, length
-    n_1+...+n_L) carries over from one presentation to the next. Books as in ``separated_chunk`` with W
-    summing mu dt |g|^2 over steps and the Welford over presentation-averaged gradients.
-    """
-    P = idx.shape[0]
-    L = sizes.shape[0] - 1
-    n0 = sizes[0]
-    nL = sizes[L]
-    nn = k_off[L]
-    N = theta.shape[0]
-    n_free_layers = L - 1 if hard else L
-    nf = k_off[n_free_layers]
-    for p in range(P):
-        a = idx[p]
-        for j in range(n0):
-            x0[j] = Xd[a, j]
-        if hard:
-            o = k_off[L - 1]
-            for i in range(nL):
-                X[o + i] = Td[a, i]
-        for s in range(n_sub):
-            if has_noise:
-                fill_normal(rng, nbuf)
-            for l in range(1, L + 1):
-                n_out, n_in = sizes[l], sizes[l - 1]
-                k0 = k_off[l - 1]
-                if l == 1:
-                    xin = x0
-                    xo = 0
-                else:
-                    xin = X
-                    xo = k_off[l - 2]
-                _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, xin, xo, 1, Y, k0)
-                for i in range(n_out):
-                    f, fp = _act(acts[l - 1], Y[k0 + i])
-                    d = X[k0 + i] - f
-                    DEL[k0 + i] = d
-                    FP[k0 + i] = fp
-                    SIG[k0 + i] = -kappa[k0 + i] * d * fp
-            # dH/dx of the free layers into U
-            for l in range(1, n_free_layers + 1):
-                k0 = k_off[l - 1]
-                n = sizes[l]
-                if l < L:
-                    _backmul(theta, w_off[l], sizes[l + 1], n, SIG, k_off[l], 1, U, k0)
-                    for i in range(n):
-                        U[k0 + i] += kappa[k0 + i] * DEL[k0 + i]
-                else:
-                    for i in range(n):
-                        U[k0 + i] = kappa[k0 + i] * DEL[k0 + i] + kout_soft[i] * (X[k0 + i] - Td[a, i])
-            # parameter step at the current x (simultaneous update)
-            gsq = 0.0
-            for l in range(1, L + 1):
-                n_out, n_in = sizes[l], sizes[l - 1]
-                w0 = w_off[l - 1]
-                b0 = b_off[l - 1]
-                k0 = k_off[l - 1]
-                for i in range(n_out):
-                    sg = SIG[k0 + i]
-                    base = w0 + i * n_in
-                    for j in range(n_in):
-                        xj = x0[j] if l == 1 else X[k_off[l - 2] + j]
-                        k = base + j
-                        g = sg * xj + lam * theta[k]
-                        gsq += g * g
-                        if books:
-                            gacc[k] += g
-                        v = theta[k] - mu * dt * g
-                        if has_noise:
-                            v += cth[p] * nbuf[nf + k]
-                        theta[k] = v
-                    k = b0 + i
-                    g = sg + lam * theta[k]
-                    gsq += g * g
-                    if books:
-                        gacc[k] += g
-                    v = theta[k] - mu * dt * g
-                    if has_noise:
-                        v += cth[p] * nbuf[nf + k]
-                    theta[k] = v
-            for q in range(nf):
-                v = X[q] - gamma * dt * U[q]
-                if has_noise:
-                    v += cx[p] * nbuf[q]
-                X[q] = v
-            acc[A_W] += mu * dt * gsq
-            acc[A_GSQ] += gsq
-            acc[A_NSUB] += 1.0
-            if not np.isfinite(gsq):
-                return -NONFINITE - p
-        e = 0.0
-        for q in range(nn):
-            e += 0.5 * kappa[q] * DEL[q] * DEL[q]
-        if not hard:
-            o = k_off[L - 1]
-            for i in range(nL):
-                d = X[o + i] - Td[a, i]
-                e += 0.5 * kout_soft[i] * d * d
-        acc[A_F] += e
-        if books:
-            _welford(acc, gmean, gacc, 1.0 / n_sub)
-        else:
-            acc[A_N] += 1.0
-    return P

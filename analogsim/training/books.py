@@ -11,7 +11,29 @@ its update, g_s = dF_alpha/dtheta + lambda theta at theta_s; with k substeps eac
   presentation gradient (substeps averaged within a presentation), by Welford's update of the
   per-parameter mean with the sum over parameters of the M2 terms; unbiased (divides by S - 1).
 * ``rho`` = mean_gsq / var_g and ``bound`` = 2 N S <kT> rho (Eq. 16 with the paper's D read as the
-  number of presentations S, PHYSICS.md §7; <kT> is the temperature averaged over presentations).
+  number of presentations S, §7 of the physics notes; <kT> is the temperature averaged over presentations).
+
+``W`` is the *prediction* of Eq. 15 (also available as ``W_eq15``). What the simulated machine actually
+spends is measured (stochastic energetics, Sekimoto), per presentation and summed over the run:
+
+* ``W_sw``: switching work, the change of H when the clamps (input and output) move from one entry to the
+  next at fixed neuron and parameter state (abruptly, or along a ramp of ``tau_switch`` in the joint
+  fidelity). This is what the data source spends on the machine.
+* ``Q_x``: neuron heat released. Separated fidelity: the drop of H as the neurons go to the clamped
+  minimum (after the switch and after every parameter substep). Joint fidelity: the Stratonovich heat of
+  the neuron Langevin moves, -1/2 (dH/dx_k + dH/dx_{k+1}) . dx_k (trapezoid rule). ``Q_x_switch`` is the
+  part released during a ramp.
+* ``Q_theta``: parameter heat released, Stratonovich (trapezoid rule; the thermal noise contributes):
+  its mean per step is mu tau |g|^2 - mu tau kT tr(Hess_theta H) + O(step^2). ``Q_theta_ito`` is the Ito
+  sum -g_k . dtheta_k, whose mean is Eq. 15's mu tau |g|^2 (a control, not a heat).
+* ``delta_H``: H at the end minus H at the start (weight decay included); the first law per presentation
+  is delta_H = W_sw - Q_x - Q_theta + residual, with the residual (the trapezoid rule's discretisation
+  error; exact energy differences are used where the issue allows) summed signed
+  (``first_law_residual``), absolute (``first_law_residual_abs``) and its largest value
+  (``first_law_residual_max``). It shrinks with the step at the integrator's order.
+
+Energies of a batch of B entries are the mean over its rows (the potential the averaged stress descends).
+Standard errors (``*_se``) of the totals come from batch means over the record windows.
 """
 
 from __future__ import annotations
@@ -21,12 +43,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..kernels.train import A_F, A_GSQ, A_M2, A_MAXSW, A_N, A_NSUB, A_SUMSW, A_W
+from ..kernels.train import (A_DH, A_F, A_GSQ, A_M2, A_MAXSW, A_N, A_NSUB, A_QTH, A_QTHI, A_QX, A_QXSW, A_RES,
+                             A_RESABS, A_RESMAX, A_SUMSW, A_W, A_WSW)
 
 __all__ = ["Books", "TrainResult", "RECORD_FIELDS"]
 
 RECORD_FIELDS = ("presentation", "time", "kT", "train_loss", "test_loss", "W", "mean_gsq", "var_g",
-                 "var_g_window", "energy_window", "fallbacks")
+                 "var_g_window", "energy_window", "fallbacks", "W_sw", "Q_x", "Q_theta", "Q_theta_ito", "delta_H",
+                 "first_law_residual_abs")
+#: record fields that are cumulative energies (the measured books and Eq. 15's W)
+ENERGY_FIELDS = ("W", "W_sw", "Q_x", "Q_theta", "Q_theta_ito", "delta_H", "first_law_residual_abs")
 
 
 @dataclass(frozen=True)
@@ -55,6 +81,16 @@ class Books:
         2 N S kT_mean rho (Eq. 16, D = S).
     sweeps_mean, sweeps_max : float
         Fixed-point sweeps per clamped minimum (diagnostic).
+    energetics : bool
+        Whether the measured books below were kept (``TrainConfig.energetics``); if not they are nan.
+    W_sw, Q_x, Q_x_switch, Q_theta, Q_theta_ito, delta_H : float
+        Measured totals over the run (energy units; module docstring): switching work, neuron heat (and its
+        part during clamp ramps), Stratonovich parameter heat, Ito parameter sum, energy change.
+    first_law_residual, first_law_residual_abs, first_law_residual_max : float
+        delta_H - (W_sw - Q_x - Q_theta) summed signed, summed absolute, and the largest per presentation.
+    W_sw_se, Q_x_se, Q_theta_se, Q_theta_ito_se, W_se : float
+        Standard errors of those totals (and of ``W``) from batch means over the record windows (nan with
+        fewer than 2 full windows).
     """
 
     n_params: int
@@ -69,13 +105,53 @@ class Books:
     energy_mean: float
     sweeps_mean: float
     sweeps_max: float
+    energetics: bool = False
+    W_sw: float = float("nan")
+    Q_x: float = float("nan")
+    Q_x_switch: float = float("nan")
+    Q_theta: float = float("nan")
+    Q_theta_ito: float = float("nan")
+    delta_H: float = float("nan")
+    first_law_residual: float = float("nan")
+    first_law_residual_abs: float = float("nan")
+    first_law_residual_max: float = float("nan")
+    W_sw_se: float = float("nan")
+    Q_x_se: float = float("nan")
+    Q_theta_se: float = float("nan")
+    Q_theta_ito_se: float = float("nan")
+    W_se: float = float("nan")
 
     @property
     def W_over_bound(self) -> float:
         return self.W / self.bound if self.bound > 0 else float("nan")
 
+    @property
+    def W_eq15(self) -> float:
+        """Eq. 15's prediction mu tau <|grad F|^2> summed over the (sub)steps (the same number as ``W``)."""
+        return self.W
+
+    @property
+    def W_eq15_se(self) -> float:
+        return self.W_se
+
+    @property
+    def Q_total(self) -> float:
+        """Q_x + Q_theta: all heat released (equals W_sw - delta_H up to the first-law residual)."""
+        return self.Q_x + self.Q_theta
+
+    @property
+    def Q_x_over_Q_theta(self) -> float:
+        """Neuron heat over parameter heat (how much of the budget a slower data presentation could remove)."""
+        return self.Q_x / self.Q_theta if self.Q_theta != 0 else float("nan")
+
+    @property
+    def Q_theta_over_W_eq15(self) -> float:
+        """Measured parameter heat over Eq. 15's prediction."""
+        return self.Q_theta / self.W if self.W != 0 else float("nan")
+
     @classmethod
-    def from_state(cls, acc, n_params: int, kT_sum: float, var_windows=()) -> "Books":
+    def from_state(cls, acc, n_params: int, kT_sum: float, var_windows=(), energetics: bool = False,
+                   records: dict | None = None) -> "Books":
         n = float(acc[A_N])
         nsub = float(acc[A_NSUB])
         mean_gsq = float(acc[A_GSQ] / nsub) if nsub > 0 else float("nan")
@@ -85,16 +161,58 @@ class Books:
         rho = mean_gsq / var_g if var_g and var_g > 0 else float("nan")
         kT_mean = kT_sum / n if n > 0 else 0.0
         bound = 2.0 * n_params * n * kT_mean * rho
+        nan = float("nan")
+        e = bool(energetics)
+
+        def m(i):
+            return float(acc[i]) if e else nan
+
+        ses = {k: _total_se(records, k, n) for k in ("W", "W_sw", "Q_x", "Q_theta", "Q_theta_ito")}
+        if not e:
+            ses.update({k: nan for k in ("W_sw", "Q_x", "Q_theta", "Q_theta_ito")})
         return cls(n_params=int(n_params), presentations=int(n), W=float(acc[A_W]), mean_gsq=mean_gsq,
                    var_g=var_g, var_g_se=var_se, rho=float(rho), kT_mean=float(kT_mean), bound=float(bound),
                    energy_mean=float(acc[A_F] / nsub) if nsub > 0 else float("nan"),
                    sweeps_mean=float(acc[A_SUMSW] / nsub) if nsub > 0 else float("nan"),
-                   sweeps_max=float(acc[A_MAXSW]))
+                   sweeps_max=float(acc[A_MAXSW]), energetics=e, W_sw=m(A_WSW), Q_x=m(A_QX), Q_x_switch=m(A_QXSW),
+                   Q_theta=m(A_QTH), Q_theta_ito=m(A_QTHI), delta_H=m(A_DH), first_law_residual=m(A_RES),
+                   first_law_residual_abs=m(A_RESABS), first_law_residual_max=m(A_RESMAX),
+                   W_sw_se=ses["W_sw"], Q_x_se=ses["Q_x"], Q_theta_se=ses["Q_theta"],
+                   Q_theta_ito_se=ses["Q_theta_ito"], W_se=ses["W"])
 
     def to_dict(self) -> dict:
+        """All fields plus the derived ratios (``W_over_bound``, ``W_eq15``, ``Q_x_over_Q_theta``, ...)."""
         d = dict(self.__dict__)
         d["W_over_bound"] = self.W_over_bound
+        d["W_eq15"] = self.W_eq15
+        d["W_eq15_se"] = self.W_eq15_se
+        d["Q_total"] = self.Q_total
+        d["Q_x_over_Q_theta"] = self.Q_x_over_Q_theta
+        d["Q_theta_over_W_eq15"] = self.Q_theta_over_W_eq15
         return d
+
+
+def _total_se(records, name: str, S: float) -> float:
+    """Standard error of a cumulative total over S presentations from batch means over the record windows.
+
+    Uses the windows of the most common length (the last, shorter one is left out); the per-presentation
+    mean of each window is one batch mean, and the SE of the total is S * std(batch means) / sqrt(n)."""
+    if not records or name not in records:
+        return float("nan")
+    c = np.asarray(records[name], dtype=float)
+    ps = np.asarray(records["presentation"], dtype=float)
+    if c.size < 3:
+        return float("nan")
+    dp = np.diff(ps)
+    dv = np.diff(c)
+    ok = (dp > 0) & np.isfinite(dv)
+    if ok.sum() < 2:
+        return float("nan")
+    full = ok & (dp == np.max(dp[ok]))
+    if full.sum() < 2:
+        return float("nan")
+    bm = dv[full] / dp[full]
+    return float(S * bm.std(ddof=1) / np.sqrt(bm.size))
 
 
 @dataclass

@@ -225,6 +225,15 @@ class TrainConfig:
         Fixed-point sweeps before a presentation falls back to the Newton reference.
     books : bool
         Keep the per-parameter Welford mean for var(grad F) (costs one extra pass over theta).
+    energetics : bool
+        Book the energy the machine spends, measured on the simulated process (Sekimoto): switching work,
+        neuron heat, parameter heat (Stratonovich) and the first-law residual of every presentation
+        (see :class:`analogsim.training.Books`). Never changes the dynamics.
+    tau_switch : float
+        Duration of the clamp switch from one entry to the next (joint fidelity): 0 switches abruptly;
+        > 0 moves input and target linearly over tau_switch while the neurons follow their Langevin
+        dynamics and the parameters are held (then the presentation's tau_inf follows). The separated
+        fidelity has infinitely fast neurons (any ramp would be quasi-static) and needs 0.
 
     Examples
     --------
@@ -248,6 +257,8 @@ class TrainConfig:
     tol: float | None = None
     max_sweeps: int = 60
     books: bool = True
+    energetics: bool = True
+    tau_switch: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "presentations",
@@ -280,6 +291,12 @@ class TrainConfig:
         object.__setattr__(self, "max_sweeps", check_scalar(self.max_sweeps, "max_sweeps", low=2, integer=True))
         if not isinstance(self.books, bool):
             raise TypeError(f"books must be True or False, got {self.books!r}")
+        if not isinstance(self.energetics, bool):
+            raise TypeError(f"energetics must be True or False, got {self.energetics!r}")
+        object.__setattr__(self, "tau_switch", check_scalar(self.tau_switch, "tau_switch", low=0.0))
+        if self.tau_switch > 0 and self.fidelity != "joint":
+            raise ValueError(f"tau_switch = {self.tau_switch} needs fidelity='joint' (neurons with their own "
+                             "dynamics); the separated fidelity switches abruptly (tau_switch = 0)")
         if self.fidelity == "joint" and self.batch_size != 1:
             raise ValueError(f"joint dynamics presents one entry at a time: batch_size must be 1, got "
                              f"{self.batch_size}")

@@ -33,6 +33,8 @@ from .._checks import check_scalar
 from ..data import Dataset
 from ..errors import CheckpointError, DivergenceError
 from ..network import Network
+from ..kernels.train import A_DH, A_QTH, A_QTHI, A_QX, A_RESABS, A_WSW, N_ACC
+from ..kernels.train_step import prev_size
 from .books import RECORD_FIELDS, Books, TrainResult
 from .config import TrainConfig, config_digest, noise_state, presentation_order
 
@@ -43,6 +45,8 @@ __all__ = ["train", "coerce_data", "effective_output_stiffness"]
 _CHUNK_CAP = 1 << 15  # presentations per kernel call
 _WORK_CAP = 1 << 22  # (parameters + neurons) x steps per kernel call: keeps calls short for checkpoints
 _RUNAWAY = 1e3  # |theta| growth (over |theta_0| + 1) that counts as a runaway
+_ENERGY_ACC = {"W_sw": A_WSW, "Q_x": A_QX, "Q_theta": A_QTH, "Q_theta_ito": A_QTHI, "delta_H": A_DH,
+               "first_law_residual_abs": A_RESABS}
 
 
 def effective_output_stiffness(net: Network, kappa_out):
@@ -98,6 +102,10 @@ class _Workspace:
         self.fb = np.zeros(max(net.sizes), np.float64)
         self.nbuf = np.zeros(net.n_params + nn, dt)
         self.k_off = np.concatenate([[0], np.cumsum(net.sizes[1:])]).astype(np.int64)
+        # energy books: realised parameter change, its pre-activation change, carried state, results
+        self.dth = np.zeros(net.n_params, dt)
+        self.DY = np.zeros(B * nn, dt)
+        self.eres = np.zeros(5, np.float64)
 
     def put(self, arr, l: int, values: np.ndarray) -> None:
         """Write a (B, n_l) block of layer l (1-based) into a layer-major workspace."""
@@ -137,7 +145,7 @@ class _Run:
         self.tol = cfg.tol if cfg.tol is not None else 8 * float(np.finfo(self.net.dtype).eps)
         self.has_noise = not cfg.kT.is_zero
         self.s = 0
-        self.acc = np.zeros(8, np.float64)
+        self.acc = np.zeros(N_ACC, np.float64)
         self.gmean = np.zeros(self.N, np.float64)
         self.gacc = np.zeros(self.N, np.float64)
         self.acc_rec = self.acc.copy()
@@ -148,14 +156,23 @@ class _Run:
         self.rng = noise_state(seed)
         self.hook_log = []
         self.ws = _Workspace(self.net, cfg.batch_size)
+        self.hard = cfg.kappa_out is None
+        self.energetics = cfg.energetics
+        dtype = self.net.dtype
         if cfg.fidelity == "joint":
             self.dt, self.n_sub = _joint_step(self.net, cfg)
+            self.n_sw, self.dt_sw = _switch_steps(self.net, cfg, self.dt)
             x0 = ds.x_train[presentation_order(ds.n_train, 1, cfg.order, seed)[0, 0]]
             xs = self.net.forward(x0)
-            self.X = np.ascontiguousarray(np.concatenate([x[0] for x in xs[1:]]), dtype=self.net.dtype)
+            self.X = np.ascontiguousarray(np.concatenate([x[0] for x in xs[1:]]), dtype=dtype)
+            # the clamps now applied (input, target): carried from one presentation to the next
+            self.prev = np.zeros(self.net.sizes[0] + self.net.sizes[-1], dtype)
         else:
             self.dt, self.n_sub = None, (cfg.substeps or 1)
-            self.X = np.zeros(0, self.net.dtype)
+            self.n_sw, self.dt_sw = 0, 0.0
+            self.X = np.zeros(0, dtype)
+            # the neurons a clamp switch acts on (see analogsim.kernels.train_step.heat_pass)
+            self.prev = np.zeros(prev_size(self.net.sizes, cfg.batch_size), dtype)
 
     # ------------------------------------------------------------------ identity
     def config_hash(self, theta0: np.ndarray) -> str:
@@ -172,6 +189,7 @@ class _Run:
             "seed": self.seed,
             "eval_every": self.eval_every,
         }
+        self.identity = ident  # kept in checkpoints: a refused resume names what differs
         return config_digest(ident)
 
     # ------------------------------------------------------------------ kernels
@@ -183,7 +201,8 @@ class _Run:
         self.s = s1
 
     def _separated_chunk(self, s0: int, s1: int) -> None:
-        from ..kernels.train import NONFINITE, separated_chunk
+        from ..kernels.train import NONFINITE
+        from ..kernels.train_step import separated_chunk
 
         cfg, ws, n_sub = self.cfg, self.ws, self.n_sub
         P = s1 - s0
@@ -200,7 +219,8 @@ class _Run:
                                      self.gmean, self.gacc,
                                      ws.x0, ws.tb, ws.Y, ws.FP, ws.DEL, ws.XS, ws.SIG, ws.FV, ws.YN, ws.scr,
                                      ws.relg, ws.hrow,
-                                     ws.gbuf, self.tol, cfg.max_sweeps)
+                                     ws.gbuf, self.tol, cfg.max_sweeps, self.energetics, self.kout_soft, self.hard,
+                                     ws.DY, self.prev, ws.eres)
             if st >= 0:
                 break
             if st <= -NONFINITE:
@@ -219,7 +239,7 @@ class _Run:
         """One substep whose clamped minimum the fixed point did not reach: Newton reference, same update."""
         from ..equilibrium import clamped_minimum
         from ..kernels.rng import fill_normal
-        from ..kernels.train import apply_substep
+        from ..kernels.train_step import apply_substep, energetics_substep, state_forward
 
         cfg, ws, net = self.cfg, self.ws, self.net
         x0 = self.ds.x_train[rows]
@@ -235,20 +255,28 @@ class _Run:
                                   step=step, cause=cause)
         B = len(rows)
         ws.x0[:B * net.sizes[0]] = m.xs[0].ravel()
+        ws.tb[:B * net.sizes[-1]] = np.asarray(t, dtype=net.dtype).ravel()
         for l in range(1, net.depth + 1):
             ws.put(ws.XS, l, m.xs[l])
             ws.put(ws.SIG, l, m.stress[l - 1])
-        theta, sizes, w_off, b_off, _, _, k_off = _kernel_net(net)
+        theta, sizes, w_off, b_off, acts, kappa, k_off = _kernel_net(net)
+        if self.energetics:
+            state_forward(theta, sizes, w_off, b_off, acts, k_off, ws.x0, ws.XS, B, ws.Y, ws.FV, ws.FP, ws.DEL)
         nbuf = ws.nbuf[:self.N]
         if self.has_noise:
             fill_normal(self.rng, nbuf)
         gsq = apply_substep(theta, sizes, w_off, b_off, k_off, ws.x0, ws.XS, ws.SIG, B, eta_sub, cfg.weight_decay,
                             float(cnoise), nbuf, 0, self.has_noise, cfg.books, self.acc, self.gmean, self.gacc,
-                            ws.gbuf, float(np.mean(m.energy)), float(m.n_iter), j == n_sub - 1, n_sub)
+                            ws.gbuf, float(np.mean(m.energy)), float(m.n_iter), j == n_sub - 1, n_sub, ws.eres[3:],
+                            self.energetics)
         if not math.isfinite(gsq):
             cause = self._lr_cause()
             raise DivergenceError(f"non-finite parameter gradient at presentation {step}: {cause}", step=step,
                                   cause=cause)
+        if self.energetics:
+            energetics_substep(theta, sizes, w_off, b_off, acts, kappa, k_off, self.kout, self.kout_soft, self.hard,
+                               ws.x0, ws.tb, ws.FV, ws.DEL, ws.YN, ws.DY, B, self.prev, self.acc, j, n_sub, gsq,
+                               ws.eres[3], ws.eres[4], eta_sub, float(cnoise), cfg.weight_decay, ws.eres)
 
     def _lr_cause(self) -> str:
         cfg = self.cfg
@@ -265,7 +293,8 @@ class _Run:
                                   f"{self.theta0_norm:.3g}): {cause}", step=step, cause=cause)
 
     def _joint_chunk(self, s0: int, s1: int) -> None:
-        from ..kernels.train import NONFINITE, joint_chunk
+        from ..kernels.train import NONFINITE
+        from ..kernels.train_joint import joint_chunk
 
         cfg, net = self.cfg, self.net
         P = s1 - s0
@@ -273,6 +302,7 @@ class _Run:
         kTs = cfg.kT_values(s0, s1)
         cx = np.sqrt(2.0 * cfg.neuron_mobility * kTs * self.dt)
         cth = np.sqrt(2.0 * cfg.mu * kTs * self.dt)
+        cx_sw = np.sqrt(2.0 * cfg.neuron_mobility * kTs * self.dt_sw)
         nfree = net.n_neurons - (0 if cfg.kappa_out is not None else net.sizes[-1])
         theta, sizes, w_off, b_off, acts, kappa, k_off = _kernel_net(net)
         nn = net.n_neurons
@@ -281,7 +311,9 @@ class _Run:
                          self.ds.x_train, self.ds.t_train, idx, self.n_sub, self.dt, cfg.neuron_mobility, cfg.mu,
                          cfg.weight_decay, cx, cth, self.rng, self.ws.nbuf[:nfree + self.N], self.has_noise,
                          cfg.books, self.acc, self.gmean,
-                         self.gacc, self.X, z(), z(), z(), z(), z(), np.zeros(net.sizes[0], net.dtype))
+                         self.gacc, self.X, z(), z(), z(), z(), z(), self.prev[:net.sizes[0]],
+                         self.prev[net.sizes[0]:], self.energetics, self.n_sw, self.dt_sw, cx_sw,
+                         np.zeros(self.prev.size, net.dtype), np.zeros(max(nfree, 1), net.dtype), self.ws.dth)
         if st < 0:
             pp = -NONFINITE - st
             cause = (f"reduce dt (now {self.dt:.3g}; give more substeps) or mu*tau_inf (now "
@@ -315,6 +347,8 @@ class _Run:
         r["var_g_window"].append(var_w)
         r["energy_window"].append((self.acc[A_F] - self.acc_rec[A_F]) / ns if ns > 0 else float("nan"))
         r["fallbacks"].append(self.fallbacks)
+        for k, i in _ENERGY_ACC.items():
+            r[k].append(float(self.acc[i]) if self.energetics else float("nan"))
         self.acc_rec = self.acc.copy()
         self.gmean_rec = self.gmean.copy()
 
@@ -327,28 +361,36 @@ class _Run:
 
     def books(self) -> Books:
         vw = self.records["var_g_window"]
-        return Books.from_state(self.acc, self.N, self.kT_sum(), vw)
+        return Books.from_state(self.acc, self.N, self.kT_sum(), vw, energetics=self.energetics,
+                                records=self.records)
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path, config_hash: str, wall: float) -> None:
         from ..checkpoint import save_checkpoint
 
         arrays = {"theta": self.net.theta, "gmean": self.gmean, "acc": self.acc, "acc_rec": self.acc_rec,
-                  "gmean_rec": self.gmean_rec, "X": self.X, "rng_state": self.rng}
+                  "gmean_rec": self.gmean_rec, "X": self.X, "rng_state": self.rng, "prev": self.prev}
         for k in RECORD_FIELDS:
             arrays[f"rec_{k}"] = np.asarray(self.records[k], dtype=np.float64)
         hook_log = [(int(s), v) for s, v in self.hook_log if _jsonable(v)]
         meta = {"s": self.s, "fallbacks": self.fallbacks, "seed": self.seed,
                 "hook_log": hook_log, "wall": wall,
                 "presentations": self.cfg.presentations}
+        if getattr(self, "identity", None) is not None:
+            import json
+
+            meta["identity"] = json.loads(json.dumps(self.identity, default=str))
         save_checkpoint(path, arrays, meta, kind="train", config_hash=config_hash)
 
     def restore(self, arrays: dict, meta: dict) -> None:
-        need = ({"theta", "gmean", "acc", "acc_rec", "gmean_rec", "X", "rng_state"}
+        need = ({"theta", "gmean", "acc", "acc_rec", "gmean_rec", "X", "rng_state", "prev"}
                 | {f"rec_{k}" for k in RECORD_FIELDS})
         missing = need - set(arrays)
         if missing:
             raise CheckpointError(f"checkpoint lacks {sorted(missing)}; it was not written by this version")
+        if arrays["acc"].shape != self.acc.shape or arrays["prev"].shape != self.prev.shape:
+            raise CheckpointError("checkpoint books or carried state have another layout; it was not written by "
+                                  "this version (delete it to start over)")
         if arrays["theta"].shape != self.net.theta.shape or arrays["gmean"].shape != self.gmean.shape:
             raise CheckpointError("checkpoint parameter shapes do not match the network")
         self.net.theta[...] = arrays["theta"]
@@ -358,6 +400,7 @@ class _Run:
         self.gmean_rec[...] = arrays["gmean_rec"]
         if self.X.shape == arrays["X"].shape:
             self.X[...] = arrays["X"]
+        self.prev[...] = arrays["prev"]
         for k in RECORD_FIELDS:
             vals = arrays[f"rec_{k}"].tolist()
             self.records[k] = [int(v) for v in vals] if k in ("presentation", "fallbacks") else vals
@@ -397,6 +440,24 @@ def _joint_step(net: Network, cfg: TrainConfig):
                          f"(dt = {dt:.3g}, stability bound B = {bound:.3g}); use dt < {2 / (g * bound):.3g} "
                          f"or substeps >= {int(math.ceil(cfg.tau_inf * g * bound / 2)) + 1}")
     return dt, n_sub
+
+
+def _extension_refused(meta: dict, cfg: TrainConfig, S: int) -> str | None:
+    """Why a checkpoint of this run with another number of presentations cannot be continued (None: it can)."""
+    if cfg.kT.kind != "constant":
+        return (f"its temperature schedule ({cfg.kT.kind}) is spread over the number of presentations; only a "
+                f"constant kT can be extended (checkpoint S = {meta.get('presentations')}, now {S})")
+    if int(meta.get("s", 0)) > S:
+        return f"it is at presentation {meta.get('s')}, beyond the {S} presentations asked for"
+    return None
+
+
+def _switch_steps(net: Network, cfg: TrainConfig, dt: float):
+    """(steps, step) of a clamp ramp of duration tau_switch: the joint step dt or shorter; (0, 0) if abrupt."""
+    if cfg.tau_switch == 0:
+        return 0, 0.0
+    n = max(1, int(math.ceil(cfg.tau_switch / dt - 1e-9)))
+    return n, cfg.tau_switch / n
 
 
 def _make_config(config, settings) -> TrainConfig:
@@ -508,9 +569,12 @@ def train(net: Network, data, config: TrainConfig | None = None, *, seed: int = 
 
         remove_stale_temporaries(checkpoint)  # a kill during a save leaves its temporary file behind
     if checkpoint is not None and resume and Path(checkpoint).exists():
-        from ..checkpoint import load_checkpoint
+        from ..checkpoint import load_or_extend
 
-        arrays, meta = load_checkpoint(checkpoint, kind="train", config_hash=chash)
+        # a finished run may be extended to more presentations (constant kT: nothing else depends on S)
+        arrays, meta = load_or_extend(checkpoint, kind="train", config_hash=chash, identity=run.identity,
+                                      extendable=("config.presentations", "eval_every"),
+                                      may_extend=lambda m: _extension_refused(m, cfg, S))
         run.restore(arrays, meta)
         resumed_from = run.s
         log.info("resumed from %s at presentation %d", checkpoint, run.s)
