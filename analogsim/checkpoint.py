@@ -146,3 +146,131 @@ def load_checkpoint(path, *, kind: str, config_hash: str | None = None):
         raise CheckpointError(f"{str(p)!r} failed its content check (sha256 {digest[:12]}… != recorded "
                               f"{str(header.get('content_sha256'))[:12]}…); the file is corrupt or was modified")
     return arrays, meta
+
+
+# ----------------------------------------------------------------------------- run identity, extension, lock
+def identity_difference(theirs, ours, prefix: str = "") -> list[tuple[str, object, object]]:
+    """The settings that differ between two run identities (nested dicts): ``[(path, theirs, ours)]``.
+
+    Examples
+    --------
+    >>> identity_difference({"config": {"mu": 50.0, "S": 10}}, {"config": {"mu": 100.0, "S": 10}})
+    [('config.mu', 50.0, 100.0)]
+    """
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        out = []
+        for k in sorted(set(theirs) | set(ours), key=str):
+            out += identity_difference(theirs.get(k), ours.get(k), f"{prefix}{k}.")
+        return out
+    return [] if theirs == ours else [(prefix.rstrip("."), theirs, ours)]
+
+
+def load_or_extend(path, *, kind: str, config_hash: str, identity: dict, extendable=(), may_extend=None):
+    """Load a checkpoint of this run, or of a run that differs only in ``extendable`` settings.
+
+    A checkpoint whose ``meta["identity"]`` differs from ``identity`` only in the paths listed in
+    ``extendable`` (e.g. ``config.presentations``: a finished run continued to more presentations) is
+    returned when ``may_extend(meta)`` returns None; any other difference raises
+    :class:`CheckpointError` naming every differing setting with both values.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "ck.npz")
+    >>> save_checkpoint(p, {"a": np.zeros(1)}, {"identity": {"S": 10, "mu": 1.0}}, kind="demo", config_hash="h1")
+    >>> _, meta = load_or_extend(p, kind="demo", config_hash="h2", identity={"S": 20, "mu": 1.0}, extendable=("S",))
+    >>> meta["identity"]["S"]
+    10
+    """
+    try:
+        return load_checkpoint(path, kind=kind, config_hash=config_hash)
+    except CheckpointError as exc:
+        if "belongs to another run" not in str(exc):
+            raise
+        first = exc
+    arrays, meta = load_checkpoint(path, kind=kind)
+    theirs = meta.get("identity")
+    if not isinstance(theirs, dict):
+        raise CheckpointError(f"{first} (it was written before checkpoints recorded their settings, so what "
+                              "differs cannot be named)")
+    ours = json.loads(json.dumps(identity, default=str))
+    diff = identity_difference(theirs, ours)
+    fixed = [d for d in diff if d[0] not in extendable]
+    if not fixed:
+        why = may_extend(meta) if may_extend is not None else None
+        if why is None:
+            return arrays, meta
+        raise CheckpointError(f"{str(path)!r} cannot be extended: {why}")
+    shown = "; ".join(f"{k}: checkpoint {_short(a)}, now {_short(b)}" for k, a, b in fixed[:8])
+    more = f" (and {len(fixed) - 8} more)" if len(fixed) > 8 else ""
+    raise CheckpointError(f"{str(path)!r} belongs to another run: {shown}{more}. Use the checkpoint's settings "
+                          "to resume or extend it, or choose another checkpoint path (or --no-resume)")
+
+
+def _short(v) -> str:
+    s = json.dumps(v, default=str)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+class CheckpointLock:
+    """An exclusive lock on a checkpoint path (``PATH.lock``, ``flock``): two runs cannot share one file.
+
+    The lock is released when the holder exits, however it ends (kill -9 included: the kernel drops it).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "ck.npz")
+    >>> with CheckpointLock(p):
+    ...     try:
+    ...         CheckpointLock(p).acquire()
+    ...     except CheckpointError as e:
+    ...         print("in use" in str(e))
+    True
+    """
+
+    def __init__(self, path):
+        self.path = Path(str(path) + ".lock")
+        self.target = Path(path)
+        self._fd = None
+
+    def acquire(self) -> "CheckpointLock":
+        import os
+
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            except OSError:
+                holder = ""
+            os.close(fd)
+            raise CheckpointError(f"checkpoint {str(self.target)!r} is in use by another run"
+                                  + (f" ({holder})" if holder else "")
+                                  + "; wait for it to finish or choose another checkpoint path") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        import os
+
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            os.close(fd)
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
