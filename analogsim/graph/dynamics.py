@@ -210,7 +210,7 @@ def relax(net, x0, kT: float, dt: float, n_steps: int, *, integrator="em", gamma
             warnings.warn(f"Euler-Maruyama at Gamma dt lambda_max = {dtl:.3g} > {EM_BIAS_WARN}: its equipartition "
                           f"bias is above ~1 %; use a smaller dt or integrator='mala'", stacklevel=2)
     noise = np.sqrt(2 * gamma * kT * dt)
-    H, g = E.energy_and_grad(net, xs, clamp)
+    H, g = E.energy_and_grad(net, xs, clamp, input_force=False)
     H_start = H.copy()
     work = np.zeros(B)
     heat = np.zeros(B)
@@ -221,7 +221,7 @@ def relax(net, x0, kT: float, dt: float, n_steps: int, *, integrator="em", gamma
     for k in range(n_steps):
         if moving:
             xs[0] = np.array(path[k + 1])
-            H_new, g = E.energy_and_grad(net, xs, clamp)
+            H_new, g = E.energy_and_grad(net, xs, clamp, input_force=False)
             work += H_new - H
             H = H_new
         if isinstance(integ, EulerMaruyama):
@@ -231,13 +231,13 @@ def relax(net, x0, kT: float, dt: float, n_steps: int, *, integrator="em", gamma
                 xi -= gdt * g[l]
                 xi += xs[l]
                 xs[l] = xi
-            H_new, g = E.energy_and_grad(net, xs, clamp)
+            H_new, g = E.energy_and_grad(net, xs, clamp, input_force=False)
         else:
             prop = list(xs)
             xi = {l: rng.standard_normal(xs[l].shape) for l in free}
             for l in free:
                 prop[l] = xs[l] - gdt * g[l] + noise * xi[l]
-            Hp, gp = E.energy_and_grad(net, prop, clamp)
+            Hp, gp = E.energy_and_grad(net, prop, clamp, input_force=False)
             # log q(x | x') - log q(x' | x) with q Gaussian of variance 2 Gamma kT dt
             fwd = sum(np.sum(xi[l] ** 2, axis=1) for l in free) / 2
             back = sum(np.sum((xs[l] - prop[l] + gdt * gp[l]) ** 2, axis=1) for l in free) / (

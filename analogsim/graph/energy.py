@@ -115,8 +115,11 @@ def grad_x(net, xs, clamp: OutputClamp | None = None):
     return g
 
 
-def energy_and_grad(net, xs, clamp: OutputClamp | None = None):
-    """(H per sample, dH/dx list) from one forward and one backward pass (what a Langevin step needs)."""
+def energy_and_grad(net, xs, clamp: OutputClamp | None = None, input_force: bool = True):
+    """(H per sample, dH/dx list) from one forward and one backward pass (what a Langevin step needs).
+
+    With ``input_force=False`` the force on the clamped input is not computed (``g[0]`` is None).
+    """
     _, deltas, fps = layer_terms(net, xs)
     H = 0.0
     sig = []
@@ -126,8 +129,9 @@ def energy_and_grad(net, xs, clamp: OutputClamp | None = None):
         H = H + 0.5 * np.sum(kd * d, axis=1)
         sig.append(-kd * fp)
         g[l] = kd
-    back = _backward(net, sig)
-    g[0] = back[0] if back[0] is not None else np.zeros_like(xs[0])
+    back = _backward(net, sig, first=0 if input_force else 1)
+    if input_force:
+        g[0] = back[0] if back[0] is not None else np.zeros_like(xs[0])
     for l in range(1, net.n_layers):
         if back[l] is not None:
             g[l] = g[l] + back[l]

@@ -275,6 +275,9 @@ class Conv(Operator):
         tidx = np.full((self.n_in, width), M, dtype=np.int64)
         tidx[rows, cols] = order
         self._tidx = tidx
+        # per kernel offset, the input index of every (group, channel, position): injective apart from the
+        # zero slot, so the adjoint is K scatter-adds without collisions
+        self._kidx = np.ascontiguousarray(self._gidx.reshape(G, cin_g, K, P).transpose(2, 0, 1, 3).reshape(K, -1))
 
     def _cols(self, x):
         """im2col: (G, cin_g*K, P, B) from x (B, n_in)."""
@@ -301,10 +304,12 @@ class Conv(Operator):
         P = shape_size(self.out_shape[1:])
         gt = np.ascontiguousarray(g.reshape(B, self.out_shape[0], P).transpose(1, 2, 0))  # (Cout, P, B)
         cg = np.matmul(self._wmat().transpose(0, 2, 1), gt.reshape(G, -1, P * B))         # (G, CK, P*B)
-        flat = np.empty((cg.size // B + 1, B), dtype=cg.dtype)
-        flat[:-1] = cg.reshape(-1, B)
-        flat[-1] = 0
-        return flat[self._tidx].sum(axis=1).T.copy()
+        K = self._kidx.shape[0]
+        cg = cg.reshape(G, -1, K, P, B)
+        out = np.zeros((self.n_in + 1, B), dtype=cg.dtype)
+        for k in range(K):
+            out[self._kidx[k]] += cg[:, :, k].reshape(-1, B)
+        return out[:-1].T.copy()
 
     def param_grad(self, x, g, per_sample=False):
         B = x.shape[0]

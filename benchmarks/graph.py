@@ -1,0 +1,251 @@
+"""Speed of graph networks against torch eager on the same conv net and batch (ratios measured in one process).
+
+The net is the one of the digits example: 1x8x8 input, conv 1->8 3x3 (padding 1) tanh, conv 8->16 3x3 stride 2
+(padding 1) tanh, dense -> 10 identity (3818 trainable parameters, 778 neurons). One thread everywhere
+(threadpoolctl limits BLAS; torch.set_num_threads(1)). Rows:
+
+* ``em_step``: one Euler-Maruyama step of 256 replicas (free output, kT = 0.1), measured through
+  ``analogsim.graph.dynamics.relax`` (books included: heat per step, no moments) against torch eager doing the
+  same step (forward, gradient of H in the neurons, noisy update): with autograd and with a hand-written gradient
+  (conv_transpose2d); the faster torch variant is the reference.
+* ``train_presentation``: one presentation of a minibatch (batch 16 and 64) in
+  ``analogsim.graph.training.train`` (fixed-point clamped minimum at kappa_out/kappa_hidden = 1e-3, stress
+  update with noise, books) against one torch SGD step (forward, MSE, autograd backward, update).
+
+Ratios > 1 mean analogsim is faster. Each time is the best of ``--repeats``. Run with
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/graph.py --json
+
+(the variables are unset for the benchmark only, so that OpenBLAS picks its kernel for this CPU; the kernel in
+use is reported from threadpoolctl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+
+import numpy as np
+
+
+def build(dtype="float64"):
+    from analogsim.graph import GraphBuilder
+
+    b = GraphBuilder((1, 8, 8))
+    c1 = b.conv(b.input, 8, 3, padding=1, activation="tanh")
+    c2 = b.conv(c1, 16, 3, stride=2, padding=1, activation="tanh")
+    b.dense(c2, 10)
+    return b.build(seed=0, kappa=1.0, dtype=dtype)
+
+
+def _digits(dtype):
+    from analogsim.graph.data import digits_images
+
+    return digits_images(seed=0, dtype=dtype)[0]
+
+
+def time_em_analogsim(net, x0, steps, repeats):
+    from analogsim.graph.dynamics import relax
+
+    kw = dict(kT=0.1, dt=0.01, n_steps=steps, n_replicas=256, check_stability=False, moments=False)
+    relax(net, x0, seed=0, **{**kw, "n_steps": 2})
+    best = np.inf
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        relax(net, x0, seed=r, **kw)
+        best = min(best, (time.perf_counter() - t0) / steps)
+    return best
+
+
+def _torch_params(torch, net):
+    t = lambda a: torch.tensor(np.array(a), dtype=torch.float64 if net.dtype == np.float64 else torch.float32)  # noqa
+    W1, W2, W3 = (t(e.op.weight) for e in net.edges)
+    b1, b2, b3 = (t(b) for b in net.biases)
+    return W1, W2, W3, b1, b2, b3
+
+
+def time_em_torch(net, x0, steps, repeats, hand):
+    import torch
+    import torch.nn.functional as F
+
+    W1, W2, W3, b1, b2, b3 = _torch_params(torch, net)
+    dt_, kT = 0.01, 0.1
+    noise = float(np.sqrt(2 * kT * dt_))
+    tdt = W1.dtype
+    B = 256
+    xin = torch.tensor(np.broadcast_to(x0, (B, 64)).reshape(B, 1, 8, 8).copy(), dtype=tdt)
+
+    def init():
+        x1 = torch.tanh(F.conv2d(xin, W1, b1, padding=1))
+        x2 = torch.tanh(F.conv2d(x1, W2, b2, stride=2, padding=1))
+        x3 = x2.flatten(1) @ W3.T + b3
+        return [x1.clone(), x2.clone(), x3.clone()]
+
+    def step_autograd(xs):
+        xs = [x.detach().requires_grad_(True) for x in xs]
+        x1, x2, x3 = xs
+        d1 = x1 - torch.tanh(F.conv2d(xin, W1, b1, padding=1))
+        d2 = x2 - torch.tanh(F.conv2d(x1, W2, b2, stride=2, padding=1))
+        d3 = x3 - (x2.flatten(1) @ W3.T + b3)
+        H = 0.5 * ((d1 * d1).sum() + (d2 * d2).sum() + (d3 * d3).sum())
+        gs = torch.autograd.grad(H, xs)
+        with torch.no_grad():
+            return [x - dt_ * g + noise * torch.randn_like(x) for x, g in zip(xs, gs)]
+
+    def step_hand(xs):
+        x1, x2, x3 = xs
+        t1 = torch.tanh(F.conv2d(xin, W1, b1, padding=1))
+        d1 = x1 - t1
+        t2 = torch.tanh(F.conv2d(x1, W2, b2, stride=2, padding=1))
+        d2 = x2 - t2
+        d3 = x3 - (x2.flatten(1) @ W3.T + b3)
+        s2 = -d2 * (1 - t2 * t2)
+        g1 = d1 + F.conv_transpose2d(s2, W2, stride=2, padding=1, output_padding=1)
+        g2 = d2 + (-d3 @ W3).reshape(d2.shape)
+        H = 0.5 * ((d1 * d1).sum(dim=(1, 2, 3)) + (d2 * d2).sum(dim=(1, 2, 3)) + (d3 * d3).sum(1))  # the books
+        del H
+        return [x1 - dt_ * g1 + noise * torch.randn_like(x1), x2 - dt_ * g2 + noise * torch.randn_like(x2),
+                x3 - dt_ * d3 + noise * torch.randn_like(x3)]
+
+    step = step_hand if hand else step_autograd
+    torch.manual_seed(0)
+    xs = init()
+    for _ in range(3):
+        xs = step(xs)
+    best = np.inf
+    with torch.no_grad() if hand else _null():
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                xs = step(xs)
+            best = min(best, (time.perf_counter() - t0) / steps)
+    return best
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def check_hand_gradient(net, x0):
+    """Max difference between the hand-written torch gradient and autograd (the two references must agree)."""
+    import torch
+    import torch.nn.functional as F
+
+    W1, W2, W3, b1, b2, b3 = _torch_params(torch, net)
+    rng = np.random.default_rng(0)
+    xin = torch.tensor(np.broadcast_to(x0, (4, 64)).reshape(4, 1, 8, 8).copy())
+    x1 = torch.tensor(rng.standard_normal((4, 8, 8, 8)), requires_grad=True)
+    x2 = torch.tensor(rng.standard_normal((4, 16, 4, 4)), requires_grad=True)
+    x3 = torch.tensor(rng.standard_normal((4, 10)), requires_grad=True)
+    t1 = torch.tanh(F.conv2d(xin, W1, b1, padding=1))
+    t2 = torch.tanh(F.conv2d(x1, W2, b2, stride=2, padding=1))
+    d1, d2, d3 = x1 - t1, x2 - t2, x3 - (x2.flatten(1) @ W3.T + b3)
+    H = 0.5 * ((d1 * d1).sum() + (d2 * d2).sum() + (d3 * d3).sum())
+    ga = torch.autograd.grad(H, [x1, x2])
+    s2 = -d2 * (1 - t2 * t2)
+    g1 = d1 + F.conv_transpose2d(s2, W2, stride=2, padding=1, output_padding=1)
+    g2 = d2 + (-d3 @ W3).reshape(d2.shape)
+    return float(max((ga[0] - g1).abs().max().item(), (ga[1] - g2).abs().max().item()))
+
+
+def time_train_analogsim(net, ds, batch, S, repeats):
+    from analogsim.graph.training import train
+
+    kw = dict(mu=50.0, kT=1e-9, kappa_out=1e-3, batch_size=batch, n_records=1)
+    train(net, ds.x_train, ds.t_train, ds.x_test[:1], ds.t_test[:1], presentations=3, seed=0, **kw)
+    best = np.inf
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        res = train(net, ds.x_train, ds.t_train, ds.x_test[:1], ds.t_test[:1], presentations=S, seed=r, **kw)
+        # the loss curves evaluate the full training set twice per run: time them and take them out
+        t1 = time.perf_counter()
+        res.net.predict(ds.x_train)
+        res.net.predict(ds.x_train)
+        t_eval = time.perf_counter() - t1
+        best = min(best, (t1 - t0 - t_eval) / S)
+    return best
+
+
+def time_train_torch(net, ds, batch, S, repeats):
+    import torch
+    import torch.nn.functional as F
+
+    params = [p.requires_grad_(True) for p in _torch_params(torch, net)]
+    W1, W2, W3, b1, b2, b3 = params
+    X = torch.tensor(ds.x_train.reshape(-1, 1, 8, 8), dtype=W1.dtype)
+    T = torch.tensor(ds.t_train, dtype=W1.dtype)
+    rng = np.random.default_rng(0)
+    idx = [torch.as_tensor(rng.integers(0, X.shape[0], size=batch)) for _ in range(S)]
+    lr = 0.05
+
+    def run(k):
+        for i in range(k):
+            rows = idx[i % S]
+            h = torch.tanh(F.conv2d(X[rows], W1, b1, padding=1))
+            h = torch.tanh(F.conv2d(h, W2, b2, stride=2, padding=1))
+            out = h.flatten(1) @ W3.T + b3
+            loss = 0.5 * ((out - T[rows]) ** 2).sum(1).mean()
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad = None
+
+    run(5)
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run(S)
+        best = min(best, (time.perf_counter() - t0) / S)
+    return best
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    args = ap.parse_args(argv)
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    torch.set_num_threads(1)
+    steps, S, rep = (20, 20, 2) if args.quick else (100, 100, 5)
+    out = {"net": "1x8x8 -> conv 8 3x3 tanh -> conv 16 3x3 s2 tanh -> dense 10", "dtype": args.dtype, "rows": {}}
+    with threadpool_limits(limits=1, user_api="blas"):
+        net = build(args.dtype)
+        ds = _digits(args.dtype)
+        x0 = ds.x_train[0]
+        out["hand_gradient_vs_autograd"] = check_hand_gradient(build("float64"), ds.x_train[0].astype(np.float64))
+        a = time_em_analogsim(net, x0, steps, rep)
+        ta = time_em_torch(net, x0, steps, rep, hand=False)
+        th = time_em_torch(net, x0, steps, rep, hand=True)
+        out["rows"]["em_step_256"] = {"analogsim_s": a, "torch_autograd_s": ta, "torch_hand_s": th,
+                                      "ratio_vs_best_torch": min(ta, th) / a}
+        for batch in (16, 64):
+            a = time_train_analogsim(net, ds, batch, S, rep)
+            t = time_train_torch(net, ds, batch, S, rep)
+            out["rows"][f"train_presentation_batch{batch}"] = {"analogsim_s": a, "torch_sgd_s": t, "ratio": t / a}
+        out["blas"] = [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+                       for i in threadpool_info()]
+    out["python"] = sys.version.split()[0]
+    out["machine"] = platform.machine()
+    out["torch"] = torch.__version__
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        for k, v in out["rows"].items():
+            print(k, {a: (f"{b * 1e3:.3f} ms" if a.endswith("_s") else f"{b:.3f}") for a, b in v.items()})
+        print("BLAS:", out["blas"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
