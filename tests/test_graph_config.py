@@ -1,0 +1,43 @@
+"""Graph networks written in TOML: round trip and errors that name the entry."""
+
+from __future__ import annotations
+
+import pytest
+
+from analogsim.errors import ConfigError
+from analogsim.graph import GraphBuilder
+from analogsim.graph.config import EXAMPLE, graph_from_toml, graph_to_toml
+
+
+def test_round_trip_of_a_mixed_graph():
+    b = GraphBuilder((2, 6, 6))
+    c = b.conv(b.input, 4, 3, stride=1, padding=1, dilation=1, groups=2, activation="relu")
+    p = b.avg_pool(c, 2)
+    k = b.conv(p, 2, 1, activation="tanh", trainable=False)
+    cat = b.concat([p, k])
+    b.dense(cat, 3, activation="sigmoid")
+    net = b.build(seed=0)
+    back = graph_from_toml(graph_to_toml(net))
+    assert back.describe() == net.describe()
+    assert back.n_params == net.n_params
+
+
+def test_example_and_errors_name_the_entry(tmp_path):
+    net = graph_from_toml(EXAMPLE)
+    assert net.names == ("x0", "h", "res", "out")
+    path = tmp_path / "g.toml"
+    path.write_text(EXAMPLE)
+    assert graph_from_toml(path).describe() == net.describe()
+    bad = EXAMPLE.replace('op = "dense"', 'op = "maxpool"')
+    with pytest.raises(ConfigError, match=r"graph.layers\[2\].inputs\[0\].op: must be one of"):
+        graph_from_toml(bad)
+    bad = EXAMPLE.replace('{from = "h", op = "identity"}', '{from = "nope", op = "identity"}')
+    with pytest.raises(ConfigError, match=r"graph.layers\[1\].inputs\[1\].from: unknown layer 'nope'"):
+        graph_from_toml(bad)
+    bad = EXAMPLE.replace("padding = 1}", "padding = 0}")   # h is then 1x6x6 and cannot be added to x0 (1x8x8)
+    with pytest.raises(ConfigError, match=r"graph.layers\[1\].inputs\[1\]: identity from .h. .*needs equal shapes"):
+        graph_from_toml(bad)
+    with pytest.raises(ConfigError, match="graph.layers\\[0\\].inputs\\[0\\]: unknown key"):
+        graph_from_toml(EXAMPLE.replace("padding = 1}", "padding = 1, colour = 2}"))
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        graph_from_toml("[graph\n")
