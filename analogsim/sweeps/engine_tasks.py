@@ -156,8 +156,12 @@ def train_task(params: dict, seed: int) -> dict:
     ``initial_test_loss``, ``initial_train_loss``, ``excess_loss`` (test loss above the noise-free
     teacher's, teacher data only), ``train_accuracy`` and ``test_accuracy`` (classification data: one-hot
     or +-1 targets, e.g. digits), ``learning_rate``, ``fallbacks``, ``fallback_fraction`` (of the parameter
-    steps), ``n_substeps``, ``n_params``. The health of the point (:mod:`analogsim.health`) is judged from
-    these when the sweep is consolidated.
+    steps), ``n_substeps``, ``n_params``; the measured energy books (totals over the run,
+    :class:`analogsim.training.Books`): ``W_sw`` (switching work), ``Q_x`` (neuron heat), ``Q_theta``
+    (parameter heat), ``Q_theta_se``, ``W_eq15`` (Eq. 15's prediction, = ``work``), ``Q_theta_over_W_eq15``,
+    ``Q_x_over_Q_theta``, ``first_law_residual_max``. The optional parameters ``tau_switch`` and
+    ``neuron_mobility`` are passed on when present. The health of the point (:mod:`analogsim.health`) is
+    judged from these when the sweep is consolidated.
     """
     from ..training import train
 
@@ -175,6 +179,9 @@ def train_task(params: dict, seed: int) -> dict:
                     fidelity=p["fidelity"])
     if p.get("substeps") is not None:
         settings["substeps"] = p["substeps"]
+    for k in ("tau_switch", "neuron_mobility"):
+        if p.get(k) is not None:
+            settings[k] = p[k]
     res = train(net, ds, seed=int(s_train.generate_state(1)[0]), eval_every=max(1, S // 10), **settings)
     b = res.books
     out = {"work": b.W, "bound": b.bound, "bound_2NSkT": 2.0 * b.n_params * b.presentations * b.kT_mean,
@@ -185,6 +192,9 @@ def train_task(params: dict, seed: int) -> dict:
            "learning_rate": res.config.learning_rate, "fallbacks": res.fallbacks,
            "fallback_fraction": res.fallbacks / max(1, b.presentations * res.n_substeps),
            "n_substeps": res.n_substeps, "n_params": net.n_params}
+    out.update({"W_sw": b.W_sw, "Q_x": b.Q_x, "Q_theta": b.Q_theta, "Q_theta_se": b.Q_theta_se, "W_eq15": b.W_eq15,
+                "Q_theta_over_W_eq15": b.Q_theta_over_W_eq15, "Q_x_over_Q_theta": b.Q_x_over_Q_theta,
+                "first_law_residual_max": b.first_law_residual_max})
     kind = classification_kind(ds.t_train)
     if kind is not None:
         out["train_accuracy"] = classification_accuracy(res.net.predict(ds.x_train), ds.t_train, kind)

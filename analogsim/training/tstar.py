@@ -15,9 +15,13 @@ Definition used here (PHYSICS.md §7: "final loss 10 % above the T = 0 loss" is 
    points used by the delta method. If the grid does not bracket, the nearest points are extrapolated
    and ``bracketed`` is False.
 4. A training run at kT* (from the initial network, S presentations) gives the books W, rho and the
-   bound 2 N S kT* rho; Gamma = W / (2 N S rho kT*). Since W = mu tau_inf S <|g|^2> and
-   rho = <|g|^2>/var(g), Gamma = mu tau_inf var(g) / (2 N kT*): its standard error combines those of
-   kT* and var(g).
+   bound 2 N S kT* rho; Gamma = W / (2 N S rho kT*) is **Eq. 15's prediction** put into Eq. 16 (W is the
+   formula mu tau_inf S <|g|^2>, so Gamma = mu tau_inf var(g) / (2 N kT*): its standard error combines those
+   of kT* and var(g)). The *measured* ratio uses the parameter heat the simulated machine released
+   (stochastic energetics, :class:`analogsim.training.Books`): ``Gamma_measured`` = Q_theta / (2 N S rho kT*),
+   and ``Gamma_switch`` = (W_sw - Q_x) / (2 N S rho kT*) uses the switching work the data source put in minus
+   its removable neuron part. Their standard errors combine the batch-means SEs of the books with those of
+   kT*, var(g) and <|g|^2> (conservatively, as if independent).
 
 In the harmonic, small-step limit (linear student) Gamma = 1; for nonlinear nets it is reported, not
 assumed (PHYSICS.md §7).
@@ -75,6 +79,13 @@ class TStarResult:
         2 N S kT* rho.
     W_over_kT_star, W_over_kT_star_se : float
     Gamma, Gamma_se : float
+        Eq. 15's prediction W/(2 N S rho kT*) (also ``Gamma_eq15``).
+    Q_theta, Q_theta_se : float
+        Measured parameter heat of the run at kT* (Stratonovich / exact energy differences) and its SE.
+    Gamma_measured, Gamma_measured_se : float
+        Q_theta / (2 N S rho kT*): Eq. 16's ratio with the measured parameter heat.
+    Gamma_switch, Gamma_switch_se : float
+        (W_sw - Q_x) / (2 N S rho kT*): with the switching work minus its removable neuron heat.
     n_params, presentations : int
     """
 
@@ -109,12 +120,28 @@ class TStarResult:
     n_params: int
     presentations: int
     chains: list = field(default_factory=list)
+    Q_theta: float = float("nan")
+    Q_theta_se: float = float("nan")
+    Gamma_measured: float = float("nan")
+    Gamma_measured_se: float = float("nan")
+    Gamma_switch: float = float("nan")
+    Gamma_switch_se: float = float("nan")
+
+    @property
+    def Gamma_eq15(self) -> float:
+        """Eq. 15's prediction of Gamma (the same number as ``Gamma``)."""
+        return self.Gamma
+
+    @property
+    def Gamma_eq15_se(self) -> float:
+        return self.Gamma_se
 
     def summary(self) -> dict:
         """JSON-serialisable numbers (no arrays of parameters)."""
         keys = ("E0", "E0_se", "loss0", "loss_star", "kT_star", "kT_star_se", "bracketed", "how", "kT_guess",
                 "F_star", "W", "W_se", "rho", "var_g", "var_g_se", "bound", "W_over_kT_star",
-                "W_over_kT_star_se", "Gamma", "Gamma_se", "n_params", "presentations")
+                "W_over_kT_star_se", "Gamma", "Gamma_se", "n_params", "presentations", "Q_theta", "Q_theta_se",
+                "Gamma_measured", "Gamma_measured_se", "Gamma_switch", "Gamma_switch_se")
         d = {k: getattr(self, k) for k in keys}
         d.update({"kT_grid": self.kT_grid.tolist(), "E": self.E.tolist(), "E_se": self.E_se.tolist(),
                   "loss_excess": self.loss_excess.tolist(), "loss_excess_se": self.loss_excess_se.tolist(),
@@ -397,6 +424,7 @@ def threshold_temperature(net: Network, data, *, presentations: int, mu: float, 
         G_se = abs(G) * math.sqrt(rel_T ** 2 + (var_g_se / var_g) ** 2) if var_g > 0 else float("nan")
         wk = W / kT_star
         wk_se = abs(wk) * math.sqrt(rel_T ** 2 + (W_se / W) ** 2) if W > 0 else float("nan")
+        meas = _measured_gamma(b, bound, rel_T, W, W_se)
     for c in chains:
         c.pop("series", None)
     return TStarResult(
@@ -407,4 +435,20 @@ def threshold_temperature(net: Network, data, *, presentations: int, mu: float, 
         kT_guess=kT_guess, F_star=F_star, optimum=opt_info, theta_star=net_star.theta.copy(), train=run, W=W,
         W_se=W_se, rho=rho, var_g=var_g, var_g_se=var_g_se, bound=bound, W_over_kT_star=wk,
         W_over_kT_star_se=wk_se, Gamma=G, Gamma_se=G_se, n_params=N, presentations=int(presentations),
-        chains=chains)
+        chains=chains, **(meas if run is not None else {}))
+
+
+def _measured_gamma(b, bound: float, rel_T: float, W: float, W_se: float) -> dict:
+    """Gamma from the measured parameter heat and from the switching work minus the neuron heat (with SEs)."""
+    nan = float("nan")
+    if not (b.energetics and bound > 0):
+        return {}
+    rel_rho = (b.var_g_se / b.var_g) ** 2 + (W_se / W) ** 2 if b.var_g > 0 and W > 0 else nan
+    gm = b.Q_theta / bound
+    gm_se = abs(gm) * math.sqrt(rel_T ** 2 + rel_rho + (b.Q_theta_se / b.Q_theta) ** 2) if b.Q_theta else nan
+    ws = b.W_sw - b.Q_x
+    gs = ws / bound
+    ws_se = math.sqrt(b.W_sw_se ** 2 + b.Q_x_se ** 2)
+    gs_se = abs(gs) * math.sqrt(rel_T ** 2 + rel_rho + (ws_se / ws) ** 2) if ws else nan
+    return {"Q_theta": b.Q_theta, "Q_theta_se": b.Q_theta_se, "Gamma_measured": gm, "Gamma_measured_se": gm_se,
+            "Gamma_switch": gs, "Gamma_switch_se": gs_se}
