@@ -316,12 +316,15 @@ def canonical_json(obj) -> str:
 
 
 # ----------------------------------------------------------------------------- parsing
-def load_config(path) -> ExperimentConfig:
+def load_config(path, *, kind_hint: str | None = None) -> ExperimentConfig:
     """Read and validate an experiment config from a TOML file.
 
     Parameters
     ----------
     path : str or Path
+    kind_hint : str, optional
+        The kind the reading command runs (``analogsim relax`` reads kind "relax"): a config without
+        ``kind`` is refused with a message that suggests this one.
 
     Raises
     ------
@@ -350,10 +353,11 @@ def load_config(path) -> ExperimentConfig:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError("", f"{path}: not UTF-8 text ({exc})") from None
-    return parse_config(text, name=path.stem, source=str(path))
+    return parse_config(text, name=path.stem, source=str(path), kind_hint=kind_hint)
 
 
-def parse_config(text: str, *, name: str = "experiment", source: str | None = None) -> ExperimentConfig:
+def parse_config(text: str, *, name: str = "experiment", source: str | None = None,
+                 kind_hint: str | None = None) -> ExperimentConfig:
     """Validate a config given as TOML text (see :func:`load_config`).
 
     Examples
@@ -406,7 +410,9 @@ def parse_config(text: str, *, name: str = "experiment", source: str | None = No
 
     exp = normalized["experiment"]
     if exp["kind"] is None:
-        raise ConfigError("experiment.kind", "is required: the task each point runs, e.g. kind = \"stress\"")
+        eg = kind_hint or "stress"
+        raise ConfigError("experiment.kind", f"is required: the task each point runs; add kind = \"{eg}\" to "
+                                             f"the [experiment] section")
     if exp["name"] is None:
         exp["name"] = name
     net = normalized["network"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -331,14 +332,19 @@ def digits(test_fraction: float = 0.25, *, seed=0, classes=None, target: str = "
 
 # ----------------------------------------------------------------------------- user files
 def load_arrays(path, *, x_key: str = "x", t_key: str = "t", n_targets: int = 1, test_fraction: float = 0.25,
-                seed=0, delimiter: str = ",", skip_header: int | None = None) -> Dataset:
+                seed=0, delimiter: str = ",", skip_header: int | None = None, inputs=None, targets=None,
+                announce: bool = False) -> Dataset:
     """Read a user data set from ``.npz`` or ``.csv`` and split it.
 
     ``.npz``: arrays ``x_key`` (D, n_in) and ``t_key`` (D, n_out) or (D,); if the file also holds
     ``x_test``/``t_test`` those are the held-out part and no split is made. Read with
     ``allow_pickle=False``.
     ``.csv``: one entry per row, the last ``n_targets`` columns are targets; a header line is skipped
-    automatically when it does not parse as numbers (or give ``skip_header``).
+    automatically when it does not parse as numbers (or give ``skip_header``). ``inputs``/``targets``
+    choose the columns instead: 0-based indices, ranges ``"0-2"``, or header names, as a list or a
+    comma-separated string (``targets`` alone: every other column is an input; ``inputs`` alone: the
+    last ``n_targets`` columns not among them are the targets). A column in both is refused.
+    ``announce`` prints, on stderr, which columns were taken as targets by default.
 
     Raises
     ------
@@ -352,6 +358,11 @@ def load_arrays(path, *, x_key: str = "x", t_key: str = "t", n_targets: int = 1,
     >>> np.savez(p, x=np.ones((8, 3)), t=np.zeros(8))
     >>> load_arrays(p, test_fraction=0.25).n_test
     2
+    >>> c = os.path.join(tempfile.mkdtemp(), "d.csv")
+    >>> _ = open(c, "w").write("a,b,c,y1,y2\\n" + "\\n".join("1,2,3,4,5" for _ in range(8)))
+    >>> ds = load_arrays(c, targets="y1,y2")
+    >>> ds.n_in, ds.n_out
+    (3, 2)
     """
     p = Path(path)
     if not p.exists():
@@ -414,9 +425,66 @@ def load_arrays(path, *, x_key: str = "x", t_key: str = "t", n_targets: int = 1,
                                  "(data must be finite)")
             data.append(vals)
         A = np.array(data, dtype=np.float64)
-        if A.shape[1] <= n_targets:
-            raise ValueError(f"{str(p)!r} has {A.shape[1]} columns; need more than n_targets={n_targets} "
-                             "(inputs first, targets last)")
-        return split(A[:, :-n_targets], A[:, -n_targets:], test_fraction, seed, name=p.stem,
-                     info={"source": str(p), "n_targets": n_targets})
+        header = [h.strip().strip('"') for h in lines[0].split(delimiter)] if skip_header else None
+        xi, ti = _columns(p, A.shape[1], header, inputs, targets, n_targets)
+        if announce and inputs is None and targets is None:
+            import sys
+
+            print(f"analogsim: data {p.name}: {len(xi)} input column(s), the last {len(ti)} column(s) as "
+                  "target(s); choose with --inputs/--targets (or --n-out)", file=sys.stderr)
+        return split(A[:, xi], A[:, ti], test_fraction, seed, name=p.stem,
+                     info={"source": str(p), "n_targets": len(ti), "inputs": xi, "targets": ti})
     raise ValueError(f"unsupported data file {str(p)!r}: expected a .npz or .csv file")
+
+
+def _columns(p, width: int, header, inputs, targets, n_targets: int) -> tuple[list[int], list[int]]:
+    """Input and target column indices of a CSV file from the user's specs (see :func:`load_arrays`)."""
+    def parse(spec, what):
+        if spec is None:
+            return None
+        items = spec.split(",") if isinstance(spec, str) else list(spec)
+        out = []
+        for item in items:
+            t = str(item).strip()
+            if not t:
+                continue
+            if header is not None and t in header:
+                out.append(header.index(t))
+                continue
+            m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", t)
+            if m:
+                a, b = int(m.group(1)), int(m.group(2))
+                if b < a:
+                    raise ValueError(f"{what} range {t!r} runs backwards; write it low-high, e.g. 0-2")
+                out.extend(range(a, b + 1))
+            elif t.isdigit():
+                out.append(int(t))
+            else:
+                names = f"; the header names are {header}" if header else " (the file has no header line)"
+                raise ValueError(f"{what} {t!r} is neither a 0-based column index, a range like 0-2, nor a "
+                                 f"column name{names}")
+        bad = [c for c in out if c >= width]
+        if bad:
+            raise ValueError(f"{what} column {bad[0]} does not exist: {str(p)!r} has {width} columns (0-{width - 1})")
+        if len(set(out)) != len(out):
+            raise ValueError(f"{what} lists a column twice: {spec!r}")
+        if not out:
+            raise ValueError(f"{what} selects no column: {spec!r}")
+        return out
+
+    xi, ti = parse(inputs, "inputs"), parse(targets, "targets")
+    if ti is None:
+        n_targets = check_scalar(n_targets, "n_targets", low=1, integer=True)
+        rest = [c for c in range(width) if xi is None or c not in xi]
+        if len(rest) < n_targets or (xi is None and width <= n_targets):
+            raise ValueError(f"{str(p)!r} has {width} columns; need more than n_targets={n_targets} "
+                             "(inputs first, targets last)")
+        ti = rest[-n_targets:]
+    if xi is None:
+        xi = [c for c in range(width) if c not in ti]
+    both = sorted(set(xi) & set(ti))
+    if both:
+        raise ValueError(f"column(s) {both} are both inputs and targets; give disjoint --inputs/--targets")
+    if not xi:
+        raise ValueError(f"{str(p)!r}: no input columns left once the targets {ti} are taken")
+    return xi, ti

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import emit_json, float_list, int_list
+from ._common import add_progress_flags, allow_negative_numbers, count, emit_json, float_list, int_list
 
 EPILOG = """examples:
   analogsim check-stress                              table: depths 1-4 x tanh, relu, sigmoid, softplus
@@ -27,6 +27,7 @@ def add_parser(sub) -> None:
                     "a fixed seeded random net per depth and activation, over ratios r = kappa_out/kappa_hidden; "
                     "report the error at each r, the log-log slope and C = error/r.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    allow_negative_numbers(p)
     p.add_argument("--depths", type=int_list, default=[1, 2, 3, 4], help="numbers of weight layers (default 1,2,3,4)")
     p.add_argument("--activations", default="tanh,relu,sigmoid,softplus",
                    help="hidden-layer activations, comma-separated (default tanh,relu,sigmoid,softplus)")
@@ -34,9 +35,9 @@ def add_parser(sub) -> None:
                    help="stiffness ratios r (default 13 values, 1e-6 to 1 in half decades)")
     p.add_argument("--fit-range", type=float_list, default=[1e-6, 1e-3], metavar="LOW,HIGH",
                    help="ratios used for the slope and C (default 1e-6,1e-3)")
-    p.add_argument("--width", type=int, default=16, help="hidden width (default 16)")
-    p.add_argument("--batch", type=int, default=16, help="samples per case (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the nets and data (default 0)")
+    p.add_argument("--width", type=count, default=16, help="hidden width (default 16)")
+    p.add_argument("--batch", type=count, default=16, help="samples per case (default 16)")
+    p.add_argument("--seed", type=count, default=0, help="seed of the nets and data (default 0)")
     p.add_argument("--output-activation", default="identity",
                    help="output-layer activation (default identity; 'same' = the hidden one)")
     p.add_argument("--reference", choices=("auto", "torch", "numpy"), default="auto",
@@ -46,6 +47,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true",
                    help='print {"cases": [{"depth", "activation", "ratios", "rel_error", "slope", "constant", '
                         '"recursion_residual", ...}], "reference", "passed"}')
+    add_progress_flags(p)
     p.set_defaults(func=run)
 
 
@@ -62,13 +64,31 @@ def run(args) -> int:
     out_act = None if args.output_activation == "same" else args.output_activation
     ratios = DEFAULT_RATIOS if args.ratios is None else args.ratios
 
-    def progress(case):  # one line per case on an interactive stderr
-        if sys.stderr.isatty():
-            print(f"  depth {case['depth']} {case['activation']}: done", file=sys.stderr)
+    bad = [r for r in ratios if not (r > 0 and r < float("inf"))]
+    if bad:
+        raise ValueError(f"--ratios must be finite numbers > 0 (r = kappa_out/kappa_hidden), got {bad[0]!r} "
+                         f"in {list(ratios)}")
+    if args.plot:
+        from ._common import check_output_path
 
-    report = stress_backprop_check(args.depths, acts, ratios, width=args.width, batch=args.batch, seed=args.seed,
-                                   output_activation=out_act, fit_range=tuple(args.fit_range),
-                                   reference=args.reference, progress=progress)
+        check_output_path(args.plot, "--plot")
+    from ..progress import Progress
+
+    bar = Progress(total=len(args.depths) * len(acts), desc="check-stress", unit="cases",
+                   enabled=args.progress is not False, compile_note=True)
+
+    def progress(case):  # one case (depth x activation) done
+        bar.update(1)
+        bar.note(f"depth {case['depth']} {case['activation']}: done")
+
+    try:
+        report = stress_backprop_check(args.depths, acts, ratios, width=args.width, batch=args.batch,
+                                       seed=args.seed, output_activation=out_act, fit_range=tuple(args.fit_range),
+                                       reference=args.reference, progress=progress)
+    except BaseException:
+        bar.close(ok=False)
+        raise
+    bar.close()
     if args.plot:
         plot_report(report, args.plot)
     if args.json:

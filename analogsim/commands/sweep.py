@@ -7,7 +7,7 @@ import logging
 import sys
 
 from ..cli import EXIT_FAILED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE
-from ._common import emit_json, progress
+from ._common import add_progress_flags, emit_json
 
 log = logging.getLogger("analogsim.sweeps")
 
@@ -44,8 +44,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="on resume, keep points recorded as failed instead of running them again")
     p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
                    help="seconds to wait for a Dask scheduler (default 5)")
-    p.add_argument("--dry-run", action="store_true", help="validate, list the points and what is done; run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate, list the points and what is done, estimate memory and time; run nothing")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    add_progress_flags(p)
     p.set_defaults(func=run)
     return p
 
@@ -78,8 +80,11 @@ def run(args) -> int:
     if getattr(args, "verbose", 0) < 2:  # Dask logs its cluster's life at INFO; keep stderr for what matters
         logging.getLogger("distributed").setLevel(logging.WARNING)
 
+    from ..progress import Progress
+
     def bar(total, initial):
-        return progress(total=total, initial=initial, desc="sweep", unit="pt")
+        return Progress(total=total, initial=initial, desc="sweep", unit="points",
+                        enabled=args.progress is not False, compile_note=True)
 
     try:
         summary = run_sweep(args.config, args.out, workers=args.workers, scheduler=args.scheduler,
@@ -126,23 +131,53 @@ def _report_health_and_energy(summary) -> None:
         print(f"  {line}", file=sys.stderr)
 
 
-
 def _dry_run(args, prepare) -> int:
+    from ..progress import format_seconds
+    from ..resources import format_bytes
+    from ..sweeps.backends import _cpu_count
+    from ..sweeps.runner import estimate_points
+
     config, spec, store, resuming = prepare(args.config, args.out)
     points = config.points()
     done = store.finished(points, include_failed=True) if resuming else {}
+    todo = [p for p in points if done.get(p.key, {}).get("status") != "ok"]
+    est = estimate_points(config, todo)
+    workers = args.workers or (args.dask_local if args.dask_local else _cpu_count())
     info = {"name": config.name, "kind": config.kind, "out": str(store.path), "config_hash": config.hash,
             "axes": config.axes, "n_points": len(points), "n_done": sum(r["status"] == "ok" for r in done.values()),
-            "n_failed": sum(r["status"] == "failed" for r in done.values()), "resuming": resuming}
+            "n_failed": sum(r["status"] == "failed" for r in done.values()), "resuming": resuming,
+            "estimate": {"compute_s": est["seconds"], "workers": workers,
+                         "wall_s": est["seconds"] / max(1, min(workers, max(1, len(todo)))),
+                         "max_point_bytes": est["max_bytes"], "available_bytes": est["available_bytes"],
+                         "too_big": [p.index for p, *_ in est["too_big"]],
+                         "note": "lower bounds from the sizes; numba's first-call compilation (up to ~1 min per "
+                                 "worker) not included"}}
+    big = {p.key for p, *_ in est["too_big"]}
     if args.json:
         emit_json(info)
     else:
+        e = info["estimate"]
         print(f"{config.name}: kind {config.kind!r}, {len(points)} points over "
               + " x ".join(f"{k}[{len(v)}]" for k, v in config.axes.items())
               + f"; {info['n_done']} done, {info['n_failed']} failed; results folder {store.path}")
+        print(f"estimate for the {len(todo)} point(s) to run: at least {format_seconds(e['compute_s'])} of compute, "
+              f"~{format_seconds(e['wall_s'])} on {workers} worker(s) (plus first-call compilation); largest point "
+              f"{format_bytes(e['max_point_bytes'])} of memory"
+              + (f" of {format_bytes(e['available_bytes'])} available" if e["available_bytes"] else ""))
         for p in points[:20]:
             mark = {"ok": "done", "failed": "FAILED"}.get(done.get(p.key, {}).get("status"), "todo")
+            if p.key in big:
+                mark = "TOOBIG"
             print(f"  {p.index:5d} {mark:6s} {p.coords}")
         if len(points) > 20:
             print(f"  ... {len(points) - 20} more")
+        if e["wall_s"] > 3600:
+            print(f"warning: this sweep needs at least about {format_seconds(e['wall_s'])}", file=sys.stderr)
+    if est["too_big"]:
+        p, _, nbytes, setting = est["too_big"][0]
+        print(f"analogsim sweep: error: {len(est['too_big'])} point(s) cannot fit in memory, e.g. point {p.index} "
+              f"{p.coords}: {setting} needs about {format_bytes(nbytes)}"
+              + (f", {format_bytes(est['available_bytes'])} available" if est["available_bytes"] else ""),
+              file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK

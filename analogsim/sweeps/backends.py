@@ -23,13 +23,14 @@ import sys
 import threading
 import time
 
-__all__ = ["LocalPool", "DaskBackend", "make_backend", "SchedulerUnreachable"]
+__all__ = ["LocalPool", "DaskBackend", "make_backend", "SchedulerUnreachable", "probe_scheduler"]
 
 log = logging.getLogger("analogsim.sweeps")
 
 
-class SchedulerUnreachable(ConnectionError):
-    """The Dask scheduler address could not be reached within the timeout (nothing was run or written)."""
+class SchedulerUnreachable(ConnectionError, ValueError):
+    """The Dask scheduler address could not be reached, or what answered there is not a Dask scheduler,
+    within the connect timeout (nothing was run or written). A ValueError too: the address is bad input."""
 
 
 # ----------------------------------------------------------------------------- local process pool
@@ -253,6 +254,7 @@ class DaskBackend:
             raise ImportError("the Dask backend requires the 'dask' extra: pip install 'analogsim[dask]'") from None
         if self.address is not None:
             addr = self.address.strip()
+            probe_scheduler(addr, self.connect_timeout)  # not Dask (an HTTP server, a silent listener): clear error
             try:
                 self.client = Client(addr, timeout=self.connect_timeout, set_as_default=False)
             except (OSError, TimeoutError) as exc:
@@ -311,6 +313,74 @@ def _check_address(address) -> None:
             or not 0 < int(_ADDRESS.fullmatch(address.strip()).group(1)) < 65536:
         raise ValueError(f"scheduler address must look like tcp://host:8786 (scheme tcp, tls, ws, wss or ucx; "
                          f"a port 1-65535), got {address!r}")
+
+
+def probe_scheduler(address: str, timeout: float) -> None:
+    """Check within ``timeout`` seconds that a ``tcp://`` address answers like a Dask scheduler.
+
+    A Dask scheduler speaks first: on a new connection it sends its handshake, a frame whose 8-byte
+    little-endian length and frame count are small numbers. Dask's own client waits for that without
+    a deadline, so an address that accepts TCP but is something else (an HTTP server, a silent
+    listener) would hang it, or be misread (an HTTP reply read as a frame of exabytes). Other schemes
+    (tls, ws, ucx) are left to Dask.
+
+    Raises
+    ------
+    SchedulerUnreachable
+        Nothing listens, nothing answered in time, or the answer is not a Dask handshake.
+
+    Examples
+    --------
+    >>> import socket
+    >>> srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+    >>> try:
+    ...     probe_scheduler(f"tcp://127.0.0.1:{srv.getsockname()[1]}", 0.2)
+    ... except SchedulerUnreachable as e:
+    ...     print("sent nothing" in str(e))
+    True
+    >>> srv.close()
+    """
+    import socket
+    import struct
+
+    m = re.fullmatch(r"(?:(tcp)://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})", address.strip())
+    if m is None:
+        return  # another scheme: Dask's timeout applies
+    host, port = m.group(2).strip("[]"), int(m.group(3))
+    t_end = time.monotonic() + float(timeout)
+    hint = "Is `dask scheduler` running there, and is this its address and port (default 8786)?"
+    try:
+        sock = socket.create_connection((host, port), timeout=max(float(timeout), 1e-3))
+    except OSError as exc:
+        raise SchedulerUnreachable(f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s "
+                                   f"({exc.strerror or exc}). {hint}") from None
+    got = b""
+    try:
+        while len(got) < 16:
+            left = t_end - time.monotonic()
+            if left <= 0:
+                raise socket.timeout
+            sock.settimeout(left)
+            chunk = sock.recv(16 - len(got))
+            if not chunk:
+                break
+            got += chunk
+    except (socket.timeout, TimeoutError):
+        pass
+    except OSError as exc:
+        sock.close()
+        raise SchedulerUnreachable(f"the connection to {address!r} failed ({exc.strerror or exc}). {hint}") from None
+    sock.close()
+    if not got:
+        raise SchedulerUnreachable(f"{address!r} accepts connections but sent nothing within {timeout:g} s: it is "
+                                   f"not a Dask scheduler (a Dask scheduler sends its handshake at once). {hint}")
+    if len(got) < 16:
+        raise SchedulerUnreachable(f"{address!r} answered with {len(got)} byte(s) {got!r} and closed: not a Dask "
+                                   f"scheduler. {hint}")
+    total, nframes = struct.unpack("<QQ", got)
+    if not (16 <= total <= (1 << 24) and 1 <= nframes <= 1024):
+        raise SchedulerUnreachable(f"{address!r} answered, but not as a Dask scheduler (it began with {got[:16]!r}). "
+                                   f"{hint}")
 
 
 def make_backend(workers: int | None = None, scheduler: str | None = None, dask_local: int | None = None,

@@ -28,7 +28,7 @@ from .store import RESULTS_FILE, ResultsStore, flagged_points
 from .tasks import check_requirements, get_task
 from .worker import run_point
 
-__all__ = ["run_sweep", "SweepSummary", "prepare"]
+__all__ = ["run_sweep", "SweepSummary", "prepare", "estimate_points"]
 
 log = logging.getLogger("analogsim.sweeps")
 
@@ -137,6 +137,7 @@ def run_sweep(config, out=None, *, backend=None, workers: int | None = None, sch
     points = config.points()
     done = store.finished(points, include_failed=not rerun_failed) if resuming else {}
     todo = [p for p in points if p.key not in done]
+    estimate_points(config, todo, check=True)  # a point that cannot fit in memory is refused before any work
     if backend is None:
         backend = make_backend(workers, scheduler, dask_local, connect_timeout=connect_timeout)
     summary = SweepSummary(name=config.name, out=str(store.path), results=str(store.path / RESULTS_FILE),
@@ -174,6 +175,81 @@ def run_sweep(config, out=None, *, backend=None, workers: int | None = None, sch
                       for i, e in _failed_points(ds)][:50]
     summary.wall_s = time.perf_counter() - t_start
     return summary
+
+
+def _point_sizes(params: dict) -> list[int]:
+    if params.get("sizes"):
+        return [int(n) for n in params["sizes"]]
+    return ([int(params["n_in"])] + [int(params["width"])] * (int(params["depth"]) - 1)
+            + [int(params["n_out"])])
+
+
+def estimate_points(config, points=None, *, check: bool = False) -> dict:
+    """Lower-bound memory and compute time of sweep points, from their sizes (nothing is allocated).
+
+    Returns ``{"seconds": total compute seconds (one core, compilation excluded), "max_bytes": the
+    largest point's memory, "per_point": [(point, seconds, bytes, setting)], "too_big": [...]}``; with
+    ``check`` a point whose memory exceeds what this machine has available raises ValueError naming
+    the point, the setting, the estimate and the available memory.
+
+    Examples
+    --------
+    >>> from analogsim.config import parse_config
+    >>> cfg = parse_config('[experiment]\\nkind = "train"\\n[dynamics]\\nkT = 0.0\\n[sweep]\\nwidth = [4, 8]\\n')
+    >>> est = estimate_points(cfg)
+    >>> len(est["per_point"]), est["seconds"] < 60
+    (2, True)
+    """
+    from .. import resources as R
+
+    points = config.points() if points is None else points
+    avail = R.available_memory()
+    out = {"seconds": 0.0, "max_bytes": 0, "per_point": [], "too_big": [], "available_bytes": avail}
+    for p in points:
+        q = config.params(p)
+        try:
+            sizes = _point_sizes(q)
+        except (KeyError, TypeError, ValueError):
+            continue  # a custom task without a network
+        setting = "network.sizes" if q.get("sizes") else "network.width"
+        item = 4 if q.get("dtype") == "float32" else 8
+        too_wide = any(n > R.MAX_WIDTH for n in sizes)
+        kind = config.kind
+        if kind == "train":
+            hard = q.get("kappa_out") is None and q.get("fidelity") != "joint"
+            nbytes = R.train_bytes(sizes, batch_size=q.get("batch_size") or 1, itemsize=item, hard_clamp=hard)
+            secs = R.train_seconds(sizes, q.get("presentations") or 1, batch_size=q.get("batch_size") or 1,
+                                   substeps=q.get("substeps") or 1, hard_clamp=hard)
+        elif kind in ("relax", "equilibrium"):
+            reps = int(q.get("n_replicas") or 1)
+            n_steps = int(q.get("n_steps") or 1)
+            if kind == "relax" and q.get("tau") and q.get("dt"):
+                n_steps = max(1, int(round(float(q["tau"]) / float(q["dt"]))))
+            if kind == "equilibrium":
+                n_steps = 1
+            steps_b = 24 * n_steps if kind == "relax" else 0
+            nbytes = R.relax_bytes(sizes, reps, itemsize=item) + steps_b
+            secs = R.relax_seconds(sizes, n_steps, reps)
+            parts = {setting: R.relax_bytes(sizes, 0, itemsize=item),
+                     "dynamics.n_replicas": nbytes - steps_b - R.relax_bytes(sizes, 0, itemsize=item),
+                     ("dynamics.tau" if q.get("tau") else "dynamics.n_steps"): steps_b}
+            setting = max(parts, key=parts.get)
+        else:
+            nbytes = R.train_bytes(sizes, batch_size=int(q.get("n_samples") or 1), itemsize=item)
+            secs = R.train_seconds(sizes, 1000)
+        out["seconds"] += secs
+        out["max_bytes"] = max(out["max_bytes"], nbytes)
+        out["per_point"].append((p, secs, nbytes, setting))
+        if too_wide or (avail is not None and nbytes > 0.9 * avail):
+            out["too_big"].append((p, secs, nbytes, setting))
+    if check and out["too_big"]:
+        p, _, nbytes, setting = out["too_big"][0]
+        where = f"point {p.index} {p.coords}" if p.coords else "the experiment"
+        avail_s = R.format_bytes(avail) if avail is not None else "unknown"
+        raise ValueError(f"{setting}: {where} would need about {R.format_bytes(nbytes)} of memory, more than "
+                         f"this machine has available ({avail_s}); {len(out['too_big'])} of {len(points)} point(s) "
+                         "are too large: lower it")
+    return out
 
 
 MAX_LOSSES = 3  # like Dask's allowed-failures: a point that killed its worker this often is marked failed
