@@ -76,7 +76,7 @@ def test_solve_tstar_weights_follow_the_standard_errors():
     kT = 1e-3 * 2.0 ** np.arange(-3, 4)
     E0 = 0.5
     d = _curved(kT)
-    se = np.full(7, 1e-6)
+    se = np.full(7, 1e-3)
     k_eq, used, _ = _solve_tstar(kT, E0 + d, E0, se, 0.0)
     se_bad = se.copy()
     se_bad[used[0]] = 1e3  # the outer neighbour below the crossing is worthless

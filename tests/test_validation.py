@@ -29,6 +29,27 @@ def _wrong_sampler(net, x0, kT, n_replicas=None, seed=None):
     return type(s)(xs, deltas, kT)
 
 
+def _biased_correlated_sampler(net, x0, kT, n_replicas=None, seed=None):
+    """Negative control: residuals with a mean shift (dF/dtheta != 0) and correlated neighbours."""
+    s = sample_equilibrium(net, x0, kT, n_replicas=n_replicas, seed=seed)
+    xs = [s.xs[0]]
+    deltas = []
+    for l in range(1, net.depth + 1):
+        d = s.deltas[l - 1].copy()
+        d[:, 1] = 0.6 * d[:, 0] + 0.8 * d[:, 1] if d.shape[1] > 1 else d[:, 1]  # same variance, correlated
+        d = d + 0.1 * np.sqrt(kT / net.kappa[l - 1])                          # mean shift of 0.1 sd
+        y = xs[-1] @ net.weights[l - 1].T + net.biases[l - 1]
+        xs.append(net.activations[l - 1].f(y) + d)
+        deltas.append(d)
+    return type(s)(xs, deltas, kT)
+
+
+def test_equilibrium_correlation_and_force_criteria_move_with_a_biased_correlated_sampler():
+    m = v_eq.measure_sampler(4000, seed=3, sampler=_biased_correlated_sampler)
+    crit = v_eq.judge_sampler(m, 4000)
+    assert not crit[1].passed and not crit[2].passed
+
+
 def test_equilibrium_criteria_pass_on_exact_sampler():
     m = v_eq.measure_sampler(4000, seed=3)
     crit = v_eq.judge_sampler(m, 4000)
