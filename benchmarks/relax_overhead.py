@@ -1,0 +1,219 @@
+"""Per-call cost of ``relax()``, the stability guard's cost, and two threads against one.
+
+Rows (each a ratio of times measured in this process, rounds interleaved, median of the rounds):
+
+* ``overhead``: for n_steps = 1 and 10, a call of ``relax(net, x0, n_steps=n)`` (guard cached: same net, same
+  inputs) against n steps of a prepared run (``LangevinRun.run``), on the four benchmark nets (float64, relu,
+  one thread, one distinct input per replica). ``relax`` also computes the start state's gradient (one pass
+  the prepared run already has) and draws the equilibrium start (a forward pass), which is why n_steps = 1
+  costs more than one step even with no overhead at all.
+* ``guard``: the stability guard on every distinct input (cache cleared: :func:`analogsim.stability.cached_guard`)
+  against a 1000-step ``relax`` with the guard cached (for the largest net the 1000 steps are 1000 x the
+  measured step time, stated in the row).
+* ``two_threads``: ``LangevinRun.run`` with threads=2 against threads=1, wall clock, on the medium and large nets,
+  with the process's CPU time over wall time of the 2-thread run (about 2 when both threads compute at once).
+
+Times are process CPU time (``time.process_time``: every thread of this process, so nothing done in a helper
+thread is missed) except the thread rows (wall clock). BLAS is limited to one thread; the BLAS kernel is named in
+the output (threadpoolctl). Run with the OpenBLAS core-type overrides removed for this command only:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/relax_overhead.py --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+
+import numpy as np
+
+CASES = [((4, 16, 16, 1), 32), ((16, 64, 64, 4), 64), ((64, 256, 256, 10), 256), ((784, 1024, 1024, 10), 512)]
+KT = 0.1
+TARGETS = {"tiny_relax1_ms": 0.2, "large_relax1_minus_step_ms": 5.0, "guard_over_relax1000": 0.10,
+           "two_threads_speedup": 1.8}
+
+
+def make(sizes, B, seed=0):
+    from analogsim import Network
+    from analogsim.hamiltonian import stability_bound
+
+    net = Network.create(list(sizes), activations="relu", kappa=1.0, seed=seed, dtype="float64", bias_scale=0.1)
+    x0 = np.random.default_rng(seed).normal(size=(B, sizes[0]))
+    return net, x0, 0.05 / stability_bound(net)
+
+
+def prepared(net, x0, dt, threads=1):
+    from analogsim.integrators import EulerMaruyama
+    from analogsim.protocols import Constant
+    from analogsim.simulate import LangevinRun
+
+    run = LangevinRun(net, net.concat(net.forward(x0)), kT=KT, dt=dt, integrator=EulerMaruyama(),
+                      input_protocol=Constant(x0), observers={}, seed=1, threads=threads)
+    return run
+
+
+def interleaved(fns, rounds, clock):
+    """Median seconds per call of each zero-argument callable (run ``reps[k]`` times per round), interleaved."""
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, (f, reps) in fns.items():
+            t = clock()
+            for _ in range(reps):
+                f()
+            times[k].append((clock() - t) / reps)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def reps_for(fn, target_s, clock):
+    t = clock()
+    fn()
+    el = max(clock() - t, 1e-6)
+    return max(1, int(target_s / el))
+
+
+def bench_overhead(sizes, B, rounds, target_s):
+    from analogsim.simulate import relax
+
+    net, x0, dt = make(sizes, B)
+    run = prepared(net, x0, dt)
+    run.run(2)
+    clock = time.process_time
+    fns = {}
+    for n in (1, 10):
+        f = (lambda n=n: relax(net, x0, kT=KT, dt=dt, n_steps=n, seed=1, threads=1))
+        f()
+        fns[f"relax{n}"] = (f, reps_for(f, target_s, clock))
+    fns["step"] = (lambda: run.run(1), reps_for(lambda: run.run(1), target_s, clock))
+    t = interleaved(fns, rounds, clock)
+    row = {"net": list(sizes), "replicas": B, "step_ms": 1e3 * t["step"]}
+    for n in (1, 10):
+        row[f"relax{n}_ms"] = 1e3 * t[f"relax{n}"]
+        row[f"relax{n}_minus_steps_ms"] = 1e3 * (t[f"relax{n}"] - n * t["step"])
+        row[f"relax{n}_over_steps"] = t[f"relax{n}"] / (n * t["step"])
+    return row
+
+
+def bench_guard(sizes, B, rounds, target_s, relax_steps=1000):
+    from analogsim import stability
+    from analogsim.protocols import Constant
+    from analogsim.simulate import relax
+
+    net, x0, dt = make(sizes, B)
+    clock = time.process_time
+    inp = Constant(x0)
+
+    def fresh_guard():  # what relax() pays on a new (net, clamp set): bounds, then eigenvalues where EM needs them
+        stability.clear_cache()
+        return stability.cached_guard(net, inp, None, None, B, relax_steps, dt)[0].resolve(
+            stability.EM_BIAS_WARN_DTL / dt)
+
+    def exact_guard():  # the exact lambda_max over every point (what a large dt needs)
+        stability.clear_cache()
+        return stability.cached_guard(net, inp, None, None, B, relax_steps, dt)[0].resolve(0.0)
+
+    rep = fresh_guard()
+    rep_x = exact_guard()
+    big = sizes[0] >= 512
+    fns = {"guard": (fresh_guard, reps_for(fresh_guard, target_s, clock)), "exact": (exact_guard, 1)}
+    if big:
+        run = prepared(net, x0, dt)
+        run.run(2)
+        fns["step"] = (lambda: run.run(1), reps_for(lambda: run.run(1), target_s, clock))
+    else:
+        f = (lambda: relax(net, x0, kT=KT, dt=dt, n_steps=relax_steps, seed=1, threads=1))
+        f()
+        fns["relax"] = (f, 1)
+    t = interleaved(fns, max(3, rounds // 2), clock)
+    relax_s = t["relax"] if not big else relax_steps * t["step"]
+    return {"net": list(sizes), "replicas": B, "guard_ms": 1e3 * t["guard"], "relax1000_ms": 1e3 * relax_s,
+            "relax1000_estimated_from_steps": big, "guard_over_relax1000": t["guard"] / relax_s,
+            "distinct_points": rep.n_points, "points_evaluated": rep.n_evaluated, "lambda_exact": rep.exact,
+            "lambda_max": rep.lambda_max, "bound_max": rep.bound_max, "dt_lambda": dt * rep_x.lambda_max,
+            "exact_guard_ms": 1e3 * t["exact"], "exact_guard_over_relax1000": t["exact"] / relax_s,
+            "exact_points_evaluated": rep_x.n_evaluated, "exact_lambda_max": rep_x.lambda_max}
+
+
+def bench_threads(sizes, B, rounds, target_s):
+    net, x0, dt = make(sizes, B)
+    r1, r2 = prepared(net, x0, dt, 1), prepared(net, x0, dt, 2)
+    r1.run(2)
+    r2.run(2)
+    clock = time.perf_counter
+    n = max(1, reps_for(lambda: r1.run(1), target_s, clock))
+    t = interleaved({"t1": (lambda: r1.run(n), 1), "t2": (lambda: r2.run(n), 1)}, rounds, clock)
+    w0, c0 = time.perf_counter(), time.process_time()
+    r2.run(n)
+    cpu_over_wall = (time.process_time() - c0) / (time.perf_counter() - w0)
+    return {"net": list(sizes), "replicas": B, "chunks": r2.n_chunks, "t1_step_ms": 1e3 * t["t1"] / n,
+            "t2_step_ms": 1e3 * t["t2"] / n, "speedup": t["t1"] / t["t2"], "clock": "wall",
+            "cpu_over_wall_2threads": cpu_over_wall, "load_avg": os.getloadavg()[0]}
+
+
+def blas_kernel():
+    from threadpoolctl import threadpool_info
+
+    return [{k: d.get(k) for k in ("internal_api", "version", "architecture", "filepath", "num_threads")}
+            for d in threadpool_info() if d.get("user_api") == "blas"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--cases", default="0,1,2,3")
+    ap.add_argument("--json", default=None, help="write the results here (atomically)")
+    args = ap.parse_args(argv)
+    rounds, target = (5, 0.05) if args.quick else (9, 0.2)
+    warnings.simplefilter("ignore", RuntimeWarning)
+    from threadpoolctl import threadpool_limits
+
+    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS the kernels call)
+
+    idx = [int(i) for i in args.cases.split(",") if i]
+    out = {"overhead": [], "guard": [], "two_threads": []}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for i in idx:
+            out["overhead"].append(bench_overhead(*CASES[i], rounds, target))
+            _log(out["overhead"][-1])
+            out["guard"].append(bench_guard(*CASES[i], rounds, target))
+            _log(out["guard"][-1])
+        for i in idx:
+            if i >= 2:
+                out["two_threads"].append(bench_threads(*CASES[i], rounds, target))
+                _log(out["two_threads"][-1])
+        out["blas"] = blas_kernel()
+    out.update({"targets": TARGETS, "rounds": rounds, "clock": "process CPU time (thread rows: wall)",
+                "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+                            "load_avg_end": os.getloadavg()[0],
+                            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")},
+                "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())})
+    text = json.dumps(out, indent=1)
+    if args.json:
+        from analogsim._io import atomic_write_text
+
+        atomic_write_text(args.json, text)
+    print(text)
+    return 0
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _log(obj):
+    print(json.dumps(obj), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
