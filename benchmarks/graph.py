@@ -219,10 +219,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     steps, S, rep = (20, 20, 2) if args.quick else (100, 100, 5)
     out = {"net": "1x8x8 -> conv 8 3x3 tanh -> conv 16 3x3 s2 tanh -> dense 10", "dtype": args.dtype, "rows": {}}
+    net = build(args.dtype)          # load every BLAS (numpy, scipy via scikit-learn) before limiting threads
+    ds = _digits(args.dtype)
+    x0 = ds.x_train[0]
     with threadpool_limits(limits=1, user_api="blas"):
-        net = build(args.dtype)
-        ds = _digits(args.dtype)
-        x0 = ds.x_train[0]
         out["hand_gradient_vs_autograd"] = check_hand_gradient(build("float64"), ds.x_train[0].astype(np.float64))
         a = time_em_analogsim(net, x0, steps, rep)
         ta = time_em_torch(net, x0, steps, rep, hand=False)

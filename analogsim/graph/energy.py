@@ -52,16 +52,27 @@ def check_state(net, xs, name: str = "xs") -> list:
     return out
 
 
+def f_and_df(act, y):
+    """f(y) and f'(y) together (tanh and sigmoid reuse f: f' = 1 - f^2, f' = f (1 - f))."""
+    if act.name == "tanh":
+        f = np.tanh(y)
+        return f, 1.0 - f * f
+    if act.name == "sigmoid":
+        f = act.f(y)
+        return f, f * (1.0 - f)
+    return act.f(y), act.df(y)
+
+
 def layer_terms(net, xs):
     """Pre-activations y_l, residuals delta_l and f'(y_l) for l = 1..L (lists of length L)."""
     xs = check_state(net, xs)
     ys, deltas, fps = [], [], []
     for l in range(1, net.n_layers):
-        act = net.activations[l - 1]
         y = net.preactivation(l, xs)
+        f, fp = f_and_df(net.activations[l - 1], y)
         ys.append(y)
-        deltas.append(xs[l] - act.f(y))
-        fps.append(act.df(y))
+        deltas.append(xs[l] - f)
+        fps.append(fp)
     return ys, deltas, fps
 
 

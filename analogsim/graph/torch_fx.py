@@ -114,8 +114,9 @@ class _Tracer:
         return _Ref(name, p.shape)
 
     def source(self, v, base):
-        """A layer to apply a new operator to (a pending expression is first held by identity neurons)."""
-        return v if isinstance(v, _Ref) else self.materialize(v, "identity", base)
+        """A layer to apply a new operator to (a pending expression is first held by identity neurons, named
+        after the node that made it)."""
+        return v if isinstance(v, _Ref) else self.materialize(v, "identity", getattr(v, "origin", None) or base)
 
 
 def _refuse(node, why):
@@ -187,6 +188,8 @@ def from_torch(module, input_shape, kappa=1.0, dtype=None) -> GraphNetwork:
             vals[node] = _module_node(tr, node, mods[node.target], vals)
         elif node.op in ("call_function", "call_method"):
             vals[node] = _function_node(tr, node, vals)
+        if isinstance(vals.get(node), _Pending) and not getattr(vals[node], "origin", None):
+            vals[node].origin = node.name
         elif node.op == "get_attr":
             _refuse(node, "a tensor used directly in the computation (only modules' weights are supported)")
         elif node.op == "output":
