@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 __all__ = ["new_figure", "finish", "overlapping_tick_labels", "legend_overlaps_axes", "legend_texts",
-           "Merger", "note_handle", "MARKERS", "LINESTYLES", "FLAG_STYLE"]
+           "Merger", "note_handle", "thin_overlaps", "MARKERS", "LINESTYLES", "FLAG_STYLE"]
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 1)), (0, (5, 5)))
@@ -47,8 +47,8 @@ def _plain(v, _pos=None) -> str:
     if v <= 0 or not math.isfinite(v):
         return ""
     e = math.floor(math.log10(v) + 1e-9)
-    if -3 <= e <= 3:
-        return f"{v:g}"
+    if -3 <= e <= 4:
+        return f"{v:.6g}"
     m = v / 10 ** e
     return f"$10^{{{e}}}$" if abs(m - 1) < 1e-9 else f"${m:g}\\times10^{{{e}}}$"
 
@@ -176,11 +176,13 @@ def finish(fig, axes, xlabel, ylabel, title, xscale="log", yscale="log", notes=(
         labels = [textwrap.fill(t, 46, subsequent_indent="  ") for t in labels]
         fig.legend(handles, labels, loc="outside right upper", fontsize=7, title=legend_title,
                    title_fontsize=7, frameon=False)
-    _thin_overlaps(fig)
 
 
-def _thin_overlaps(fig) -> None:
-    """If tick labels still overlap (long labels on a short axis), keep every other one until they do not."""
+def thin_overlaps(fig) -> None:
+    """If tick labels still overlap (long labels on a short axis), keep every other one until they do not.
+
+    A safety net run before a figure is saved (it draws the figure); the tick choice of :func:`finish`
+    already avoids overlaps on log axes."""
     for _ in range(3):
         bad = overlapping_tick_labels(fig)
         if not bad:

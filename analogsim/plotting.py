@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._figstyle import FLAG_STYLE, LINESTYLES, MARKERS, Merger
+from ._figstyle import FLAG_STYLE, MARKERS, Merger, thin_overlaps
 from ._figstyle import finish as _finish
 from ._figstyle import new_figure as _figure
 
@@ -264,8 +264,10 @@ def _joule_axis(ax, s, var):
 
 
 def _style(j):
+    """Data lines: solid (dashed and dotted lines are reference lines), one marker per hue value, so that
+    two data lines on top of each other can still be told apart."""
     j = 0 if j is None else j
-    return dict(marker=MARKERS[j % len(MARKERS)], ls=LINESTYLES[j % len(LINESTYLES)])
+    return dict(marker=MARKERS[j % len(MARKERS)], ls="-")
 
 
 def _errorbar(ax, x, mean, se, label, j=None, **kw):
@@ -357,7 +359,7 @@ def _energy_vs(ds, x, xlabel, var=None):
         fig, (ax,) = _figure()
         merge = Merger(ax)
         xs = sub[x].values.astype(float)
-        n_flag, notes = 0, set()
+        n_flag, devs = 0, []
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
             m, se = _mean_se(_healthy(s, var))
@@ -365,11 +367,11 @@ def _energy_vs(ds, x, xlabel, var=None):
             line = _errorbar(ax, xs, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}", j)
             n_flag += _mark_flagged(ax, s, var, x)
             if var == "work":
-                notes.add(_draw_bounds(merge, s, x, xs, line[0].get_color(), label))
+                devs.append(_draw_bounds(merge, s, x, xs, line[0].get_color(), label))
         merge.finalize()
         jn = _joule_axis(ax, sub, var)
         _finish(fig, ax, xlabel, _label(ds, var), title or f"training energy vs {x}",
-                notes=[_se_note(sub), _flag_note(ds, n_flag), jn, *sorted(n for n in notes if n)])
+                notes=[_se_note(sub), _flag_note(ds, n_flag), jn, _rho_note(devs)])
         out.append((suffix, fig))
     return out
 
@@ -392,8 +394,9 @@ def _bound(s, x):
 
 
 def _draw_bounds(merge, s, x, xs, color, who):
-    """Draw 2 N S kT and 2 N S rho kT; when the two lie within 5 % of each other everywhere (rho ~ 1) only the
-    first is drawn and the returned note says so (two lines on top of each other cannot be told apart)."""
+    """Draw 2 N S kT and 2 N S rho kT. When the two lie within 5 % of each other everywhere (rho ~ 1) only the
+    first is drawn (two lines on top of each other cannot be told apart); returns that largest relative
+    deviation then (for the figure's note), else None."""
     bound = _bound(s, x)
     if bound is not None:
         merge.plot(xs, bound, EQ16, who, ls="--", color=color, lw=1)
@@ -404,10 +407,16 @@ def _draw_bounds(merge, s, x, xs, color, who):
         with np.errstate(invalid="ignore", divide="ignore"):
             dev = np.abs(np.asarray(b_rho, float) / np.asarray(bound, float) - 1.0)
         if np.isfinite(dev).any() and np.nanmax(dev) < 0.05:
-            return (f"2 N S rho kT (measured rho) within {100 * np.nanmax(dev):.1f} % of 2 N S kT: "
-                    "drawn as one line")
+            return float(np.nanmax(dev))
     merge.plot(xs, b_rho, EQ16_RHO, who, ls=":", color=color, lw=1.6)
     return None
+
+
+def _rho_note(devs) -> str | None:
+    devs = [d for d in devs if d is not None]
+    if not devs:
+        return None
+    return f"2 N S rho kT (measured rho) within {100 * max(devs):.1f} % of 2 N S kT: drawn as one line"
 
 
 def energy_vs_S(ds, var=None):
@@ -433,7 +442,7 @@ def energy_vs_N(ds, var=None):
     for suffix, title, sub, hue in _panels(ds, var, xdim, prefer_hue=("kT", "presentations")):
         fig, (ax,) = _figure()
         merge = Merger(ax)
-        n_flag, notes = 0, set()
+        n_flag, devs = 0, []
         for j in _hue_values(sub, hue):
             s, label = _pick(sub, hue, j)
             N = _mean_se(s["n_params"])[0].values
@@ -442,11 +451,11 @@ def energy_vs_N(ds, var=None):
             line = _errorbar(ax, N, m.values, se.values, f"{label + ': ' if label else ''}W, slope {slope:.2f}", j)
             n_flag += _mark_flagged(ax, s, var, xdim, xvalues=N)
             if var == "work":
-                notes.add(_draw_bounds(merge, s, xdim, N, line[0].get_color(), label))
+                devs.append(_draw_bounds(merge, s, xdim, N, line[0].get_color(), label))
         merge.finalize()
         jn = _joule_axis(ax, sub, var)
         _finish(fig, ax, "parameters N [count]", _label(ds, var), title or "training energy vs N",
-                notes=[_se_note(sub), _flag_note(ds, n_flag), jn, *sorted(n for n in notes if n)])
+                notes=[_se_note(sub), _flag_note(ds, n_flag), jn, _rho_note(devs)])
         out.append((suffix, fig))
     return out
 
@@ -701,6 +710,7 @@ def standard_figures(ds, out_dir, formats=("png", "svg"), dpi: int = 150, only=N
             log.warning("figure %s failed: %s: %s", name, type(exc).__name__, exc)
             continue
         for suffix, fig in figs:
+            thin_overlaps(fig)
             for f in formats:
                 import io
 

@@ -110,7 +110,7 @@ def test_negative_control_old_energy_vs_N_is_flagged(tmp_path):
     text = reduced((EXAMPLES[0].parent / "energy_vs_N.toml").read_text())
     doc = tomllib.loads(text)
     doc["training"]["mu"] = 100.0
-    doc["training"]["presentations"] = 300
+    doc["training"]["presentations"] = 150
     ds = run_inline(dump(doc), tmp_path / "old", "energy_vs_N")
     assert ds["status"].sel(width=2).item() == "ok"
     assert ds["status"].sel(width=64).item() == "flagged"

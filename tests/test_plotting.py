@@ -46,7 +46,7 @@ def test_fit_slope_and_threshold():
 
 
 def _legend(fig):
-    return legend_texts(fig)
+    return [" ".join(t.split()) for t in legend_texts(fig)]  # legend lines are wrapped: compare without it
 
 
 def _slopes(fig):
@@ -135,3 +135,148 @@ def test_plot_command(tmp_path, capsys):
     assert cli.main(["plot", str(tmp_path / "other.nc")]) == 1
     assert "no standard figure" in capsys.readouterr().err
     assert cli.main(["plot", str(tmp_path / "missing")]) == 2
+
+
+# ----------------------------------------------------------------------------- figures fit for a paper
+def short_N(flag_last=False, rho=1.01):
+    """energy_vs_N-like results over a short range of N (1.2 decades), 4 seeds; optionally the widest
+    point's seed 0 exploded (W 1e4 x, status flagged)."""
+    width = np.array([2, 4, 8, 16, 32])
+    N = (6 * width + 1).astype(float)
+    seeds = np.arange(4)
+    rng = np.random.default_rng(1)
+    W = 0.05 * N[:, None] ** 0.8 * (1 + 0.02 * rng.standard_normal((5, 4)))
+    status = np.full((5, 4), "ok", dtype=object)
+    flags = np.full((5, 4), "", dtype=object)
+    if flag_last:
+        W[-1, 0] *= 1e4
+        status[-1, 0] = "flagged"
+        flags[-1, 0] = "loss_exploded;fallbacks_high"
+    b = 2 * N[:, None] * 1000 * 1e-6 * np.ones((1, 4))
+    dims = ["width", "seed"]
+    return xr.Dataset({"work": (dims, W), "n_params": (dims, np.broadcast_to(N[:, None], (5, 4)).copy()),
+                       "bound_2NSkT": (dims, b), "bound": (dims, b * rho),
+                       "energy_unit_J": (dims, np.full((5, 4), 4.14e-15)),
+                       "temperature_K": (dims, np.full((5, 4), 300.0)),
+                       "kT_mean": (dims, np.full((5, 4), 1e-6)),
+                       "status": (dims, status.astype(str)), "health_flags": (dims, flags.astype(str))},
+                      coords={"width": width, "seed": seeds},
+                      attrs={"config_json": json.dumps({"training": {"presentations": 1000}})})
+
+
+def _secondary(fig):
+    return [c for a in fig.axes for c in a.child_axes]
+
+
+def _all_figures(ds):
+    return [(name, fig) for name, make in FIGURES.items() if name != "curve" for _, fig in make(ds)]
+
+
+def test_short_log_axes_have_no_overlapping_tick_labels():
+    ds = short_N()
+    for name, fig in _all_figures(ds) + [("loss", f) for _, f in loss_vs_kT(train_like())]:
+        assert overlapping_tick_labels(fig) == [], name
+    # a y range of a factor 2.5 and an x range of 1.2 decades: ticks are labelled, plainly
+    (_, fig), = energy_vs_N(ds)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all("10^" not in t or "times" not in t for t in labels)
+
+
+def test_legends_off_the_data_units_on_every_axis_error_bars_explained():
+    for ds in (train_like(), short_N()):
+        for name, fig in _all_figures(ds):
+            assert not legend_overlaps_axes(fig), name
+            for ax in fig.axes:
+                for lab in (ax.get_xlabel(), ax.get_ylabel()):
+                    if lab:
+                        assert "[" in lab and lab.rstrip().endswith("]"), (name, lab)
+            texts = _legend(fig)
+            assert any("standard error" in t for t in texts), (name, texts)
+
+
+def test_eq16_line_is_annotated_as_a_bound_at_kT_star_only():
+    (_, fig), = energy_vs_N(short_N(rho=1.5))
+    texts = [t for t in _legend(fig)]
+    assert any(t.startswith("2 N S kT (Eq. 16; a bound only at kT = kT*)") for t in texts)
+    assert any("2 N S rho kT" in t and "kT* only" in t for t in texts)
+    (_, fig), = FIGURES["bounds"](short_N())
+    assert any("a bound only at kT*" in t for t in _legend(fig))
+
+
+def test_coinciding_lines_are_merged_with_a_note():
+    # rho = 1.01: the measured-rho line would lie on 2 N S kT; it is drawn once and the legend says so
+    (_, fig), = energy_vs_N(short_N(rho=1.01))
+    texts = " ".join(t for t in _legend(fig))
+    assert "within 1.0 % of 2 N S kT: drawn as one line" in texts
+    styles = [ln.get_linestyle() for ln in fig.axes[0].get_lines()]
+    assert ":" not in styles  # the dotted rho line is not drawn on top
+    # at fixed S and N the bound is the same for every data-set size: one line, noted
+    S = np.array([1000, 4000, 16000])
+    D = np.array([32, 128])
+    W = 1e-3 * S[:, None, None] * (1 + 0.1 * np.arange(2))[None, :, None] * np.ones((1, 1, 2))
+    dims = ["presentations", "n_train", "seed"]
+    ds = xr.Dataset({"work": (dims, W), "n_params": (dims, np.full(W.shape, 49.0))},
+                    coords={"presentations": S, "n_train": D, "seed": [0, 1]},
+                    attrs={"config_json": json.dumps({"dynamics": {"kT": 1e-6}})})
+    (_, fig), = energy_vs_S(ds)
+    dashed = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and "identical for n_train = 32, n_train = 128" in dashed[0].get_label()
+    assert any("one line: identical for n_train = 32, n_train = 128" in t for t in _legend(fig))
+    data = [c for c in fig.axes[0].containers]
+    assert len({c.lines[0].get_marker() for c in data}) == 2  # the two data lines differ in marker too
+
+
+def test_flagged_points_are_marked_and_left_out_of_the_fit():
+    ds = short_N(flag_last=True)
+    (_, fig), = energy_vs_N(ds)
+    texts = " ".join(t for t in _legend(fig))
+    assert "1 flagged point(s) (fallbacks_high, loss_exploded), left out of means and fits" in texts
+    assert _slopes(fig) == pytest.approx([0.8], abs=0.03)  # the exploded seed does not move the fit
+    crosses = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "x"]
+    assert len(crosses) == 1 and crosses[0].get_ydata()[0] == pytest.approx(ds["work"].values[-1, 0])
+    (_, fig), = energy_vs_N(ds.assign_attrs(_include_flagged=1))
+    assert _slopes(fig)[0] > 1.2  # asked to include it: the fit moves, and the note says so
+    assert any("INCLUDED" in t for t in _legend(fig))
+
+
+def test_joule_axis_only_with_one_energy_unit():
+    (_, fig), = energy_vs_N(short_N())
+    sec = _secondary(fig)
+    assert len(sec) == 1 and sec[0].get_ylabel() == "[J] at T = 300 K"
+    ds = short_N()
+    ds["energy_unit_J"] = ds["energy_unit_J"] * (1 + np.arange(4))  # e.g. a kT sweep at fixed T
+    (_, fig), = energy_vs_N(ds)
+    assert not _secondary(fig)
+    assert any("joules differ between points" in t for t in _legend(fig))
+    # bounds: measured W/(S kT) in kT; the joule axis is at the run's own temperature, or absent
+    ds = short_N().assign(temperature_K=lambda d: d["temperature_K"] * 0 + 77.0)
+    (_, fig), = FIGURES["bounds"](ds)
+    sec = _secondary(fig)
+    assert len(sec) == 1 and sec[0].get_ylabel() == "[J] at T = 77 K"
+    ds["temperature_K"] = ds["temperature_K"] * (1 + np.arange(4))
+    (_, fig), = FIGURES["bounds"](ds)
+    assert not _secondary(fig)
+
+
+def test_accuracy_beside_the_loss_and_choosing_the_variable(tmp_path):
+    ds = train_like().isel(presentations=[1], width=[1])
+    ds["test_accuracy"] = 0.9 - 10 * ds["kT"] + 0 * ds["work"]
+    ds["train_loss"] = ds["test_loss"] * 0.5
+    (_, fig), = loss_vs_kT(ds)
+    assert len(fig.axes) == 2
+    assert fig.axes[1].get_ylabel() == "held-out accuracy [fraction]"
+    (_, fig), = loss_vs_kT(ds, "train_loss")
+    assert fig.axes[0].get_ylabel().startswith("training loss [")
+    ds["work_J"] = ds["work"] * 4e-15
+    ds["work_J"].attrs["units"] = "J"
+    files = standard_figures(ds, tmp_path, formats=["png"], y="work_J")
+    assert {f.name.split("__")[0] for f in files} >= {"energy_vs_S", "energy_vs_N", "curve"}
+    (_, fig), *_ = energy_vs_S(ds, "work_J")
+    assert fig.axes[0].get_ylabel() == "training work W [J]" and not _secondary(fig)  # joules: no second axis
+    with pytest.raises(ValueError, match="y: no numeric variable 'nope'"):
+        standard_figures(ds, tmp_path, y="nope")
+    with pytest.raises(ValueError, match="x: 'nope' is not a sweep axis"):
+        standard_figures(ds, tmp_path, y="work", x="nope")
+    (_, fig), = FIGURES["curve"](ds, "test_accuracy", "kT")
+    assert fig.axes[0].get_ylabel() == "held-out accuracy [fraction]"
