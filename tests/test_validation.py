@@ -178,6 +178,15 @@ def test_quasistatic_length_criteria_wrong_friction_and_a_protocol_that_is_not_s
     assert not crit[0].passed and not crit[1].passed
 
 
+def test_finite_temperature_criterion_fails_for_protocols_that_are_not_slow():
+    from analogsim.validation import quasistatic as v_qs
+
+    slow = [v_qs.work_point((t, 0.2, "mala", 0.3, 1000, 1)) for t in (32.0, 128.0)]
+    fast = [v_qs.work_point((t, 0.2, "mala", 0.3, 1000, 1)) for t in (1.0, 2.0)]
+    assert v_qs.judge_finite_T(slow).passed
+    assert not v_qs.judge_finite_T(fast).passed   # W barely falls between tau = 1 and 2 (slope ~ -0.2)
+
+
 def test_em_at_a_large_dt_fails_the_exactness_check_that_mala_passes():
     from analogsim.validation.langevin_bias import equipartition_at, judge_equipartition
 
