@@ -323,6 +323,7 @@ class InferenceMachine:
     dt: float = DEFAULT_DT
     scheme: str = "lm"
     linear_cost: float = 0.0
+    sequential: bool = False
 
     def run(self, y, *, prior=None, n_linear_ops: int = 0, seed=None, threads=None) -> MachineResult:
         """Run one inference cycle per row of the pre-activations ``y`` (n_cycles, M).
@@ -330,6 +331,11 @@ class InferenceMachine:
         ``prior``: the per-element activation probabilities p_j (for the prior-adapted reset; clipped so that
         the prior tilt stays within +-depth). ``n_linear_ops``: linear operations per inference, each costing
         ``linear_cost`` kT.
+
+        With ``sequential=False`` (default) the cycles run side by side, each element of each cycle starting in
+        the reset state s = 0 at local equilibrium (what a successful reset leaves; the reset error says how often
+        it did not); ``sequential=True`` runs the M elements cycle after cycle, carrying their state over
+        (same physics, one chunk per M elements, slower for small M).
         """
         y = check_array(y, "y", ndim=2, dtype=np.float64)
         C, M = y.shape
@@ -342,8 +348,16 @@ class InferenceMachine:
             if gp.shape != (M,):
                 raise ValueError(f"prior must have shape ({M},), got {gp.shape}")
         segs = [(set_protocol(d), self.t_set), (_named(hold(), "read"), self.t_read), (self.reset, self.tau)]
-        b = run_segments(el, segs, n_elements=M, n_cycles=C, signal=gs, prior=gp, seed=seed, dt=self.dt,
-                         scheme=self.scheme, threads=threads)
+        if self.sequential:
+            b = run_segments(el, segs, n_elements=M, n_cycles=C, signal=gs, prior=gp, seed=seed, dt=self.dt,
+                             scheme=self.scheme, threads=threads)
+        else:
+            b = run_segments(el, [(_named(hold(), "start"), 2.0)] + segs, n_elements=C * M, n_cycles=1,
+                             signal=gs.ravel(), prior=None if gp is None else np.tile(gp, C), seed=seed, dt=self.dt,
+                             scheme=self.scheme, threads=threads)
+            b = CycleBooks(b.names[1:], b.work[0, :, 1:].reshape(C, M, 3), b.heat[0, :, 1:].reshape(C, M, 3),
+                           b.bits[0, :, 1:].reshape(C, M, 3), (b.dU[0] - b.work[0, :, 0] + b.heat[0, :, 0]).reshape(C, M),
+                           b.q.reshape(C, M)[-1], b.dt, b.n_steps[1:], el)
         b.names = ("set", "read", "reset")
         target = (y > 0).astype(np.int8)
         set_err = float(np.mean(b.bits[:, :, 0] != target))

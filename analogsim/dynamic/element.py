@@ -134,6 +134,8 @@ class DoubleWell:
         p = check_scalar(p, "p")
         if not 0.0 < p < 1.0:
             raise ValueError(f"p must be in the open interval (0, 1), got {p!r}")
+        if p == 0.5:
+            return 0.0  # by symmetry
         t0 = self.kT * math.log(p / (1.0 - p))
         g = lambda t: self.occupation(t, barrier) - p  # noqa: E731
         lo, hi = t0 - 2.0 * self.kT - 1.0, t0 + 2.0 * self.kT + 1.0

@@ -173,12 +173,13 @@ def lifetimes(E_b, kTs, *, n_elements=400, dt=0.2, seed=0, max_tau=2e6) -> dict:
 
 def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "uncompute"), element=None,
                   net_seed=0, hidden=(64, 64), max_iter=200, n_test=None, depth=10.0, dt=0.2, seed=0,
-                  threads=None, T=300.0) -> dict:
+                  threads=None, T=300.0, t_set=1000.0) -> dict:
     """The dynamic machine on a relu net trained on digits: measured reset work per inference (kT) for each
     protocol and tau, against kT sum_i H(p_i), kT nu H(p_mean), kT nu ln 2 and the plug-in pattern entropy.
 
     The priors p_i are measured on the training inputs; the held-out inputs run through the machine (one cycle
-    each). Energies come back in kT, with joules at ``T`` kelvin and bits in ``units``."""
+    each, side by side from the reset state), set in ``t_set`` (units of tau_r). Energies come back in kT, with
+    joules at ``T`` kelvin and bits in ``units``; with two taus or more, ``fits`` holds a + b/tau per protocol."""
     from .. import bounds
 
     element = element or DoubleWell()
@@ -193,15 +194,21 @@ def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "un
     k = 0
     for proto in protocols:
         for tau in taus:
-            m = InferenceMachine(element, RESET_PROTOCOLS[proto](depth), tau=tau, depth=depth, t_set=tau, dt=dt)
+            m = InferenceMachine(element, RESET_PROTOCOLS[proto](depth), tau=tau, depth=depth, t_set=t_set, dt=dt)
             r = m.run(test.y, prior=train.p if proto == "prior-adapted" else None, seed=ss[k], threads=threads)
             k += 1
             runs.append({"protocol": proto, **r.summary()})
+    fits = {}
+    if len(taus) >= 2:
+        for proto in protocols:
+            rr = [r for r in runs if r["protocol"] == proto]
+            fits[proto] = fit_quasistatic([r["tau"] for r in rr], [r["reset_work_kT"] for r in rr],
+                                          [r["reset_work_se"] for r in rr])
     kTj = bounds.kT_joules(T)
     units = {key: {"kT": v, "J": v * kTj, "bits": v / math.log(2)} for key, v in budget.items()
              if key in ("sum_H_p_i", "nu_H_pbar", "nu_ln2", "pattern_entropy_plugin", "ln_n", "cross_entropy")}
     return {"accuracy": acc, "sizes": list(net.sizes), "nu": test.nu, "n_test": int(Xte.shape[0]), "budget": budget,
-            "units": units, "runs": runs, "T_K": T, "kT_J": kTj, "p_train": train.p.tolist(),
+            "units": units, "runs": runs, "fits": fits, "T_K": T, "kT_J": kTj, "p_train": train.p.tolist(),
             "p_test": test.p.tolist(), "nu_a": test.record.nu_a, "nu_a_se": test.record.nu_a_se}
 
 

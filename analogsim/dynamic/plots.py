@@ -1,0 +1,100 @@
+"""Figures of the dynamic machine from saved results (dicts of :mod:`.experiments`): work vs tau for the reset
+protocols, reset error vs work, and the digits budget. Each function returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["work_vs_tau_figure", "error_vs_work_figure", "digits_budget_figure"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def work_vs_tau_figure(series: list):
+    """Mean reset work per element (kT) against tau (units of tau_r) for each series of
+    :func:`~.experiments.quasistatic_series`, with the fit a + b/tau and the quasi-static prediction."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.2, 4.0))
+    for k, r in enumerate(series):
+        col = f"C{k}"
+        t = np.array([q["tau"] for q in r["points"]])
+        w = np.array([q["work"] for q in r["points"]])
+        se = np.array([q["se"] for q in r["points"]])
+        lab = f"{r['protocol']} p={r['p']:g}: a = {r['fit']['a']:.3f} ± {r['fit']['a_se']:.3f} kT"
+        ax.errorbar(t, w, yerr=se, fmt="o", color=col, ms=4, label=lab)
+        tt = np.geomspace(t.min() / 1.5, t.max() * 4, 100)
+        ax.plot(tt, r["fit"]["a"] + r["fit"]["b"] / tt, "-", color=col, lw=1)
+        ax.axhline(r["bound"], color=col, ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("reset duration tau [element relaxation times tau_r]")
+    ax.set_ylabel("mean reset work per element [kT]")
+    ax.set_title("reset work vs tau (dotted: kT ln 2, kT H(p), 0)", fontsize=9)
+    ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def error_vs_work_figure(err: dict, series: list = ()):
+    """Reset error against the mean work per reset: the depth scan of :func:`~.experiments.error_vs_depth`
+    (labelled by depth), the Boltzmann occupation of the wrong well, and the tau scans of ``series``."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    ax = axes[0]
+    d = np.array(err["depths"])
+    e = np.array(err["errors"])
+    ax.errorbar(d, e, yerr=err["errors_se"], fmt="o", label=f"measured (tau = {err['tau']:g} tau_r)")
+    ax.plot(d, err["boltzmann"], "k--", lw=1, label="Boltzmann occupation of the wrong well")
+    ax.set_yscale("log")
+    ax.set_xlabel("tilt depth when the barrier closes [kT]")
+    ax.set_ylabel("reset error")
+    ax.set_title(f"log-slope {err.get('slope', math.nan):.3f} ± {err.get('slope_se', math.nan):.3f} (Boltzmann: -1)",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    ax.errorbar(err["work"], np.maximum(e, 1e-6), xerr=err["work_se"], fmt="o-", label="depth scan")
+    for k, r in enumerate(series):
+        w = [q["work"] for q in r["points"]]
+        ee = [max(q["error"], 1.0 / q["n_elements"]) for q in r["points"]]
+        ax.plot(w, ee, "s:", color=f"C{k + 1}", ms=4, label=f"tau scan: {r['protocol']} p={r['p']:g}")
+    ax.axvline(math.log(2), color="gray", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("mean work per reset [kT]")
+    ax.set_ylabel("reset error (floor 1/N)")
+    ax.legend(fontsize=6.5)
+    fig.tight_layout()
+    return fig
+
+
+def digits_budget_figure(budget: dict):
+    """Bars: measured reset work per inference (quasi-static fits and the shortest tau) against the bounds
+    kT sum H(p_i), kT nu H(p_mean), kT nu ln 2 and the plug-in pattern entropy (with its ceiling ln n)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8.0, 3.8))
+    b = budget["budget"]
+    names = ["plug-in pattern\nentropy", "sum_i H(p_i)", "cross-entropy\n(train priors)", "nu H(p_mean)\n(Eq. 5)",
+             "nu ln 2"]
+    vals = [b["pattern_entropy_plugin"], b["sum_H_p_i"], b.get("cross_entropy", math.nan), b["nu_H_pbar"], b["nu_ln2"]]
+    x = list(range(len(names)))
+    ax.bar(x, vals, color="0.75", label="bounds")
+    ax.axhline(b["ln_n"], color="0.5", ls=":", lw=1)
+    k = len(names)
+    for j, (proto, fit) in enumerate(sorted(budget.get("fits", {}).items())):
+        ax.bar(k + j, fit["a"], yerr=fit["a_se"], color=f"C{j}", label=f"measured {proto} (fit tau -> inf)")
+        names.append(f"{proto}\n(tau -> inf)")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, fontsize=7)
+    ax.set_ylabel("reset energy per inference [kT]")
+    ax.set_title(f"digits relu net, nu = {budget['nu']}, p_mean = {b['p_mean']:.3f}; dotted: ln n "
+                 f"(ceiling of the plug-in estimate, n = {b['n']})", fontsize=8)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
