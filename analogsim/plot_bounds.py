@@ -4,8 +4,8 @@ Lines: the analog bound 2 N rho kT (Eq. 16 per presentation) and the digital Lan
 flops_per_param x N x bits_per_flop x kT ln 2 (Eq. 17 per token). Points: the IEM "energy"
 E_min^IEM = kT ln 2 H(theta) of given parameter vectors or histograms (one number per network state, not
 per sample: it does not grow with N beyond log2(bins) bits), and measured training work per sample.
-Left axis in kT, right axis in joules at T (omitted with ``joule_axis=False``). matplotlib's Agg canvas is used directly (no pyplot, no
-global backend change); files are PNG and SVG, written atomically.
+Left axis in kT, right axis in joules at T (omitted with ``joule_axis=False``). matplotlib's Agg canvas is
+used directly (no pyplot, no global backend change); files are PNG and SVG, written atomically.
 
 Examples
 --------

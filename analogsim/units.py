@@ -42,7 +42,7 @@ from scipy import constants
 from ._checks import check_scalar
 
 __all__ = ["K_B", "LN2", "T_ROOM", "check_temperature", "kT_joules", "Energy", "RunUnits", "UNIT_NAMES",
-           "format_energy"]
+           "format_energy", "train_energy_lines"]
 
 K_B: float = constants.k  #: Boltzmann constant in J/K (CODATA, exact)
 LN2: float = math.log(2.0)
@@ -261,3 +261,25 @@ def format_energy(name: str, E, units: RunUnits) -> str:
         return "n/a" if not math.isfinite(v) else f"{v:.4g}"
 
     return (f"{name} = {f(r['natural'])} energy units = {f(r['kT'])} kT = {f(r['J'])} J = {f(r['bits'])} bit")
+
+
+def train_energy_lines(result, temperature_K=None, energy_unit_J=None) -> list:
+    """Lines for a training summary: the work W (Eq. 15) and 2 N S kT (Eq. 16), each in energy units, kT,
+    joules and bits, then how the joules were obtained. ``result`` is a :class:`analogsim.training.TrainResult`
+    (its ``books``: W, n_params, presentations, kT_mean).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> res = NS(books=NS(W=0.05, n_params=97, presentations=1000, kT_mean=1e-6))
+    >>> for line in train_energy_lines(res): print(line)
+    W (training work, Eq. 15) = 0.05 energy units = 5e+04 kT = 2.071e-16 J = 7.213e+04 bit
+    2 N S kT (Eq. 16; a bound only at kT = kT*) = 0.194 energy units = 1.94e+05 kT = 8.035e-16 J = 2.799e+05 bit
+    units: T = 300 K (default), 1 energy unit = 4.142e-15 J (kT = 1e-06)
+    """
+    b = result.books
+    u = RunUnits.of(b.kT_mean, temperature_K=temperature_K, energy_unit_J=energy_unit_J)
+    return [format_energy("W (training work, Eq. 15)", b.W, u),
+            format_energy("2 N S kT (Eq. 16; a bound only at kT = kT*)", 2.0 * b.n_params * b.presentations * b.kT_mean,
+                          u),
+            f"units: {u.note}"]

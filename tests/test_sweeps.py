@@ -464,3 +464,21 @@ def test_dry_run_lists_points_and_runs_nothing(tmp_path, capsys):
     assert cli.main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--dry-run", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["n_points"] == 6 and info["n_done"] == 0 and not (tmp_path / "out").exists()
+
+
+def test_train_task_reports_accuracy_beside_the_loss_for_classification_data():
+    """Digits (one-hot targets): the train kind records train/test accuracy; teacher data (regression) does not."""
+    from analogsim.config import parse_config
+    from analogsim.sweeps.engine_tasks import classification_accuracy, classification_kind, train_task
+
+    text = ('[experiment]\nkind = "train"\n[network]\nwidth = 16\n[data]\nsource = "digits"\nn_train = 300\n'
+            'n_test = 200\n[dynamics]\nkT = 1e-8\n[training]\nmu = 50.0\nkappa_out = 1e-3\npresentations = 3000\n')
+    r = train_task(parse_config(text).settings, seed=0)
+    assert 0.0 <= r["test_accuracy"] <= 1.0 and 0.0 <= r["train_accuracy"] <= 1.0
+    assert r["train_accuracy"] > 0.5 and r["test_accuracy"] > 0.3  # well above chance (0.1): it learned
+    assert r["train_loss"] < r["initial_train_loss"]
+    teacher = parse_config('[experiment]\nkind = "train"\n[dynamics]\nkT = 1e-8\n[training]\nkappa_out = 1e-3\n'
+                           'presentations = 100\n')
+    assert "test_accuracy" not in train_task(teacher.settings, seed=0)
+    assert classification_kind(np.eye(3)) == "onehot" and classification_kind([[0.2], [1.0]]) is None
+    assert classification_accuracy([[0.9, 0.1], [0.2, 0.7]], [[1, 0], [0, 1]]) == 1.0
