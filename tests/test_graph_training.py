@@ -45,7 +45,7 @@ def test_fixed_point_minimum_agrees_with_newton():
     net, ds = digits_conv_net(small=True)
     net = net.with_kappa([1.0, 1e-3])
     x, t = ds.x_train[:4], ds.t_train[:4]
-    xs, ok, gn = fixed_point_minimum(net, x, t, tol=1e-12)
+    xs, ok, gn, _, _ = fixed_point_minimum(net, x, t, tol=1e-12)
     m = clamped_minimum(net, x, t)
     assert ok.all() and m.converged
     np.testing.assert_allclose(xs[1], m.xs[1], atol=1e-12)

@@ -357,9 +357,21 @@ class GraphNetwork:
         y = None
         for k in self.edges_in[l]:
             c = self.edges[k].op.forward(xs[self.src[k]])
-            y = c if y is None else y + c
-        b = self.bias_full(l)
-        return y if b is None else y + b
+            if y is None:
+                y = c
+            else:
+                y += c  # every forward returns a fresh array
+        b = self.biases[l - 1]
+        if b is None:
+            return y
+        if self.layers[l].bias == "channel":
+            B = y.shape[0]
+            y = y.reshape(B, b.size, -1)
+            y += b[:, None]
+            y = y.reshape(B, -1)
+        else:
+            y += b
+        return y
 
     def forward(self, x0) -> list[np.ndarray]:
         """Zero-temperature propagation (the minimum H = 0): [x_0, f(y_1), ..., f(y_L)].

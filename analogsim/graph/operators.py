@@ -82,11 +82,19 @@ class Operator:
 
     @property
     def n_in(self) -> int:
-        return shape_size(self.in_shape)
+        n = self.__dict__.get("_n_in")
+        if n is None or self.__dict__.get("_n_in_shape") is not self.in_shape:
+            n = self.__dict__["_n_in"] = shape_size(self.in_shape)
+            self.__dict__["_n_in_shape"] = self.in_shape
+        return n
 
     @property
     def n_out(self) -> int:
-        return shape_size(self.out_shape)
+        n = self.__dict__.get("_n_out")
+        if n is None or self.__dict__.get("_n_out_shape") is not self.out_shape:
+            n = self.__dict__["_n_out"] = shape_size(self.out_shape)
+            self.__dict__["_n_out_shape"] = self.out_shape
+        return n
 
     @property
     def weight_shape(self) -> tuple:
@@ -301,7 +309,7 @@ class Conv(Operator):
     def adjoint(self, g):
         B = g.shape[0]
         G = self.groups
-        P = shape_size(self.out_shape[1:])
+        P = self._gidx.shape[2]
         gt = np.ascontiguousarray(g.reshape(B, self.out_shape[0], P).transpose(1, 2, 0))  # (Cout, P, B)
         cg = np.matmul(self._wmat().transpose(0, 2, 1), gt.reshape(G, -1, P * B))         # (G, CK, P*B)
         K = self._kidx.shape[0]

@@ -58,6 +58,8 @@ class GraphTrainResult:
     kT : float
     fallbacks : int
         Rows whose clamped minimum needed Newton.
+    sweeps_mean : float
+        Fixed-point sweeps per presentation (mean).
     max_grad_norm : float
         Largest relative gradient norm reached at a clamped minimum.
     """
@@ -79,6 +81,7 @@ class GraphTrainResult:
     kT: float
     fallbacks: int
     max_grad_norm: float
+    sweeps_mean: float
     settings: dict = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -92,42 +95,47 @@ class GraphTrainResult:
 
 
 def fixed_point_minimum(net, x0, target, *, tol: float = 1e-10, max_sweeps: int = 200):
-    """Clamped minimum (input x0, output hard-clamped to target) by the residual fixed point.
+    """Clamped minimum (input x0, output hard-clamped to target) by a residual fixed point.
 
-    Returns (xs, converged mask (B,), relative gradient norm (B,)). See the module docstring.
+    Each sweep propagates forward (x_l = f(y_l) + delta_l, x_L = target) and then updates the residuals in reverse
+    topological order, delta_m = -(1/kappa_m) sum_l A_{l,m}^T sigma_l with the downstream stresses already
+    updated (Gauss-Seidel: one backward pass carries the output's stress through the whole graph). It stops when
+    the update's size |kappa_m (delta_new - delta_old)| falls below ``tol`` times the largest output stress
+    |kappa_L delta_L|; the returned gradient norm is then measured on the returned state.
+
+    Returns (xs, converged mask (B,), relative gradient norm (B,), sweeps, H per row (B,)).
     """
     B = x0.shape[0]
     L = net.n_layers - 1
     deltas = [np.zeros((B, n), dtype=net.dtype) for n in net.sizes[1:L]]
-    gn = np.full(B, np.inf)
-    for _ in range(max_sweeps):
+    sweeps = 0
+    for sweeps in range(1, max_sweeps + 1):
         xs = [x0]
         fps = []
-        ds = []
         for l in range(1, L + 1):
             y = net.preactivation(l, xs)
-            act = net.activations[l - 1]
-            fy = act.f(y)
-            fps.append(act.df(y))
-            if l < L:
-                xs.append(fy + deltas[l - 1])
-                ds.append(deltas[l - 1])
-            else:
-                xs.append(target)
-                ds.append(target - fy)
-        sig = [-k * d * fp for k, d, fp in zip(net.kappa, ds, fps)]
-        back = E._backward(net, sig, first=1)
-        scale = np.maximum(np.max(np.abs(net.kappa[-1] * ds[-1]), axis=1), 1e-300)
-        g2 = np.zeros(B)
-        for m in range(1, L):
-            bm = back[m] if back[m] is not None else 0.0
-            g = net.kappa[m - 1] * ds[m - 1] + bm
-            g2 += np.sum(g * g, axis=1)
-            deltas[m - 1] = -bm / net.kappa[m - 1] if back[m] is not None else np.zeros_like(deltas[m - 1])
-        gn = np.sqrt(g2) / scale
-        if np.all(gn <= tol):
+            fy, fp = E.f_and_df(net.activations[l - 1], y)
+            fps.append(fp)
+            xs.append(fy + deltas[l - 1] if l < L else target)
+        dL = target - fy
+        scale = np.maximum(np.max(np.abs(net.kappa[-1] * dL), axis=1), 1e-300)
+        sig = [None] * L
+        sig[L - 1] = -net.kappa[-1] * dL * fps[-1]
+        step = np.zeros(B)
+        for m in range(L - 1, 0, -1):
+            acc = None
+            for e in net.edges_out[m]:
+                c = net.edges[e].op.adjoint(sig[net.dst[e] - 1])
+                acc = c if acc is None else acc + c
+            new = -acc / net.kappa[m - 1] if acc is not None else np.zeros_like(deltas[m - 1])
+            step = np.maximum(step, np.sqrt(np.sum((net.kappa[m - 1] * (new - deltas[m - 1])) ** 2, axis=1)))
+            deltas[m - 1] = new
+            sig[m - 1] = -net.kappa[m - 1] * new * fps[m - 1]
+        if np.all(step <= tol * scale):
             break
-    return xs, gn <= tol, gn
+    H, g = E.energy_and_grad(net, xs, input_force=False)
+    gn = np.sqrt(sum(np.sum(g[m] ** 2, axis=1) for m in range(1, L))) / scale if L > 1 else np.zeros(B)
+    return xs, gn <= 10 * tol, gn, sweeps, H
 
 
 def accuracy(net, x, t) -> float:
@@ -136,7 +144,8 @@ def accuracy(net, x, t) -> float:
 
 
 def _minimum(net, x0, t, tol, stats):
-    xs, ok, gn = fixed_point_minimum(net, x0, t, tol=tol)
+    xs, ok, gn, sweeps, H = fixed_point_minimum(net, x0, t, tol=tol)
+    stats["sweeps"] += sweeps
     if not ok.all():
         from .equilibrium import clamped_minimum
 
@@ -147,8 +156,9 @@ def _minimum(net, x0, t, tol, stats):
             xs[l][bad] = m.xs[l]
         stats["fallbacks"] += bad.size
         gn[bad] = m.grad_norm
+        H = E.energy(net, xs)
     stats["max_gn"] = max(stats["max_gn"], float(gn.max()))
-    return xs
+    return xs, H
 
 
 def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int, mu: float, tau_inf: float = 1.0,
@@ -226,7 +236,7 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
     rng = as_generator(seed)
     noise = np.sqrt(2 * kT * mu * tau)
     N = net.n_params
-    stats = {"fallbacks": 0, "max_gn": 0.0}
+    stats = {"fallbacks": 0, "max_gn": 0.0, "sweeps": 0}
     kout = float(net.kappa[-1].mean())
     rec = {"presentation": [], "train_loss": [], "test_loss": [], "test_accuracy": []}
     every = max(S // n_records, 1)
@@ -257,9 +267,10 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
         pos += B
         x0, t = X[idx], T[idx]
         clamp = OutputClamp(t)
+        decay = 0.5 * lam * float(net.theta @ net.theta)
         if xs is None:
-            xs = _minimum(net, x0, t, tol, stats)
-            E_start = E_before = energy_of(xs, clamp)
+            xs, Hm = _minimum(net, x0, t, tol, stats)
+            E_start = E_before = e_min = float(np.mean(Hm)) + decay
             e_old = E_start
             w = 0.0
         else:
@@ -267,8 +278,8 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
             sw = [x0] + xs[1:-1] + [t]
             e_sw = energy_of(sw, clamp)
             w = e_sw - E_before
-            xs = _minimum(net, x0, t, tol, stats)
-        e_min = energy_of(xs, clamp)
+            xs, Hm = _minimum(net, x0, t, tol, stats)
+            e_min = float(np.mean(Hm)) + decay
         q_x = (E_before + w) - e_min
         g = E.params_from_stress(net, xs, E.stress(net, xs), per_sample=False) / B + lam * net.theta
         step = -mu * tau * g + noise * rng.standard_normal(N)
@@ -295,6 +306,6 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
     mean_gsq = gsq / S
     rho = mean_gsq / var_g if var_g > 0 else float("nan")
     return GraphTrainResult(net, rec, W_sw, Q_x, Q_th, e_old - E_start, res_max, W15, mean_gsq, var_g, rho,
-                            2 * N * S * kT * rho, N, S, kT, stats["fallbacks"], stats["max_gn"],
+                            2 * N * S * kT * rho, N, S, kT, stats["fallbacks"], stats["max_gn"], stats["sweeps"] / S,
                             {"mu": mu, "tau_inf": tau, "kappa_out": kout, "batch_size": B, "weight_decay": lam,
                              "tol": tol})
