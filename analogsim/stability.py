@@ -295,7 +295,7 @@ def _dense_hessians(net, terms, sizes_free, stiffness, hard):
         if l - 1 >= 1:
             a, b = off[l - 2], off[l - 1]
             dd = k * (fps[l - 1] ** 2 - ds[l - 1] * f2s[l - 1])             # (R, n_l)
-            Hs[:, a:b, a:b] += np.einsum("ji,rj,jk->rik", W, dd, W, optimize=True)
+            Hs[:, a:b, a:b] += (W.T[None, :, :] * dd[:, None, :]) @ W
             if l <= Lf:
                 C = -(k * fps[l - 1])[:, :, None] * W[None]                   # block (l, l-1): (R, n_l, n_{l-1})
                 Hs[:, off[l - 1]:off[l], a:b] = C
@@ -434,8 +434,9 @@ class GuardReport:
         exact if it is above the threshold, else a rigorous bound that is at most max(threshold, exact max).
         """
         d = self._data
-        if not d:
+        if not d or threshold >= d.get("resolved_at", np.inf) and "resolved_at" in d:
             return self
+        d["resolved_at"] = min(threshold, d.get("resolved_at", np.inf))
         Bd, lam, done = self.per_point["bound"], self.per_point["lam"], d["done"]
         best = float(np.max(lam[done])) if np.any(done) else 0.0
         first = True
@@ -443,7 +444,7 @@ class GuardReport:
             cand = np.where(~done & (Bd > max(best, threshold)))[0]
             if cand.size == 0:
                 break
-            if first and cand.size > FIRST_ROUND:
+            if first and cand.size > FIRST_ROUND and d["n_free"] > DENSE_MAX:  # dense: all at once is cheaper
                 cand = cand[np.argsort(-Bd[cand], kind="stable")[:FIRST_ROUND]]
             first = False
             lr, ok = replica_lambda(d["net"], [x[cand] for x in d["xs"]], d["stiffness"], d["hard"])
@@ -499,7 +500,8 @@ def guard(net, X, T=None, *, stiffness=None, hard=False, replica=None, step=None
                       bound_max=float(Bd.max()) if M else 0.0, exact=False,
                       per_point={"bound": Bd, "lam": np.full(M, np.nan), "replica": replica, "step": step},
                       _data={"net": net64, "xs": xs, "stiffness": stiffness, "hard": hard,
-                             "done": np.zeros(M, dtype=bool)})
+                             "done": np.zeros(M, dtype=bool),
+                             "n_free": int(sum(net64.sizes[1:net64.depth if hard else net64.depth + 1]))})
     return rep.resolve(threshold)
 
 
