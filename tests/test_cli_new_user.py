@@ -39,6 +39,24 @@ def _cli(*args, timeout=300, cwd=None, **env):
                           capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT)
 
 
+class _Out:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _main(capsys, *args):
+    """The command in this process (fast: no interpreter start-up); same exit code and output as the CLI."""
+    from analogsim import cli
+
+    capsys.readouterr()
+    try:
+        rc = cli.main([str(a) for a in args])
+    except SystemExit as exc:  # argparse errors
+        rc = exc.code
+    out = capsys.readouterr()
+    return _Out(rc, out.out, out.err)
+
+
 def _no_traceback(out):
     assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
 
@@ -63,8 +81,8 @@ def files(tmp_path_factory):
     (["--targets", "y1,y2", "--width", "8"], [3, 8, 2]),
     (["--inputs", "0-2", "--targets", "3,4", "--sizes", "3,8,2"], [3, 8, 2]),
 ])
-def test_case2_csv_with_two_targets_trains_the_asked_problem(files, extra, sizes):
-    out = _cli("train", *SETTINGS, "--data", files / "two.csv", *extra, "--presentations", "50", "--json")
+def test_case2_csv_with_two_targets_trains_the_asked_problem(files, extra, sizes, capsys):
+    out = _main(capsys, "train", *SETTINGS, "--data", files / "two.csv", *extra, "--presentations", "50", "--json")
     assert out.returncode == 0, out.stderr
     s = json.loads(out.stdout)
     assert s["net_sizes"] == sizes
@@ -78,31 +96,31 @@ def test_case2_csv_with_two_targets_trains_the_asked_problem(files, extra, sizes
     ("two.csv", ["--inputs", "0-3", "--targets", "3,4"], "both inputs and targets"),
     ("d.npz", ["--delimiter", ";"], "--delimiter applies to .csv"),
 ])
-def test_case2_sizes_or_columns_that_do_not_match_are_refused(files, data, extra, needle):
-    out = _cli("train", *SETTINGS, "--data", files / data, *extra, "--presentations", "10")
+def test_case2_sizes_or_columns_that_do_not_match_are_refused(files, data, extra, needle, capsys):
+    out = _main(capsys, "train", *SETTINGS, "--data", files / data, *extra, "--presentations", "10")
     assert out.returncode == 2 and needle in out.stderr, out.stderr
     _no_traceback(out)
 
 
-def test_case2_npz_array_names_and_csv_delimiter(files):
-    a = _cli("train", *SETTINGS, "--data", files / "named.npz", "--inputs", "features", "--targets", "labels",
+def test_case2_npz_array_names_and_csv_delimiter(files, capsys):
+    a = _main(capsys, "train", *SETTINGS, "--data", files / "named.npz", "--inputs", "features", "--targets", "labels",
              "--width", "8", "--presentations", "20", "--json")
     assert a.returncode == 0, a.stderr
     assert json.loads(a.stdout)["net_sizes"] == [3, 8, 2]
-    b = _cli("train", *SETTINGS, "--data", files / "semi.csv", "--delimiter", ";", "--n-out", "2", "--width", "8",
+    b = _main(capsys, "train", *SETTINGS, "--data", files / "semi.csv", "--delimiter", ";", "--n-out", "2", "--width", "8",
              "--presentations", "20", "--json")
     assert b.returncode == 0, b.stderr
     assert json.loads(b.stdout)["net_sizes"] == [3, 8, 2]
 
 
 # ----------------------------------------------------------------------------- case 3: the slow default
-def test_case3_hard_clamp_default_says_once_what_is_slow_and_flags_the_fallbacks():
-    out = _cli("train", "--data", "teacher", "--sizes", "3,8,1", "--presentations", "30", "--no-progress")
+def test_case3_hard_clamp_default_says_once_what_is_slow_and_flags_the_fallbacks(capsys):
+    out = _main(capsys, "train", "--data", "teacher", "--sizes", "3,8,1", "--presentations", "30", "--no-progress")
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("--kappa-out") >= 1 and out.stderr.count("note: no --kappa-out") == 1
     assert re.search(r"warning: 100% of the presentations took the slow Newton fallback", out.stderr)
     assert re.search(r"fallback_fraction\s+1", out.stdout)
-    fast = _cli("train", *FAST, "--presentations", "30")
+    fast = _main(capsys, "train", *FAST, "--presentations", "30")
     assert "note: no --kappa-out" not in fast.stderr and "fallback" not in fast.stderr
 
 
@@ -115,7 +133,7 @@ def _lines_before_done(text, desc):
     return msgs[1:-1]
 
 
-def test_case4_train_prints_progress_lines_when_stderr_is_a_file(tmp_path):
+def test_case4_train_prints_progress_lines_when_stderr_is_a_file(tmp_path, capsys):
     err = tmp_path / "err.txt"
     with open(err, "w") as fh:
         r = subprocess.run([sys.executable, "-m", "analogsim.cli", "train", "--data", "teacher", "--sizes", "3,8,1",
@@ -124,15 +142,15 @@ def test_case4_train_prints_progress_lines_when_stderr_is_a_file(tmp_path):
     assert r.returncode == 0
     mid = _lines_before_done(err.read_text(), "train")
     assert any(re.match(r"\d+/600 presentations \(\d+%\)", m) for m in mid), err.read_text()
-    quiet = _cli("train", *FAST, "--presentations", "20")
+    quiet = _main(capsys, "train", *FAST, "--presentations", "20")
     assert "train: started" not in quiet.stderr
 
 
-def test_case4_sweep_prints_progress_lines_and_dry_run_estimates_time(tmp_path):
+def test_case4_sweep_prints_progress_lines_and_dry_run_estimates_time(tmp_path, capsys):
     cfg = tmp_path / "eq.toml"
     cfg.write_text('[experiment]\nkind = "equilibrium"\n[dynamics]\nkT = 0.1\nn_replicas = 16\n'
                    '[sweep]\nwidth = [2, 3]\n')
-    dry = _cli("sweep", cfg, "--out", tmp_path / "r", "--dry-run", "--json")
+    dry = _main(capsys, "sweep", cfg, "--out", tmp_path / "r", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     est = json.loads(dry.stdout)["estimate"]
     assert est["compute_s"] > 0 and est["max_point_bytes"] > 0 and est["too_big"] == []
@@ -236,12 +254,12 @@ def test_case5_validate_to_a_silent_listener_fails_clearly(tmp_path):
 # ----------------------------------------------------------------------------- case 6: output paths
 @pytest.mark.parametrize("cmd, opt", [("train", "--out"), ("relax", "--save"), ("train", "--checkpoint")])
 @pytest.mark.parametrize("where", ["folder", "missing", "under_a_file"])
-def test_case6_unwritable_output_is_refused_before_the_run(tmp_path, cmd, opt, where):
+def test_case6_unwritable_output_is_refused_before_the_run(tmp_path, cmd, opt, where, capsys):
     (tmp_path / "afile").write_text("x")
     target = {"folder": tmp_path, "missing": tmp_path / "nope" / "o.npz",
               "under_a_file": tmp_path / "afile" / "o.npz"}[where]
     args = [*FAST, "--presentations", "1e9"] if cmd == "train" else ["--kT", "0.1", "--n-steps", "1e9"]
-    out = _cli(cmd, *args, opt, target, timeout=120)  # 1e9 steps: only a check before the run can end quickly
+    out = _main(capsys, cmd, *args, opt, target)  # 1e9 steps: only a check before the run can end quickly
     assert out.returncode == 2 and opt in out.stderr, out.stderr
     _no_traceback(out)
 
@@ -266,29 +284,29 @@ def test_case6_a_finished_result_is_kept_when_its_write_fails(tmp_path, monkeypa
     (["relax", "--kT", "0.1", "--replicas", "1e10"], "--replicas:"),
     (["relax", "--kT", "0.1", "--tau", "1e12"], "--tau:"),
 ])
-def test_case7_sizes_that_cannot_fit_are_refused_with_setting_estimate_and_available_memory(args, needle):
-    out = _cli(*args, timeout=120)
+def test_case7_sizes_that_cannot_fit_are_refused_with_setting_estimate_and_available_memory(args, needle, capsys):
+    out = _main(capsys, *args)
     assert out.returncode == 2 and needle in out.stderr, out.stderr
     if "would need" in out.stderr:
         assert re.search(r"would need about [\d.e+]+ [kMGT]?B.*available \([\d.e+]+ [kMGT]?B\)", out.stderr)
     _no_traceback(out)
 
 
-def test_case7_sweep_dry_run_refuses_a_point_that_cannot_fit(tmp_path):
+def test_case7_sweep_dry_run_refuses_a_point_that_cannot_fit(tmp_path, capsys):
     cfg = tmp_path / "big.toml"
     cfg.write_text('[experiment]\nkind = "train"\n[dynamics]\nkT = 0.0\n[training]\nkappa_out = 1e-3\n'
                    '[sweep]\nwidth = [4, 4000000000]\n')
-    out = _cli("sweep", cfg, "--out", tmp_path / "r", "--dry-run")
+    out = _main(capsys, "sweep", cfg, "--out", tmp_path / "r", "--dry-run")
     assert out.returncode == 2 and "TOOBIG" in out.stdout and "cannot fit in memory" in out.stderr, out.stderr
-    run = _cli("sweep", cfg, "--out", tmp_path / "r", "--no-progress")
+    run = _main(capsys, "sweep", cfg, "--out", tmp_path / "r", "--no-progress")
     assert run.returncode == 2 and "network.width" in run.stderr and not (tmp_path / "r").exists(), run.stderr
 
 
 # ----------------------------------------------------------------------------- case 8: channels and parsing
-def test_case8_train_summary_on_stdout_and_diverged_json_on_stdout():
-    out = _cli("train", *FAST, "--presentations", "50")
+def test_case8_train_summary_on_stdout_and_diverged_json_on_stdout(capsys):
+    out = _main(capsys, "train", *FAST, "--presentations", "50")
     assert out.returncode == 0 and "final_train_loss" in out.stdout and "final_train_loss" not in out.stderr
-    bad = _cli("train", *FAST, "--mu", "1e9", "--presentations", "50", "--json")
+    bad = _main(capsys, "train", *FAST, "--mu", "1e9", "--presentations", "50", "--json")
     assert bad.returncode == 3, bad.stderr
     s = json.loads(bad.stdout)
     assert s["status"] == "diverged" and s["step"] >= 0 and "reduce mu" in s["cause"]
@@ -299,37 +317,37 @@ def test_case8_train_summary_on_stdout_and_diverged_json_on_stdout():
     (["check-stress", "--ratios", "-1,0"], "--ratios must be finite numbers > 0"),
     (["train", *FAST, "--presentations", "1.5"], "expected a whole number"),
 ])
-def test_case8_negative_numbers_are_values_then_validated(args, needle):
-    out = _cli(*args, timeout=120)
+def test_case8_negative_numbers_are_values_then_validated(args, needle, capsys):
+    out = _main(capsys, *args)
     assert out.returncode == 2 and needle in out.stderr and "expected one argument" not in out.stderr, out.stderr
 
 
-def test_case8_presentations_in_exponent_notation_are_an_integer():
-    out = _cli("train", *FAST, "--presentations", "1e2", "--json")
+def test_case8_presentations_in_exponent_notation_are_an_integer(capsys):
+    out = _main(capsys, "train", *FAST, "--presentations", "1e2", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["presentations"] == 100
 
 
-def test_case8_config_kinds(tmp_path):
+def test_case8_config_kinds(tmp_path, capsys):
     no_kind = tmp_path / "nokind.toml"
     no_kind.write_text('[network]\nsizes = [2, 4, 1]\n[dynamics]\nkT = 0.1\n')
-    out = _cli("relax", "--config", no_kind)
+    out = _main(capsys, "relax", "--config", no_kind)
     assert out.returncode == 2 and 'kind = "relax"' in out.stderr and '"stress"' not in out.stderr, out.stderr
     relax_cfg = tmp_path / "relax.toml"
     relax_cfg.write_text('[experiment]\nkind = "relax"\n[network]\nsizes = [2, 4, 1]\n[dynamics]\nkT = 0.1\n')
-    out = _cli("train", "--config", relax_cfg, "--no-progress")
+    out = _main(capsys, "train", "--config", relax_cfg, "--no-progress")
     assert out.returncode == 2 and "kind = 'relax'" in out.stderr and "analogsim relax" in out.stderr, out.stderr
 
 
-def test_case8_help_has_no_rest_markup():
+def test_case8_help_has_no_rest_markup(capsys):
     for cmd in ("train", "relax", "sweep", "check-stress"):
-        out = _cli(cmd, "--help")
+        out = _main(capsys, cmd, "--help")
         assert out.returncode == 0
         assert "``" not in out.stdout and not re.search(r":(mod|func|class):`", out.stdout), (cmd, out.stdout)
 
 
-def test_case8_relax_speed_excludes_compilation_and_low_ess_jarzynski_is_flagged():
-    out = _cli("relax", "--sizes", "1,4,4,1", "--kT", "0.01", "--tau", "64", "--x0", "-1", "--x1", "1",
+def test_case8_relax_speed_excludes_compilation_and_low_ess_jarzynski_is_flagged(capsys):
+    out = _main(capsys, "relax", "--sizes", "1,4,4,1", "--kT", "0.01", "--tau", "64", "--x0", "-1", "--x1", "1",
                "--integrator", "mala", "--json", "--no-progress")
     assert out.returncode == 0, out.stderr
     s = json.loads(out.stdout)
@@ -339,39 +357,39 @@ def test_case8_relax_speed_excludes_compilation_and_low_ess_jarzynski_is_flagged
 
 
 # ----------------------------------------------------------------------------- expected and missing
-def test_a_finished_run_is_extended_to_more_presentations(tmp_path):
+def test_a_finished_run_is_extended_to_more_presentations(tmp_path, capsys):
     ck = tmp_path / "ck.npz"
-    a = _cli("train", *FAST, "--presentations", "200", "--checkpoint", ck, "--json")
+    a = _main(capsys, "train", *FAST, "--presentations", "200", "--checkpoint", ck, "--json")
     assert a.returncode == 0, a.stderr
-    b = _cli("train", *FAST, "--presentations", "400", "--checkpoint", ck, "--json")
+    b = _main(capsys, "train", *FAST, "--presentations", "400", "--checkpoint", ck, "--json")
     assert b.returncode == 0, b.stderr
-    ref = _cli("train", *FAST, "--presentations", "400", "--json")
+    ref = _main(capsys, "train", *FAST, "--presentations", "400", "--json")
     sb, sr = json.loads(b.stdout), json.loads(ref.stdout)
     assert sb["resumed_from"] == 200 and sb["theta_sha256"] == sr["theta_sha256"]
     assert sb["books"]["W"] == pytest.approx(sr["books"]["W"], rel=1e-12)
-    c = _cli("train", *FAST, "--presentations", "400", "--mu", "50", "--checkpoint", ck)
+    c = _main(capsys, "train", *FAST, "--presentations", "400", "--mu", "50", "--checkpoint", ck)
     assert c.returncode == 2 and "config.mu: checkpoint 100.0, now 50.0" in c.stderr, c.stderr
 
 
-def test_two_runs_cannot_share_one_checkpoint(tmp_path):
+def test_two_runs_cannot_share_one_checkpoint(tmp_path, capsys):
     from analogsim.checkpoint import CheckpointLock
 
     ck = tmp_path / "ck.npz"
     with CheckpointLock(ck):
-        out = _cli("train", *FAST, "--presentations", "50", "--checkpoint", ck)
+        out = _main(capsys, "train", *FAST, "--presentations", "50", "--checkpoint", ck)
     assert out.returncode == 2 and "in use by another run" in out.stderr, out.stderr
-    after = _cli("train", *FAST, "--presentations", "50", "--checkpoint", ck)
+    after = _main(capsys, "train", *FAST, "--presentations", "50", "--checkpoint", ck)
     assert after.returncode == 0, after.stderr
 
 
-def test_model_file_on_the_command_line(tmp_path):
+def test_model_file_on_the_command_line(tmp_path, capsys):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
     torch.save(model, tmp_path / "m.pt")
     torch.save(model.state_dict(), tmp_path / "sd.pt")
-    a = _cli("train", *FAST, "--model", tmp_path / "m.pt", "--presentations", "50", "--json")
-    b = _cli("train", *FAST, "--model", tmp_path / "sd.pt", "--presentations", "50", "--json")
+    a = _main(capsys, "train", *FAST, "--model", tmp_path / "m.pt", "--presentations", "50", "--json")
+    b = _main(capsys, "train", *FAST, "--model", tmp_path / "sd.pt", "--presentations", "50", "--json")
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     sa, sb = json.loads(a.stdout), json.loads(b.stdout)
     assert sa["net_sizes"] == [3, 8, 1] and sa["theta_sha256"] == sb["theta_sha256"]
@@ -381,5 +399,5 @@ def test_model_file_on_the_command_line(tmp_path):
             return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
 
     torch.save({"x": Evil()}, tmp_path / "evil.pt")
-    c = _cli("train", *FAST, "--model", tmp_path / "evil.pt", "--presentations", "10")
+    c = _main(capsys, "train", *FAST, "--model", tmp_path / "evil.pt", "--presentations", "10")
     assert c.returncode == 2 and "cannot be read safely" in c.stderr and not (tmp_path / "pwned").exists()
