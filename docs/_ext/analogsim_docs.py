@@ -158,7 +158,30 @@ def write_api_pages(out: Path) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ report page
-_VERDICT_WORDS = {"pass": "pass", "qualified": "qualified", "fail": "FAIL", "error": "ERROR"}
+_FALLBACK_HELP = (
+    "**pass**: every criterion holds as printed. **qualified**: the simulator's checks hold, but a statement of the "
+    "paper does not hold as printed (the criterion of kind *paper* says by how much). **fail**: a check of the "
+    "simulator failed. **error**: the claim could not run.")
+
+
+def _verdict_help() -> str:
+    """The verdict definitions, from the report writer itself (one source of truth)."""
+    try:
+        from analogsim.validation.framework import VERDICT_HELP
+        return str(VERDICT_HELP)
+    except ImportError:
+        return _FALLBACK_HELP
+
+
+def _criterion_result(k: dict) -> str:
+    kind = k.get("kind", "check")
+    if kind == "identity":
+        return "identity (printed, not judged)"
+    if k.get("decided") is False:
+        return "*undecided at this size*" + (f" ({fmt_value(k['decides'])})" if k.get("decides") else "")
+    if k.get("passed"):
+        return "holds" if kind == "paper" else "pass"
+    return "**does not hold as printed**" if kind == "paper" else "**FAIL**"
 
 
 def render_report(report: dict, figure_dir: str = "figures", source: str = "") -> str:
@@ -168,46 +191,50 @@ def render_report(report: dict, figure_dir: str = "figures", source: str = "") -
     lines = [f"# Validation report ({mode})", ""]
     lines += [
         "Each claim of Tkachenko's paper (and of the IEM papers) measured on the simulator. A criterion is a "
-        "measured number with its uncertainty against a written threshold; its *kind* says whether it checks the "
-        "simulator (**check**) or a statement of the paper as printed (**paper**).",
+        "measured number with its uncertainty against a written rule; its *kind* says whether it checks the "
+        "simulator (*check*), puts a statement of the paper as printed to test (*paper*) or is an algebraic "
+        "identity shown for reference (*identity*).",
         "",
-        "Verdicts: **pass** (every criterion holds); **qualified** (the simulator's checks hold, but a statement of "
-        "the paper does not hold as printed, and the criterion of kind *paper* says by how much); **fail** (a "
-        "check of the simulator failed); **error** (the claim could not run).",
+        "Verdicts: " + _verdict_help(),
         "",
-        f"This page is generated at build time from the report's JSON ({source or 'report.json'}, analogsim "
-        f"{report.get('version', '?')}). Regenerate the report with `analogsim validate --quick --out DIR`; "
-        "`docs/build.sh full` builds the site from a fresh run.",
+        f"This page is generated at build time from the report's JSON ({source or 'report.json'}; analogsim "
+        f"{report.get('version', '?')}" + (f", seed {report['seed']}" if "seed" in report else "") + "). "
+        "Regenerate the report with `analogsim validate --quick --out DIR`; `bash docs/build.sh full` builds the "
+        "site from a fresh run.",
         "",
         "| claim | verdict | time |",
         "|---|---|---|",
     ]
     for c in claims:
-        v = str(c.get("verdict", "?"))
         secs = c.get("seconds")
         t = f"{secs:.0f} s" if isinstance(secs, (int, float)) else "–"
         lines.append(f"| [{fmt_value(c.get('title', c.get('name')))}](#claim-{c.get('name')}) | "
-                     f"**{_VERDICT_WORDS.get(v, v)}** | {t} |")
+                     f"**{fmt_value(c.get('verdict', '?'))}** | {t} |")
     lines.append("")
     for c in claims:
         lines += [f"({'claim-' + str(c.get('name'))})=", f"## {c.get('title', c.get('name'))}", ""]
         if c.get("statement"):
             lines += [f"> **Paper:** {c['statement']}", ""]
-        v = str(c.get("verdict", "?"))
-        lines += [f"Verdict: **{_VERDICT_WORDS.get(v, v)}**" + (f" — {c['criterion']}" if c.get("criterion") else ""),
-                  ""]
+        lines += [f"**Verdict: {fmt_value(c.get('verdict', '?'))}**", ""]
+        if c.get("limit"):
+            lines += [f"Holds in the limit: {fmt_value(c['limit'])}", ""]
+        if c.get("not_testable"):
+            lines += [f"Not testable here: {fmt_value(c['not_testable'])}", ""]
         if c.get("error"):
             lines += [f"**Error while running this claim:** `{c['error']}`", ""]
         crit = c.get("criteria") or []
         if crit:
             lines += ["| criterion | measured | uncertainty | rule | kind | result |", "|---|---|---|---|---|---|"]
             for k in crit:
-                passed = k.get("passed")
-                res = "pass" if passed else ("**FAIL**" if k.get("kind") == "check" else "**does not hold as printed**")
                 lines.append("| " + " | ".join([fmt_value(k.get("name")), fmt_value(k.get("measured")),
                                                 fmt_value(k.get("uncertainty")), fmt_value(k.get("rule")),
-                                                fmt_value(k.get("kind")), res]) + " |")
+                                                fmt_value(k.get("kind")), _criterion_result(k)]) + " |")
             lines.append("")
+            quotes = [k for k in crit if k.get("quote")]
+            for k in quotes:
+                lines += [f"- *{fmt_value(k.get('name'))}* — the paper: “{fmt_value(k['quote'])}”"]
+            if quotes:
+                lines.append("")
         table = c.get("table") or []
         if table:
             lines += md_table(table)
@@ -320,7 +347,7 @@ def write_benchmark_pages(out: Path) -> list[str]:
 # toctree lists is appended, so a new topic page is never orphaned.
 GUIDE_ORDER = ["crosscheck", "langevin", "training", "sweeps", "bounds", "dynamic", "graph", "reliability",
                "validation", "validation-report-quick", "architecture"]
-SITE_PAGES = {"index", "install", "contributing", "HELPERS"}
+SITE_PAGES = {"index", "install", "contributing"}
 
 
 def write_guide_page(out: Path) -> list[str]:
@@ -393,8 +420,18 @@ def _in_doctest(out: list[str]) -> bool:
     return False
 
 
+_SPLIT_ROLE = re.compile(r"(:[a-z]+(?::[a-z]+)?:`[^`\n]*)\n[ \t]*([^`\n]*`)")
+
+
+def join_split_roles(lines: list[str]) -> list[str]:
+    """Join a role whose text was wrapped onto the next line (``:func:`~a.b.`` / ``c``` → one line)."""
+    text = "\n".join(lines)
+    text = _SPLIT_ROLE.sub(lambda m: m.group(1) + ("" if m.group(1).endswith(".") else " ") + m.group(2), text)
+    return text.split("\n")
+
+
 def _process_docstring(app, what, name, obj, options, lines) -> None:
-    lines[:] = escape_docstring_lines(lines)
+    lines[:] = escape_docstring_lines(join_split_roles(lines))
 
 
 _UNDERLINE = re.compile(r"^\s*([-=~^\"'`#*+]){3,}\s*$")
