@@ -205,3 +205,13 @@ def test_examples_validate(path):
     except ConfigError:
         pytest.skip(f"kind {c.kind!r} needs a module that is not available here")
     check_requirements(spec, c)
+
+
+def test_missing_kind_suggests_the_reading_commands_kind(tmp_path):
+    """Issue 14 case 8: `relax --config` without kind suggested kind = "stress"; now the command's own kind."""
+    p = tmp_path / "r.toml"
+    p.write_text('[dynamics]\nkT = 0.1\n')
+    with pytest.raises(ConfigError, match='add kind = "relax"'):
+        load_config(p, kind_hint="relax")
+    with pytest.raises(ConfigError, match='experiment.kind.*kind = "stress"'):
+        parse_config('[dynamics]\nkT = 0.1\n')

@@ -142,3 +142,46 @@ def test_dataset_is_a_validated_record():
         Dataset(np.zeros((3, 2)), np.zeros((3, 1)), np.zeros((2, 5)), np.zeros((2, 1)))
     ds = Dataset(np.zeros((3, 2)), np.zeros((3, 1)), np.zeros((0, 0)), np.zeros((0, 0)))
     assert ds.x_test.shape == (0, 2) and "train=3" in repr(ds)
+
+
+def test_csv_columns_chosen_by_index_range_or_name(tmp_path):
+    """Issue 14 case 2: a CSV with 3 inputs and 2 targets; the columns are chosen, never guessed silently."""
+    p = tmp_path / "two.csv"
+    rows = "\n".join(f"{i},{i + 1},{i + 2},{10 * i},{-i}" for i in range(8))
+    p.write_text("a,b,c,y1,y2\n" + rows + "\n")
+    by_name = load_arrays(p, targets="y1,y2", test_fraction=0.0)
+    by_range = load_arrays(p, inputs="0-2", targets=[3, 4], test_fraction=0.0)
+    by_count = load_arrays(p, n_targets=2, test_fraction=0.0)
+    for ds in (by_name, by_range, by_count):
+        assert (ds.n_in, ds.n_out) == (3, 2)
+        np.testing.assert_array_equal(np.sort(ds.t_train[:, 0]), 10.0 * np.arange(8))
+    only_inputs = load_arrays(p, inputs="a,b", n_targets=1, test_fraction=0.0)  # the last column not an input
+    assert (only_inputs.n_in, only_inputs.n_out) == (2, 1) and only_inputs.info["targets"] == [4]
+    semi = tmp_path / "semi.csv"
+    semi.write_text(rows.replace(",", ";") + "\n")
+    assert load_arrays(semi, delimiter=";", n_targets=2, test_fraction=0.0).n_in == 3
+
+
+@pytest.mark.parametrize("kw, needle", [
+    (dict(targets="y9"), "neither a 0-based column index"),
+    (dict(targets="7"), "column 7 does not exist"),
+    (dict(targets="4-3"), "runs backwards"),
+    (dict(inputs="0-3", targets="3,4"), "both inputs and targets"),
+    (dict(targets="3,3"), "lists a column twice"),
+    (dict(inputs="0-4", n_targets=1), "need more than n_targets"),
+    (dict(targets=","), "selects no column"),
+])
+def test_csv_column_specs_that_cannot_be_meant_are_refused(tmp_path, kw, needle):
+    p = tmp_path / "two.csv"
+    p.write_text("a,b,c,y1,y2\n" + "\n".join("1,2,3,4,5" for _ in range(4)) + "\n")
+    with pytest.raises(ValueError, match=needle):
+        load_arrays(p, **kw)
+
+
+def test_npz_array_names(tmp_path):
+    p = tmp_path / "named.npz"
+    np.savez(p, features=np.ones((8, 3)), labels=np.zeros((8, 2)))
+    ds = load_arrays(p, x_key="features", t_key="labels", test_fraction=0.25)
+    assert (ds.n_in, ds.n_out, ds.n_test) == (3, 2, 2)
+    with pytest.raises(ValueError, match="has no array 'x'"):
+        load_arrays(p)

@@ -500,3 +500,72 @@ def test_train_bad_setting(tally, arg, value):
     assert (arg in msg or (arg == "kT" and "schedule" in msg)), msg
     assert not _raised_in_analogsim(ei.value).startswith("OUTSIDE"), ei.value
     tally.ok("bad-input: arrays", ("train", arg, repr(value)))
+
+
+# ----------------------------------------------------------------------------- issue 14: the command line
+_T = ["--kappa-out", "1e-3", "--mu", "100", "--kT", "0", "--no-progress", "--presentations", "5"]
+_CLI_BAD = [
+    (["train", "--data", "{two}", "--sizes", "3,8,3", *_T], "does not match the data"),
+    (["train", "--data", "{npz}", "--sizes", "5,8,2", *_T], "does not match the data"),
+    (["train", "--data", "{two}", "--n-in", "3", "--n-out", "1", *_T], "--n-in 3 does not match"),
+    (["train", "--data", "{two}", "--targets", "y9", *_T], "neither a 0-based column index"),
+    (["train", "--data", "{two}", "--targets", "9", *_T], "column 9 does not exist"),
+    (["train", "--data", "{two}", "--inputs", "0-3", "--targets", "3,4", *_T], "both inputs and targets"),
+    (["train", "--data", "{npz}", "--delimiter", ";", *_T], "--delimiter applies to .csv"),
+    (["train", "--data", "teacher", "--targets", "1", *_T], "not to --data teacher"),
+    (["train", "--data", "{npz}", "--inputs", "nope", *_T], "has no array 'nope'"),
+    (["train", "--sizes", "100000,100000,1", *_T], "--sizes: training a network"),
+    (["train", "--sizes", "4,9223372036854775807,1", *_T], "must be a layer width from 1 to"),
+    (["train", "--sizes", "4,0,1", *_T], "must be a layer width from 1 to"),
+    (["train", *_T, "--presentations", "1.5"], "expected a whole number"),
+    (["train", *_T, "--out", "{dir}"], "is a folder"),
+    (["train", *_T, "--out", "{dir}/missing/o.npz"], "does not exist"),
+    (["train", *_T, "--checkpoint", "{dir}"], "is a folder"),
+    (["train", *_T, "--model", "{dir}/none.pt"], "does not exist"),
+    (["train", *_T, "--model", "{npz}"], "not an analogsim network record"),
+    (["train", "--config", "{relaxcfg}", *_T], "kind = 'relax'"),
+    (["train", "--config", "{nokind}", *_T], 'add kind = "train"'),
+    (["relax", "--kT", "-1e-6"], "kT must be >= 0"),
+    (["relax", "--kT", "0.1", "--replicas", "1e10"], "--replicas:"),
+    (["relax", "--kT", "0.1", "--tau", "1e12"], "--tau:"),
+    (["relax", "--kT", "0.1", "--n-steps", "1e14"], "--n-steps:"),
+    (["relax", "--kT", "0.1", "--save", "{dir}"], "is a folder"),
+    (["relax", "--config", "{nokind}"], 'add kind = "relax"'),
+    (["check-stress", "--ratios", "-1,0"], "--ratios must be finite numbers > 0"),
+    (["check-stress", "--plot", "{dir}/missing/x.png"], "does not exist"),
+    (["sweep", "{bigsweep}", "--out", "{dir}/r", "--dry-run"], "cannot fit in memory"),
+]
+
+
+@pytest.fixture(scope="module")
+def cli_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli14")
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    np.savetxt(d / "two.csv", np.hstack([X, T]), delimiter=",", header="a,b,c,y1,y2", comments="")
+    np.savez(d / "d.npz", x=X, t=T)
+    (d / "relax.toml").write_text('[experiment]\nkind = "relax"\n[dynamics]\nkT = 0.1\n')
+    (d / "nokind.toml").write_text('[dynamics]\nkT = 0.1\n')
+    (d / "big.toml").write_text('[experiment]\nkind = "train"\n[dynamics]\nkT = 0.0\n[training]\nkappa_out = 1e-3\n'
+                                '[sweep]\nwidth = [4, 4000000000]\n')
+    return {"two": d / "two.csv", "npz": d / "d.npz", "relaxcfg": d / "relax.toml", "nokind": d / "nokind.toml",
+            "bigsweep": d / "big.toml", "dir": d}
+
+
+@pytest.mark.parametrize("args, needle", _CLI_BAD, ids=[" ".join(a[:3]) + f" {i}" for i, (a, _) in
+                                                         enumerate(_CLI_BAD)])
+def test_issue14_command_line_bad_input_exits_2_naming_it(tally, cli_files, capsys, args, needle):
+    """The command-line cases of issue 14: each ends in one `error:` line naming the setting, exit code 2,
+    before any work (no traceback)."""
+    from analogsim import cli
+
+    argv = [a.format(**cli_files) for a in args]
+    tally.attempt("bad-input: command line (issue 14)", tuple(args))
+    capsys.readouterr()
+    try:
+        rc = cli.main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err and "Traceback" not in err, err
+    tally.ok("bad-input: command line (issue 14)", tuple(args))
