@@ -155,6 +155,24 @@ def test_validate_cli_json(tmp_path, capsys):
     assert set(out["claims"][0]) >= {"name", "verdict", "criterion", "figures"}
 
 
+def test_validate_cli_seed_verdict_table_and_resume_only_for_the_same_seed(tmp_path, capsys):
+    from analogsim.cli import main
+
+    vt = tmp_path / "VERDICTS.md"
+    rc = main(["validate", "--claims", "digital_vs_analog", "--workers", "1", "--seed", "7", "--out", str(tmp_path),
+               "--json", "--verdicts", str(vt)])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["seed"] == 7
+    assert vt.read_text() == (tmp_path / "verdicts.md").read_text() and "| claim | verdict |" in vt.read_text()
+    assert json.loads((tmp_path / "report.json").read_text())["seed"] == 7
+    res = run_validation("quick", tmp_path, claims=["digital_vs_analog"], resume=True, seed=7)
+    assert res[0].resumed
+    res = run_validation("quick", tmp_path, claims=["digital_vs_analog"], resume=True, seed=8)
+    assert not res[0].resumed  # another master seed: run again
+    with pytest.raises(ValueError, match="seed"):
+        run_validation("quick", tmp_path, claims=["digital_vs_analog"], seed=-1)
+
+
 def test_validate_rejects_unknown_claim(tmp_path):
     with pytest.raises(ValueError, match="unknown claim"):
         run_validation("quick", tmp_path, claims=["nope"])

@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
                    help="also write the Markdown verdict table (for a README) to FILE")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run: keep the claims OUT/report.json already holds from a run "
-                        "with the same mode and version, run the others")
+                        "with the same mode, seed and version, run the others")
     p.add_argument("--json", action="store_true", help='print {"claims": [{"name", "verdict", "criterion", "figures"}]}')
     p.set_defaults(func=run)
 
