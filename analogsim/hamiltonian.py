@@ -31,7 +31,20 @@ class OutputClamp:
     target : array (n_L,) or (B, n_L)
     stiffness : float or None
         None: hard clamp (x_L is held at the target and is not a degree of freedom).
-        A positive number k: soft clamp, adding ``k/2 |x_L - target|^2`` to H (x_L is free).
+        A positive number k: soft clamp, adding ``k/2 |x_L - target|^2`` to H (x_L is free); k is an energy
+        per squared unit of x, like kappa.
+
+    Examples
+    --------
+    >>> from analogsim import Network, OutputClamp
+    >>> from analogsim.hamiltonian import energy
+    >>> net = Network.create([2, 3, 1], seed=0)
+    >>> xs = net.forward([[1.0, 2.0]])
+    >>> soft = OutputClamp(xs[-1][0] + 1.0, stiffness=2.0)     # the output sits 1 away from the target
+    >>> float(energy(net, xs, soft)[0])                          # 2/2 * 1^2
+    1.0
+    >>> OutputClamp([0.5]).hard
+    True
     """
 
     target: np.ndarray
@@ -79,7 +92,27 @@ def _check_layers(net, xs, name: str = "xs") -> list:
 
 
 def layer_terms(net, xs):
-    """Pre-activations y_l, residuals delta_l and f'(y_l) for l = 1..L (lists of length L)."""
+    """Pre-activations y_l, residuals delta_l and f'(y_l) for l = 1..L (lists of length L).
+
+    Parameters
+    ----------
+    net : Network
+    xs : list of arrays
+        The state [x_0, ..., x_L], each (B, n_l).
+
+    Returns
+    -------
+    ys, deltas, fps : lists of L arrays (B, n_l)
+        y_l = W_l x_{l-1} + b_l, delta_l = x_l - f_l(y_l) (Eq. 6) and f_l'(y_l).
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], activations=["tanh", "identity"], seed=0)
+    >>> ys, deltas, fps = layer_terms(net, net.forward([[1.0, 2.0]]))
+    >>> [d.shape for d in deltas], float(abs(deltas[0]).max())     # the forward pass has no residual
+    ([(1, 3), (1, 1)], 0.0)
+    """
     xs = _check_layers(net, xs)
     ys, deltas, fps = [], [], []
     for l in range(1, net.depth + 1):
@@ -92,7 +125,17 @@ def layer_terms(net, xs):
 
 
 def residuals(net, xs):
-    """delta_l = x_l - f(W_l x_{l-1} + b_l) for l = 1..L; list of (B, n_l)."""
+    """delta_l = x_l - f(W_l x_{l-1} + b_l) for l = 1..L (Eq. 6); list of (B, n_l).
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], activations=["tanh", "identity"], seed=0)
+    >>> xs = net.forward([[1.0, 2.0]])
+    >>> xs[2] = xs[2] + 0.5                                         # push the output off its forward value
+    >>> [round(float(d.sum()), 6) for d in residuals(net, xs)]
+    [0.0, 0.5]
+    """
     return layer_terms(net, xs)[1]
 
 
@@ -119,13 +162,38 @@ def energy(net, xs, clamp: OutputClamp | None = None, per_layer: bool = False):
 
 
 def stress(net, xs):
-    """sigma_l = dH/db_l = -kappa_l delta_l f'(y_l) (Eq. 8) for l = 1..L; list of (B, n_l)."""
+    """sigma_l = dH/db_l = -kappa_l delta_l f'(y_l) (Eq. 8) for l = 1..L; list of (B, n_l).
+
+    Units: energy per unit of x (kappa times a displacement).
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], activations=["tanh", "identity"], kappa=2.0, seed=0)
+    >>> xs = net.forward([[1.0, 2.0]])
+    >>> xs[2] = xs[2] + 0.5                       # output residual 0.5, identity activation (f' = 1)
+    >>> float(stress(net, xs)[1][0, 0])          # -kappa delta f' = -2 * 0.5 * 1
+    -1.0
+    """
     _, deltas, fps = layer_terms(net, xs)
     return [-k * d * fp for k, d, fp in zip(net.kappa, deltas, fps)]
 
 
 def grad_x(net, xs, clamp: OutputClamp | None = None):
-    """dH/dx_l for l = 0..L (index 0: the force on the clamped input, W_1^T sigma_1); list of (B, n_l)."""
+    """dH/dx_l for l = 0..L (index 0: the force on the clamped input, W_1^T sigma_1); list of (B, n_l).
+
+    dH/dx_l = kappa_l delta_l + W_{l+1}^T sigma_{l+1} (no second term for l = L); a soft ``clamp`` adds its
+    spring force on x_L. The input force is what a moving input works against (Eq. 7).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], seed=0)
+    >>> g = grad_x(net, net.forward([[1.0, 2.0]]))               # at H = 0 every force vanishes
+    >>> [float(np.abs(a).max()) for a in g]
+    [0.0, 0.0, 0.0]
+    """
     _, deltas, fps = layer_terms(net, xs)
     sig = [-k * d * fp for k, d, fp in zip(net.kappa, deltas, fps)]
     g = [sig[0] @ net.weights[0]]
@@ -142,10 +210,29 @@ def grad_x(net, xs, clamp: OutputClamp | None = None):
 def grad_params(net, xs, reduce: str = "sum") -> np.ndarray:
     """dH/dtheta in the flat layout of ``net.theta``.
 
+    dH/db_l = sigma_l (Eq. 8) and dH/dW_l = sigma_l x_{l-1}^T (Eq. 9), W_l in C order then b_l per layer.
+
     Parameters
     ----------
+    net : Network
+    xs : list of arrays
+        The state [x_0, ..., x_L], each (B, n_l).
     reduce : {'sum', 'mean', 'none'}
         Sum or average over the batch (shape (N,)), or per sample (shape (B, N)).
+
+    Returns
+    -------
+    ndarray
+        Energy per unit of parameter.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], seed=0)
+    >>> xs = net.forward([[1.0, 2.0], [0.5, -1.0]])
+    >>> xs[2] = xs[2] + 0.1
+    >>> grad_params(net, xs).shape, grad_params(net, xs, reduce="none").shape
+    ((13,), (2, 13))
     """
     if reduce not in ("sum", "mean", "none"):
         raise ValueError(f"reduce must be 'sum', 'mean' or 'none', got {reduce!r}")
@@ -159,7 +246,26 @@ def grad_params(net, xs, reduce: str = "sum") -> np.ndarray:
 
 def params_from_stress(net, xs, sig) -> np.ndarray:
     """Per-sample dH/dtheta (B, N) in the layout of ``net.theta`` from the stresses: dH/db_l = sigma_l and
-    dH/dW_l = sigma_l x_{l-1}^T (Eq. 9)."""
+    dH/dW_l = sigma_l x_{l-1}^T (Eq. 9).
+
+    Parameters
+    ----------
+    net : Network
+    xs : list of arrays
+        The state [x_0, ..., x_L], each (B, n_l).
+    sig : list of arrays
+        Stresses sigma_l, l = 1..L, each (B, n_l) (e.g. from :func:`stress` or a clamped minimum).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], seed=0)
+    >>> xs = net.forward([[1.0, 2.0]])
+    >>> xs[2] = xs[2] + 0.1
+    >>> bool(np.allclose(params_from_stress(net, xs, stress(net, xs))[0], grad_params(net, xs)))
+    True
+    """
     B = xs[0].shape[0]
     out = np.empty((B, net.n_params), dtype=net.dtype)
     for l in range(net.depth):
@@ -175,6 +281,16 @@ def hvp_x(net, xs, v, clamp: OutputClamp | None = None):
 
     Includes the Gauss-Newton part J^T K J v and the curvature part from f''; x_0 is treated as a
     variable too (its block is needed for the input force's response); zero ``v[0]`` for a clamped input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network.create([1, 1], activations="identity", kappa=3.0, seed=0)
+    >>> xs = net.forward([[0.2]])
+    >>> v = [np.zeros((1, 1)), np.ones((1, 1))]
+    >>> float(hvp_x(net, xs, v)[1][0, 0])          # H = kappa/2 (x_1 - w x_0 - b)^2: d2H/dx_1^2 = kappa
+    3.0
     """
     ys, deltas, fps = layer_terms(net, xs)
     v = _check_layers(net, v, "v")
@@ -196,6 +312,15 @@ def power_lambda_max(net, xs, n_iter: int = 50, seed=0, clamp: OutputClamp | Non
     """Largest eigenvalue of the x-Hessian (input clamped) by power iteration, max over the batch.
 
     Uses the Gauss-Newton matrix J^T K J at ``xs`` plus the curvature term; at H's minimum the two agree.
+    Euler-Maruyama is stable for Gamma dt lambda_max < 2 (see :func:`stability_bound` for a cheap bound).
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], kappa=1.0, seed=0)
+    >>> lam = power_lambda_max(net, net.forward([[1.0, 2.0]]))
+    >>> bool(1.0 <= lam <= stability_bound(net))
+    True
     """
     rng = np.random.default_rng(seed)
     v = [np.zeros_like(xs[0])] + [rng.standard_normal(x.shape).astype(net.dtype) for x in xs[1:]]
@@ -215,7 +340,15 @@ def stability_bound(net) -> float:
     """The cheap upper bound B on lambda_max of PHYSICS.md §3 (valid for |f'| <= 1).
 
     B = max_m [kappa_m (1 + s_m) + kappa_{m+1} s_{m+1} (1 + s_{m+1})], s_l = ||W_l||_2;
-    Euler-Maruyama with dt < 2/B has always been stable.
+    Euler-Maruyama with dt < 2/B has always been stable. Units: energy per squared unit of x (like kappa).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network([np.array([[2.0]])], activations="identity", kappa=1.0)
+    >>> stability_bound(net)                       # kappa (1 + |w|) for one layer
+    3.0
     """
     s = [float(np.linalg.norm(W.astype(np.float64), 2)) for W in net.weights]
     kmax = [float(np.max(k)) for k in net.kappa]
