@@ -41,3 +41,33 @@ def test_example_and_errors_name_the_entry(tmp_path):
         graph_from_toml(EXAMPLE.replace("padding = 1}", "padding = 1, colour = 2}"))
     with pytest.raises(ConfigError, match="not valid TOML"):
         graph_from_toml("[graph\n")
+
+
+def test_save_load_round_trip_and_damage(tmp_path):
+    import numpy as np
+
+    from analogsim.errors import CheckpointError
+    from analogsim.graph.io import load_graph, save_graph
+
+    b = GraphBuilder((1, 6, 6))
+    c = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    f = b.conv(c, 2, 3, padding=1, trainable=False, bias=False)
+    p = b.avg_pool(b.add([c, f]), 2)
+    b.dense(p, 3)
+    net = b.build(seed=1, bias_scale=0.1).with_kappa({"conv1": 2.0, "conv2": 0.5, "add3": 1.0, "pool4": 1.5,
+                                                     "dense5": np.linspace(0.1, 1, 3)})
+    path = tmp_path / "g.npz"
+    save_graph(net, path)
+    back = load_graph(path)
+    x = np.random.default_rng(0).standard_normal((2, 36))
+    assert np.array_equal(back.predict(x), net.predict(x))
+    assert np.array_equal(back.kappa_flat, net.kappa_flat) and back.describe() == net.describe()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError):
+        load_graph(path)
+    other = tmp_path / "o.npz"
+    np.savez(other, theta=np.zeros(3))
+    with pytest.raises(CheckpointError, match="no valid header"):
+        load_graph(other)

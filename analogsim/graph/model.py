@@ -125,6 +125,7 @@ class GraphNetwork:
             if not isinstance(e, Edge) or not isinstance(e.op, Operator):
                 raise TypeError(f"edges[{i}] must be an Edge(dst, src, op) with an Operator, got {e!r}")
         self.dtype = as_dtype("float64" if dtype is None else dtype)
+        layers = [Layer(lay.name, lay.shape, lay.activation, lay.bias) for lay in layers]  # the net owns its own
         names = [lay.name for lay in layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -441,10 +441,9 @@ def operator_from_description(d: dict) -> Operator:
         if kind == "dense":
             return Dense(tuple(d["in_shape"]), d["n_out"], trainable=d.get("trainable", True))
         if kind == "conv":
-            return Conv(tuple(d["in_shape"]), d["out_channels"], tuple(d["kernel_size"]), tuple(d.get("stride", 1)
-                        if isinstance(d.get("stride", 1), list) else d.get("stride", 1)),
-                        _maybe_tuple(d.get("padding", 0)), _maybe_tuple(d.get("dilation", 1)), d.get("groups", 1),
-                        trainable=d.get("trainable", True))
+            return Conv(tuple(d["in_shape"]), d["out_channels"], _maybe_tuple(d["kernel_size"]),
+                        _maybe_tuple(d.get("stride", 1)), _maybe_tuple(d.get("padding", 0)),
+                        _maybe_tuple(d.get("dilation", 1)), d.get("groups", 1), trainable=d.get("trainable", True))
         if kind == "avg_pool":
             return AvgPool(tuple(d["in_shape"]), _maybe_tuple(d["kernel_size"]), _maybe_tuple(d.get("stride")),
                            _maybe_tuple(d.get("padding", 0)))

@@ -387,7 +387,8 @@ def _function_node(tr, node, vals):
         out = (sum(x[0] for x in sh),) + sh[0][1:]
         terms, off = [], 0
         for s in srcs:
-            terms.append((s.name, Identity(s.shape, out, off)))
+            real = next(lay.shape for lay in tr.layers if lay.name == s.name)  # a Flatten view keeps its layer
+            terms.append((s.name, Identity(real, out, off)))
             off += int(np.prod(s.shape))
         return _Pending(terms, out)
     if (node.op == "call_function" and t is torch.flatten) or (node.op == "call_method" and name == "flatten"):

@@ -1,0 +1,102 @@
+"""Save and load graph networks: one ``.npz`` file (no pickle) with a JSON header, written atomically.
+
+The header holds the structure (:meth:`GraphNetwork.describe`), the format version and a SHA-256 of the arrays;
+the arrays are ``theta`` (trainable parameters), ``kappa`` (every non-input neuron's stiffness) and the weights of
+fixed operators that have any (frozen convolutions or dense maps; pooling and identities are rebuilt from their
+hyper-parameters). A file that is truncated, altered or not of this kind raises
+:class:`analogsim.errors.CheckpointError`.
+
+Examples
+--------
+>>> import tempfile, os
+>>> from analogsim.graph import GraphBuilder
+>>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 3)
+>>> net = b.build(seed=0)
+>>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+>>> save_graph(net, path)
+>>> bool((load_graph(path).theta == net.theta).all())
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import numpy as np
+
+from .._io import atomic_write_bytes
+from ..errors import CheckpointError
+from .model import Edge, GraphNetwork, Layer
+from .operators import operator_from_description
+
+__all__ = ["save_graph", "load_graph"]
+
+FORMAT = "analogsim.graph/1"
+
+
+def _digest(arrays: dict) -> str:
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(k.encode())
+        h.update(str(a.dtype).encode())
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def save_graph(net: GraphNetwork, path) -> None:
+    """Write ``net`` to ``path`` (``.npz``) atomically."""
+    if not isinstance(net, GraphNetwork):
+        raise TypeError(f"net must be a GraphNetwork, got {type(net).__name__}")
+    arrays = {"theta": np.array(net.theta), "kappa": net.kappa_flat}
+    for k, e in enumerate(net.edges):
+        if not e.op.trainable and e.op.weight is not None and e.op.kind in ("dense", "conv"):
+            arrays[f"fixed_{k}"] = np.array(e.op.weight)
+    header = {"format": FORMAT, "structure": net.describe(), "sha256": _digest(arrays)}
+    buf = io.BytesIO()
+    np.savez(buf, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_graph(path) -> GraphNetwork:
+    """Read a network written by :func:`save_graph`."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc})") from None
+    except Exception as exc:  # zipfile.BadZipFile, ValueError from a damaged member
+        raise CheckpointError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    try:
+        header = json.loads(bytes(arrays.pop("header")).decode())
+    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: no valid header ({exc}); not an analogsim graph network file") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: format {header.get('format') if isinstance(header, dict) else None!r}, "
+                              f"expected {FORMAT!r}")
+    if _digest(arrays) != header.get("sha256"):
+        raise CheckpointError(f"{path}: the arrays do not match the header's SHA-256 (file altered or damaged)")
+    st = header["structure"]
+    try:
+        layers = [Layer(d["name"], tuple(d["shape"]), d["activation"], None if d["bias"] == "none" else d["bias"])
+                  for d in st["layers"]]
+        edges = []
+        for k, d in enumerate(st["edges"]):
+            op = operator_from_description(d)
+            if f"fixed_{k}" in arrays:
+                op.weight = np.array(arrays[f"fixed_{k}"])
+            edges.append(Edge(d["dst"], d["src"], op))
+        net = GraphNetwork(layers, edges, dtype=st["dtype"])
+        kf = arrays["kappa"]
+        if arrays["theta"].shape != (net.n_params,) or kf.shape != (net.n_neurons,):
+            raise ValueError(f"theta {arrays['theta'].shape} / kappa {kf.shape} do not fit the structure "
+                             f"(N = {net.n_params}, {net.n_neurons} neurons)")
+        off = np.concatenate([[0], np.cumsum(net.sizes[1:])])
+        net = net.with_kappa([kf[off[i]:off[i + 1]] for i in range(net.depth)])
+        net.theta[...] = arrays["theta"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: invalid graph network record: {exc}") from None
+    return net
