@@ -6,7 +6,8 @@ Rows (each a ratio of times measured in this process, rounds interleaved, median
   inputs) against n steps of a prepared run (``LangevinRun.run``), on the four benchmark nets (float64, relu,
   one thread, one distinct input per replica). ``relax`` also computes the start state's gradient (one pass
   the prepared run already has) and draws the equilibrium start (a forward pass), which is why n_steps = 1
-  costs more than one step even with no overhead at all.
+  costs more than one step even with no overhead at all; ``relax1_init`` continues from a given state (no
+  equilibrium start) and ``relax1_init_minus_two_passes_ms`` is what is left after its two gradient passes.
 * ``guard``: the stability guard on every distinct input (cache cleared: :func:`analogsim.stability.cached_guard`)
   against a 1000-step ``relax`` with the guard cached (for the largest net the 1000 steps are 1000 x the
   measured step time, stated in the row).
@@ -88,9 +89,15 @@ def bench_overhead(sizes, B, rounds, target_s):
         f = (lambda n=n: relax(net, x0, kT=KT, dt=dt, n_steps=n, seed=1, threads=1))
         f()
         fns[f"relax{n}"] = (f, reps_for(f, target_s, clock))
+    st = relax(net, x0, kT=KT, dt=dt, n_steps=1, seed=1, threads=1).state
+    f = (lambda: relax(net, x0, kT=KT, dt=dt, n_steps=1, seed=1, threads=1, init=st))
+    fns["relax1_init"] = (f, reps_for(f, target_s, clock))   # a continuation: no equilibrium start
     fns["step"] = (lambda: run.run(1), reps_for(lambda: run.run(1), target_s, clock))
     t = interleaved(fns, rounds, clock)
-    row = {"net": list(sizes), "replicas": B, "step_ms": 1e3 * t["step"]}
+    row = {"net": list(sizes), "replicas": B, "step_ms": 1e3 * t["step"],
+           "relax1_init_ms": 1e3 * t["relax1_init"],
+           # a continued relax(n_steps=1) does two gradient passes (the start state's and the new state's):
+           "relax1_init_minus_two_passes_ms": 1e3 * (t["relax1_init"] - 2 * t["step"])}
     for n in (1, 10):
         row[f"relax{n}_ms"] = 1e3 * t[f"relax{n}"]
         row[f"relax{n}_minus_steps_ms"] = 1e3 * (t[f"relax{n}"] - n * t["step"])
