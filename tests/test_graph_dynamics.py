@@ -87,3 +87,18 @@ def test_hard_clamp_and_errors():
         a = relax(net, X0, kT=0.1, dt=0.01, n_steps=10, n_replicas=3, seed=5)
         b = relax(net, X0, kT=0.1, dt=0.01, n_steps=10, n_replicas=3, seed=5)
     assert all(np.array_equal(x, y) for x, y in zip(a.xs, b.xs))
+
+
+def test_same_numbers_for_any_blas_thread_count():
+    from threadpoolctl import threadpool_limits
+
+    from analogsim.graph.equilibrium import sample_equilibrium
+
+    net = conv_res_net()
+    out = []
+    for n in (1, 2):
+        with threadpool_limits(limits=n, user_api="blas"):
+            s = sample_equilibrium(net, X0, 0.3, n_replicas=64, seed=4)
+            r = relax(net, X0, kT=0.1, dt=0.01, n_steps=20, n_replicas=64, seed=4, integrator="mala")
+            out.append([*s.xs, *r.xs, r.work, r.heat])
+    assert all(np.array_equal(a, b) for a, b in zip(*out))
