@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import check_array, check_scalar
-from ._figstyle import finish
+from ._figstyle import MARKERS, finish
 from ._io import atomic_write_bytes
 from .bounds import LN2, T_ROOM, K_B, check_temperature
 from .iem import DEFAULT_BINS, histogram_entropy, parameter_entropy
@@ -146,7 +146,13 @@ def plot_training_energy(N=None, *, T=T_ROOM, bits_per_flop: float = 16.0, flops
     for j, p in enumerate(pts):
         ax.loglog([p["N"]], [p["E_kT"]], "D", color=f"C{(4 + j) % 10}", label=p["label"] + " (per state)")
     for j, s in enumerate(sets):
-        kw = dict(fmt="o", color=f"C{(2 + 2 * j) % 10}", label=s["label"], capsize=2)
+        if len(sets) > 4:  # many sets (e.g. one per swept kT): an ordered colour map, never a repeated colour
+            from matplotlib import colormaps
+
+            color = colormaps["viridis"](j / (len(sets) - 1))
+        else:
+            color = f"C{(2 + 2 * j) % 10}"
+        kw = dict(fmt=MARKERS[j % len(MARKERS)], color=color, label=s["label"], capsize=2)
         ax.errorbar(s["N"], s["W"], yerr=s["se"], **kw)
     if joule_axis:
         kTJ = K_B * T

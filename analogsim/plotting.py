@@ -366,7 +366,7 @@ def bounds(ds, var=None):
     """The bounds figure of :func:`analogsim.plot_bounds.plot_training_energy` (energy per training sample
     vs N, analog and digital bounds, in kT) with this sweep's measured training work per presentation,
     W / (S kT), one point per parameter count N (mean ± SE over all other coordinates, flagged points left
-    out). The joule axis is drawn only when every point shares one physical temperature (the run's,
+    out; one set of points per value of a swept kT). The joule axis is drawn only when every point shares one physical temperature (the run's,
     from its results), and is labelled with it."""
     if "work" not in ds or "n_params" not in ds:
         return []
@@ -382,14 +382,28 @@ def bounds(ds, var=None):
         return []
     per = (W / (S * kT)).broadcast_like(W)
     N = ds["n_params"].broadcast_like(W)
-    n, v = N.values.ravel(), per.values.ravel()
-    ok = np.isfinite(n) & np.isfinite(v) & (v > 0)
-    if not ok.any():
+    # one set of points per swept kT: W/(S kT) at 1e-9 and at 1e-4 are different measurements, not replicates
+    groups = [(None, np.ones(W.shape, bool))]
+    if "kT" in W.dims and W.sizes["kT"] > 1:
+        kv = ds["kT"].values
+        groups = [(k, (ds["kT"] == k).broadcast_like(W).values) for k in kv[:12]]
+    sets, allN = [], []
+    for k, sel in groups:
+        n, v = N.values[sel], per.values[sel]
+        ok = np.isfinite(n) & np.isfinite(v) & (v > 0)
+        if not ok.any():
+            continue
+        Ns = np.unique(n[ok])
+        mean = np.array([v[ok & (n == x)].mean() for x in Ns])
+        se = np.array([v[ok & (n == x)].std(ddof=1) / np.sqrt((ok & (n == x)).sum())
+                       if (ok & (n == x)).sum() > 1 else 0.0 for x in Ns])
+        lab = "this sweep: measured W / (S kT) [kT]" if k is None or not sets else ""
+        lab += "" if k is None else (" at kT = " if lab else "kT = ") + f"{k:.3g}"
+        sets.append({"N": Ns, "W": mean, "se": se, "label": lab})
+        allN.extend(Ns.tolist())
+    if not sets:
         return []
-    Ns = np.unique(n[ok])
-    mean = np.array([v[ok & (n == x)].mean() for x in Ns])
-    se = np.array([v[ok & (n == x)].std(ddof=1) / np.sqrt((ok & (n == x)).sum()) if (ok & (n == x)).sum() > 1
-                   else 0.0 for x in Ns])
+    Ns = np.asarray(allN, float)
     T = None
     if "temperature_K" in ds:
         t = np.unique(ds["temperature_K"].values[np.isfinite(ds["temperature_K"].values)])
@@ -405,9 +419,7 @@ def bounds(ds, var=None):
     if T is None:
         notes.append("no joule axis: the points are at different physical temperatures")
     fig, _ = plot_training_energy(N=np.logspace(np.log10(Ns.min()) - 1, np.log10(Ns.max()) + 1, 40), T=T or 300.0,
-                                  joule_axis=T is not None, notes=notes,
-                                  measured={"N": Ns, "W": mean, "se": se,
-                                            "label": "this sweep: measured W / (S kT) [kT]"})
+                                  joule_axis=T is not None, notes=notes, measured=sets)
     return [("", fig)]
 
 
