@@ -27,7 +27,27 @@ def _sigmoid(y):
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation: ``f``, ``df`` (f') and ``d2f`` (f'') act elementwise on numpy arrays."""
+    """An activation: ``f``, ``df`` (f') and ``d2f`` (f'') act elementwise on numpy arrays.
+
+    Attributes
+    ----------
+    name : str
+        identity, relu, tanh, sigmoid or softplus.
+    code : int
+        The integer the numba kernels dispatch on.
+    f, df, d2f : callable
+        f, f' and f'' (f'' enters the x-Hessian; relu's is 0 away from its kink).
+    torch_name : str or None
+        The torch module it corresponds to (None for identity).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.activations import get_activation
+    >>> act = get_activation("tanh")
+    >>> float(act.f(np.array(0.0))), float(act.df(np.array(0.0))), act.torch_name
+    (0.0, 1.0, 'Tanh')
+    """
 
     name: str
     code: int
@@ -74,7 +94,24 @@ BY_CODE = {a.code: a for a in ACTIVATIONS.values()}
 
 
 def get_activation(name, argname: str = "activation") -> Activation:
-    """Look up an activation by name (case-insensitive); raise ValueError listing the known names."""
+    """Look up an activation by name (case-insensitive); raise ValueError listing the known names.
+
+    Parameters
+    ----------
+    name : str or Activation
+        identity, relu, tanh, sigmoid, softplus (an :class:`Activation` is returned as it is).
+    argname : str
+        The argument name used in error messages.
+
+    Examples
+    --------
+    >>> get_activation("ReLU").name
+    'relu'
+    >>> get_activation("swish")
+    Traceback (most recent call last):
+    ...
+    ValueError: activation: unknown activation 'swish'; expected one of ['identity', 'relu', 'sigmoid', 'softplus', 'tanh']
+    """
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str):

@@ -31,6 +31,18 @@ class EquilibriumSample:
     deltas : list of arrays
         The residuals delta_l = x_l - f(y_l) drawn from N(0, kT/kappa).
     kT : float
+        The temperature they were drawn at (energy units).
+
+    Examples
+    --------
+    >>> from analogsim import Network, sample_equilibrium
+    >>> net = Network.create([2, 4, 1], kappa=2.0, seed=0)
+    >>> eq = sample_equilibrium(net, [0.5, -0.5], kT=0.1, n_replicas=1000, seed=1)
+    >>> [x.shape for x in eq.xs]
+    [(1000, 2), (1000, 4), (1000, 1)]
+    >>> ratio, se = eq.equipartition(net.kappa)           # <kappa delta^2>/kT per layer, about 1
+    >>> bool(all(abs(ratio - 1) < 5 * se))
+    True
     """
 
     xs: list
@@ -256,6 +268,25 @@ def equipartition(kappa, deltas, kT: float):
 
     Returns (ratio, se), arrays of length L. The SE is that of the mean over samples of the per-sample
     layer average; for exact samples each kappa delta^2/kT is chi^2_1, so ratio = 1 within a few SE.
+
+    Parameters
+    ----------
+    kappa : list of arrays
+        Stiffness per layer, (n_l,) each (``net.kappa``).
+    deltas : list of arrays
+        Residuals per layer, (B, n_l) each.
+    kT : float
+        Temperature (energy units, > 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> kappa = [np.full(3, 2.0)]
+    >>> deltas = [rng.normal(0.0, np.sqrt(0.1 / 2.0), size=(20000, 3))]    # N(0, kT/kappa), kT = 0.1
+    >>> ratio, se = equipartition(kappa, deltas, kT=0.1)
+    >>> bool(abs(ratio[0] - 1) < 4 * se[0])
+    True
     """
     kT = check_scalar(kT, "kT", low=0.0, low_open=True)
     ratio, se = [], []
