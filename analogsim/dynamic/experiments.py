@@ -47,6 +47,7 @@ def reset_work(element: DoubleWell, protocol: str, tau: float, *, p: float = 0.5
     """
     if protocol not in RESET_PROTOCOLS:
         raise ValueError(f"protocol must be one of {sorted(RESET_PROTOCOLS)}, got {protocol!r}")
+    tau = check_scalar(tau, "tau", low=0.0, low_open=True)
     p = check_scalar(p, "p", low=0.0, high=1.0)
     ss = as_seedsequence(seed)
     rng = np.random.default_rng(ss.spawn(1)[0])
@@ -144,6 +145,10 @@ def lifetimes(E_b, kTs, *, n_elements=400, dt=0.2, seed=0, max_tau=2e6) -> dict:
     from ..kernels import bistable as kb
     from ..kernels.rng import seed_streams
 
+    E_b = check_scalar(E_b, "E_b", low=0.0, low_open=True)
+    max_tau = check_scalar(max_tau, "max_tau", low=0.0, low_open=True)
+    if not kTs:
+        raise ValueError(f"kTs must hold at least one temperature, got {kTs!r}")
     ss = as_seedsequence(seed)
     x, life, life_se, exact, kram, censored = [], [], [], [], [], []
     streams = seed_streams(ss, len(kTs))
@@ -162,13 +167,22 @@ def lifetimes(E_b, kTs, *, n_elements=400, dt=0.2, seed=0, max_tau=2e6) -> dict:
         exact.append(el.mean_first_passage() / tr)
         kram.append(el.kramers_time() / tr)
         censored.append(cens)
-    xa, ya, sa = np.array(x), np.log(life), np.array(life_se) / np.array(life)
-    w = 1.0 / sa ** 2
-    xm, ym = np.sum(w * xa) / w.sum(), np.sum(w * ya) / w.sum()
-    sxx = np.sum(w * (xa - xm) ** 2)
-    return {"x": x, "lifetime": life, "lifetime_se": life_se, "exact_mfpt": exact, "kramers": kram,
-            "censored": censored, "slope": float(np.sum(w * (xa - xm) * (ya - ym)) / sxx),
-            "slope_se": float(1.0 / math.sqrt(sxx)), "E_b": E_b, "n_elements": n_elements}
+    ok = np.array(censored) == 0
+    out = {"x": x, "lifetime": life, "lifetime_se": life_se, "exact_mfpt": exact, "kramers": kram,
+           "censored": censored, "slope": float("nan"), "slope_se": float("nan"), "E_b": E_b, "n_elements": n_elements,
+           "status": "ok"}
+    if not ok.all():
+        out["status"] = (f"{int(sum(censored))} elements did not escape within max_tau = {max_tau:g} tau_r: those "
+                         "lifetimes are lower bounds and are left out of the slope; raise max_tau or kT")
+    if ok.sum() >= 2:
+        xa, ya = np.array(x)[ok], np.log(np.array(life)[ok])
+        sa = (np.array(life_se) / np.array(life))[ok]
+        w = 1.0 / sa ** 2
+        xm, ym = np.sum(w * xa) / w.sum(), np.sum(w * ya) / w.sum()
+        sxx = np.sum(w * (xa - xm) ** 2)
+        out["slope"] = float(np.sum(w * (xa - xm) * (ya - ym)) / sxx)
+        out["slope_se"] = float(1.0 / math.sqrt(sxx))
+    return out
 
 
 def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "uncompute"), element=None,
@@ -188,7 +202,9 @@ def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "un
         Xte = Xte[:int(n_test)]
     train = activation_patterns(net, Xtr)
     test = activation_patterns(net, Xte)
-    budget = test.budget(p_prior=train.p)
+    tilts = prior_tilts(element, train.p, depth)
+    p_eff = np.array([element.occupation(t) for t in tilts])  # the priors the elements are adapted to
+    budget = test.budget(p_prior=p_eff)
     runs = []
     ss = as_seedsequence(seed).spawn(len(taus) * len(protocols))
     k = 0
@@ -196,6 +212,8 @@ def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "un
         for tau in taus:
             m = InferenceMachine(element, RESET_PROTOCOLS[proto](depth), tau=tau, depth=depth, t_set=t_set, dt=dt)
             r = m.run(test.y, prior=train.p if proto == "prior-adapted" else None, seed=ss[k], threads=threads)
+            if proto == "prior-adapted":
+                r.info["prior_tilt_range"] = [float(tilts.min()), float(tilts.max())]
             k += 1
             runs.append({"protocol": proto, **r.summary()})
     fits = {}
@@ -212,13 +230,21 @@ def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "un
             "p_test": test.p.tolist(), "nu_a": test.record.nu_a, "nu_a_se": test.record.nu_a_se}
 
 
+def _register():
+    from ..sweeps.tasks import register_task
+
+    register_task("dynamic", dynamic_task, requires=("tau",),
+                  description="reset work and error of a bistable element at (tau, E_b, kT)")
+
+
 def dynamic_task(params: dict, seed: int) -> dict:
     """Sweep task ``dynamic``: the mean reset work and error of one protocol at (tau, E_b, kT).
 
     Settings: ``tau`` (reset duration in units of tau_r, [dynamics]), ``kT`` ([dynamics]); in [task]: ``E_b``
-    (holding barrier, default 16), ``protocol`` (default 'standard'), ``p`` (default 0.5), ``depth`` (default 10),
+    (holding barrier, default 16), ``protocol`` (default 'standard'), ``p`` (default 0.5), ``tilt`` (reset tilt depth in kT, default 10),
     ``n_elements`` (default 2000), ``step`` (time step in tau_r, default 0.2). Results: work, se, bound, excess,
-    error, first_law.
+    error, first_law, run_status ('ok', or what went wrong: a reset error above 1e-3,
+    books that do not close; a sweep flags such points).
 
     Examples
     --------
@@ -228,7 +254,15 @@ def dynamic_task(params: dict, seed: int) -> dict:
     """
     el = DoubleWell(E_b=float(params.get("E_b", 16.0)), kT=float(params.get("kT") or 1.0))
     r = reset_work(el, str(params.get("protocol", "standard")), float(params["tau"]), p=float(params.get("p", 0.5)),
-                   n_elements=int(params.get("n_elements", 2000)), depth=float(params.get("depth", 10.0)) * el.kT,
+                   n_elements=int(params.get("n_elements", 2000)), depth=float(params.get("tilt", 10.0)) * el.kT,
                    seed=seed, dt=float(params.get("step", 0.2)), threads=1)
+    status = "ok"
+    if not math.isfinite(r["work"]) or r["first_law"] > 1e-9:
+        status = f"books do not close (first-law residual {r['first_law']:.2e} kT): reduce step"
+    elif r["error"] > 1e-3:
+        status = f"reset error {r['error']:.2e} > 1e-3: raise tau, tilt or E_b"
     return {"work": r["work"], "se": r["se"], "bound": r["bound"], "excess": r["work"] - r["bound"],
-            "error": r["error"], "first_law": r["first_law"]}
+            "error": r["error"], "first_law": r["first_law"], "run_status": status}
+
+
+_register()
