@@ -21,6 +21,7 @@ COMMANDS = {
     "check-stress": "check_stress",
     "plot": "plot",
     "validate": "validate",
+    "machine": "machine",
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
