@@ -158,7 +158,7 @@ def _load_optional() -> None:
     if _OPTIONAL_LOADED:
         return
     _OPTIONAL_LOADED = True
-    for mod in ("analogsim.sweeps.engine_tasks",):
+    for mod in ("analogsim.sweeps.engine_tasks", "analogsim.dynamic.experiments"):
         try:
             importlib.import_module(mod)
         except ImportError:  # the engine is not there (yet): its kinds are simply not offered
