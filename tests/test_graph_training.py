@@ -70,3 +70,18 @@ def test_conv_net_learns_digits_physically():
                 kappa_out=1e-3, batch_size=16, seed=1)
     assert res.records["test_accuracy"][-1] >= 0.94, res.summary()
     assert res.first_law_residual_max < 1e-11
+
+
+def test_joint_fidelity_learns_with_closed_books():
+    net, ds = digits_conv_net(small=True)
+    kw = dict(presentations=30, mu=2.0, kT=1e-7, kappa_out=0.05, batch_size=16, seed=1, n_records=2,
+              fidelity="joint", neuron_mobility=5.0, dt=0.05)
+    res = train(net, ds.x_train[:400], ds.t_train[:400], ds.x_test[:200], ds.t_test[:200], **kw)
+    assert res.records["test_loss"][-1] < 0.5 * res.records["test_loss"][0]
+    assert res.first_law_residual_max < 1e-12
+    assert res.Q_x > 0 and res.W_sw > 0 and res.settings["fidelity"] == "joint"
+    with pytest.raises(ValueError, match="unstable for the neurons"):
+        train(net, ds.x_train[:40], ds.t_train[:40], presentations=1, mu=1.0, kT=0.0, kappa_out=0.05,
+              fidelity="joint", neuron_mobility=100.0, dt=0.5)
+    with pytest.raises(ValueError, match="fidelity must be"):
+        train(net, ds.x_train[:40], ds.t_train[:40], presentations=1, mu=1.0, kT=0.0, fidelity="both")

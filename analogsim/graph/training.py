@@ -16,8 +16,14 @@ differences are booked; the residual is reported). Eq. 15's prediction ``W = sum
 bound ``2 N S kT rho`` (N: trainable parameters only, S: presentations, rho = <|g|^2>/var g) are booked beside
 them as predictions, never in their place.
 
+With ``fidelity='joint'`` the neurons (mobility Gamma, at kT, output hard-clamped) and the parameters follow
+Euler-Maruyama Langevin dynamics together for tau_inf per presentation, the neuron state carrying over from entry
+to entry; every neuron move books neuron heat and every parameter move parameter heat, as exact energy
+differences, so the same first law closes.
+
 The clamped minimum is found by a fixed-point iteration in residual coordinates (x_l = f(y_l) + delta_l;
-delta_m = -(1/kappa_m) sum_l A_{l,m}^T sigma_l, a contraction for small kappa_out/kappa_hidden), to a relative
+delta_m = -(1/kappa_m) sum_l A_{l,m}^T sigma_l, Gauss-Seidel in reverse topological order; a contraction for small
+kappa_out/kappa_hidden), to a relative
 gradient norm ``tol``; rows that do not converge fall back to Newton (:func:`~analogsim.graph.equilibrium.
 clamped_minimum`) and are counted in ``fallbacks``.
 """
@@ -161,9 +167,37 @@ def _minimum(net, x0, t, tol, stats):
     return xs, H
 
 
+def _joint_presentation(net, xs, clamp, e_cur, n_sub, dt, gam, mu, kT, lam, rng, energy_of, s):
+    """n_sub joint Euler-Maruyama steps of neurons then parameters; returns (mean g, sum |g|^2, E, Q_x, Q_theta)."""
+    B = xs[0].shape[0]
+    L = net.n_layers - 1
+    sx, sth = np.sqrt(2 * gam * kT * dt), np.sqrt(2 * kT * mu * dt)
+    q_x = q_th = gsq = 0.0
+    g_acc = np.zeros(net.n_params)
+    for _ in range(n_sub):
+        _, gx = E.energy_and_grad(net, xs, clamp, input_force=False)
+        for l in range(1, L):
+            xs[l] = xs[l] - gam * dt * gx[l] + sx * rng.standard_normal(xs[l].shape)
+        e = energy_of(xs, clamp)
+        q_x += e_cur - e
+        e_cur = e
+        g = E.params_from_stress(net, xs, E.stress(net, xs), per_sample=False) / B + lam * net.theta
+        net.theta += -mu * dt * g + sth * rng.standard_normal(net.n_params)
+        if not np.all(np.isfinite(net.theta)) or not all(np.all(np.isfinite(x)) for x in xs):
+            raise DivergenceError(f"train: non-finite state at presentation {s}", step=s,
+                                  cause="reduce dt, mu or kT")
+        e = energy_of(xs, clamp)
+        q_th += e_cur - e
+        e_cur = e
+        g_acc += g
+        gsq += float(g @ g)
+    return g_acc / n_sub, gsq, e_cur, q_x, q_th
+
+
 def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int, mu: float, tau_inf: float = 1.0,
           kT: float, kappa_out: float | None = None, batch_size: int = 1, weight_decay: float = 0.0,
-          tol: float = 1e-10, seed=None, n_records: int = 10) -> GraphTrainResult:
+          tol: float = 1e-10, seed=None, n_records: int = 10, fidelity: str = "separated",
+          neuron_mobility: float = 1.0, dt: float | None = None) -> GraphTrainResult:
     r"""Train a graph network physically: stress-driven parameter Langevin annealing at temperature kT (Eq. 11).
 
     Parameters
@@ -194,6 +228,16 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
         Seeds the presentation order and the thermal noise.
     n_records : int
         Records of the loss curves.
+    fidelity : {'separated', 'joint'}
+        'separated': neurons at the clamped minimum, one parameter step per presentation (module docstring).
+        'joint': neurons (mobility ``neuron_mobility``, at kT, output hard-clamped) and parameters follow
+        Euler-Maruyama Langevin dynamics together with step ``dt`` for tau_inf per presentation; the neuron state
+        carries over from entry to entry (the first entry starts at its clamped minimum). Books per step are exact
+        energy differences: neuron heat when the neurons move, parameter heat when the parameters move.
+    neuron_mobility : float
+        Gamma (joint fidelity); Gamma dt lambda_max < 2 is checked at the start.
+    dt : float, optional
+        Joint-fidelity step (default tau_inf / 10; tau_inf/dt is rounded to a whole number of steps).
 
     Returns
     -------
@@ -216,6 +260,12 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
     kT = check_kT(kT)
     lam = check_scalar(weight_decay, "weight_decay", low=0.0)
     B = check_scalar(batch_size, "batch_size", low=1, integer=True)
+    if fidelity not in ("separated", "joint"):
+        raise ValueError(f"fidelity must be 'separated' or 'joint', got {fidelity!r}")
+    gam = check_scalar(neuron_mobility, "neuron_mobility", low=0.0, low_open=True)
+    dt = tau / 10 if dt is None else check_scalar(dt, "dt", low=0.0, low_open=True)
+    n_sub = max(int(round(tau / dt)), 1)
+    dt = tau / n_sub
     n_records = check_scalar(n_records, "n_records", low=1, integer=True)
     X = net.check_input(x_train, "x_train")
     T = net.check_output(t_train, name="t_train")
@@ -273,29 +323,45 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
             E_start = E_before = e_min = float(np.mean(Hm)) + decay
             e_old = E_start
             w = 0.0
+            if fidelity == "joint":
+                from .dynamics import lambda_max
+
+                dtl = gam * dt * lambda_max(net, xs, clamp)
+                if dtl >= 2:
+                    raise ValueError(f"dt = {dt} is unstable for the neurons: Gamma dt lambda_max = {dtl:.3g} >= 2; "
+                                     f"use dt < {2 * dt / dtl:.3g}")
         else:
             E_before = e_old
             sw = [x0] + xs[1:-1] + [t]
             e_sw = energy_of(sw, clamp)
             w = e_sw - E_before
-            xs, Hm = _minimum(net, x0, t, tol, stats)
-            e_min = float(np.mean(Hm)) + decay
-        q_x = (E_before + w) - e_min
-        g = E.params_from_stress(net, xs, E.stress(net, xs), per_sample=False) / B + lam * net.theta
-        step = -mu * tau * g + noise * rng.standard_normal(N)
-        net.theta += step
-        if not np.all(np.isfinite(net.theta)):
-            raise DivergenceError(f"train: non-finite parameters at presentation {s}", step=s,
-                                  cause="reduce mu tau_inf or kT")
-        e_new = energy_of(xs, clamp)
-        q_th = e_min - e_new
+            if fidelity == "joint":
+                xs = sw
+            else:
+                xs, Hm = _minimum(net, x0, t, tol, stats)
+                e_min = float(np.mean(Hm)) + decay
+        if fidelity == "joint":
+            g, gg, e_new, q_x, q_th = _joint_presentation(net, xs, clamp, E_before + w, n_sub, dt, gam, mu, kT, lam,
+                                                          rng, energy_of, s)
+            W15 += mu * dt * gg
+            gsq += gg / n_sub
+        else:
+            q_x = (E_before + w) - e_min
+            g = E.params_from_stress(net, xs, E.stress(net, xs), per_sample=False) / B + lam * net.theta
+            step = -mu * tau * g + noise * rng.standard_normal(N)
+            net.theta += step
+            if not np.all(np.isfinite(net.theta)):
+                raise DivergenceError(f"train: non-finite parameters at presentation {s}", step=s,
+                                      cause="reduce mu tau_inf or kT")
+            e_new = energy_of(xs, clamp)
+            q_th = e_min - e_new
+            gg = float(g @ g)
+            W15 += mu * tau * gg
+            gsq += gg
         W_sw += w
         Q_x += q_x
         Q_th += q_th
         res_max = max(res_max, abs((e_new - E_before) - (w - q_x - q_th)))
-        gg = float(g @ g)
-        W15 += mu * tau * gg
-        gsq += gg
         d = g - mean_g
         mean_g += d / s
         m2 += d * (g - mean_g)
@@ -308,4 +374,4 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
     return GraphTrainResult(net, rec, W_sw, Q_x, Q_th, e_old - E_start, res_max, W15, mean_gsq, var_g, rho,
                             2 * N * S * kT * rho, N, S, kT, stats["fallbacks"], stats["max_gn"], stats["sweeps"] / S,
                             {"mu": mu, "tau_inf": tau, "kappa_out": kout, "batch_size": B, "weight_decay": lam,
-                             "tol": tol})
+                             "tol": tol, "fidelity": fidelity, "neuron_mobility": gam, "dt": dt})
