@@ -412,7 +412,8 @@ def run(args) -> int:
                     "n_test": ds.n_test, "seed": seed, "run_seed": run_seed, "fallback_fraction": frac,
                     "presentations_per_s": rate})
     notes = []
-    if frac > FALLBACK_WARN:
+    has_fallback_flag = any("fallback" in getattr(f, "code", "") for f in (getattr(res, "health", None) or []))
+    if frac > FALLBACK_WARN and not has_fallback_flag:
         notes.append(f"warning: {100 * frac:.0f}% of the presentations took the slow Newton fallback solver "
                      "(the fixed point did not converge)" + ("; give --kappa-out for the fast soft clamp" if hard
                                                              else "; a softer --kappa-out converges faster"))
@@ -430,16 +431,22 @@ def run(args) -> int:
 
 
 def health_notes(summary: dict, res) -> list[str]:
-    """Health flags of a finished run, printed with its summary (one place: the run-health checks hook in here).
+    """Health flags of a finished run, printed with its summary (the one place where they are printed).
 
-    Returns a list of short sentences (empty: nothing to flag); ``summary["health"]``, when the result
-    carries one, is the source.
+    Returns short lines (empty: nothing to flag), from the result's ``health`` flags
+    (:mod:`analogsim.health`) when it carries them.
+
+    Examples
+    --------
+    >>> health_notes({}, None)
+    []
     """
-    h = summary.get("health")
-    if isinstance(h, dict):
-        flags = h.get("flags") or h.get("reasons") or []
-        return [f"warning: {f}" for f in flags] if isinstance(flags, (list, tuple)) else []
-    return []
+    flags = getattr(res, "health", None)
+    if not flags:
+        return []
+    from ..health import format_flags
+
+    return format_flags(flags).splitlines()
 
 
 def _print_summary(summary: dict, res) -> None:

@@ -137,7 +137,13 @@ def run_sweep(config, out=None, *, backend=None, workers: int | None = None, sch
     points = config.points()
     done = store.finished(points, include_failed=not rerun_failed) if resuming else {}
     todo = [p for p in points if p.key not in done]
-    estimate_points(config, todo, check=True)  # a point that cannot fit in memory is refused before any work
+    est = estimate_points(config, todo, check=True)  # a point that cannot fit in memory is refused before any work
+    if est["seconds"] > 3600:
+        from ..progress import format_seconds
+
+        log.warning("this sweep needs at least about %s of compute for %d point(s) (a lower bound; "
+                    "`analogsim sweep CONFIG --dry-run` shows the estimate); Ctrl-C stops it, finished points are kept",
+                    format_seconds(est["seconds"]), len(todo))
     if backend is None:
         backend = make_backend(workers, scheduler, dask_local, connect_timeout=connect_timeout)
     summary = SweepSummary(name=config.name, out=str(store.path), results=str(store.path / RESULTS_FILE),
