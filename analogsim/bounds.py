@@ -154,6 +154,16 @@ class ActivityRecord:
         ``{"layer": l, "n": n_l, "nu_a": ..., "p": ...}`` for each relu layer l (1-based).
     counts : ndarray
         Active neurons per sample, shape (n_samples,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> from analogsim.bounds import measure_activity
+    >>> net = Network.create([4, 8, 3], activations="relu", seed=0)
+    >>> rec = measure_activity(net, np.eye(4))
+    >>> rec.n_samples, rec.counts.shape, rec.nu
+    (4, (4,), 11)
     """
 
     nu: int
@@ -329,7 +339,23 @@ def training_gamma(W, N, S, kT, rho=1.0) -> dict:
 # -------------------------------------------------------------------- Eq. 17: digital (Landauer)
 @dataclass(frozen=True)
 class DigitalCost:
-    """FLOPs, bits erased and the Landauer energy of a digital computation."""
+    """FLOPs, bits erased and the Landauer energy of a digital computation (Eq. 17).
+
+    Attributes
+    ----------
+    flops : float
+    bits : float
+        Bits erased (flops x bits per FLOP).
+    energy : Energy
+        bits x kT ln 2, in kT (``nat``), joules and bits.
+
+    Examples
+    --------
+    >>> from analogsim.bounds import digital_training
+    >>> c = digital_training(1e9, 1)                  # 6 N_a D FLOPs of 16 bits
+    >>> c.bits, c.as_dict()["flops"]
+    (96000000000.0, 6000000000.0)
+    """
 
     flops: float
     bits: float
@@ -430,7 +456,17 @@ def brain_estimates(neurons: float = 1e11, rate_hz: float = 10.0, power_w: float
 
 
 def table1(**kwargs) -> dict:
-    """Table I recomputed from printed assumptions; see :func:`analogsim.table1.table1`."""
+    """Table I recomputed from printed assumptions; see :func:`analogsim.table1.table1`.
+
+    Every cell is computed from the assumptions it prints, next to the paper's value and the ratio; a cell that
+    the stated formulas do not reproduce says so (it is never forced to agree).
+
+    Examples
+    --------
+    >>> t = table1()
+    >>> t["T_K"], len(t["rows"]) > 0
+    (300.0, True)
+    """
     from .table1 import table1 as _t
 
     return _t(**kwargs)
