@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..cli import EXIT_OK, EXIT_USAGE
-from ._common import emit_json, int_list
+from ._common import allow_negative_numbers, emit_json, int_list
 
 EXAMPLES = """examples:
   analogsim bounds table1                       Table I recomputed, with assumptions and ratios
@@ -35,6 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     def add(name, help, func):
         q = sub.add_parser(name, help=help, description=help)
+        allow_negative_numbers(q)  # '--work -1e-3' is a value (then validated), not an option
         q.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         q.set_defaults(func=func)
         return q
