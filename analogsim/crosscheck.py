@@ -54,7 +54,13 @@ def _torch():
 
 
 def torch_available() -> bool:
-    """True when torch can be imported (the autograd reference is then used)."""
+    """True when torch can be imported (the autograd reference is then used).
+
+    Examples
+    --------
+    >>> isinstance(torch_available(), bool)
+    True
+    """
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -271,6 +277,14 @@ def stress_gradient(net, x0, target):
 
     Returns ``(gradient (N,), ClampedMinimum)``. This is the default ``stress_fn`` of
     :func:`stress_backprop_case`.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([3, 8, 2], activations=["tanh", "identity"], seed=0)
+    >>> g, m = stress_gradient(net, [[0.1, 0.2, 0.3]], [[0.3, -0.1]])
+    >>> g.shape, m.converged
+    ((50,), True)
     """
     from .equilibrium import clamped_minimum
 
@@ -282,6 +296,13 @@ def fit_slope(ratios, errors, fit_range=(1e-6, 1e-3)):
     """Least-squares slope of log(error) vs log(r) and the median of error/r over ``fit_range``.
 
     Returns ``(slope, constant)``; NaN when fewer than two positive errors lie in the range.
+
+    Examples
+    --------
+    >>> r = [1e-6, 1e-5, 1e-4, 1e-3, 1.0]
+    >>> slope, C = fit_slope(r, [3 * x for x in r])           # error = 3 r exactly
+    >>> round(slope, 6), round(C, 6)
+    (1.0, 3.0)
     """
     r = np.asarray(ratios, np.float64)
     e = np.asarray(errors, np.float64)
@@ -386,6 +407,14 @@ def assess_case(case: dict, *, slope_tol: float = SLOPE_TOL, min_error_at_one: f
     the minimum (recursion residual <= ``max_recursion``).
 
     Returns a dict of booleans ``slope_ok``, ``limit_ok``, ``recursion_ok``, ``exact_ok`` and ``passed``.
+
+    Examples
+    --------
+    >>> r = [1e-6, 1e-5, 1e-4, 1e-3, 1.0]
+    >>> case = {"depth": 2, "ratios": r, "rel_error": [2 * x for x in r[:-1]] + [0.6], "slope": 1.0,
+    ...         "recursion_residual": 1e-14}
+    >>> assess_case(case)["passed"]
+    True
     """
     errs = np.asarray(case["rel_error"], np.float64)
     rr = case.get("recursion_residual", float("nan"))
@@ -411,6 +440,12 @@ def make_case_data(depth: int, activation: str, *, width: int = 16, n_in: int = 
     the hidden layers use ``activation`` and the output layer ``output_activation`` (None: ``activation``);
     inputs ~ N(0, 1), targets ~ N(0, target_scale^2). The weights and data depend on (seed, depth) only, so
     the activations of one depth are compared on the same net. Returns ``(net, x0, target)``.
+
+    Examples
+    --------
+    >>> net, x0, target = make_case_data(2, "tanh", width=8, batch=4)
+    >>> net.sizes, x0.shape, target.shape
+    ((4, 8, 2), (4, 4), (4, 2))
     """
     from .network import Network
 
@@ -506,7 +541,14 @@ def _fmt(x, spec=".2e"):
 
 
 def format_table(report: dict) -> str:
-    """A human-readable table of :func:`stress_backprop_check`'s report."""
+    """A human-readable table of :func:`stress_backprop_check`'s report.
+
+    Examples
+    --------
+    >>> rep = stress_backprop_check(depths=[2], activations=["tanh"], ratios=[1e-6, 1e-4, 1e-3, 1.0])
+    >>> print(format_table(rep).splitlines()[0])
+    stress at the clamped minimum vs backprop of (kappa_out/2)|f(x0) - t|^2, r = kappa_out/kappa_hidden
+    """
     ratios = np.asarray(report["cases"][0]["ratios"]) if report["cases"] else np.array([])
     show = [r for r in (1e-6, 1e-3, 1e-1, 1.0) if np.any(np.isclose(ratios, r))]
     fr = report["fit_range"]
@@ -537,7 +579,14 @@ def format_table(report: dict) -> str:
 
 
 def report_to_json(report: dict) -> dict:
-    """The report with NaN replaced by None (strict JSON)."""
+    """The report with NaN replaced by None (strict JSON).
+
+    Examples
+    --------
+    >>> import json
+    >>> json.dumps(report_to_json({"slope": float("nan"), "cases": [1.5]}))
+    '{"slope": null, "cases": [1.5]}'
+    """
     def clean(o):
         if isinstance(o, float) and not math.isfinite(o):
             return None
@@ -557,6 +606,15 @@ def plot_report(report: dict, path) -> None:
 
     Depth-1 errors (zero to rounding) are drawn at the floor 1e-17. A dotted line shows error = r.
     The file is written atomically; the format follows the suffix (png, svg, pdf).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> rep = stress_backprop_check(depths=[2], activations=["tanh"], ratios=[1e-6, 1e-4, 1e-3, 1.0])
+    >>> path = os.path.join(tempfile.mkdtemp(), "stress.png")
+    >>> plot_report(rep, path)
+    >>> os.path.getsize(path) > 0
+    True
     """
     import io
     from pathlib import Path
