@@ -159,6 +159,9 @@ def finish(fig, axes, xlabel, ylabel, title, xscale="log", yscale="log", notes=(
             if scale == "log":
                 lo, hi = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())
                 _tidy_log(ax.xaxis if which == "x" else ax.yaxis, lo, hi)
+    notes = list(notes)
+    for ax in axes:
+        notes.extend(_mark_coinciding(ax))
     handles, labels = [], []
     for ax in axes:
         h, lab = ax.get_legend_handles_labels()
@@ -176,6 +179,36 @@ def finish(fig, axes, xlabel, ylabel, title, xscale="log", yscale="log", notes=(
         labels = [textwrap.fill(t, 46, subsequent_indent="  ") for t in labels]
         fig.legend(handles, labels, loc="outside right upper", fontsize=7, title=legend_title,
                    title_fontsize=7, frameon=False)
+
+
+def _mark_coinciding(ax, rtol: float = 0.03) -> list:
+    """Data lines (error-bar series) that lie on top of each other: the later one gets larger open markers so
+    both show, and a note says which coincide and how closely (returned)."""
+    series = []
+    for c in ax.containers:
+        line = getattr(c, "lines", (None,))[0]
+        if line is None or not c.get_label() or c.get_label().startswith("_"):
+            continue
+        x, y = (np.asarray(a, float) for a in line.get_data())
+        series.append((c.get_label().split(":")[0], x, y, line))
+    notes, done = [], set()
+    for i in range(len(series)):
+        for j in range(i + 1, len(series)):
+            li, xi, yi, _ = series[i]
+            lj, xj, yj, line = series[j]
+            if j in done or xi.shape != xj.shape or not np.allclose(xi, xj):
+                continue
+            ok = np.isfinite(yi) & np.isfinite(yj) & (yi != 0)
+            if ok.sum() < 2:
+                continue
+            dev = float(np.max(np.abs(yj[ok] / yi[ok] - 1.0)))
+            if dev < rtol:
+                done.add(j)
+                line.set_markerfacecolor("none")
+                line.set_markersize(line.get_markersize() + 3 + 2 * len(done))
+                line.set_markeredgewidth(1.4)
+                notes.append(f"{lj} coincides with {li} (within {100 * dev:.1f} %): open markers")
+    return notes
 
 
 def thin_overlaps(fig) -> None:
@@ -198,8 +231,8 @@ def thin_overlaps(fig) -> None:
 
 
 class Merger:
-    """Draw reference lines once: a line equal (rtol 1e-9) to one already drawn gets no new artist; the
-    first one's label then says for which values it stands.
+    """Draw reference lines once: a line within ``rtol`` (3 %) of one of the same kind already drawn gets no
+    new artist; the first one's label then says for which values it stands and how closely they agree.
 
     Examples
     --------
@@ -211,26 +244,33 @@ class Merger:
     ['bound (one line: identical for width = 2, width = 4)']
     """
 
-    def __init__(self, ax):
+    def __init__(self, ax, rtol: float = 0.03):
         self.ax = ax
-        self.drawn = []  # (label, x, y, line, [who])
+        self.rtol = rtol
+        self.drawn = []  # [label, x, y, line, [who], largest relative deviation]
 
     def plot(self, x, y, label, who=None, **kw) -> None:
         x, y = np.asarray(x, float), np.asarray(y, float)
-        for lab, x0, y0, line, whos in self.drawn:
-            if lab == label and x0.shape == x.shape and np.allclose(x0, x, rtol=1e-9, equal_nan=True) \
-                    and np.allclose(y0, y, rtol=1e-9, equal_nan=True):
-                whos.append(who)
-                return
+        for entry in self.drawn:
+            lab, x0, y0, line, whos, _ = entry
+            if lab == label and x0.shape == x.shape and np.allclose(x0, x, rtol=1e-9, equal_nan=True):
+                ok = np.isfinite(y0) & np.isfinite(y) & (y0 != 0)
+                if ok.any() and (np.isfinite(y0) == np.isfinite(y)).all():
+                    dev = float(np.max(np.abs(y[ok] / y0[ok] - 1.0)))
+                    if dev <= self.rtol:
+                        whos.append(who)
+                        entry[5] = max(entry[5], dev)
+                        return
         (line,) = self.ax.plot(x, y, label=label, **kw)
-        self.drawn.append((label, x, y, line, [who]))
+        self.drawn.append([label, x, y, line, [who], 0.0])
 
     def finalize(self) -> None:
         seen = set()
-        for lab, _x, _y, line, whos in self.drawn:
+        for lab, _x, _y, line, whos, dev in self.drawn:
             whos = [w for w in whos if w]
             if len(whos) > 1:
-                line.set_label(f"{lab} (one line: identical for {', '.join(whos)})")
+                how = "identical" if dev < 1e-9 else f"within {100 * dev:.1f} %"
+                line.set_label(f"{lab} (one line: {how} for {', '.join(whos)})")
             elif lab in seen:
                 line.set_label(f"_{lab}")  # same kind of line for another hue: one legend entry per kind
             seen.add(lab)

@@ -158,9 +158,14 @@ EQ16 = "2 N S kT (Eq. 16; a bound only at kT = kT*)"
 EQ16_RHO = "2 N S rho kT, measured rho (Eq. 16 at kT* only)"
 
 
+def _training(ds) -> bool:
+    """Training results (kind 'train', or no kind recorded): only these have a training work W."""
+    return ds.attrs.get("kind", "train") == "train"
+
+
 def _energy_vs(ds, x, xlabel, var=None):
     var = var or "work"
-    if var not in ds or x not in ds[var].dims:
+    if var not in ds or x not in ds[var].dims or not _training(ds):
         return []
     ds = _with_flags(ds, ds.attrs.get("_include_flagged"))
     out = []
@@ -241,7 +246,7 @@ def energy_vs_n_train(ds, var=None):
 def energy_vs_N(ds, var=None):
     """Training work against the parameter count N (log-log), with 2 N S kT and the fitted slope."""
     var = var or "work"
-    if var not in ds or "n_params" not in ds:
+    if var not in ds or "n_params" not in ds or not _training(ds):
         return []
     xdim = next((d for d in ("width", "depth") if d in ds[var].dims), None)
     if xdim is None:
@@ -368,7 +373,7 @@ def bounds(ds, var=None):
     W / (S kT), one point per parameter count N (mean ± SE over all other coordinates, flagged points left
     out; one set of points per value of a swept kT). The joule axis is drawn only when every point shares one physical temperature (the run's,
     from its results), and is labelled with it."""
-    if "work" not in ds or "n_params" not in ds:
+    if "work" not in ds or "n_params" not in ds or not _training(ds):
         return []
     try:
         from .plot_bounds import plot_training_energy

@@ -280,3 +280,24 @@ def test_accuracy_beside_the_loss_and_choosing_the_variable(tmp_path):
         standard_figures(ds, tmp_path, y="work", x="nope")
     (_, fig), = FIGURES["curve"](ds, "test_accuracy", "kT")
     assert fig.axes[0].get_ylabel() == "held-out accuracy [fraction]"
+
+
+def test_inference_work_is_not_drawn_as_training_work():
+    """A relax sweep has `work` and `n_params` too (inference work): no training-energy or bounds figure."""
+    ds = short_N().assign_attrs(kind="relax")
+    assert FIGURES["bounds"](ds) == [] and energy_vs_N(ds) == []
+    assert FIGURES["bounds"](short_N().assign_attrs(kind="train"))
+
+
+def test_coinciding_data_lines_are_drawn_distinguishably_with_a_note():
+    """work_vs_tau at two temperatures: L^2 does not depend on T, so the two curves lie on each other."""
+    tau = np.array([4.0, 16.0, 64.0, 256.0])
+    W = np.stack([2 / tau, 2.02 / tau])[:, :, None] * np.array([1.0, 1.01])  # (kT, tau, seed)
+    ds = xr.Dataset({"work": (["kT", "tau", "seed"], W)}, coords={"kT": [1e-3, 1e-2], "tau": tau, "seed": [0, 1]},
+                    attrs={"kind": "relax"})
+    (_, fig), = work_vs_tau(ds)
+    texts = _legend(fig)
+    assert any(t.startswith("kT = 0.01 coincides with kT = 0.001 (within 1.0 %)") for t in texts), texts
+    second = fig.axes[0].containers[1].lines[0]
+    assert second.get_markerfacecolor() == "none"  # open markers: the first line stays visible inside
+    assert any("one line: within 1.0 % for kT = 0.001, kT = 0.01" in t for t in texts)  # the L^2/tau guides
