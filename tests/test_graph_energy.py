@@ -124,6 +124,10 @@ def test_energy_and_derivatives_match_autograd(case, soft):
     hv = E.hvp_x(net, xs, v, clamp)
     for l in range(net.n_layers):
         assert _rel(hv[l], hv_t[l].numpy()) < 1e-12, f"Hv layer {l}"
+    # Hessian-vector product in the trainable parameters (neurons fixed)
+    vt = rng.standard_normal(net.n_params)
+    hth_t = torch.autograd.grad((gx_t[-1] * _t(vt)).sum(), th, retain_graph=True)[0].numpy()
+    assert _rel(E.hvp_theta(net, xs, vt), hth_t) < 1e-12
 
 
 def test_dense_chain_is_the_special_case():

@@ -30,7 +30,7 @@ import numpy as np
 from ..hamiltonian import OutputClamp
 
 __all__ = ["OutputClamp", "energy_and_grad", "layer_terms", "residuals", "energy", "stress", "grad_x", "grad_params",
-           "params_from_stress", "hvp_x", "power_lambda_max", "check_state"]
+           "params_from_stress", "hvp_x", "hvp_theta", "power_lambda_max", "check_state"]
 
 
 def check_state(net, xs, name: str = "xs") -> list:
@@ -215,6 +215,54 @@ def hvp_x(net, xs, v, clamp: OutputClamp | None = None):
     if clamp is not None and not clamp.hard:
         out[-1] += clamp.stiffness * v[-1]
     return out
+
+
+def _forward_with(op, x, w):
+    """op(x) with the weight replaced by ``w`` (a direction in parameter space)."""
+    saved = op.weight
+    op.weight = w
+    try:
+        return op.forward(x)
+    finally:
+        op.weight = saved
+
+
+def hvp_theta(net, xs, v, reduce: str = "sum"):
+    r"""The Hessian of H in the trainable parameters at fixed neurons, applied to ``v`` (N,).
+
+    y is linear in theta at fixed x, so with :math:`\dot y_l = \partial y_l/\partial\theta\cdot v` (the graph's
+    pre-activations with the weights replaced by v, plus v's bias) the directional derivative of the stress is
+    :math:`\dot\sigma_l = \kappa_l (f'^2 - \delta_l f'')\,\dot y_l` and :math:`Hv = \sum (\partial y/\partial\theta)^T
+    \dot\sigma` (Eq. 9 with sigma-dot). Returns (N,) summed or averaged over the batch, or (B, N) with 'none'.
+    """
+    if reduce not in ("sum", "mean", "none"):
+        raise ValueError(f"reduce must be 'sum', 'mean' or 'none', got {reduce!r}")
+    xs = check_state(net, xs)
+    v = np.asarray(v, dtype=net.dtype)
+    if v.shape != (net.n_params,):
+        raise ValueError(f"v must have shape ({net.n_params},) (one entry per trainable parameter), got {v.shape}")
+    ys, deltas, fps = layer_terms(net, xs)
+    B = xs[0].shape[0]
+    sdot = []
+    for l in range(1, net.n_layers):
+        yd = np.zeros((B, net.sizes[l]), dtype=net.dtype)
+        for k in net.edges_in[l]:
+            op = net.edges[k].op
+            if op.trainable:
+                w0 = net.w_offsets[k]
+                yd += _forward_with(op, xs[net.src[k]], v[w0:w0 + op.n_params].reshape(op.weight_shape))
+        b = net.biases[l - 1]
+        if b is not None:
+            b0 = net.b_offsets[l - 1]
+            vb = v[b0:b0 + b.size]
+            yd += np.repeat(vb, net.sizes[l] // b.size) if net.layers[l].bias == "channel" else vb
+        act = net.activations[l - 1]
+        fp = fps[l - 1]
+        sdot.append(net.kappa[l - 1] * (fp * fp - deltas[l - 1] * act.d2f(ys[l - 1])) * yd)
+    if reduce == "none":
+        return params_from_stress(net, xs, sdot, per_sample=True)
+    out = params_from_stress(net, xs, sdot, per_sample=False)
+    return out / B if reduce == "mean" else out
 
 
 def power_lambda_max(net, xs, n_iter: int = 50, seed=0, clamp: OutputClamp | None = None) -> float:
