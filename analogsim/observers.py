@@ -30,7 +30,14 @@ __all__ = ["Observer", "Books", "EnergyMoments", "ParamForce", "Trajectory", "Ja
 
 @dataclass(frozen=True)
 class Observer:
-    """Base class of the observers (a name and its options)."""
+    """Base class of the observers (a name and its options).
+
+    Examples
+    --------
+    >>> from analogsim.observers import Books, Trajectory
+    >>> [o.name for o in (Books(), Trajectory(every=10))]
+    ['books', 'trajectory']
+    """
 
     name = "observer"
 
@@ -45,6 +52,17 @@ class Books(Observer):
     ``first_law_residual`` = H_end - H_start - W - Q measures the discretisation error (exactly zero,
     to rounding, for identity nets, where H is quadratic); MALA books the energy change of each
     accepted move, so its residual is rounding only.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.simulate import relax
+    >>> net = Network.create([1, 3, 1], kappa=1.0, seed=0)
+    >>> from analogsim.protocols import Ramp
+    >>> r = relax(net, None, input_protocol=Ramp([0.0], [1.0], tau=1.0), kT=0.0, dt=0.01, n_steps=100,
+    ...           record=[Books()], seed=0)
+    >>> bool(abs(r.first_law_residual).max() < 1e-3), r.work.shape
+    (True, (1,))
     """
 
     name = "books"
@@ -52,7 +70,20 @@ class Books(Observer):
 
 @dataclass(frozen=True)
 class EnergyMoments(Observer):
-    """Time sums of the layer energies per replica, recorded after ``burn_in`` steps."""
+    """Time sums of the layer energies per replica, recorded after ``burn_in`` steps.
+
+    They give the energy moments and the equipartition ratio <kappa delta^2>/kT per layer on the result.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.simulate import relax
+    >>> net = Network.create([1, 3, 1], kappa=1.0, seed=0)
+    >>> r = relax(net, [0.2], kT=0.1, dt=0.02, n_steps=200, n_replicas=64, integrator="mala",
+    ...           record=[EnergyMoments(burn_in=50)], seed=1)
+    >>> r.equipartition.shape, r.n_recorded
+    ((2,), 150)
+    """
 
     burn_in: int = 0
     name = "energy"
@@ -63,7 +94,21 @@ class EnergyMoments(Observer):
 
 @dataclass(frozen=True)
 class ParamForce(Observer):
-    """Mean of dH/dtheta over recorded steps and replicas (layout of ``net.theta``)."""
+    """Mean of dH/dtheta over recorded steps and replicas (layout of ``net.theta``).
+
+    With only the input clamped it estimates dF/dtheta = 0 (the free energy does not depend on the
+    parameters); Euler-Maruyama's bias shows up as a spurious non-zero mean at large steps.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.simulate import relax
+    >>> net = Network.create([1, 3, 1], kappa=1.0, seed=0)
+    >>> r = relax(net, [0.2], kT=0.1, dt=0.02, n_steps=100, n_replicas=32, integrator="mala",
+    ...           record=[ParamForce()], seed=1)
+    >>> r.param_force.shape == (net.n_params,)
+    True
+    """
 
     burn_in: int = 0
     name = "param_force"
@@ -74,7 +119,18 @@ class ParamForce(Observer):
 
 @dataclass(frozen=True)
 class Trajectory(Observer):
-    """Save the state every ``every`` steps (after steps every, 2 every, ...), flat layout (B, n_total)."""
+    """Save the state every ``every`` steps (after steps every, 2 every, ...), flat layout (B, n_total).
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.simulate import relax
+    >>> net = Network.create([1, 3, 1], kappa=1.0, seed=0)
+    >>> r = relax(net, [0.2], kT=0.1, dt=0.02, n_steps=100, n_replicas=4, integrator="mala",
+    ...           record=[Trajectory(every=25)], seed=1)
+    >>> r.trajectory.shape                       # (saves, replicas, n_0 + n_1 + n_2)
+    (4, 4, 5)
+    """
 
     every: int = 1
     name = "trajectory"
@@ -87,7 +143,17 @@ _BY_NAME = {"books": Books, "energy": EnergyMoments, "param_force": ParamForce, 
 
 
 def parse_record(record) -> dict:
-    """Observers from ``record`` (observer objects and/or names) -> {name: observer}."""
+    """Observers from ``record`` (observer objects and/or names) -> {name: observer}.
+
+    Examples
+    --------
+    >>> sorted(parse_record(("books", Trajectory(every=5))))
+    ['books', 'trajectory']
+    >>> parse_record(["energies"])
+    Traceback (most recent call last):
+    ...
+    ValueError: record[0] must be an observer or one of ['books', 'energy', 'param_force', 'trajectory'], got 'energies'
+    """
     if record is None:
         record = ()
     if isinstance(record, (str, Observer)):
@@ -127,6 +193,13 @@ class JarzynskiEstimate:
         compared with n the estimate is dominated by rare low-work paths and biased (fast protocols);
         that is not a violation of the equality.
     n : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> est = jarzynski(np.zeros(100), kT=1.0)          # reversible: every work is 0
+    >>> est.value, abs(est.delta_F), est.ess
+    (1.0, 0.0, 100.0)
     """
 
     value: float
