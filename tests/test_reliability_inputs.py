@@ -534,6 +534,11 @@ _CLI_BAD = [
     (["check-stress", "--ratios", "-1,0"], "--ratios must be finite numbers > 0"),
     (["check-stress", "--plot", "{dir}/missing/x.png"], "does not exist"),
     (["sweep", "{bigsweep}", "--out", "{dir}/r", "--dry-run"], "cannot fit in memory"),
+    (["sweep", "{bigsweep}", "--connect-timeout", "0"], "expected a positive number of seconds"),
+    (["check-stress", "--width", "5000000"], "--width must be a layer width"),
+    (["check-stress", "--width", "1000000"], "--width: a depth-4 network"),
+    (["check-stress", "--depths", "0,1"], "--depths must be numbers of weight layers"),
+    (["bounds", "train", "--N", "1e3", "--S", "1e4", "--kT", "-1e-3", "--W", "1"], "kT must be > 0"),
 ]
 
 

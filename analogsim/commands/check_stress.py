@@ -68,6 +68,17 @@ def run(args) -> int:
     if bad:
         raise ValueError(f"--ratios must be finite numbers > 0 (r = kappa_out/kappa_hidden), got {bad[0]!r} "
                          f"in {list(ratios)}")
+    from ..resources import MAX_WIDTH, check_memory, train_bytes
+
+    if not 1 <= args.width <= MAX_WIDTH:
+        raise ValueError(f"--width must be a layer width from 1 to {MAX_WIDTH}, got {args.width}")
+    if min(args.depths) < 1:
+        raise ValueError(f"--depths must be numbers of weight layers >= 1, got {args.depths}")
+    if args.batch < 1:
+        raise ValueError(f"--batch must be >= 1, got {args.batch}")
+    deepest = [args.width] * (max(args.depths) + 1)
+    check_memory(train_bytes(deepest, batch_size=args.batch, hard_clamp=True), "--width",
+                 f"a depth-{max(args.depths)} network of width {args.width} with {args.batch} samples")
     if args.plot:
         from ._common import check_output_path
 

@@ -42,7 +42,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="extra attempts for a point that raised or lost its worker (default 1)")
     p.add_argument("--keep-failed", action="store_true",
                    help="on resume, keep points recorded as failed instead of running them again")
-    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
+    p.add_argument("--connect-timeout", type=_seconds, default=5.0, metavar="S",
                    help="seconds to wait for a Dask scheduler (default 5)")
     p.add_argument("--dry-run", action="store_true",
                    help="validate, list the points and what is done, estimate memory and time; run nothing")
@@ -59,6 +59,16 @@ def _positive(text: str) -> int:
         v = 0
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return v
 
 
