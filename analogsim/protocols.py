@@ -34,6 +34,15 @@ class Protocol:
     """Base class: a clamp value lambda(t) of P numbers per replica.
 
     Subclasses implement :meth:`value` (vectorised over times) and may override :meth:`tables`.
+    A moving clamp does work on the system: W = sum_k [H(x_k; lambda_{k+1}) - H(x_k; lambda_k)] (Eq. 7).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.protocols import Protocol, Ramp
+    >>> p = Ramp([0.0], [1.0], tau=2.0)
+    >>> isinstance(p, Protocol), p.moving, p.value(np.array([0.0, 1.0, 2.0])).ravel().tolist()
+    (True, True, [0.0, 0.5, 1.0])
     """
 
     #: whether lambda changes in time at all
@@ -87,7 +96,15 @@ def _table_from_values(v, batch, dtype):
 
 
 class Constant(Protocol):
-    """A clamp held at ``value`` (shape (P,) or (B, P))."""
+    """A clamp held at ``value`` (shape (P,) or (B, P)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = Constant([0.3, -0.2])
+    >>> c.moving, c.rows(), c.width(), c.value(np.array([0.0, 5.0])).shape
+    (False, 1, 2, (2, 2))
+    """
 
     moving = False
 
@@ -240,7 +257,16 @@ class Sampled(Protocol):
 
 
 def as_protocol(obj, name: str) -> Protocol:
-    """A Protocol from a Protocol or an array (a constant clamp)."""
+    """A Protocol from a Protocol or an array (a constant clamp).
+
+    Examples
+    --------
+    >>> type(as_protocol([0.5], "x0")).__name__
+    'Constant'
+    >>> r = Ramp([0.0], [1.0], tau=1.0)
+    >>> as_protocol(r, "input_protocol") is r
+    True
+    """
     if isinstance(obj, Protocol):
         return obj
     try:
