@@ -22,7 +22,17 @@ __all__ = ["Integrator", "EulerMaruyama", "MALA", "get_integrator"]
 
 @dataclass(frozen=True)
 class Integrator:
-    """Base: ``code`` (kernel dispatch), ``weak_order``, ``strong_order``, ``exact_stationary``."""
+    """Base: ``code`` (kernel dispatch), ``weak_order``, ``strong_order``, ``exact_stationary``.
+
+    An integrator declares what it guarantees: its weak and strong orders in dt, and whether its stationary
+    law is exactly exp(-H/kT) at any stable step (MALA) or biased by O(dt lambda_max) (Euler-Maruyama).
+
+    Examples
+    --------
+    >>> from analogsim.integrators import MALA, EulerMaruyama
+    >>> [(i.name, i.weak_order, i.exact_stationary) for i in (EulerMaruyama(), MALA())]
+    [('euler_maruyama', 1, False), ('mala', 1, True)]
+    """
 
     name = "integrator"
     code = -1
@@ -89,7 +99,15 @@ _NAMES = {"euler_maruyama": EulerMaruyama, "em": EulerMaruyama, "euler": EulerMa
 
 
 def get_integrator(spec) -> Integrator:
-    """An integrator from an instance or a name ('em', 'euler_maruyama', 'mala')."""
+    """An integrator from an instance or a name ('em', 'euler_maruyama', 'mala').
+
+    Examples
+    --------
+    >>> get_integrator("MALA").exact_stationary
+    True
+    >>> get_integrator("em").name
+    'euler_maruyama'
+    """
     if isinstance(spec, Integrator):
         return spec
     if isinstance(spec, str) and spec.lower() in _NAMES:
