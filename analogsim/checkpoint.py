@@ -36,7 +36,15 @@ _HEADER = "__header__"
 
 
 def content_digest(arrays: dict, meta: dict) -> str:
-    """sha256 over the arrays (sorted by name: name, dtype, shape, C-order bytes) and the canonical meta JSON."""
+    """sha256 over the arrays (sorted by name: name, dtype, shape, C-order bytes) and the canonical meta JSON.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = content_digest({"theta": np.zeros(3)}, {"step": 1})
+    >>> len(a), a == content_digest({"theta": np.zeros(3)}, {"step": 1}), a == content_digest({"theta": np.ones(3)}, {"step": 1})
+    (64, True, False)
+    """
     h = hashlib.sha256()
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
@@ -104,6 +112,18 @@ def load_checkpoint(path, *, kind: str, config_hash: str | None = None):
     CheckpointError
         If the file is not a readable npz, has no header, has another format tag or kind, belongs to
         another configuration (``config_hash`` given and different), or its content hash does not match.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "ck.npz")
+    >>> save_checkpoint(p, {"theta": np.arange(3.0)}, {"step": 7}, kind="demo", config_hash="abc")
+    >>> load_checkpoint(p, kind="demo", config_hash="abc")[1]["step"]
+    7
+    >>> load_checkpoint(p, kind="demo", config_hash="other")          # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analogsim.errors.CheckpointError: ...
     """
     p = Path(path)
     if not p.exists():

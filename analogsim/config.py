@@ -204,7 +204,15 @@ _SEED_AXIS = _I(None, low=0, help="replicate index (enters the point's seed)")
 @dataclass(frozen=True)
 class Point:
     """One sweep point: its index in the grid (C order), its coordinates (axis -> value), a stable key
-    (16 hex digits of the sha256 of the coordinates: the name of its results file) and its seed."""
+    (16 hex digits of the sha256 of the coordinates: the name of its results file) and its seed.
+
+    Examples
+    --------
+    >>> cfg = parse_config('[experiment]\\nkind = "stress"\\n[sweep]\\nkappa_ratio = [1e-4, 1e-2]\\n')
+    >>> pts = cfg.points()
+    >>> [p.coords for p in pts], len(pts[0].key)
+    ([{'kappa_ratio': 0.0001}, {'kappa_ratio': 0.01}], 16)
+    """
 
     index: int
     coords: dict
