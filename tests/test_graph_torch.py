@@ -147,3 +147,39 @@ def test_concat_and_functional_forms():
     net = GraphNetwork.from_torch(m, (2, 6))
     with torch.no_grad():
         assert np.max(np.abs(net.predict(x.numpy()) - m(x).numpy())) < 1e-12
+
+
+def test_shared_weights_and_more_forms():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(torch.tanh(self.fc(x)))
+
+    msg = _err(Tied(), (4,))
+    assert "called a second time" in msg and "node 'fc_1'" in msg
+
+    class Forms(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv1d(2, 3, 3, padding="same")
+            self.drop = nn.Dropout(0.5)
+            self.pool = nn.AdaptiveAvgPool1d(2)
+            self.fc = nn.Linear(6, 2)
+
+        def forward(self, x):
+            h = self.drop(torch.sigmoid(self.c(x)))
+            h = torch.nn.functional.avg_pool1d(h, 2)
+            return self.fc(torch.flatten(self.pool(h), 1))
+
+    torch.manual_seed(2)
+    m = Forms().double().eval()
+    x = torch.randn(5, 2, 8, dtype=torch.float64)
+    net = GraphNetwork.from_torch(m, (2, 8))
+    with torch.no_grad():
+        assert np.max(np.abs(net.predict(x.numpy()) - m(x).numpy())) < 1e-12
+        assert np.max(np.abs(net.to_torch()(x).numpy() - m(x).numpy())) < 1e-12
+    m.train()
+    assert "Dropout in training mode" in _err(m, (2, 8))

@@ -178,7 +178,14 @@ def from_torch(module, input_shape, kappa=1.0, dtype=None) -> GraphNetwork:
     vals = {}
     out_val = None
     n_inputs = 0
+    seen_params = {}
     for node in gm.graph.nodes:
+        if node.op == "call_module" and any(True for _ in mods[node.target].parameters(recurse=False)):
+            if node.target in seen_params:
+                _refuse(node, f"module {node.target!r} is called a second time (first at node "
+                              f"{seen_params[node.target]!r}): shared weights would be two independent couplings "
+                              f"in Eq. 6 (each w_ji is its own element); duplicate the module to untie them")
+            seen_params[node.target] = node.name
         if node.op == "placeholder":
             n_inputs += 1
             if n_inputs > 1:
