@@ -63,6 +63,7 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/\d\d_",            # run every numbered tutorial
     "ignore_pattern": r"_helpers\.py",
     "abort_on_example_error": True,
+    "run_stale_examples": True,               # execute every build (quick and full sizes differ, the files do not)
     "only_warn_on_example_error": False,
     "download_all_examples": False,
     "remove_config_comments": True,
