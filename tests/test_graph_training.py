@@ -85,3 +85,44 @@ def test_joint_fidelity_learns_with_closed_books():
               fidelity="joint", neuron_mobility=100.0, dt=0.5)
     with pytest.raises(ValueError, match="fidelity must be"):
         train(net, ds.x_train[:40], ds.t_train[:40], presentations=1, mu=1.0, kT=0.0, fidelity="both")
+
+
+@pytest.mark.parametrize("fidelity", ["separated", "joint"])
+def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, fidelity):
+    from analogsim.errors import CheckpointError
+
+    net, ds = digits_conv_net(small=True)
+    kw = dict(presentations=12, mu=2.0, kT=1e-6, kappa_out=0.05, batch_size=8, seed=3, n_records=4,
+              fidelity=fidelity, neuron_mobility=5.0, dt=0.1)
+    data = (ds.x_train[:100], ds.t_train[:100], ds.x_test[:50], ds.t_test[:50])
+    full = train(net, *data, **kw)
+    path = tmp_path / "ck.npz"
+    part = train(net, *data, **{**kw, "presentations": 12}, checkpoint=path, checkpoint_every=5)
+    assert np.array_equal(part.net.theta, full.net.theta)
+    # a run killed after presentation 5: keep the checkpoint written then, and resume from it
+    path2 = tmp_path / "ck2.npz"
+    import shutil
+
+    class Stop(Exception):
+        pass
+
+    from analogsim.graph import io as gio
+    orig = gio.save_train_state
+
+    def save_then_stop(p, digest, sc, ar):
+        orig(p, digest, sc, ar)
+        if sc["s"] == 5:
+            raise Stop
+
+    gio.save_train_state = save_then_stop
+    try:
+        with pytest.raises(Stop):
+            train(net, *data, **kw, checkpoint=path2, checkpoint_every=5)
+    finally:
+        gio.save_train_state = orig
+    shutil.copy(path2, tmp_path / "kept.npz")
+    res = train(net, *data, **kw, checkpoint=path2, checkpoint_every=5)
+    assert np.array_equal(res.net.theta, full.net.theta)
+    assert res.records == full.records and res.W_sw == full.W_sw and res.Q_theta == full.Q_theta
+    with pytest.raises(CheckpointError, match="another run"):
+        train(net, *data, **{**kw, "mu": 3.0}, checkpoint=tmp_path / "kept.npz")

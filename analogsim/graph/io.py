@@ -31,7 +31,7 @@ from ..errors import CheckpointError
 from .model import Edge, GraphNetwork, Layer
 from .operators import operator_from_description
 
-__all__ = ["save_graph", "load_graph"]
+__all__ = ["save_graph", "load_graph", "save_train_state", "load_train_state", "run_digest"]
 
 FORMAT = "analogsim.graph/1"
 
@@ -100,3 +100,51 @@ def load_graph(path) -> GraphNetwork:
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: invalid graph network record: {exc}") from None
     return net
+
+
+# ----------------------------------------------------------------------------- training checkpoints
+TRAIN_FORMAT = "analogsim.graph.train/1"
+
+
+def run_digest(net, X, T, settings: dict, presentations: int, seed) -> str:
+    """SHA-256 identifying a training run: structure, initial parameters and stiffness, data, settings, seed."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"structure": net.describe(), "settings": settings, "S": presentations, "seed": seed},
+                        sort_keys=True, default=float).encode())
+    for a in (net.theta, net.kappa_flat, X, T):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def save_train_state(path, digest: str, scalars: dict, arrays: dict) -> None:
+    """Write a training run's state (JSON-able ``scalars``, numpy ``arrays``) atomically, pickle-free."""
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    header = {"format": TRAIN_FORMAT, "run": digest, "state": scalars, "sha256": _digest(arrays)}
+    buf = io.BytesIO()
+    np.savez(buf, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_train_state(path, digest: str):
+    """(scalars, arrays) of a checkpoint of the run ``digest``, or None if ``path`` does not exist.
+
+    Raises CheckpointError for a damaged file or a checkpoint of another run.
+    """
+    import os
+
+    if not os.path.exists(path):
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        header = json.loads(bytes(arrays.pop("header")).decode())
+    except Exception as exc:  # noqa: BLE001 - any damage is reported the same way
+        raise CheckpointError(f"{path}: not a readable training checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(header, dict) or header.get("format") != TRAIN_FORMAT:
+        raise CheckpointError(f"{path}: not an analogsim graph training checkpoint")
+    if header.get("run") != digest:
+        raise CheckpointError(f"{path}: a checkpoint of another run (network, data, settings or seed differ); "
+                              f"remove it or pass resume=False")
+    if _digest(arrays) != header.get("sha256"):
+        raise CheckpointError(f"{path}: the arrays do not match the header's SHA-256 (file altered or damaged)")
+    return header["state"], arrays

@@ -197,7 +197,8 @@ def _joint_presentation(net, xs, clamp, e_cur, n_sub, dt, gam, mu, kT, lam, rng,
 def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int, mu: float, tau_inf: float = 1.0,
           kT: float, kappa_out: float | None = None, batch_size: int = 1, weight_decay: float = 0.0,
           tol: float = 1e-10, seed=None, n_records: int = 10, fidelity: str = "separated",
-          neuron_mobility: float = 1.0, dt: float | None = None) -> GraphTrainResult:
+          neuron_mobility: float = 1.0, dt: float | None = None, checkpoint=None,
+          checkpoint_every: int | None = None, resume: bool = True) -> GraphTrainResult:
     r"""Train a graph network physically: stress-driven parameter Langevin annealing at temperature kT (Eq. 11).
 
     Parameters
@@ -238,6 +239,14 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
         Gamma (joint fidelity); Gamma dt lambda_max < 2 is checked at the start.
     dt : float, optional
         Joint-fidelity step (default tau_inf / 10; tau_inf/dt is rounded to a whole number of steps).
+    checkpoint : path, optional
+        Save the whole state of the run there (atomically, :func:`analogsim.graph.io.save_train_state`) every
+        ``checkpoint_every`` presentations and at the end. If the file exists and ``resume`` is true the run
+        continues from it, and its result equals an uninterrupted run's exactly; a checkpoint of another run
+        (settings, data, network or seed) raises :class:`analogsim.errors.CheckpointError`.
+    checkpoint_every : int, optional
+        Default: S/10.
+    resume : bool
 
     Returns
     -------
@@ -301,16 +310,41 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
     def energy_of(xs, clamp):
         return float(np.mean(E.energy(net, xs, clamp))) + 0.5 * lam * float(net.theta @ net.theta)
 
-    record(0)
-    order = rng.permutation(X.shape[0])
-    pos = 0
+    settings = {"mu": mu, "tau_inf": tau, "kappa_out": kout, "batch_size": B, "weight_decay": lam, "tol": tol,
+                "fidelity": fidelity, "neuron_mobility": gam, "dt": dt}
+    s0 = 0
     W_sw = Q_x = Q_th = W15 = gsq = 0.0
     res_max = 0.0
     mean_g = np.zeros(N)
     m2 = np.zeros(N)
     xs = None
-    E_start = None
-    for s in range(1, S + 1):
+    E_start = e_old = None
+    if checkpoint is not None:
+        from .io import load_train_state, run_digest, save_train_state
+
+        digest = run_digest(net, X, T, settings, S, seed if isinstance(seed, (int, np.integer)) else None)
+        every_ck = max(S // 10, 1) if checkpoint_every is None else check_scalar(checkpoint_every,
+                                                                                 "checkpoint_every", low=1,
+                                                                                 integer=True)
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ValueError("checkpoint needs an integer seed (the run is identified by it)")
+    state = load_train_state(checkpoint, digest) if checkpoint is not None and resume else None
+    if state is not None:
+        sc, ar = state
+        s0, pos = sc["s"], sc["pos"]
+        W_sw, Q_x, Q_th, W15, gsq, res_max = (sc[k] for k in ("W_sw", "Q_x", "Q_th", "W15", "gsq", "res_max"))
+        e_old, E_start = sc["e_old"], sc["E_start"]
+        rec.update(sc["rec"])
+        stats.update(sc["stats"])
+        rng.bit_generator.state = sc["rng"]
+        net.theta[...] = ar["theta"]
+        order, mean_g, m2 = ar["order"], ar["mean_g"], ar["m2"]
+        xs = [ar[f"x{l}"] for l in range(net.n_layers)] if s0 > 0 else None
+    else:
+        record(0)
+        order = rng.permutation(X.shape[0])
+        pos = 0
+    for s in range(s0 + 1, S + 1):
         if pos + B > order.size:
             order, pos = rng.permutation(X.shape[0]), 0
         idx = order[pos:pos + B]
@@ -368,10 +402,16 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
         e_old = e_new
         if s % every == 0 or s == S:
             record(s)
+        if checkpoint is not None and (s % every_ck == 0 or s == S):
+            sc = {"s": s, "pos": pos, "W_sw": W_sw, "Q_x": Q_x, "Q_th": Q_th, "W15": W15, "gsq": gsq,
+                  "res_max": res_max, "e_old": e_old, "E_start": E_start, "rec": rec, "stats": stats,
+                  "rng": rng.bit_generator.state}
+            ar = {"theta": net.theta, "order": order, "mean_g": mean_g, "m2": m2,
+                  **{f"x{l}": x for l, x in enumerate(xs)}}
+            save_train_state(checkpoint, digest, sc, ar)
     var_g = float(m2.sum() / (S - 1)) if S > 1 else float("nan")
     mean_gsq = gsq / S
     rho = mean_gsq / var_g if var_g > 0 else float("nan")
     return GraphTrainResult(net, rec, W_sw, Q_x, Q_th, e_old - E_start, res_max, W15, mean_gsq, var_g, rho,
                             2 * N * S * kT * rho, N, S, kT, stats["fallbacks"], stats["max_gn"], stats["sweeps"] / S,
-                            {"mu": mu, "tau_inf": tau, "kappa_out": kout, "batch_size": B, "weight_decay": lam,
-                             "tol": tol, "fidelity": fidelity, "neuron_mobility": gam, "dt": dt})
+                            settings)
