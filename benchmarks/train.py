@@ -12,7 +12,12 @@ are single-threaded):
 * ``vs_torch_sgd_batch64``: the same with a minibatch of 64 entries per step in both (analogsim:
   ``batch_size=64``, one presentation of 64 clamped entries whose stresses are averaged).
 
-Ratios > 1 mean analogsim is faster. Each time is the best of ``--repeats`` runs. A memory check runs a
+Ratios > 1 mean analogsim is faster. Each time is the best of ``--repeats`` runs.
+
+* ``books_overhead_single`` / ``books_overhead_batch64``: time of a presentation with the measured energy
+  books (switching work, neuron heat, parameter heat, first law; ``energetics=True``, the default) over
+  the same run without them (``energetics=False``), measured alternately in one process (the target is
+  <= 1.15). ``--books-only`` runs just these rows. A memory check runs a
 10^6-presentation training of the small net (kT > 0, noise drawn in the kernel) and reports the peak
 traced memory against a 10^5 run. Run with
 
@@ -53,11 +58,11 @@ def _net(sizes, dtype):
     return Network.create(sizes, activations=["tanh"] * (L - 1) + ["identity"], kappa=1.0, seed=1, dtype=dtype)
 
 
-def time_analogsim(sizes, dtype, S, batch, repeats):
+def time_analogsim(sizes, dtype, S, batch, repeats, energetics=True):
     from analogsim.training import train
 
     net, ds = _net(sizes, dtype), _data(sizes, dtype)
-    kw = dict(mu=LR / R, kappa_out=R, kT=0.0, batch_size=batch, seed=0)
+    kw = dict(mu=LR / R, kappa_out=R, kT=0.0, batch_size=batch, seed=0, energetics=energetics)
     train(net, ds, presentations=min(S, 50), eval_every=min(S, 50), **kw)  # compile / load the kernels
     best, info = np.inf, None
     for _ in range(repeats):
@@ -67,6 +72,15 @@ def time_analogsim(sizes, dtype, S, batch, repeats):
         if dt < best:
             best, info = dt, res.books
     return best, {"sweeps_mean": info.sweeps_mean, "fallbacks": 0}
+
+
+def books_overhead(sizes, dtype, S, batch, repeats):
+    """(time with the energy books) / (time without), each the best of ``repeats`` alternating runs."""
+    on, off = np.inf, np.inf
+    for _ in range(repeats):
+        off = min(off, time_analogsim(sizes, dtype, S, batch, 1, energetics=False)[0])
+        on = min(on, time_analogsim(sizes, dtype, S, batch, 1, energetics=True)[0])
+    return on / off, on, off
 
 
 def time_torch(sizes, dtype, steps, batch, repeats):
@@ -133,6 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--no-memory", action="store_true", help="skip the 10^6-presentation memory check")
+    ap.add_argument("--books-only", action="store_true", help="only the energy books' overhead rows")
     args = ap.parse_args(argv)
     import scipy.linalg.cython_blas  # noqa: F401 - load the BLAS the numba kernels call before limiting threads
     import torch
@@ -148,6 +163,19 @@ def main(argv=None) -> int:
             S1 = int((2000 if big else 20000) * scale)
             S64 = int((200 if big else 2000) * scale)
             for dtype in ("float64", "float32"):
+                o1, a1b, a1n = books_overhead(sizes, dtype, S1, 1, repeats)
+                o64, a64b, a64n = books_overhead(sizes, dtype, S64, 64, repeats)
+                books = {"net": "-".join(map(str, sizes)), "dtype": dtype, "books_overhead_single": o1,
+                         "books_overhead_batch64": o64, "us_per_presentation_books": a1b * 1e6,
+                         "us_per_presentation_no_books": a1n * 1e6, "us_per_batch64_books": a64b * 1e6,
+                         "us_per_batch64_no_books": a64n * 1e6}
+                if not args.json:
+                    print(f"{books['net']:>14} {dtype}: books overhead single x{o1:.3f} ({a1b * 1e6:.1f} vs "
+                          f"{a1n * 1e6:.1f} us), batch64 x{o64:.3f} ({a64b * 1e6:.1f} vs {a64n * 1e6:.1f} us)",
+                          file=sys.stderr, flush=True)
+                if args.books_only:
+                    cases.append(books)
+                    continue
                 a1, info = time_analogsim(sizes, dtype, S1, 1, repeats)
                 t1 = time_torch(sizes, dtype, max(50, int(S1 / (4 if big else 20))), 1, repeats)
                 a64, _ = time_analogsim(sizes, dtype, S64, 64, repeats)
@@ -156,7 +184,8 @@ def main(argv=None) -> int:
                         "vs_torch_sgd_single": t1 / a1, "vs_torch_sgd_batch64": t64 / a64,
                         "analogsim_us_per_presentation": a1 * 1e6, "torch_us_per_step": t1 * 1e6,
                         "analogsim_us_per_batch64": a64 * 1e6, "torch_us_per_batch64_step": t64 * 1e6,
-                        "sweeps_mean": info["sweeps_mean"]}
+                        "sweeps_mean": info["sweeps_mean"], **{k: v for k, v in books.items() if k.startswith("b")
+                                                                   or k.startswith("us_")}}
                 cases.append(case)
                 if not args.json:
                     print(f"{case['net']:>14} {dtype}: single x{case['vs_torch_sgd_single']:.2f} "
@@ -166,7 +195,7 @@ def main(argv=None) -> int:
                           file=sys.stderr, flush=True)
         blas = [{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture", "num_threads",
                                         "filepath")} for d in threadpool_info()]
-        memory = None if args.no_memory else memory_check(100_000, 1_000_000)
+        memory = None if (args.no_memory or args.books_only) else memory_check(100_000, 1_000_000)
     out = {"cases": cases, "blas": blas, "memory": memory,
            "settings": {"r": R, "lr": LR, "kT": 0.0, "repeats": repeats, "quick": args.quick,
                         "threads": 1, "torch": torch.__version__, "numpy": np.__version__,

@@ -192,7 +192,8 @@ def test_books_do_not_change_the_dynamics_and_can_be_switched_off():
     kw = dict(presentations=300, mu=50.0, kappa_out=1e-3, kT=1e-7, seed=2)
     on = train(net, ds, **kw)
     off = train(net, ds, energetics=False, **kw)
-    assert np.array_equal(on.theta, off.theta) and on.books.W == off.books.W
+    assert np.array_equal(on.theta, off.theta)  # the same rounding of the update with or without the books
+    assert on.books.W == pytest.approx(off.books.W, rel=1e-12)  # (sums may be vectorised differently)
     assert not off.books.energetics and math.isnan(off.books.Q_theta) and np.all(np.isnan(off.records["Q_x"]))
     j_on = train(net, ds, fidelity="joint", neuron_mobility=30.0, **{**kw, "mu": 0.3, "kappa_out": 0.1})
     j_off = train(net, ds, fidelity="joint", neuron_mobility=30.0, energetics=False,

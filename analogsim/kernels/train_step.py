@@ -16,10 +16,37 @@ from numba import njit
 from .rng import fill_normal
 from .train import (_FM, A_DH, A_F, A_GSQ, A_HAVE, A_HLAST, A_M2, A_MAXSW, A_N, A_NSUB, A_PDL, A_PH0, A_PHPOST,
                     A_PQTH, A_PQTHI, A_PQX, A_PW, A_QTH, A_QTHI, A_QX, A_RES, A_RESABS, A_RESMAX, A_SUMSW, A_W,
-                    A_WSW, NONFINITE, _act, _affine, _energy_rows, _gemm_tn, clamped_min)
+                    A_WSW, IDENTITY, NONFINITE, SIGMOID, TANH, _act, _affine, _energy_rows, _gemm_tn, clamped_min)
 
 __all__ = ["apply_substep", "separated_chunk", "state_forward", "heat_pass", "switch_energy",
            "energetics_substep", "close_presentation", "prev_size", "load_rows"]
+
+
+@njit(cache=True, error_model="numpy")
+def _step_value(th, s, x, lam, eta, c, z, has_noise):
+    """g = s x + lam th and v = th - eta g (+ c z): one parameter's update, compiled *without* fastmath so
+    that every update function rounds it the same way (the books never change the parameters)."""
+    g = s * x + lam * th
+    v = th - eta * g
+    if has_noise:
+        v = v + c * z
+    return g, v
+
+
+@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
+def _f_moved(code, y1, y0, f0, fp0, dmax):
+    """f(y1) from f0 = f(y0), fp0 = f'(y0): identity exactly; tanh/sigmoid by the second-order Taylor step
+    when |y1 - y0| <= dmax (error below the fixed point's tolerance, as in :func:`clamped_min`), else exactly."""
+    if code == IDENTITY:
+        return y1
+    d = y1 - y0
+    if abs(d) <= dmax:
+        if code == TANH:
+            return f0 + fp0 * d * (1.0 - f0 * d)
+        if code == SIGMOID:
+            return f0 + fp0 * d * (1.0 + 0.5 * (1.0 - 2.0 * f0) * d)
+    f, _ = _act(code, y1)
+    return f
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM)
@@ -62,32 +89,29 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
             if B == 1:
                 s = SIG[so + i]
                 for j in range(n_in):
-                    g = s * xv[j] + lam * th[j]
+                    g, v = _step_value(th[j], s, xv[j], lam, eta, cnoise, nz[j] if has_noise else 0.0, has_noise)
                     gsq += g * g
                     if accumulate:
                         ga[j] += g
-                    v = th[j] - eta * g
-                    if has_noise:
-                        v += cnoise * nz[j]
                     if store:
-                        d = v - th[j]
-                        dsq += (2.0 * th[j] + d) * d
+                        if lam != 0.0:
+                            d = v - th[j]
+                            dsq += (2.0 * th[j] + d) * d
                         if has_noise:
                             gxi += g * nz[j]
                     th[j] = v
             else:
                 gr = gbuf[i * n_in:(i + 1) * n_in]
                 for j in range(n_in):
-                    g = gr[j] * invB + lam * th[j]
+                    g, v = _step_value(th[j], gr[j], invB, lam, eta, cnoise, nz[j] if has_noise else 0.0,
+                                       has_noise)
                     gsq += g * g
                     if accumulate:
                         ga[j] += g
-                    v = th[j] - eta * g
-                    if has_noise:
-                        v += cnoise * nz[j]
                     if store:
-                        d = v - th[j]
-                        dsq += (2.0 * th[j] + d) * d
+                        if lam != 0.0:
+                            d = v - th[j]
+                            dsq += (2.0 * th[j] + d) * d
                         if has_noise:
                             gxi += g * nz[j]
                     th[j] = v
@@ -96,13 +120,10 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
             for r in range(B):
                 s += SIG[so + r * n_out + i]
             k = b0 + i
-            g = s * invB + lam * theta[k]
+            g, v = _step_value(theta[k], s, invB, lam, eta, cnoise, noise[no + k] if has_noise else 0.0, has_noise)
             gsq += g * g
             if accumulate:
                 gacc[k] += g
-            v = theta[k] - eta * g
-            if has_noise:
-                v += cnoise * noise[no + k]
             if store:
                 d = v - theta[k]
                 dsq += (2.0 * theta[k] + d) * d
@@ -112,6 +133,73 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
     if store:
         eo[0] = gxi
         eo[1] = dsq
+    return gsq
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FM)
+def _grad_update_fwd(theta, sizes, w_off, b_off, acts, k_off, x0, XS, SIG, eta, lam, cnoise, noise, has_noise, gacc,
+                     accumulate, eo, Y, FV, FP, DEL, YN, XN, dmax, B):
+    """One row (B = 1): the update of :func:`_grad_update` (same arithmetic, so the same numbers) fused with
+    the forward pass at the new parameters that the energy books need (:func:`heat_pass`): while a row of
+    W_l' is written, y'_l = W'_l x'_{l-1} + b'_l is accumulated, and x'_l = f(y'_l) + delta_l (hidden layers,
+    into XN) before the next layer. Returns |g|^2; eo as in :func:`_grad_update`."""
+    gxi = 0.0
+    dsq = 0.0
+    L = sizes.shape[0] - 1
+    gsq = 0.0
+    invB = 1.0 / B
+    for l in range(1, L + 1):
+        n_out, n_in = sizes[l], sizes[l - 1]
+        w0 = w_off[l - 1]
+        b0 = b_off[l - 1]
+        k0 = k_off[l - 1]
+        if l == 1:
+            xv = x0[0:n_in]
+            xn = x0[0:n_in]
+        else:
+            xv = XS[k_off[l - 2]:k_off[l - 2] + n_in]
+            xn = XN[k_off[l - 2]:k_off[l - 2] + n_in]
+        for i in range(n_out):
+            base = w0 + i * n_in
+            th = theta[base:base + n_in]
+            ga = gacc[base:base + n_in]
+            nz = noise[base:base + n_in] if has_noise else noise[0:0]
+            s = SIG[k0 + i]
+            ya = 0.0
+            for j in range(n_in):
+                g, v = _step_value(th[j], s, xv[j], lam, eta, cnoise, nz[j] if has_noise else 0.0, has_noise)
+                gsq += g * g
+                if accumulate:
+                    ga[j] += g
+                if has_noise:
+                    gxi += g * nz[j]
+                if lam != 0.0:
+                    d = v - th[j]
+                    dsq += (2.0 * th[j] + d) * d
+                th[j] = v
+                ya += v * xn[j]
+            YN[k0 + i] = ya
+        code = acts[l - 1]
+        for i in range(n_out):
+            k = b0 + i
+            s = 0.0
+            s += SIG[k0 + i]
+            g, v = _step_value(theta[k], s, invB, lam, eta, cnoise, noise[k] if has_noise else 0.0, has_noise)
+            gsq += g * g
+            if accumulate:
+                gacc[k] += g
+            if has_noise:
+                gxi += g * noise[k]
+            if lam != 0.0:
+                d = v - theta[k]
+                dsq += (2.0 * theta[k] + d) * d
+            theta[k] = v
+            q = k0 + i
+            YN[q] += v
+            if l < L:
+                XN[q] = _f_moved(code, YN[q], Y[q], FV[q], FP[q], dmax) + DEL[q]
+    eo[0] = gxi
+    eo[1] = dsq
     return gsq
 
 
@@ -137,6 +225,13 @@ def apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, la
     (Eq. 15's W, <|g|^2>, the Welford variance); with ``store`` eo (2,) gets g . noise and the change of |theta|^2."""
     gsq = _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise, noise, no,
                        has_noise, gacc, gbuf, books, eo, store)
+    _substep_books(acc, gmean, gacc, eta_sub, gsq, energy_mean, sweeps, last_substep, n_sub, books)
+    return gsq
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FM)
+def _substep_books(acc, gmean, gacc, eta_sub, gsq, energy_mean, sweeps, last_substep, n_sub, books):
+    """Eq. 15's W, <|g|^2>, energy and sweep counters of one substep; the Welford fold at a presentation's end."""
     acc[A_W] += eta_sub * gsq
     acc[A_GSQ] += gsq
     acc[A_NSUB] += 1.0
@@ -149,7 +244,6 @@ def apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, la
             _welford(acc, gmean, gacc, 1.0 / n_sub)
         else:
             acc[A_N] += 1.0
-    return gsq
 
 
 @njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
@@ -206,8 +300,8 @@ def state_forward(theta, sizes, w_off, b_off, acts, k_off, x0, XS, B, Y, FV, FP,
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM)
-def heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x0, tb, FV, DEL, YN, XN, B,
-              prev, save, res):
+def heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x0, tb, Y, FV, FP, DEL, YN, XN, B,
+              hrow, tol, prev, save, res, fused):
     r"""Energy after a parameter move theta -> theta' (``theta`` holds theta') at fixed clamps, neurons
     following to the clamped minimum (separated time scales).
 
@@ -219,53 +313,50 @@ def heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x
 
         Q_theta = kout/2 (|f_L - t|^2 - |f'_L - t|^2)        (mean over the B rows; no weight decay here),
 
-    PHYSICS.md §11's E(theta) - E(theta'), the noise included. res[0] = F_alpha(theta) and res[1] =
-    F_alpha(theta') (means; no weight decay), res[2] = that heat. With ``save`` the state a clamp switch acts
-    on is stored in ``prev`` (per row: x'_1, the free output x'_L, f'_L, t, the layer-1 and output energies and
-    F_alpha(theta'); offsets :func:`_prev_offsets`). ``YN``, ``XN``: workspaces like Y.
+    PHYSICS.md §11's E(theta) - E(theta'), the noise included. ``hrow`` (B,) holds F_alpha(theta) per row
+    (:func:`_energy_rows`). res[0] = F_alpha(theta) and res[1] = F_alpha(theta') (means; no weight decay),
+    res[2] = that heat. With ``save`` the state a clamp switch acts on is stored in ``prev`` (per row: x'_1,
+    the free output x'_L, f'_L, t, the layer-1 and output energies and F_alpha(theta'); offsets
+    :func:`_prev_offsets`). ``YN``, ``XN``: workspaces like Y; f(y') reuses f(y) in FV, f'(y) in FP by a
+    Taylor step where that is exact to ``tol``. ``fused``: y' and the hidden x' are already in YN, XN
+    (:func:`_grad_update_fwd`).
     """
     L = sizes.shape[0] - 1
     n1, nL = sizes[1], sizes[L]
     o_xL, o_fL, o_t, o_E1, o_EL, o_H = _prev_offsets(sizes, B)
-    e_hid = 0.0
+    dmax = 0.2 * (3.0 * tol / 8.0) ** (1.0 / 3.0)
     e0 = 0.0
     e1 = 0.0
-    if save:
-        for r in range(B):
-            prev[o_H + r] = 0.0
     for l in range(1, L + 1):
         n_out, n_in = sizes[l], sizes[l - 1]
         yo = B * k_off[l - 1]
-        if l == 1:
-            _affine(theta, w_off[0], b_off[0], n_out, n_in, x0, 0, B, YN, yo)
-        else:
-            _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, XN, B * k_off[l - 2], B, YN, yo)
+        if not fused:
+            if l == 1:
+                _affine(theta, w_off[0], b_off[0], n_out, n_in, x0, 0, B, YN, yo)
+            else:
+                _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, XN, B * k_off[l - 2], B, YN, yo)
         code = acts[l - 1]
         k0 = k_off[l - 1]
         if l < L:
-            for r in range(B):
-                eh = 0.0
-                for i in range(n_out):
-                    q = yo + r * n_out + i
-                    f1, _ = _act(code, YN[q])
-                    d = DEL[q]
-                    XN[q] = f1 + d
-                    eh += 0.5 * kappa[k0 + i] * d * d
-                e_hid += eh
-                if save:
-                    prev[o_H + r] += eh
-                    if l == 1:
-                        prev[o_E1 + r] = eh
-                        for i in range(n1):
-                            prev[r * n1 + i] = XN[yo + r * n1 + i]
+            if not fused:
+                for q in range(yo, yo + B * n_out):
+                    XN[q] = _f_moved(code, YN[q], Y[q], FV[q], FP[q], dmax) + DEL[q]
+            if save and l == 1:
+                for r in range(B):
+                    eh = 0.0
+                    for i in range(n1):
+                        d = DEL[r * n1 + i]
+                        eh += 0.5 * kappa[i] * d * d
+                        prev[r * n1 + i] = XN[r * n1 + i]
+                    prev[o_E1 + r] = eh
         else:
             for r in range(B):
                 a0 = 0.0
                 a1 = 0.0
                 for i in range(n_out):
                     q = yo + r * n_out + i
-                    f1, _ = _act(code, YN[q])
                     f0 = FV[q]
+                    f1 = _f_moved(code, YN[q], Y[q], f0, FP[q], dmax)
                     tv = tb[r * nL + i]
                     kk = kout[i]
                     a0 += 0.5 * kk * (f0 - tv) * (f0 - tv)
@@ -283,10 +374,14 @@ def heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x
                 e1 += a1
                 if save:
                     prev[o_EL + r] = a1
-                    prev[o_H + r] += a1
+                    prev[o_H + r] = hrow[r] - a0 + a1
     invB = 1.0 / B
-    res[0] = (e_hid + e0) * invB
-    res[1] = (e_hid + e1) * invB
+    fm = 0.0
+    for r in range(B):
+        fm += hrow[r]
+    fm *= invB
+    res[0] = fm
+    res[1] = fm + (e1 - e0) * invB
     res[2] = (e0 - e1) * invB
 
 
@@ -346,8 +441,8 @@ def close_presentation(acc):
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FM)
-def energetics_substep(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x0, tb, FV, DEL, YN, XN, B,
-                       prev, acc, j, n_sub, gsq, gxi, dsq, eta_sub, cnoise, lam, res):
+def energetics_substep(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x0, tb, Y, FV, FP, DEL, YN,
+                       XN, B, hrow, tol, prev, acc, j, n_sub, gsq, gxi, dsq, eta_sub, cnoise, lam, res, fused):
     """Books of substep j (after its parameter move; separated time scales).
 
     At j = 0 the clamps jump to the new entries at fixed neurons (work W_sw = H(neurons left by the last
@@ -358,8 +453,8 @@ def energetics_substep(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos
     at its clamped minimum (no switch)."""
     if j == 0:
         hsw = switch_energy(sizes, kappa, k_off, kos, hard, tb, FV, B, prev) if acc[A_HAVE] > 0 else 0.0
-    heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x0, tb, FV, DEL, YN, XN, B,
-              prev, j == n_sub - 1, res)
+    heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x0, tb, Y, FV, FP, DEL, YN, XN, B,
+              hrow, tol, prev, j == n_sub - 1, res, fused)
     if j == 0:
         acc[A_PQTH] = 0.0
         acc[A_PQTHI] = 0.0
@@ -401,6 +496,8 @@ def separated_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td
     P = idx.shape[0]
     B = idx.shape[1]
     eta_sub = eta / n_sub
+    fused = energetics and B == 1
+    dmax = 0.2 * (3.0 * tol / 8.0) ** (1.0 / 3.0)
     for p in range(p_start, P):
         load_rows(Xd, Td, idx, p, B, x0, tb)
         js = j_start if p == p_start else 0
@@ -416,13 +513,19 @@ def separated_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td
             es /= B
             if has_noise:
                 fill_normal(rng, nbuf)
-            gsq = apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise[p],
-                                nbuf, 0, has_noise, books, acc, gmean, gacc, gbuf, es, sw, j == n_sub - 1, n_sub,
-                                eres[3:], energetics)
+            if fused:
+                gsq = _grad_update_fwd(theta, sizes, w_off, b_off, acts, k_off, x0, XS, SIG, eta_sub, lam,
+                                       cnoise[p], nbuf, has_noise, gacc, books, eres[3:], Y, FV, FP, DEL, YN, DY,
+                                       dmax, B)
+                _substep_books(acc, gmean, gacc, eta_sub, gsq, es, sw, j == n_sub - 1, n_sub, books)
+            else:
+                gsq = apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise[p],
+                                    nbuf, 0, has_noise, books, acc, gmean, gacc, gbuf, es, sw, j == n_sub - 1,
+                                    n_sub, eres[3:], energetics)
             if not np.isfinite(gsq):
                 return -NONFINITE - p, j
             if energetics:
-                energetics_substep(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x0, tb, FV, DEL,
-                                   YN, DY, B, prev, acc, j, n_sub, gsq, eres[3], eres[4], eta_sub, cnoise[p], lam,
-                                   eres)
+                energetics_substep(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x0, tb, Y, FV, FP,
+                                   DEL, YN, DY, B, hrow, tol, prev, acc, j, n_sub, gsq, eres[3], eres[4], eta_sub,
+                                   cnoise[p], lam, eres, fused)
     return P, 0

@@ -274,9 +274,11 @@ class _Run:
             raise DivergenceError(f"non-finite parameter gradient at presentation {step}: {cause}", step=step,
                                   cause=cause)
         if self.energetics:
+            ws.hrow[:B] = np.asarray(m.energy, dtype=np.float64).ravel()
             energetics_substep(theta, sizes, w_off, b_off, acts, kappa, k_off, self.kout, self.kout_soft, self.hard,
-                               ws.x0, ws.tb, ws.FV, ws.DEL, ws.YN, ws.DY, B, self.prev, self.acc, j, n_sub, gsq,
-                               ws.eres[3], ws.eres[4], eta_sub, float(cnoise), cfg.weight_decay, ws.eres)
+                               ws.x0, ws.tb, ws.Y, ws.FV, ws.FP, ws.DEL, ws.YN, ws.DY, B, ws.hrow, self.tol,
+                               self.prev, self.acc, j, n_sub, gsq, ws.eres[3], ws.eres[4], eta_sub, float(cnoise),
+                               cfg.weight_decay, ws.eres, False)
 
     def _lr_cause(self) -> str:
         cfg = self.cfg

@@ -424,7 +424,7 @@ def threshold_temperature(net: Network, data, *, presentations: int, mu: float, 
         G_se = abs(G) * math.sqrt(rel_T ** 2 + (var_g_se / var_g) ** 2) if var_g > 0 else float("nan")
         wk = W / kT_star
         wk_se = abs(wk) * math.sqrt(rel_T ** 2 + (W_se / W) ** 2) if W > 0 else float("nan")
-        meas = _measured_gamma(b, bound, rel_T, W, W_se)
+        meas = _measured_gamma(b, run.records, bound, rel_T, W, W_se)
     for c in chains:
         c.pop("series", None)
     return TStarResult(
@@ -438,8 +438,9 @@ def threshold_temperature(net: Network, data, *, presentations: int, mu: float, 
         chains=chains, **(meas if run is not None else {}))
 
 
-def _measured_gamma(b, bound: float, rel_T: float, W: float, W_se: float) -> dict:
-    """Gamma from the measured parameter heat and from the switching work minus the neuron heat (with SEs)."""
+def _measured_gamma(b, records: dict, bound: float, rel_T: float, W: float, W_se: float) -> dict:
+    """Gamma from the measured parameter heat and from the switching work minus the neuron heat (with SEs;
+    the SE of W_sw - Q_x comes from the batch means of the difference, the two being strongly correlated)."""
     nan = float("nan")
     if not (b.energetics and bound > 0):
         return {}
@@ -448,7 +449,11 @@ def _measured_gamma(b, bound: float, rel_T: float, W: float, W_se: float) -> dic
     gm_se = abs(gm) * math.sqrt(rel_T ** 2 + rel_rho + (b.Q_theta_se / b.Q_theta) ** 2) if b.Q_theta else nan
     ws = b.W_sw - b.Q_x
     gs = ws / bound
-    ws_se = math.sqrt(b.W_sw_se ** 2 + b.Q_x_se ** 2)
+    d = np.diff(np.asarray(records["W_sw"], float) - np.asarray(records["Q_x"], float))
+    dp = np.diff(np.asarray(records["presentation"], float))
+    full = dp == dp.max() if dp.size else dp > 0
+    ws_se = (float(b.presentations * np.std(d[full] / dp[full], ddof=1) / math.sqrt(full.sum()))
+             if full.sum() >= 2 else nan)
     gs_se = abs(gs) * math.sqrt(rel_T ** 2 + rel_rho + (ws_se / ws) ** 2) if ws else nan
     return {"Q_theta": b.Q_theta, "Q_theta_se": b.Q_theta_se, "Gamma_measured": gm, "Gamma_measured_se": gm_se,
             "Gamma_switch": gs, "Gamma_switch_se": gs_se}
