@@ -187,7 +187,7 @@ def lifetimes(E_b, kTs, *, n_elements=400, dt=0.2, seed=0, max_tau=2e6) -> dict:
 
 def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "uncompute"), element=None,
                   net_seed=0, hidden=(64, 64), max_iter=200, n_test=None, depth=10.0, dt=0.2, seed=0,
-                  threads=None, T=300.0, t_set=1000.0) -> dict:
+                  threads=None, T=300.0, t_set=6400.0) -> dict:
     """The dynamic machine on a relu net trained on digits: measured reset work per inference (kT) for each
     protocol and tau, against kT sum_i H(p_i), kT nu H(p_mean), kT nu ln 2 and the plug-in pattern entropy.
 

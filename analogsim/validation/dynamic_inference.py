@@ -33,7 +33,7 @@ SIZES = {
     "quick": dict(taus=[3200.0, 6400.0, 12800.0], n=2000, depths=[3.0, 5.0, 7.0], n_err=5000,
                   kTs=[1 / 4, 1 / 5, 1 / 6], n_life=1000, n_test=20, dtaus=(6400.0, 12800.0), max_iter=60),
     "full": dict(taus=[6400.0, 12800.0, 25600.0, 51200.0], n=8000, depths=[3.0, 4.0, 5.0, 6.0, 7.0], n_err=40000,
-                 kTs=[1 / 4, 1 / 5, 1 / 6, 1 / 7], n_life=4000, n_test=None, dtaus=(16000.0, 32000.0, 64000.0),
+                 kTs=[1 / 4, 1 / 5, 1 / 6, 1 / 7], n_life=4000, n_test=None, dtaus=(12800.0, 25600.0, 51200.0),
                  max_iter=300),
 }
 
@@ -148,7 +148,7 @@ def run(ctx) -> ClaimResult:
     err = error_vs_depth(el, sz["depths"], tau=6400.0, n_elements=sz["n_err"], seed=seed + 6)
     life = lifetimes(1.0, sz["kTs"], n_elements=sz["n_life"], dt=0.1, seed=seed + 7)
     dig = digits_budget(taus=sz["dtaus"], n_test=sz["n_test"], max_iter=sz["max_iter"], seed=seed + 8,
-                        t_set=1000.0)
+                        t_set=6400.0)
     crit = judge_elements(series, err, life, ctx.full) + judge_digits(dig, ctx.full)
     figs = [save(work_vs_tau_figure(list(series.values())), ctx, "dynamic_work_vs_tau.png"),
             save(error_vs_work_figure(err, [series["standard"]]), ctx, "dynamic_error_vs_work.png"),
