@@ -124,6 +124,12 @@ def plot_training_energy(N=None, *, T=T_ROOM, bits_per_flop: float = 16.0, flops
     Returns
     -------
     (matplotlib.figure.Figure, list of Path)
+
+    Examples
+    --------
+    >>> fig, paths = plot_training_energy(T=300)                   # bounds only, no file written
+    >>> fig.axes[0].get_xscale(), paths
+    ('log', [])
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

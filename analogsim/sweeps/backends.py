@@ -30,7 +30,13 @@ log = logging.getLogger("analogsim.sweeps")
 
 class SchedulerUnreachable(ConnectionError, ValueError):
     """The Dask scheduler address could not be reached, or what answered there is not a Dask scheduler,
-    within the connect timeout (nothing was run or written). A ValueError too: the address is bad input."""
+    within the connect timeout (nothing was run or written). A ValueError too: the address is bad input.
+
+    Examples
+    --------
+    >>> issubclass(SchedulerUnreachable, ConnectionError), issubclass(SchedulerUnreachable, ValueError)
+    (True, True)
+    """
 
 
 # ----------------------------------------------------------------------------- local process pool

@@ -40,6 +40,13 @@ class SweepSummary:
     ``n_skipped``: points already done before this run; ``n_computed``: points this run wrote;
     ``n_retried``: extra attempts (exceptions retried, points re-run after a worker died);
     ``failed``: up to 50 ``{"coords", "error"}`` of failed points.
+
+    Examples
+    --------
+    >>> s = SweepSummary(name="demo", out="results/demo", results="results/demo/results.nc", config_hash="0",
+    ...                  backend="local process pool (2 workers)", n_points=4, n_ok=4)
+    >>> s.to_dict()["n_ok"], s.n_failed
+    (4, 0)
     """
 
     name: str

@@ -41,6 +41,12 @@ class TaskSpec:
     dims : dict
         Result name -> dimension name for results that are 1-D arrays (default ``<name>_index``).
     description : str
+
+    Examples
+    --------
+    >>> spec = get_task("stress")
+    >>> spec.name, callable(spec.func)
+    ('stress', True)
     """
 
     name: str
