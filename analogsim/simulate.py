@@ -90,6 +90,15 @@ class RelaxResult:
         The step each replica's returned state is from: ``n_steps`` normally; after a divergence the
         replicas of the diverged chunk hold their last good state (a snapshot taken every
         :data:`analogsim.kernels.langevin.SNAP_EVERY` steps), and ``energy_end`` is that state's energy.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.simulate import relax
+    >>> net = Network.create([2, 4, 1], kappa=1.0, seed=0)
+    >>> r = relax(net, [0.1, -0.2], kT=0.05, dt=0.02, n_steps=200, n_replicas=32, integrator="mala", seed=1)
+    >>> r.status, r.work.shape, len(r.xs), r.equipartition.shape
+    ('ok', (32,), 3, (2,))
     """
 
     xs: list
