@@ -215,3 +215,16 @@ def test_bad_operator_arguments():
     with pytest.raises(ValueError, match=r"xs must be a list of 2 arrays"):
         E.energy(g, [np.zeros((1, 16))])
     assert isinstance(AvgPool((1, 4, 4), 2), Conv)
+
+
+def test_activity_matches_the_dense_chain():
+    from analogsim.bounds import measure_activity as chain_activity
+    from analogsim.graph.bounds import measure_activity
+
+    net = Network.create([5, 12, 7, 3], activations=["relu", "relu", "identity"], seed=2, bias_scale=0.3)
+    X = np.random.default_rng(1).standard_normal((40, 5))
+    a, b = measure_activity(GraphNetwork.from_network(net), X), chain_activity(net, X)
+    assert (a.nu, a.nu_a, a.n_samples) == (b.nu, b.nu_a, b.n_samples)
+    assert np.array_equal(a.counts, b.counts)
+    with pytest.raises(ValueError, match="no relu layer"):
+        measure_activity(GraphNetwork.from_network(Network.create([2, 2], activations="tanh", seed=0)), X[:, :2])
