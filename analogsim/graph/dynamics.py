@@ -183,9 +183,11 @@ def relax(net, x0, kT: float, dt: float, n_steps: int, *, integrator="em", gamma
         xs = [np.array(a, dtype=net.dtype) for a in E.check_state(net, x_init, "x_init")]
         B = xs[0].shape[0]
     else:
+        from ..protocols import Protocol
+
         B = n_replicas
         if B is None:
-            B = 1 if not hasattr(x0, "shape") else net.check_input(x0).shape[0]
+            B = x0.rows() if isinstance(x0, Protocol) else net.check_input(x0).shape[0]
         B = check_scalar(B, "n_replicas", low=1, integer=True)
     path, moving = _input_path(net, x0, n_steps, dt, B)
     if x_init is None:
