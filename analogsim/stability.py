@@ -84,7 +84,7 @@ def em_bias_predicted(dt_lambda: float) -> float:
 
 # ----------------------------------------------------------------------------- clamp points
 def clamp_points(inp, tprot, B: int, n_steps: int, dt: float):
-    """Distinct (input, target) clamp points a run visits: every row, at the protocol's extreme and a few interior steps.
+    """Distinct (input, target) clamp points a run visits: every row, at the protocol's extreme and interior steps.
 
     Parameters
     ----------

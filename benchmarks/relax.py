@@ -9,11 +9,15 @@ One step = one update of all replicas. For each case the script times, in interl
                 pre-activation is computed once: every implementation here caches it);
 * numpy       — the same step vectorised in numpy (in-place ops, ``Generator.standard_normal(out=)``);
 * torch       — the same step in torch eager mode, hand-written gradient, ``torch.no_grad``;
-* torchsde    — ``torchsde.sdeint(method='euler')`` with the torch drift above and diagonal noise.
+* torchsde    — ``torchsde.sdeint(method='euler')`` with the torch drift above and diagonal noise;
+* reference   — a hand-tuned numba EM step of the same model (``benchmarks/reference_em.py``: vectorised
+                Box-Muller over 256 xoshiro256++ lanes with ~1e-16 polynomial log/sin/cos, its own tanh, BLAS
+                products, one chunk of rows per thread), float64; checked against numpy (noise-free step to
+                1e-12) before it is timed. ``vs_reference`` = its time / ours (>= 1: ours is at least as fast).
 
 BLAS and torch are limited to one thread. Also reported: tanh/relu step-time ratios, ns per
-normal of the kernel generator, the 2-thread speed-up on the largest case, and the time of a
-first ``relax`` call in a fresh process with a warm numba cache.
+normal of the kernel generator, the 2-thread speed-ups (ours and the reference's) on the medium and
+large cases, and the time of a first ``relax`` call in a fresh process with a warm numba cache.
 
 Run with the OpenBLAS core-type overrides removed for this command only:
 
@@ -224,6 +228,28 @@ def torchsde_step(net, x0, dt, act):
     return run
 
 
+def reference_step(net, x0, dt, threads=1):
+    """The hand-tuned numba reference (benchmarks/reference_em.py) on ``threads`` numba threads."""
+    import numba
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import reference_em
+
+    err, _ = reference_em.check(net, x0, dt)
+    if not err < 1e-12:
+        raise RuntimeError(f"the reference EM step differs from numpy by {err:g}")
+    run = reference_em.make(net, np.ascontiguousarray(x0, dtype=np.float64), dt, KT)
+
+    def go(n):
+        old = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            run(n)
+        finally:
+            numba.set_num_threads(old)
+    return go
+
+
 # ----------------------------------------------------------------------------- timing
 def calibrate(fn, target_s):
     n = 1
@@ -264,6 +290,8 @@ def bench_case(sizes, B, dtype, act, rounds, target_s, baselines=True):
     x0 = rng.normal(size=(B, sizes[0])).astype(dtype)
     dt = step_dt(net)
     fns = {"ours": ours(net, x0, dt)}
+    if baselines and dtype == "float64":
+        fns["reference"] = reference_step(net, x0, dt)
     if baselines:
         fns["gemm"] = gemm_only(net, x0)
         fns["numpy"] = numpy_step(net, x0, dt, act)
@@ -274,6 +302,8 @@ def bench_case(sizes, B, dtype, act, rounds, target_s, baselines=True):
     t = interleaved(fns, rounds, target_s)
     row = {"net": list(sizes), "replicas": B, "dtype": dtype, "activation": act, "threads": 1,
            "step_s": t["ours"], "steps_per_s": 1.0 / t["ours"]}
+    if "reference" in t:
+        row.update({"vs_reference": t["reference"] / t["ours"], "reference_s": t["reference"]})
     if baselines:
         row.update({"vs_gemm": t["ours"] / t["gemm"], "vs_numpy": t["numpy"] / t["ours"],
                     "vs_torch": t["torch"] / t["ours"], "vs_torchsde": t["torchsde"] / t["ours"],
@@ -299,7 +329,8 @@ def bench_threads(sizes, B, rounds, target_s):
     net = make_net(sizes, "relu", "float64")
     x0 = np.random.default_rng(0).normal(size=(B, sizes[0]))
     dt = step_dt(net)
-    fns = {"t1": ours(net, x0, dt, threads=1), "t2": ours(net, x0, dt, threads=2)}
+    fns = {"t1": ours(net, x0, dt, threads=1), "t2": ours(net, x0, dt, threads=2),
+           "ref1": reference_step(net, x0, dt, 1), "ref2": reference_step(net, x0, dt, 2)}
     for f in fns.values():
         f(2)
     t = interleaved(fns, rounds, target_s, clock="wall")
@@ -310,6 +341,7 @@ def bench_threads(sizes, B, rounds, target_s):
     fns["t2"](n)
     cpu_over_wall = (time.process_time() - c0) / (time.perf_counter() - w0)
     return {"net": list(sizes), "replicas": B, "t1_s": t["t1"], "t2_s": t["t2"], "speedup": t["t1"] / t["t2"],
+            "reference_speedup": t["ref1"] / t["ref2"], "vs_reference_2threads": t["ref2"] / t["t2"],
             "clock": "wall", "cpu_over_wall_2threads": cpu_over_wall, "load_avg": os.getloadavg()[0]}
 
 
@@ -389,7 +421,7 @@ def main(argv=None):
                 _log(cases[-1])
             tanh.append(bench_tanh(sizes, B, rounds, target))
             _log(tanh[-1])
-        thr = bench_threads(*CASES[max(idx)], rounds, target) if idx else None
+        thr = [bench_threads(*CASES[i], rounds, target) for i in idx if i >= 2]
         noise = bench_noise(rounds)
         blas = threadpool_info()
     first = bench_first_call()
@@ -406,7 +438,7 @@ def main(argv=None):
         for r in cases:
             print(f"{str(r['net']):22s} B={r['replicas']:4d} {r['dtype']:8s} {r['steps_per_s']:10.0f} steps/s  "
                   f"vs_gemm {r['vs_gemm']:.2f}  vs_numpy {r['vs_numpy']:.1f}x  vs_torch {r['vs_torch']:.1f}x  "
-                  f"vs_torchsde {r['vs_torchsde']:.1f}x")
+                  f"vs_torchsde {r['vs_torchsde']:.1f}x  vs_reference {r.get('vs_reference', float('nan')):.2f}")
         for r in tanh:
             print(f"tanh/relu {str(r['net']):22s} {r['tanh_over_relu']:.2f}")
         print("2 threads:", thr, "\nnoise ns/normal:", noise, "\nfirst call:", first)
