@@ -110,7 +110,8 @@ def test_bad_input_raises_before_work():
     segs = [(hold(), 5.0), (standard_erasure(), 10.0)]
     for kw, word in [(dict(n_elements=0), "n_elements"), (dict(n_elements=4, dt=0.0), "dt"),
                      (dict(n_elements=4, scheme="rk4"), "scheme"), (dict(n_elements=4, s0=[0, 1, 2, 0]), "s0"),
-                     (dict(n_elements=4, signal=np.zeros(3)), "signal"), (dict(n_elements=4, prior=np.zeros(5)), "prior")]:
+                     (dict(n_elements=4, signal=np.zeros(3)), "signal"),
+                     (dict(n_elements=4, prior=np.zeros(5)), "prior")]:
         with pytest.raises(ValueError, match=word):
             run_segments(el, segs, **kw)
     with pytest.raises(ValueError, match="dt"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from analogsim.dynamic import DoubleWell
@@ -112,3 +111,10 @@ def test_full_error_log_slope():
 def test_full_kramers_slope():
     r = lifetimes(1.0, [1 / 4, 1 / 5, 1 / 6, 1 / 7], n_elements=1000, dt=0.1, seed=25)
     assert abs(r["slope"] - 1.0) < 0.1, r
+
+
+def test_time_step_converged_at_the_default():
+    # the default 0.2 tau_r against a 4x finer grid (Leimkuhler-Matthews: stationary law exact to O(dt^2))
+    a = reset_work(EL, "standard", 1600.0, n_elements=3000, dt=0.2, seed=30)
+    b = reset_work(EL, "standard", 1600.0, n_elements=3000, dt=0.05, seed=31)
+    assert abs(a["work"] - b["work"]) < 4 * math.hypot(a["se"], b["se"]) + 0.02 * LN2, (a["work"], b["work"])

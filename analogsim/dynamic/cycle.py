@@ -28,8 +28,8 @@ __all__ = ["CycleBooks", "run_segments", "InferenceMachine", "MachineResult", "f
 
 #: noise schemes: (alpha, beta) of the kernel's noise alpha z_k + beta z_{k-1}
 SCHEMES = {"em": (1.0, 0.0), "lm": (0.5, 0.5)}
-#: default time step in units of tau_r (mu U''(+-1) dt = 0.05)
-DEFAULT_DT = 0.05
+#: default time step in units of tau_r (mu U''(+-1) dt = 0.2; Leimkuhler-Matthews: stationary law exact to O(dt^2))
+DEFAULT_DT = 0.2
 #: elements per chunk (one RNG stream each; fixed, so results do not depend on the thread count)
 CHUNK = 1024
 
@@ -356,9 +356,9 @@ class InferenceMachine:
             b = run_segments(el, [(_named(hold(), "start"), 2.0)] + segs, n_elements=C * M, n_cycles=1,
                              signal=gs.ravel(), prior=None if gp is None else np.tile(gp, C), seed=seed, dt=self.dt,
                              scheme=self.scheme, threads=threads)
+            du = (b.dU[0] - b.work[0, :, 0] + b.heat[0, :, 0]).reshape(C, M)  # the start hold taken out
             b = CycleBooks(b.names[1:], b.work[0, :, 1:].reshape(C, M, 3), b.heat[0, :, 1:].reshape(C, M, 3),
-                           b.bits[0, :, 1:].reshape(C, M, 3), (b.dU[0] - b.work[0, :, 0] + b.heat[0, :, 0]).reshape(C, M),
-                           b.q.reshape(C, M)[-1], b.dt, b.n_steps[1:], el)
+                           b.bits[0, :, 1:].reshape(C, M, 3), du, b.q.reshape(C, M)[-1], b.dt, b.n_steps[1:], el)
         b.names = ("set", "read", "reset")
         target = (y > 0).astype(np.int8)
         set_err = float(np.mean(b.bits[:, :, 0] != target))

@@ -9,7 +9,8 @@ outside the wells (E_b (q^2 - 1)^2) stay put, so at E = E_b and t = 0 the potent
 double well. The tilt acts through a smooth step g of width w around the barrier (g = -1 on the s = 0
 side beyond -w, +1 on the s = 1 side beyond w): t is exactly the energy of the s = 0 side minus that of
 the s = 1 side, at any barrier height, so the Boltzmann occupation of the wrong well is ~ exp(-|t|/kT)
-whenever the barrier closes (a linear tilt -t q/2 would give only part of t when the wells are shallow). Overdamped Langevin dynamics with
+whenever the barrier closes (a linear tilt -t q/2 would give only part of t when the wells are shallow).
+Overdamped Langevin dynamics with
 mobility mu at temperature kT: dq = mu F dt + sqrt(2 mu kT) dW, F = -dU/dq.
 
 Time unit of protocols: the element's relaxation time in a well at the holding barrier,

@@ -241,7 +241,8 @@ def dynamic_task(params: dict, seed: int) -> dict:
     """Sweep task ``dynamic``: the mean reset work and error of one protocol at (tau, E_b, kT).
 
     Settings: ``tau`` (reset duration in units of tau_r, [dynamics]), ``kT`` ([dynamics]); in [task]: ``E_b``
-    (holding barrier, default 16), ``protocol`` (default 'standard'), ``p`` (default 0.5), ``tilt`` (reset tilt depth in kT, default 10),
+    (holding barrier, default 16), ``protocol`` (default 'standard'), ``p`` (default 0.5), ``tilt`` (reset tilt
+    depth in kT, default 10),
     ``n_elements`` (default 2000), ``step`` (time step in tau_r, default 0.2). Results: work, se, bound, excess,
     error, first_law, run_status ('ok', or what went wrong: a reset error above 1e-3,
     books that do not close; a sweep flags such points).

@@ -24,8 +24,8 @@ MEASURED = True
 
 QUOTE_EQ5 = ("this reset operation incurs a minimal energy cost associated with entropy reduction: "
              "$$E_{\\text{inf}} > -k_B T \\nu \\left(p \\ln p + (1-p) \\ln(1-p) \\right) =$$")
-QUOTE_LANDAUER = ("The standard Landauer result is recovered in the limit when each neuron is activated with probability "
-                  "1/2 at each cycle, which gives $E_{\\rm inf}>k_BT\\nu\\ln 2$.")
+QUOTE_LANDAUER = ("The standard Landauer result is recovered in the limit when each neuron is activated with "
+                  "probability 1/2 at each cycle, which gives $E_{\\rm inf}>k_BT\\nu\\ln 2$.")
 LN2 = math.log(2.0)
 
 #: sizes per mode: element taus and elements, error/Kramers scans, digits inputs and taus
