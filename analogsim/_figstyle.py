@@ -63,7 +63,7 @@ def _tidy_log(axis, lo: float, hi: float) -> None:
     if decades >= 3:
         axis.set_minor_formatter(NullFormatter())
         return
-    subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0,) if decades >= 2 else (1.0, 3.0)
+    subs = (1.0, 2.0, 5.0) if decades < 2 else (1.0, 3.0)
     axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(_plain))
     axis.set_minor_formatter(NullFormatter())
