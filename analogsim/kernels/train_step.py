@@ -2,7 +2,7 @@
 
 A substep solves the clamped minimum (:func:`analogsim.kernels.train.clamped_min`), moves the parameters by
 the stress (:func:`apply_substep`) and, with energetics on, books what the machine spends (Sekimoto;
-PHYSICS.md §11 of the project notes, ``docs/training.md``): the switching work of moving the clamps at
+``docs/training.md``): the switching work of moving the clamps at
 fixed state, the neuron heat (drop of H to the clamped minimum), the parameter heat of the move
 (Stratonovich, and Ito for comparison), and the first-law residual of each presentation. Indices into
 the books accumulator ``acc`` are the ``A_*`` constants of :mod:`analogsim.kernels.train`.
@@ -313,8 +313,8 @@ def heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x
 
         Q_theta = kout/2 (|f_L - t|^2 - |f'_L - t|^2)        (mean over the B rows; no weight decay here),
 
-    PHYSICS.md §11's E(theta) - E(theta'), the noise included. ``hrow`` (B,) holds F_alpha(theta) per row
-    (:func:`_energy_rows`). res[0] = F_alpha(theta) and res[1] = F_alpha(theta') (means; no weight decay),
+    the heat E(theta) - E(theta') of a discrete parameter move, the noise included. ``hrow`` (B,) holds
+    F_alpha(theta) per row (:func:`_energy_rows`). res[0] = F_alpha(theta) and res[1] = F_alpha(theta') (means; no weight decay),
     res[2] = that heat. With ``save`` the state a clamp switch acts on is stored in ``prev`` (per row: x'_1,
     the free output x'_L, f'_L, t, the layer-1 and output energies and F_alpha(theta'); offsets
     :func:`_prev_offsets`). ``YN``, ``XN``: workspaces like Y; f(y') reuses f(y) in FV, f'(y) in FP by a

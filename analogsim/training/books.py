@@ -91,6 +91,19 @@ class Books:
     W_sw_se, Q_x_se, Q_theta_se, Q_theta_ito_se, W_se : float
         Standard errors of those totals (and of ``W``) from batch means over the record windows (nan with
         fewer than 2 full windows).
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.data import teacher_student
+    >>> from analogsim.training import train
+    >>> ds = teacher_student(n_in=2, n_out=1, n_train=16, n_test=0, seed=0)
+    >>> net = Network.create([2, 3, 1], activations=["tanh", "identity"], seed=1)
+    >>> b = train(net, ds, presentations=200, mu=50.0, kappa_out=1e-3, kT=1e-7, seed=2).books
+    >>> abs(b.delta_H - (b.W_sw - b.Q_x - b.Q_theta)) < 1e-12      # the first law, per run
+    True
+    >>> b.Q_x > b.Q_theta > 0                                      # abrupt switching: neuron heat dominates
+    True
     """
 
     n_params: int

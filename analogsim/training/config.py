@@ -217,7 +217,7 @@ class TrainConfig:
     neuron_mobility : float
         Gamma, the neurons' mobility (joint dynamics only).
     dt : float or None
-        Joint dynamics time step (default 0.1 / (Gamma * B), B the stability bound of PHYSICS.md §3).
+        Joint dynamics time step (default 0.1 / (Gamma * B), B the stability bound of docs/langevin.md).
     tol : float or None
         Relative gradient norm at which the clamped minimum is accepted (default 8 machine epsilons of
         the net's dtype).

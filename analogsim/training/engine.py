@@ -10,7 +10,7 @@ This is the exact discrete update of Eq. 11 with the stress held fixed over the 
 step of length tau_inf); its noise term is exact for that step (the integral of the white noise of
 Eq. 12 over tau_inf). At kT = 0 it is torch's SGD step with learning rate mu tau_inf kappa_out on the
 loss 0.5|f - t|^2 up to the O(kappa_out/kappa_hidden) difference between stress and backprop
-(PHYSICS.md §4). With ``substeps = k`` the presentation is split into k such steps of tau_inf/k, the
+(docs/crosscheck.md). With ``substeps = k`` the presentation is split into k such steps of tau_inf/k, the
 clamped minimum re-solved before each (k -> infinity: the continuous flow within a presentation).
 The neurons are at their zero-temperature clamped minimum; their thermal fluctuations (an O(kT/kappa)
 correction to <dH/dtheta>) are part of the joint fidelity only.
@@ -425,7 +425,7 @@ def _jsonable(v) -> bool:
 
 
 def _joint_step(net: Network, cfg: TrainConfig):
-    """(dt, steps per presentation) of the joint dynamics; checks Gamma dt B < 2 (PHYSICS.md §3)."""
+    """(dt, steps per presentation) of the joint dynamics; checks Gamma dt B < 2 (docs/langevin.md)."""
     from ..hamiltonian import stability_bound
 
     bound = stability_bound(net) + (cfg.kappa_out or 0.0)

@@ -1,6 +1,6 @@
-r"""Threshold temperature T* and the training-energy ratio Gamma (Eq. 16, PHYSICS.md §7).
+r"""Threshold temperature T* and the training-energy ratio Gamma (Eq. 16, docs/training.md).
 
-Definition used here (PHYSICS.md §7: "final loss 10 % above the T = 0 loss" is ill-posed):
+Definition used here ("final loss 10 % above the T = 0 loss" is ill-posed):
 
 1. The optimum theta* minimises the full-batch training energy
    F̄(theta) = mean_alpha F_alpha(theta) + (lambda/2)|theta|^2 (deterministic L-BFGS, or given).
@@ -24,7 +24,7 @@ Definition used here (PHYSICS.md §7: "final loss 10 % above the T = 0 loss" is 
    kT*, var(g) and <|g|^2> (conservatively, as if independent).
 
 In the harmonic, small-step limit (linear student) Gamma = 1; for nonlinear nets it is reported, not
-assumed (PHYSICS.md §7).
+assumed.
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ def threshold_temperature(net: Network, data, *, presentations: int, mu: float, 
                           progress=None) -> TStarResult:
     r"""Measure the threshold temperature T* (E(T*) = 2 E(0)) and Gamma = W / (2 N S rho kT*).
 
-    See the module docstring for the exact definitions (PHYSICS.md §7).
+    See the module docstring for the exact definitions.
 
     Parameters
     ----------
