@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 __all__ = ["Flag", "THRESHOLDS", "judge", "judge_train", "is_flagged", "format_flags", "encode", "decode",
-           "dataset_flags", "CODES"]
+           "dataset_flags", "judge_dataset", "CODES"]
 
 #: Thresholds of the checks (change them with ``judge(..., thresholds={...})``).
 THRESHOLDS = {
@@ -171,6 +171,8 @@ def _check_loss(r, th, flags, has_loss):
                           "the training diverged", _lr_fix(r)))
         return
     init = _num(r, "initial_" + key)
+    if init is None:  # results made before the initial training loss was recorded
+        init = _num(r, "initial_test_loss")
     if init is None or not math.isfinite(init) or init <= 0:
         return
     level = init
@@ -326,7 +328,7 @@ def dataset_flags(ds):
     """Boolean mask (same dims as ``status``) of a sweep dataset's flagged points.
 
     Uses the ``status`` variable ('flagged') when the results were consolidated by a version that judges
-    health; otherwise judges every point from the dataset's own variables (older results files).
+    health; otherwise judges every point first (:func:`judge_dataset`).
 
     Examples
     --------
@@ -335,23 +337,70 @@ def dataset_flags(ds):
     >>> dataset_flags(ds).values.tolist()
     [False, True]
     """
-    import numpy as np
-    import xarray as xr
+    if "health_flags" not in ds and not (ds["status"] == "flagged").any():
+        ds = judge_dataset(ds)
+    return ds["status"] == "flagged"
 
-    if "status" in ds and "health_flags" in ds:
-        return ds["status"] == "flagged"
-    if "status" in ds and (ds["status"] == "flagged").any():
-        return ds["status"] == "flagged"
-    ref = ds["status"] if "status" in ds else next(iter(ds.data_vars.values()))
-    names = [v for v in ds.data_vars if set(ds[v].dims) <= set(ref.dims)]
-    b = xr.broadcast(*[ds[v] for v in names]) if names else []
-    arrays = {n: a.transpose(*ref.dims).values for n, a in zip(names, b)}
-    mask = np.zeros(ref.shape, bool)
+
+def _base_settings(ds) -> dict:
+    import json
+
+    try:
+        cfg = json.loads(ds.attrs.get("config_json", "{}"))
+    except ValueError:
+        return {}
+    out = {}
+    for sec in cfg.values() if isinstance(cfg, dict) else ():
+        if isinstance(sec, dict):
+            out.update(sec)
+    return out
+
+
+def judge_dataset(ds):
+    """Results consolidated before health checks existed, judged now: a copy whose ``status`` says
+    'flagged' where a finished point's physics went wrong, with ``health_flags`` and the message in
+    ``error``; ``n_ok``/``n_flagged`` updated. Results that already carry ``health_flags`` come back as
+    they are. Each point is judged from its variables, its coordinates and the stored config.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"status": ("w", np.array(["ok", "ok"])), "train_loss": ("w", [0.02, 900.0]),
+    ...                  "initial_test_loss": ("w", [1.0, 1.6])}, coords={"w": [2, 64]})
+    >>> judge_dataset(ds)["status"].values.tolist()
+    ['ok', 'flagged']
+    """
+    import numpy as np
+
+    if "health_flags" in ds:
+        return ds
+    ref = ds["status"]
+    base = _base_settings(ds)
+    names = [v for v in ds.data_vars if set(ds[v].dims) <= set(ref.dims) and v not in ("error",)]
+    arrays = {n: ds[n].broadcast_like(ref).transpose(*ref.dims).values for n in names}
+    coords = {d: ds[d].values for d in ref.dims if d in ds.coords}
+    status = ref.values.astype(object).copy()
+    codes = np.full(ref.shape, "", dtype=object)
+    error = ds["error"].values.astype(object).copy() if "error" in ds and ds["error"].shape == ref.shape \
+        else np.full(ref.shape, "", dtype=object)
     for idx in np.ndindex(ref.shape):
-        point = {n: (a[idx].item() if hasattr(a[idx], "item") else a[idx]) for n, a in arrays.items()}
-        if point.get("status", "ok") != "ok":
+        if status[idx] != "ok":
             continue
-        point = {k: (None if isinstance(v, float) and k != "train_loss" and math.isnan(v) else v)
-                 for k, v in point.items()}
-        mask[idx] = is_flagged(judge(point))
-    return xr.DataArray(mask, dims=ref.dims, coords={d: ds[d] for d in ref.dims if d in ds.coords})
+        params = dict(base)
+        params.update({d: coords[d][idx[k]].item() for k, d in enumerate(ref.dims) if d in coords})
+        point = {}
+        for n, a in arrays.items():
+            v = a[idx].item() if hasattr(a[idx], "item") else a[idx]
+            point[n] = None if isinstance(v, float) and math.isnan(v) and n != "train_loss" else v
+        found = judge(point, params)
+        codes[idx] = encode(found)
+        if is_flagged(found):
+            status[idx] = "flagged"
+            error[idx] = "; ".join(str(f) for f in found if f.severity == "bad")
+    out = ds.copy()
+    out["status"] = (ref.dims, status.astype(str))
+    out["health_flags"] = (ref.dims, codes.astype(str))
+    out["error"] = (ref.dims, error.astype(str))
+    out.attrs["n_ok"] = int(np.sum(status == "ok"))
+    out.attrs["n_flagged"] = int(np.sum(status == "flagged"))
+    return out

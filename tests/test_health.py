@@ -173,3 +173,31 @@ def test_sweep_and_plot_commands_report_flagged_points(tmp_path, capsys):
     cap = capsys.readouterr()
     assert code == 0 and "1 flagged point(s) marked and left out of means and fits" in cap.err
     assert json.loads(cap.out)["flagged"][0]["flags"].startswith("loss_exploded")
+
+
+def test_plot_judges_results_made_before_health_checks(tmp_path, capsys):
+    """The issue's situation: a results.nc written before flags existed ("24/24 points ok") whose width-64
+    points exploded. `analogsim plot` judges it from its variables and stored config, and says so."""
+    import xarray as xr
+
+    from analogsim import cli
+    from analogsim.health import judge_dataset
+
+    width = np.array([2, 64])
+    dims = ["width", "seed"]
+    ds = xr.Dataset({"status": (dims, np.full((2, 2), "ok")), "error": (dims, np.full((2, 2), "")),
+                     "work": (dims, [[0.03, 0.04], [2e3, 3e3]]), "n_params": (dims, [[13.0, 13.0], [385.0, 385.0]]),
+                     "train_loss": (dims, [[0.02, 0.03], [365.0, 1181.0]]),
+                     "initial_test_loss": (dims, [[0.26, 0.3], [1.6, 1.5]]),
+                     "fallbacks": (dims, [[0.0, 0.0], [9980.0, 9975.0]])},
+                    coords={"width": width, "seed": [0, 1]},
+                    attrs={"kind": "train", "config_json": json.dumps({"training": {"presentations": 10000,
+                                                                                    "kappa_out": 1e-3}})})
+    judged = judge_dataset(ds)
+    assert judged["status"].values.tolist() == [["ok", "ok"], ["flagged", "flagged"]]
+    assert judged["health_flags"].values[1, 0] == "loss_exploded;fallbacks_high"  # presentations from the config
+    assert judged.attrs["n_flagged"] == 2 and judge_dataset(judged) is judged
+    ds.to_netcdf(tmp_path / "results.nc", engine="scipy")
+    assert cli.main(["plot", str(tmp_path), "--format", "png", "--only", "energy_vs_N"]) == 0
+    err = capsys.readouterr().err
+    assert "2 flagged point(s) marked and left out of means and fits" in err and "{'width': 64" in err

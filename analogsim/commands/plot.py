@@ -49,11 +49,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    from ..health import judge_dataset
     from ..plotting import standard_figures
     from ..sweeps.store import open_results
 
     src = Path(args.results)
-    ds = open_results(src)
+    ds = judge_dataset(open_results(src))  # results made before health checks existed are judged now
     folder = src if src.is_dir() else src.parent
     out = Path(args.out) if args.out else folder / "figures"
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
