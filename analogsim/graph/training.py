@@ -204,7 +204,8 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
           kT: float, kappa_out: float | None = None, batch_size: int = 1, weight_decay: float = 0.0,
           tol: float = 1e-10, seed=None, n_records: int = 10, fidelity: str = "separated",
           neuron_mobility: float = 1.0, dt: float | None = None, checkpoint=None,
-          checkpoint_every: int | None = None, resume: bool = True) -> GraphTrainResult:
+          checkpoint_every: int | None = None, resume: bool = True, hook=None,
+          hook_every: int = 1) -> GraphTrainResult:
     r"""Train a graph network physically: stress-driven parameter Langevin annealing at temperature kT (Eq. 11).
 
     Parameters
@@ -253,6 +254,10 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
     checkpoint_every : int, optional
         Default: S/10.
     resume : bool
+    hook : callable, optional
+        ``hook(s, net)`` after presentation s every ``hook_every`` presentations (net: the network being trained;
+        do not modify it).
+    hook_every : int
 
     Returns
     -------
@@ -408,6 +413,8 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
         e_old = e_new
         if s % every == 0 or s == S:
             record(s)
+        if hook is not None and s % hook_every == 0:
+            hook(s, net)
         if checkpoint is not None and (s % every_ck == 0 or s == S):
             sc = {"s": s, "pos": pos, "W_sw": W_sw, "Q_x": Q_x, "Q_th": Q_th, "W15": W15, "gsq": gsq,
                   "res_max": res_max, "e_old": e_old, "E_start": E_start, "rec": rec, "stats": stats,

@@ -1,0 +1,170 @@
+r"""Threshold temperature T* of training on a graph network (Eq. 16; the definition of the dense chain's).
+
+1. The optimum theta* minimises the full-batch energy F(theta) = mean_alpha min_x H_alpha + (lambda/2)|theta|^2
+   (L-BFGS; the gradient is the mean stress gradient at the clamped minima, by the envelope theorem).
+2. From theta*, chains of the training dynamics (separated fidelity, same mu, tau_inf, batch) run at kT; after a
+   burn-in the excess F(theta_s) - F(theta*) is measured every ``measure_every`` presentations; E(kT) is its
+   mean with a batch-means standard error. E(0) is the excess the presentation (data) noise alone produces.
+3. T* solves E(T*) = 2 E(0): interpolation of log(E - E(0)) against log kT between the grid points that bracket
+   the crossing (``bracketed`` False and the nearest pair extrapolated otherwise).
+
+In the harmonic, small-step limit the thermal excess E(kT) - E(0) is N kT / 2 (N trainable parameters).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._checks import check_array, check_scalar
+from . import energy as E
+from .training import fixed_point_minimum, train
+
+__all__ = ["full_batch_energy", "optimum", "excess_energy_chain", "threshold_temperature", "TStarResult"]
+
+
+def full_batch_energy(net, X, T, weight_decay: float = 0.0, tol: float = 1e-10):
+    """(F, dF/dtheta, mean MSE loss 0.5|f - t|^2) with every entry clamped at its minimum (hard output clamp)."""
+    xs, ok, gn, _, H = fixed_point_minimum(net, X, T, tol=tol)
+    if not ok.all():
+        from .equilibrium import clamped_minimum
+
+        bad = np.nonzero(~ok)[0]
+        m = clamped_minimum(net, X[bad], T[bad])
+        for l in range(1, net.n_layers):
+            xs[l] = np.array(xs[l])
+            xs[l][bad] = m.xs[l]
+        H = E.energy(net, xs)
+    g = E.params_from_stress(net, xs, E.stress(net, xs), per_sample=False) / X.shape[0]
+    F = float(np.mean(H)) + 0.5 * weight_decay * float(net.theta @ net.theta)
+    loss = float(0.5 * np.mean(np.sum((net.predict(X) - T) ** 2, axis=1)))
+    return F, g + weight_decay * net.theta, loss
+
+
+def optimum(net, X, T, *, weight_decay: float = 0.0, gtol: float = 1e-12, max_iter: int = 5000):
+    """A copy of ``net`` at the minimum of the full-batch energy (scipy L-BFGS), and (F*, loss*, |grad|)."""
+    from scipy.optimize import minimize
+
+    work = net.copy()
+
+    def fun(th):
+        work.theta[...] = th
+        F, g, _ = full_batch_energy(work, X, T, weight_decay)
+        return F, g.astype(np.float64)
+
+    res = minimize(fun, work.theta.astype(np.float64), jac=True, method="L-BFGS-B",
+                   options={"gtol": gtol, "ftol": 0.0, "maxiter": max_iter, "maxcor": 30})
+    work.theta[...] = res.x
+    F, g, loss = full_batch_energy(work, X, T, weight_decay)
+    return work, (F, loss, float(np.linalg.norm(g)))
+
+
+def _batch_means(x, n_batches):
+    x = np.asarray(x, dtype=np.float64)
+    nb = min(n_batches, x.size)
+    if nb < 2:
+        return float(np.mean(x)) if x.size else float("nan"), float("nan")
+    m = x.size // nb
+    bm = x[:nb * m].reshape(nb, m).mean(axis=1)
+    return float(x.mean()), float(bm.std(ddof=1) / math.sqrt(nb))
+
+
+def excess_energy_chain(net_star, X, T, kT, *, chain_presentations: int, burn_in: int, measure_every: int = 1,
+                        F_star: float | None = None, n_batches: int = 20, seed=0, **settings) -> dict:
+    """Run the training dynamics from theta* at kT and measure the stationary excess energy E(kT) (and its SE).
+
+    ``settings`` go to :func:`analogsim.graph.training.train` (mu, tau_inf, kappa_out, batch_size, weight_decay);
+    the stiffness of ``net_star`` must already hold kappa_out (pass kappa_out=None or the same value).
+    """
+    lam = settings.get("weight_decay", 0.0)
+    if F_star is None:
+        F_star = full_batch_energy(net_star, X, T, lam)[0]
+    vals = []
+
+    def hook(s, net):
+        if s > burn_in:
+            vals.append(full_batch_energy(net, X, T, lam)[0] - F_star)
+
+    res = train(net_star, X, T, X[:1], T[:1], presentations=chain_presentations, kT=kT, seed=seed, hook=hook,
+                hook_every=measure_every, n_records=1, **settings)
+    Em, se = _batch_means(vals, n_batches)
+    return {"kT": kT, "E": Em, "E_se": se, "series": np.array(vals), "result": res}
+
+
+@dataclass
+class TStarResult:
+    """T* and what it was found from: the grid, E(kT) with SEs, E(0), the optimum's energy and gradient norm."""
+
+    kT_star: float
+    bracketed: bool
+    kT_grid: np.ndarray
+    E: np.ndarray
+    E_se: np.ndarray
+    E0: float
+    E0_se: float
+    F_star: float
+    loss_star: float
+    grad_norm_star: float
+    n_params: int
+
+    def summary(self) -> str:
+        how = "bracketed" if self.bracketed else "EXTRAPOLATED (grid does not bracket E = 2 E0)"
+        return (f"kT* = {self.kT_star:.4g} ({how}); E0 = {self.E0:.4g} +- {self.E0_se:.2g}; N = {self.n_params}; "
+                f"optimum |grad F| = {self.grad_norm_star:.2g}")
+
+
+def _solve(kTs, Ev, E0):
+    d = Ev - E0
+    pos = [k for k in range(d.size) if d[k] > 0]
+    if len(pos) < 2 or not E0 > 0:
+        return float("nan"), False
+    above = [k for k in pos if d[k] >= E0]
+    if above and above[0] - 1 in pos:
+        i, j, br = above[0] - 1, above[0], True
+    elif above:
+        i, j, br = pos[0], pos[1], False
+    else:
+        i, j, br = pos[-2], pos[-1], False
+    slope = (math.log(d[j]) - math.log(d[i])) / (math.log(kTs[j]) - math.log(kTs[i]))
+    if slope <= 0:
+        return float("nan"), False
+    return float(math.exp(math.log(kTs[i]) + (math.log(E0) - math.log(d[i])) / slope)), br
+
+
+def threshold_temperature(net, X, T, *, kT_grid, chain_presentations: int, burn_in: int, measure_every: int = 1,
+                          mu: float, tau_inf: float = 1.0, kappa_out: float | None = None, batch_size: int = 1,
+                          weight_decay: float = 0.0, seed=0) -> TStarResult:
+    """Measure T* on a graph network (module docstring): optimum, the kT = 0 chain, the grid's chains, E = 2 E0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((3,)); _ = b.dense(b.input, 1); net = b.build(seed=0, kappa=[0.1])
+    >>> rng = np.random.default_rng(0); X = rng.standard_normal((32, 3)); T = X @ [[1.0], [-1.0], [0.5]]
+    >>> T = T + 0.3 * rng.standard_normal(T.shape)
+    >>> r = threshold_temperature(net, X, T, kT_grid=[1e-4, 1e-3, 1e-2], chain_presentations=600, burn_in=100,
+    ...                           measure_every=5, mu=1.0, seed=1)
+    >>> r.bracketed, 1e-4 < r.kT_star < 1e-2
+    (True, True)
+    """
+    X = net.check_input(X, "X")
+    T = net.check_output(T, name="T")
+    grid = np.sort(np.asarray(check_array(kT_grid, "kT_grid", ndim=1), dtype=np.float64))
+    if grid.size < 2 or np.any(grid <= 0):
+        raise ValueError(f"kT_grid must hold at least two temperatures > 0, got {grid.tolist()}")
+    check_scalar(chain_presentations, "chain_presentations", low=2, integer=True)
+    check_scalar(burn_in, "burn_in", low=0, high=chain_presentations - 2, integer=True)
+    if kappa_out is not None:
+        net = net.with_kappa(list(net.kappa[:-1]) + [kappa_out])
+    star, (F_star, loss_star, gnorm) = optimum(net, X, T, weight_decay=weight_decay)
+    kw = dict(chain_presentations=chain_presentations, burn_in=burn_in, measure_every=measure_every,
+              F_star=F_star, seed=seed, mu=mu, tau_inf=tau_inf, batch_size=batch_size, weight_decay=weight_decay)
+    c0 = excess_energy_chain(star, X, T, 0.0, **kw)
+    chains = [excess_energy_chain(star, X, T, float(kT), **kw) for kT in grid]
+    Ev = np.array([c["E"] for c in chains])
+    Es = np.array([c["E_se"] for c in chains])
+    kts, br = _solve(grid, Ev, c0["E"])
+    return TStarResult(kts, br, grid, Ev, Es, c0["E"], c0["E_se"], F_star, loss_star, gnorm, net.n_params)
