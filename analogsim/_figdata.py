@@ -115,6 +115,10 @@ def _flag_mask(ds):
 
 
 def _with_flags(ds, include_flagged=False):
+    if "status" in ds and "health_flags" not in ds and "_flagged" not in ds:
+        from .health import judge_dataset
+
+        ds = judge_dataset(ds)  # results made before health checks: judged now, with their flag codes
     m = _flag_mask(ds)
     if m is None:
         return ds

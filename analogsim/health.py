@@ -372,7 +372,7 @@ def judge_dataset(ds):
     """
     import numpy as np
 
-    if "health_flags" in ds:
+    if "health_flags" in ds or "status" not in ds:
         return ds
     ref = ds["status"]
     base = _base_settings(ds)
