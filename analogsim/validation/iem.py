@@ -107,7 +107,8 @@ def run(ctx) -> ClaimResult:
                      ("fixed_schedule", "at a fixed schedule (accuracy within 3 %)")):
         r = ratios[key]
         parts.append(f"{lab}: best ratio {r['ratio']:.3f} ± {r['se']:.3f}" if r else f"{lab}: no setting qualified")
-    grid_txt = "every lr" if grid_lrs is None else f"lr = {', '.join(format(x, 'g') for x in grid_lrs)} (lambda = 1e-2 at the others)"
+    grid_txt = ("every lr" if grid_lrs is None else
+                f"lr = {', '.join(format(x, 'g') for x in grid_lrs)} (lambda = 1e-2 at the others)")
     comment = (f"Scan: lambda_1 x lambda_2 in {LAMBDAS} (the papers print no values) at {grid_txt}, lr in {tuple(lrs)} "
                f"(paper 001 uses 0.001), {n_seeds} seeds paired with plain SGD "
                f"(same initial weights and data order), {epochs} epoch(s) of digits in batches of 16, 64-32-10 tanh. "

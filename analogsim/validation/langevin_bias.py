@@ -92,8 +92,10 @@ def em_bias_figure(ctx):
     slope, slope_se = bootstrap_slope([x["dtl"] for x in em], [x["ratio"] - 1 for x in em], [x["se"] for x in em],
                                       seed=ctx.seed)
     worst_mala = max((x for x in res if x["integrator"] == "mala"), key=lambda x: abs(x["ratio"] - 1) / x["se"])
+    fit_at = ", ".join(format(x["dtl"], "g") for x in em)
+    z_mala = abs(worst_mala["ratio"] - 1) / worst_mala["se"]
     text = (f"Euler–Maruyama's worst-layer equipartition error grows with dt λmax: {slope:+.3f} ± {slope_se:.3f} per "
-            f"unit dt λmax on this net (straight-line fit over dt·λmax = {', '.join(format(x['dtl'], 'g') for x in em)}; "
-            f"the guard's constant is c = {c:g}, measured up to dt·λmax = 0.4). MALA's largest deviation is {abs(worst_mala['ratio'] - 1) / worst_mala['se']:.1f} "
-            f"SE at dt·λmax = {worst_mala['dtl']:g}.")
+            f"unit dt λmax on this net (straight-line fit over dt·λmax = {fit_at}; the guard's constant is c = {c:g}, "
+            f"measured up to dt·λmax = 0.4). MALA's largest deviation is {z_mala:.1f} SE at dt·λmax = "
+            f"{worst_mala['dtl']:g}.")
     return [fig_path], crit, text

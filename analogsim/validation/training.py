@@ -128,7 +128,7 @@ def judge_linear(points, s_points, seed=0, decides="--full"):
     Gse = np.array([p["Gamma_se"] for p in points])
     w = 1 / Gse ** 2
     g, g_se = float((w * G).sum() / w.sum()), float(1 / np.sqrt(w.sum()))
-    c = consistent(f"linear student Gamma = W/(2 N S rho kT*), inverse-variance mean over N = "
+    c = consistent(f"linear student Gamma = E_train/(2 N S rho kT*), inverse-variance mean over N = "
                    f"{', '.join(str(p['N']) for p in points)}", g, g_se, 1.0, n_se=4, decides=decides,
                note=f"per N: {', '.join(f'{x:.3f} ± {e:.3f}' for x, e in zip(G, Gse))}; "
                     f"source: {points[0].get('source', 'Eq. 15 book')}")
@@ -141,13 +141,15 @@ def judge_linear(points, s_points, seed=0, decides="--full"):
     wk = np.array([p["W_over_kT"] for p in points])
     wk_se = np.array([p.get("W_over_kT_se", np.nan) for p in points])
     slope_N, slope_N_se = bootstrap_slope(np.log(N), np.log(wk), wk_se / wk, seed=seed)
-    crit.append(consistent("log-log slope of W/kT* vs N (linear student)", slope_N, slope_N_se, 1.0, n_se=4,
+    crit.append(consistent("log-log slope of W/kT* vs N (linear student, W the Eq. 15 book)", slope_N, slope_N_se, 1.0,
+                           n_se=4,
                            decides=decides))
     S = np.array([p["S"] for p in s_points], float)
     ws = np.array([p["W_over_kT"] for p in s_points])
     ws_se = np.array([p.get("W_over_kT_se", np.nan) for p in s_points])
     slope_S, slope_S_se = bootstrap_slope(np.log(S), np.log(ws), ws_se / ws, seed=seed + 1)
-    crit.append(consistent("log-log slope of W/kT* vs S (linear student)", slope_S, slope_S_se, 1.0, n_se=4,
+    crit.append(consistent("log-log slope of W/kT* vs S (linear student, W the Eq. 15 book)", slope_S, slope_S_se, 1.0,
+                           n_se=4,
                            decides=decides))
     return crit, slope_N, slope_S
 
@@ -169,6 +171,10 @@ def judge_mlp(mlp, curve, decides="--full"):
                  max(se, 1e-6), 1.0, kind="paper", quote=Q_DEGRADE, decides=decides,
                  note="the degradation is judged one-sided: training above T* ends at a higher loss than below it")
     return [c, d]
+
+
+def _holds_text(c) -> str:
+    return "holds" if c.passed else ("is undecided at this size" if not c.decided else "does not hold as printed")
 
 
 def run(ctx) -> ClaimResult:
@@ -221,8 +227,9 @@ def run(ctx) -> ClaimResult:
     table = [{"quantity": f"linear N = {p['N']}", "paper": "Gamma ≈ 1",
               "measured": f"Gamma {p['Gamma']:.3f} ± {p['Gamma_se']:.3f} (Eq. 15 prediction {p['Gamma_eq15']:.3f}), "
                           f"W/kT* {p['W_over_kT']:.4g}",
-              "comment": f"kT* {p['kT_star']:.3g} ± {p['kT_star_se']:.2g} ({'bracketed' if p['bracketed'] else 'EXTRAPOLATED'}), "
-                         f"rho {p['rho']:.3f}, S {p['S']}"} for p in lin]
+              "comment": f"kT* {p['kT_star']:.3g} ± {p['kT_star_se']:.2g} "
+                         f"({'bracketed' if p['bracketed'] else 'EXTRAPOLATED'}), rho {p['rho']:.3f}, S {p['S']}"}
+             for p in lin]
     table.append({"quantity": "tanh MLP 4-8-1, teacher-student", "paper": "Gamma ≳ 1",
                   "measured": f"Gamma {mlp['Gamma']:.3f} ± {mlp['Gamma_se']:.3f} ({mlp['source']}); Eq. 15 prediction "
                               f"{mlp['Gamma_eq15']:.3f} ± {mlp['Gamma_eq15_se']:.3f}",
@@ -246,6 +253,6 @@ def run(ctx) -> ClaimResult:
                "the number of presentations (epochs × dataset size). T* is defined by E(T*) = 2 E(0) from chains started "
                f"at the optimum. tanh MLP: Gamma = {g_mlp.measured:.3f} ± {g_mlp.uncertainty:.3f} "
                f"({mlp['source']}), {g_mlp.margin:+.1f} SE from the '≳ 1' of Eq. 16, so the bound "
-               f"{'holds' if g_mlp.passed else ('is undecided at this size' if not g_mlp.decided else 'does not hold as printed')} "
+               f"{_holds_text(g_mlp)} "
                f"for this nonlinear net; the Eq. 15 prediction is {mlp['Gamma_eq15']:.3f}.")
     return ClaimResult(NAME, TITLE, STATEMENT, crit, table, figs, comment, limit=limit)
