@@ -126,3 +126,19 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, fidelity):
     assert res.records == full.records and res.W_sw == full.W_sw and res.Q_theta == full.Q_theta
     with pytest.raises(CheckpointError, match="another run"):
         train(net, *data, **{**kw, "mu": 3.0}, checkpoint=tmp_path / "kept.npz")
+
+
+@pytest.mark.slow
+def test_residual_conv_net_learns_digits_physically():
+    """conv 1->8 3x3 tanh, conv 8->8 3x3 tanh, residual join (fixed identities), avg pool 2, dense -> 10;
+    600 presentations of 16: held-out accuracy 0.9399 measured (seed 1)."""
+    ds, shape = digits_images(seed=0)
+    b = GraphBuilder(shape)
+    c1 = b.conv(b.input, 8, 3, padding=1, activation="tanh")
+    r = b.add([c1, b.conv(c1, 8, 3, padding=1, activation="tanh")])
+    b.dense(b.avg_pool(r, 2), 10)
+    net = b.build(seed=0, kappa=1.0)
+    res = train(net, ds.x_train, ds.t_train, ds.x_test, ds.t_test, presentations=600, mu=50.0, kT=1e-9,
+                kappa_out=1e-3, batch_size=16, seed=1)
+    assert res.records["test_accuracy"][-1] >= 0.92, res.summary()
+    assert res.first_law_residual_max < 1e-11
