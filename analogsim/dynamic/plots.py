@@ -35,6 +35,9 @@ def work_vs_tau_figure(series: list):
         ax.plot(tt, r["fit"]["a"] + r["fit"]["b"] / tt, "-", color=col, lw=1)
         ax.axhline(r["bound"], color=col, ls=":", lw=1)
     ax.set_xscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("reset duration tau [element relaxation times tau_r]")
     ax.set_ylabel("mean reset work per element [kT]")
     ax.set_title("reset work vs tau (dotted: kT ln 2, kT H(p), 0)", fontsize=9)
@@ -68,7 +71,7 @@ def error_vs_work_figure(err: dict, series: list = ()):
     ax.axvline(math.log(2), color="gray", lw=0.8, ls=":")
     ax.set_yscale("log")
     ax.set_xlabel("mean work per reset [kT]")
-    ax.set_ylabel("reset error (floor 1/N)")
+    ax.set_ylabel("reset error (no error seen: plotted at 1/N)")
     ax.legend(fontsize=6.5)
     fig.tight_layout()
     return fig
@@ -78,7 +81,7 @@ def digits_budget_figure(budget: dict):
     """Bars: measured reset work per inference (quasi-static fits and the shortest tau) against the bounds
     kT sum H(p_i), kT nu H(p_mean), kT nu ln 2 and the plug-in pattern entropy (with its ceiling ln n)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8.0, 3.8))
+    fig, ax = plt.subplots(figsize=(10.0, 4.2))
     b = budget["budget"]
     names = ["plug-in pattern\nentropy", "sum_i H(p_i)", "cross-entropy\n(train priors)", "nu H(p_mean)\n(Eq. 5)",
              "nu ln 2"]
@@ -86,15 +89,20 @@ def digits_budget_figure(budget: dict):
     x = list(range(len(names)))
     ax.bar(x, vals, color="0.75", label="bounds")
     ax.axhline(b["ln_n"], color="0.5", ls=":", lw=1)
-    k = len(names)
-    for j, (proto, fit) in enumerate(sorted(budget.get("fits", {}).items())):
-        ax.bar(k + j, fit["a"], yerr=fit["a_se"], color=f"C{j}", label=f"measured {proto} (fit tau -> inf)")
+    tmax = max(r["tau"] for r in budget["runs"])
+    for j, r in enumerate(q for q in budget["runs"] if q["tau"] == tmax):
+        ax.bar(len(names), r["reset_work_kT"], yerr=r["reset_work_se"], color=f"C{j}", alpha=0.45, hatch="//",
+               label=f"measured {r['protocol']} at tau = {tmax:g} tau_r")
+        names.append(f"{r['protocol']}\n(tau = {tmax:g})")
+    for j, (proto, fit) in enumerate(sorted(budget.get("fits", {}).items(),
+                                            key=lambda kv: ("standard", "prior-adapted", "uncompute").index(kv[0]))):
+        ax.bar(len(names), fit["a"], yerr=fit["a_se"], color=f"C{j}", label=f"measured {proto} (fit tau -> inf)")
         names.append(f"{proto}\n(tau -> inf)")
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names, fontsize=7)
+    ax.set_xticklabels(names, fontsize=6.5)
     ax.set_ylabel("reset energy per inference [kT]")
     ax.set_title(f"digits relu net, nu = {budget['nu']}, p_mean = {b['p_mean']:.3f}; dotted: ln n "
                  f"(ceiling of the plug-in estimate, n = {b['n']})", fontsize=8)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=6.5, loc="upper left", ncol=2)
     fig.tight_layout()
     return fig
