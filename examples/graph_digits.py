@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     back = res.net.to_torch()
     with torch.no_grad():
         out = back(torch.from_numpy(as_images(ds.x_test, shape))).numpy()
-    print(f"torch export: max |difference| to analogsim's outputs {np.max(np.abs(out - res.net.predict(ds.x_test))):.2e}")
+    diff = np.max(np.abs(out - res.net.predict(ds.x_test)))
+    print(f"torch export: max |difference| to analogsim's outputs {diff:.2e}")
     if args.out:
         from analogsim.graph.io import save_graph
 

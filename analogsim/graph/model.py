@@ -180,8 +180,8 @@ class GraphNetwork:
             for name, val in biases.items():
                 l = self.index.get(name)
                 if l is None or l == 0 or self.biases[l - 1] is None:
-                    raise ValueError(f"biases: layer {name!r} has no bias (known biased layers: "
-                                     f"{[x.name for i, x in enumerate(self.layers[1:]) if self.biases[i] is not None]})")
+                    known = [x.name for i, x in enumerate(self.layers[1:]) if self.biases[i] is not None]
+                    raise ValueError(f"biases: layer {name!r} has no bias (known biased layers: {known})")
                 self.biases[l - 1][...] = check_array(val, f"biases[{name!r}]", shape=self.biases[l - 1].shape)
 
     # ------------------------------------------------------------------ layout

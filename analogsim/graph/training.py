@@ -94,7 +94,8 @@ class GraphTrainResult:
         acc = self.records.get("test_accuracy") or [float("nan")]
         status = ("ok" if self.first_law_residual_max < 1e-10 * max(1.0, abs(self.W_sw) / self.presentations)
                   else "FIRST LAW OPEN")
-        return (f"S={self.presentations} N={self.n_params} kT={self.kT:g}: test loss {self.records['test_loss'][-1]:.4g}"
+        return (f"S={self.presentations} N={self.n_params} kT={self.kT:g}: "
+                f"test loss {self.records['test_loss'][-1]:.4g}"
                 f", test accuracy {acc[-1]:.4f}; W_sw={self.W_sw:.4g} Q_x={self.Q_x:.4g} Q_theta={self.Q_theta:.4g}"
                 f" dE={self.delta_E:.4g} (first law residual {self.first_law_residual_max:.2g}, {status}); "
                 f"Eq.15 W={self.W_eq15:.4g}, Eq.16 bound={self.bound:.4g}; fallbacks={self.fallbacks}")
