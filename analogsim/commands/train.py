@@ -491,21 +491,15 @@ def _run_tstar(args, net, ds, settings, run_seed, show) -> int:
         log.warning("--tstar ignores --kT/--kT-end: the chains run on their own temperature grid")
     from ..progress import Progress
 
-    bar = None
-
-    def prog(i, n):
-        nonlocal bar
-        if bar is None:
-            bar = Progress(total=n, desc="train --tstar", unit="chains", enabled=show, compile_note=True)
-        bar.set(i)
-
+    bar = Progress(None, desc="train --tstar", unit="chains", enabled=show, compile_note=True)
     try:
         res = threshold_temperature(net, ds, presentations=settings["presentations"], kT_grid=args.kT_grid,
-                                    chain_presentations=args.chain_presentations, seed=run_seed, progress=prog,
+                                    chain_presentations=args.chain_presentations, seed=run_seed, progress=bar,
                                     **kw)
-    finally:
-        if bar is not None:
-            bar.close()
+    except BaseException:
+        bar.close(ok=False)
+        raise
+    bar.close()
     s = res.summary()
     line = (f"analogsim train --tstar: kT* = {res.kT_star:.4g} ± {res.kT_star_se:.2g} ({res.how}); "
             f"W/kT* = {res.W_over_kT_star:.4g}; Gamma = {res.Gamma:.3f} ± {res.Gamma_se:.3f}")
