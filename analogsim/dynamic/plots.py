@@ -81,7 +81,7 @@ def digits_budget_figure(budget: dict):
     """Bars: measured reset work per inference (quasi-static fits and the shortest tau) against the bounds
     kT sum H(p_i), kT nu H(p_mean), kT nu ln 2 and the plug-in pattern entropy (with its ceiling ln n)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(10.0, 4.2))
+    fig, ax = plt.subplots(figsize=(10.0, 5.0))
     b = budget["budget"]
     names = ["plug-in pattern\nentropy", "sum_i H(p_i)", "cross-entropy\n(train priors)", "nu H(p_mean)\n(Eq. 5)",
              "nu ln 2"]
@@ -103,6 +103,7 @@ def digits_budget_figure(budget: dict):
     ax.set_ylabel("reset energy per inference [kT]")
     ax.set_title(f"digits relu net, nu = {budget['nu']}, p_mean = {b['p_mean']:.3f}; dotted: ln n "
                  f"(ceiling of the plug-in estimate, n = {b['n']})", fontsize=8)
-    ax.legend(fontsize=6.5, loc="upper left", ncol=2)
+    ax.axhline(b["nu_H_pbar"], color="k", ls="--", lw=0.8, label="Eq. 5 with the mean p")
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4)
     fig.tight_layout()
     return fig
