@@ -71,7 +71,9 @@ class RelaxResult:
         Mean dH/dtheta per replica and step (Eq. 9).
     trajectory : array (n_saves, B, n_total) or None; ``trajectory_steps`` the step of each save.
     lambda_max : float or None
-        Largest x-Hessian eigenvalue used by the stability guard; ``dt_lambda`` = Gamma dt lambda_max.
+        Largest x-Hessian eigenvalue over every clamp point, as the stability guard used it: exact where the step
+        needed it (``guard.exact``), else a rigorous upper bound small enough to certify the step (below the
+        EM-bias level); ``dt_lambda`` = Gamma dt lambda_max. ``guard.resolve(0).lambda_max`` gives the exact value.
     n_recorded : int
         Steps that entered the moments.
     status : str
@@ -294,8 +296,10 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
         kT > 0), the T = 0 forward pass ('auto' at kT = 0), or a state (list [x_0..x_L] or flat (B, n_total)).
         With a hard clamp x_L is set to the target.
     stability : {'auto', 'power', 'bound', 'off'} or float
-        How lambda_max is found for the guard: Lanczos on the x-Hessian at the initial state
-        ('auto'/'power'), the cheap bound B of PHYSICS.md §3 ('bound'), a given number, or no check.
+        How lambda_max is found for the guard. 'auto'/'power': every distinct clamp point of the batch and of a
+        moving protocol (its extreme and 9 interior steps), a rigorous per-point bound, exact eigenvalues where
+        the bound could reach the step's limits (:mod:`analogsim.stability`; cached per net and clamp set);
+        'bound': the global cheap bound B; a number: that lambda; 'off': no check (the runtime checks run).
     chunk_rows : int, optional
         Replicas per chunk (default: from the batch size only).
     throw : bool
@@ -309,9 +313,11 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     Raises
     ------
     ValueError
-        Bad arguments, or Gamma dt lambda_max >= 2 (the message gives dt, lambda and a safe dt).
+        Bad arguments, or Gamma dt lambda_max >= 2 at some clamp point (the message names the worst replica and
+        protocol step, its Gamma dt lambda, lambda and a safe dt).
     DivergenceError
-        A replica's energy became non-finite (``.step`` is the step), or MALA stalled.
+        A replica's energy became non-finite (``.step`` is the step), EM replicas ended in a bounded but wrong
+        period-2 oscillation (status 'oscillating'), or MALA stalled.
 
     Examples
     --------
