@@ -431,7 +431,17 @@ def bounds(ds, var=None):
 def curve(ds, var=None, x=None):
     """Any result ``var`` against any sweep axis ``x`` (default: the first numeric one); one line per hue
     value, mean ± SE over seeds, flagged points marked. Made only when a variable is asked for
-    (``analogsim plot --y VAR [--x AXIS]``)."""
+    (``analogsim plot --y VAR [--x AXIS]``).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"test_accuracy": (("kT", "seed"), [[0.9, 0.8], [0.5, 0.6]])},
+    ...                 coords={"kT": [1e-6, 1e-4], "seed": [0, 1]})
+    >>> (suffix, fig), = curve(ds, "test_accuracy")
+    >>> fig.axes[0].get_ylabel()
+    'held-out accuracy [fraction]'
+    """
     if var is None or var not in ds:
         return []
     dims = [d for d in ds[var].dims if d in ds.coords and d != "seed"]
