@@ -134,6 +134,18 @@ def _affine(theta, w0, b0, n_out, n_in, xin, xo, B, out, oo):
             for i in range(n_out):
                 out[oo + r * n_out + i] += theta[b0 + i]
         return
+    if B >= 4 and n_in < 16:
+        # short rows: plain indices (creating a view per (row, neuron) costs more than the products)
+        for r in range(B):
+            xr = xo + r * n_in
+            orow = oo + r * n_out
+            for i in range(n_out):
+                wi = w0 + i * n_in
+                s = theta[b0 + i]
+                for j in range(n_in):
+                    s += theta[wi + j] * xin[xr + j]
+                out[orow + i] = s
+        return
     for r in range(B):
         xv = xin[xo + r * n_in:xo + (r + 1) * n_in]
         ov = out[oo + r * n_out:oo + (r + 1) * n_out]

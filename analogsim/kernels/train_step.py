@@ -16,7 +16,8 @@ from numba import njit
 from .rng import fill_normal
 from .train import (_FM, A_DH, A_F, A_GSQ, A_HAVE, A_HLAST, A_M2, A_MAXSW, A_N, A_NSUB, A_PDL, A_PH0, A_PHPOST,
                     A_PQTH, A_PQTHI, A_PQX, A_PW, A_QTH, A_QTHI, A_QX, A_RES, A_RESABS, A_RESMAX, A_SUMSW, A_W,
-                    A_WSW, IDENTITY, NONFINITE, SIGMOID, TANH, _act, _affine, _energy_rows, _gemm_tn, clamped_min)
+                    A_WSW, IDENTITY, NONFINITE, SIGMOID, TANH, _act, _affine, _energy_rows, _gemm_tn, _tanh,
+                    clamped_min)
 
 __all__ = ["apply_substep", "separated_chunk", "state_forward", "heat_pass", "switch_energy",
            "energetics_substep", "close_presentation", "prev_size", "load_rows"]
@@ -36,15 +37,21 @@ def _step_value(th, s, x, lam, eta, c, z, has_noise):
 @njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
 def _f_moved(code, y1, y0, f0, fp0, dmax):
     """f(y1) from f0 = f(y0), fp0 = f'(y0): identity exactly; tanh/sigmoid by the second-order Taylor step
-    when |y1 - y0| <= dmax (error below the fixed point's tolerance, as in :func:`clamped_min`), else exactly."""
+    when |y1 - y0| <= dmax (error below the fixed point's tolerance, as in :func:`clamped_min`); tanh by the
+    addition theorem tanh(y0 + d) = (f0 + tanh d)/(1 + f0 tanh d) for |d| < 0.5 (no exponential: tanh d is
+    the rational branch of :func:`_tanh`); else exactly."""
     if code == IDENTITY:
         return y1
     d = y1 - y0
-    if abs(d) <= dmax:
+    ad = abs(d)
+    if ad <= dmax:
         if code == TANH:
             return f0 + fp0 * d * (1.0 - f0 * d)
         if code == SIGMOID:
             return f0 + fp0 * d * (1.0 + 0.5 * (1.0 - 2.0 * f0) * d)
+    elif code == TANH and ad < 0.5:
+        td = _tanh(d)
+        return (f0 + td) / (1.0 + f0 * td)
     f, _ = _act(code, y1)
     return f
 
