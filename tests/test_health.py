@@ -201,3 +201,19 @@ def test_plot_judges_results_made_before_health_checks(tmp_path, capsys):
     assert cli.main(["plot", str(tmp_path), "--format", "png", "--only", "energy_vs_N"]) == 0
     err = capsys.readouterr().err
     assert "2 flagged point(s) marked and left out of means and fits" in err and "{'width': 64" in err
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(deadline=None, max_examples=80)
+@given(init=st.floats(1e-6, 1e3), factor=st.floats(0.0, 1e4), n=st.integers(1, 10_000),
+       kT=st.floats(0.0, 1e-2), kout=st.floats(1e-6, 1.0))
+def test_loss_flag_is_exactly_the_documented_rule(init, factor, n, kT, kout):
+    final = init * factor
+    r = {"train_loss": final, "initial_train_loss": init, "n_params": n, "kT_mean": kT, "kappa_out": kout}
+    level = max(init, n * kT / (2 * kout)) if kT > 0 else init
+    assert is_flagged(judge(r)) == (final > THRESHOLDS["loss_growth"] * level)
+    if is_flagged(judge(r)):  # monotone: a larger final loss stays flagged
+        assert is_flagged(judge(dict(r, train_loss=2 * final)))

@@ -92,3 +92,19 @@ def test_config_refuses_both_units_before_running():
     with pytest.raises(ConfigError, match="units.temperature_K"):
         parse_config('[experiment]\nkind = "equilibrium"\n[units]\ntemperature_K = -4\n')
     assert np.isfinite(RunUnits.of(0.1).energy_unit_J)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(deadline=None, max_examples=60)
+@given(kT=st.floats(1e-12, 1e3), T=st.floats(1e-3, 1e4), E=st.floats(-1e6, 1e6))
+def test_conversions_are_consistent(kT, T, E):
+    """J = E k_B T / kT; bits = (E / kT) / ln 2; T -> energy unit -> T round trip."""
+    u = RunUnits.of(kT, temperature_K=T)
+    r = u.report(E)
+    assert r["J"] == pytest.approx(E * constants.k * T / kT, rel=1e-12, abs=1e-300)
+    assert r["bits"] * LN2 == pytest.approx(r["kT"], rel=1e-12, abs=1e-300)
+    back = RunUnits.of(kT, energy_unit_J=u.energy_unit_J)
+    assert back.temperature_K == pytest.approx(T, rel=1e-12)
