@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analogsim import Network
 from analogsim.data import teacher_student
@@ -202,9 +204,6 @@ def test_plot_judges_results_made_before_health_checks(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2 flagged point(s) marked and left out of means and fits" in err and "{'width': 64" in err
 
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(deadline=None, max_examples=80)

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import constants
 
 from analogsim import bounds, units
@@ -93,9 +95,6 @@ def test_config_refuses_both_units_before_running():
         parse_config('[experiment]\nkind = "equilibrium"\n[units]\ntemperature_K = -4\n')
     assert np.isfinite(RunUnits.of(0.1).energy_unit_J)
 
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(deadline=None, max_examples=60)
