@@ -393,7 +393,7 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     # ---- initial state at lambda_0
     x_in0 = _first_values(inp, B, dt)
     t_0 = _first_values(tprot, B, dt) if tprot is not None else None
-    xs = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init)
+    X_init = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init)
 
     # ---- stability guard: every distinct clamp point, every protocol segment's ends (cached)
     entry = net_entry(net)
@@ -401,7 +401,7 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     lam = report.lambda_max if report is not None else None
     dtl = check_guard(dt, gamma, report, integ.code, stacklevel=3) if report is not None else None
 
-    run = LangevinRun(net, net.concat(xs), kT=kT, dt=dt, integrator=integ, gamma=gamma, clamp=clamp,
+    run = LangevinRun(net, X_init, kT=kT, dt=dt, integrator=integ, gamma=gamma, clamp=clamp,
                       input_protocol=inp, target_protocol=tprot, observers=observers, seed=ss_run, threads=threads,
                       chunk_rows=chunk_rows, n_steps_total=n_steps, knet=entry["knet"], pool=entry["work"])
     entry["knet"] = run.knet
@@ -423,8 +423,12 @@ def _first_values(prot: Protocol, B, dt):
 
 
 def _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss):
+    """The initial state at lambda_0, flat (B, n_total) in the net's dtype (one copy of whatever it comes from)."""
     from .equilibrium import sample_equilibrium
 
+    off = net.x_offsets
+    n_tot = int(off[-1])
+    X = np.empty((B, n_tot), dtype=net.dtype)
     if isinstance(init, str):
         if init not in ("auto", "equilibrium", "forward"):
             raise ValueError(f"init must be 'auto', 'equilibrium', 'forward' or a state array, got {init!r}")
@@ -433,23 +437,23 @@ def _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss):
             xs = sample_equilibrium(net, x_in0, kT, seed=np.random.default_rng(ss)).xs
         else:
             xs = net.forward(x_in0)
-        xs = [np.ascontiguousarray(x, dtype=net.dtype) for x in xs]
+        for l, x in enumerate(xs):
+            X[:, off[l]:off[l + 1]] = x
     else:
         if isinstance(init, np.ndarray) and init.ndim == 2:
-            X = check_array(init, "init", shape=(None, int(net.x_offsets[-1])))
-            if X.shape[0] not in (1, B):
-                raise ValueError(f"init must have {B} rows (or 1), got {X.shape[0]}")
-            X = np.broadcast_to(X, (B, X.shape[1]))
-            xs = [np.array(x, dtype=net.dtype) for x in net.split(X)]
+            X0 = check_array(init, "init", shape=(None, n_tot))
+            if X0.shape[0] not in (1, B):
+                raise ValueError(f"init must have {B} rows (or 1), got {X0.shape[0]}")
+            X[...] = X0
         else:
-            xs = [np.array(np.broadcast_to(x, (B, x.shape[1])), dtype=net.dtype)
-                  for x in net.check_state(init, "init")] if _rows_ok(init, B) else None
-            if xs is None:
+            if not _rows_ok(init, B):
                 raise ValueError(f"init must be a state with {B} rows (or 1)")
-        xs[0][...] = x_in0
+            for l, x in enumerate(net.check_state(init, "init")):
+                X[:, off[l]:off[l + 1]] = x
+        X[:, :off[1]] = x_in0
     if clamp is not None and clamp.hard:
-        xs[-1][...] = t_0
-    return xs
+        X[:, off[-2]:] = t_0
+    return X
 
 
 def _init_rows(init) -> int:
