@@ -24,7 +24,7 @@ loss_exploded          bad       final training loss > ``loss_growth`` x max(ini
 fallbacks_high         bad/warn  fallback solves / parameter steps > ``fallback_fraction``: bad with a
                                  soft output clamp (the fast solver should converge there), warn with
                                  the hard clamp (it always falls back: slow, not wrong)
-run_status             bad       a relaxation's status is not 'ok' (non-finite or unstable replicas)
+run_status             bad       a relaxation's status is not 'ok' (diverged, stalled, oscillating replicas)
 unstable_step          bad       dt lambda_max >= 2 (Langevin stability limit, PHYSICS §3)
 em_bias                warn      Euler-Maruyama with dt lambda_max > ``em_bias_dt_lambda`` (bias > ~1 %)
 low_acceptance         warn      MALA acceptance < ``min_acceptance``

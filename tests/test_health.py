@@ -87,6 +87,7 @@ def test_fallback_checks():
 
 def test_langevin_checks():
     assert [f.code for f in judge({"run_status": "diverged"})] == ["run_status"]
+    assert [f.code for f in judge({"run_status": "oscillating"})] == ["run_status"]  # unstable replicas
     assert judge({"run_status": "ok", "dt_lambda": 0.05}) == []
     assert [f.code for f in judge({"dt_lambda": 2.5})] == ["unstable_step"]
     (f,) = judge({"dt_lambda": 0.5, "integrator": "em"})
