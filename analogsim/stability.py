@@ -144,9 +144,10 @@ def _steps_to_read(prot, n_steps, dt):
     ks = np.unique(np.round(np.linspace(0, n_steps, PROTOCOL_POINTS)).astype(np.int64))
     from .protocols import Ramp, Sampled
 
-    if isinstance(prot, Ramp):  # its ends: the first and last step of the ramp inside the run
+    if isinstance(prot, Ramp):  # its ends inside the run, and 9 points along the ramp itself
         s = prot.schedule(np.arange(n_steps + 1) * dt)
-        ks = np.union1d(ks, [int(np.argmin(s)), int(np.argmax(s))])
+        along = np.searchsorted(s, np.linspace(s[0], s[-1], PROTOCOL_POINTS))
+        ks = np.union1d(ks, np.concatenate([[int(np.argmin(s)), int(np.argmax(s))], np.minimum(along, n_steps)]))
     elif isinstance(prot, Sampled):  # every coordinate's extreme steps, per row
         v = prot.values[:n_steps + 1]
         ks = np.union1d(ks, np.concatenate([np.argmin(v, axis=0).ravel(), np.argmax(v, axis=0).ravel()]))

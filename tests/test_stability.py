@@ -314,3 +314,16 @@ def test_clamp_points_are_distinct_and_cover_protocol_ends():
     X, T, rep, step = S.clamp_points(r, Constant(np.zeros(1)), 3, 100, 0.1)
     assert X.min() == 0.0 and X.max() == 1.5 and T.shape == (X.shape[0], 1)
     assert set(rep.tolist()) == {0, 1, 2} and step.max() >= 60
+
+
+def test_sampled_protocol_with_an_unstable_point_mid_run_raises_naming_its_step():
+    from analogsim.protocols import Sampled
+
+    net, X = _issue_net()
+    lam = _exact(net, X)
+    a, b = X[int(np.argmin(lam))], X[int(np.argmax(lam))]
+    dt = 2.0 / np.sqrt(lam.min() * lam.max())
+    vals = np.repeat(a[None], 101, axis=0)
+    vals[37] = b                                   # one step of the run visits the unstable input
+    with pytest.raises(ValueError, match=r"replica 0 at protocol step 37 "):
+        relax(net, None, input_protocol=Sampled(vals), kT=0.0, dt=dt, n_steps=100)
