@@ -9,6 +9,8 @@ buffers, so the numbers do not depend on the thread count.
 from __future__ import annotations
 
 import math
+import threading
+import time
 import weakref
 
 import numpy as np
@@ -164,6 +166,9 @@ class LangevinRun:
         self.work = work if work is not None else make_work(net.sizes, self.chunk_rows, self.n_chunks, net.dtype,
                                                             integrator.code == 1, "books" in self.observers)
         self.fresh = True
+        #: CPU seconds each chunk's kernel calls have taken, and the thread that ran each last (benchmarks)
+        self.chunk_cpu_s = np.zeros(self.n_chunks)
+        self.chunk_thread = [0] * self.n_chunks
         hard = clamp is not None and clamp.hard
         self.fpar = np.array([self.gamma * self.dt, math.sqrt(2.0 * self.gamma * self.kT * self.dt), self.kT,
                               0.0 if (clamp is None or hard) else clamp.stiffness, RUNAWAY_FACTOR,
@@ -195,9 +200,12 @@ class LangevinRun:
                     if self.status[ch] >= 0:
                         return
                     r0 = ch * cr
+                    c0 = time.thread_time()
                     self.status[ch] = run_chunk(knet, code, r0, min(cr, B - r0), m, self.Xc[ch], self.states[ch],
                                                 inp, tgt, move, self.fpar, ipar, self.books, self.emom, self.traj,
                                                 k0, self.pforce[ch], self.work[ch])
+                    self.chunk_cpu_s[ch] += time.thread_time() - c0
+                    self.chunk_thread[ch] = threading.get_ident()
 
                 ctx.map(one, range(self.n_chunks), self.threads)
                 ipar[8] = 0
