@@ -525,14 +525,16 @@ def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw, report=None) -> Re
     if "energy" in run.observers and n_rec > 0:
         s1 = run.emom[:, 0, :] / n_rec
         s2 = run.emom[:, 1, :] / n_rec
-        em = s1.mean(axis=0)
-        ev = np.maximum(s2.mean(axis=0) - em * em, 0.0)
+        nb = s1.shape[0]
+        em = np.add.reduce(s1, axis=0) / nb          # the means and the SD over replicas, as np.mean/np.std
+        ev = np.maximum(np.add.reduce(s2, axis=0) / nb - em * em, 0.0)
         if kT > 0:
             n_l = np.asarray(net.sizes[1:], dtype=float)
             per = 2.0 * s1[:, :net.depth] / (n_l * kT)
-            eq = per.mean(axis=0)
-            eq_se = per.std(axis=0, ddof=1) / np.sqrt(per.shape[0]) if per.shape[0] > 1 else np.full(net.depth,
-                                                                                                     np.nan)
+            eq = np.add.reduce(per, axis=0) / nb
+            dev = per - eq
+            eq_se = (np.sqrt(np.add.reduce(dev * dev, axis=0) / (nb - 1)) / math.sqrt(nb) if nb > 1
+                     else np.full(net.depth, np.nan))
     pf = None
     if "param_force" in run.observers and n_rec > 0:
         pf = run.pforce.sum(axis=0) / (n_rec * run.B)
@@ -580,7 +582,7 @@ def _first_law(res: RelaxResult, integrator) -> dict:
     r = res.first_law_residual
     q = res.heat
     n = max(r.size, 1)
-    out = {"rms": math.sqrt(float(r @ r) / n), "max": float(np.abs(r).max()) if r.size else 0.0,
+    out = {"rms": math.sqrt(float(r @ r) / n), "max": max(float(r.max()), -float(r.min())) if r.size else 0.0,
            "heat_rms": math.sqrt(float(q @ q) / n)}
     if integrator.code == 0:
         out["expected_order"] = f"dt^{FIRST_LAW_ORDER} at a fixed protocol duration (EM's trapezoid heat; 0 for " \
