@@ -264,8 +264,14 @@ class ExperimentConfig:
 
     @property
     def hash(self) -> str:
-        """sha256 of the canonical JSON of the validated config (comments and layout do not count)."""
-        return hashlib.sha256(canonical_json(self.normalized).encode()).hexdigest()
+        """sha256 of the canonical JSON of the validated config (comments and layout do not count).
+
+        An unset ``[units]`` section (reporting only) is left out, so configs written before it existed
+        keep their hash and their results folders resume."""
+        norm = self.normalized
+        if not any(v is not None for v in norm.get("units", {}).values()):
+            norm = {k: v for k, v in norm.items() if k != "units"}
+        return hashlib.sha256(canonical_json(norm).encode()).hexdigest()
 
     @property
     def shape(self) -> tuple[int, ...]:

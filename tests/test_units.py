@@ -107,3 +107,16 @@ def test_conversions_are_consistent(kT, T, E):
     assert r["bits"] * LN2 == pytest.approx(r["kT"], rel=1e-12, abs=1e-300)
     back = RunUnits.of(kT, energy_unit_J=u.energy_unit_J)
     assert back.temperature_K == pytest.approx(T, rel=1e-12)
+
+
+def test_an_unset_units_section_keeps_old_config_hashes():
+    """Results folders written before [units] existed still resume: the section counts only when set."""
+    import hashlib
+
+    from analogsim.config import canonical_json
+
+    base = '[experiment]\nkind = "equilibrium"\n[dynamics]\nkT = 0.1\n'
+    a, b = parse_config(base), parse_config(base + "[units]\ntemperature_K = 300\n")
+    assert "units" in a.normalized and a.hash != b.hash
+    before = {k: v for k, v in a.normalized.items() if k != "units"}  # what the hash covered before [units]
+    assert a.hash == hashlib.sha256(canonical_json(before).encode()).hexdigest()
