@@ -321,8 +321,8 @@ def heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x
         Q_theta = kout/2 (|f_L - t|^2 - |f'_L - t|^2)        (mean over the B rows; no weight decay here),
 
     the heat E(theta) - E(theta') of a discrete parameter move, the noise included. ``hrow`` (B,) holds
-    F_alpha(theta) per row (:func:`_energy_rows`). res[0] = F_alpha(theta) and res[1] = F_alpha(theta') (means; no weight decay),
-    res[2] = that heat. With ``save`` the state a clamp switch acts on is stored in ``prev`` (per row: x'_1,
+    F_alpha(theta) per row (:func:`_energy_rows`). res[0] = F_alpha(theta) and res[1] = F_alpha(theta')
+    (means; no weight decay), res[2] = that heat. With ``save`` the state a clamp switch acts on is stored in ``prev`` (per row: x'_1,
     the free output x'_L, f'_L, t, the layer-1 and output energies and F_alpha(theta'); offsets
     :func:`_prev_offsets`). ``YN``, ``XN``: workspaces like Y; f(y') reuses f(y) in FV, f'(y) in FP by a
     Taylor step where that is exact to ``tol``. ``fused``: y' and the hidden x' are already in YN, XN

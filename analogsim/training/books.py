@@ -158,6 +158,14 @@ class Books:
         return self.Q_x / self.Q_theta if self.Q_theta != 0 else float("nan")
 
     @property
+    def first_law_relative(self) -> float:
+        """Summed |first-law residual| over the summed |W_sw| + |Q_x| + |Q_theta| (nan without books). Rounding
+        level (~1e-15) in the separated fidelity; the trapezoid rule's O(dt) in the joint one: a value above
+        ~1e-3 means the joint step dt is too coarse for the books."""
+        scale = abs(self.W_sw) + abs(self.Q_x) + abs(self.Q_theta)
+        return self.first_law_residual_abs / scale if scale > 0 else float("nan")
+
+    @property
     def Q_theta_over_W_eq15(self) -> float:
         """Measured parameter heat over Eq. 15's prediction."""
         return self.Q_theta / self.W if self.W != 0 else float("nan")
@@ -202,6 +210,7 @@ class Books:
         d["Q_total"] = self.Q_total
         d["Q_x_over_Q_theta"] = self.Q_x_over_Q_theta
         d["Q_theta_over_W_eq15"] = self.Q_theta_over_W_eq15
+        d["first_law_relative"] = self.first_law_relative
         return d
 
 
