@@ -64,6 +64,14 @@ _LAZY = {
     "config": None,
     "iem": None,
     "errors": None,
+    "health": None,
+    "units": None,
+    "stability": None,
+    "progress": None,
+    "resources": None,
+    "dynamic": None,
+    "graph": None,
+    "RunUnits": "units",
 }
 
 
