@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analogsim import Network
 from analogsim.data import from_arrays, teacher_student
@@ -283,3 +285,27 @@ def test_gamma_from_the_measured_heat_beside_eq15():
     s = r.summary()
     for k in ("Gamma_measured", "Gamma_measured_se", "Gamma_switch", "Q_theta", "Q_theta_se"):
         assert np.isfinite(s[k]), k
+
+
+@settings(max_examples=12, deadline=None)
+@given(depth=st.integers(1, 3), width=st.integers(1, 5), act=st.sampled_from(["tanh", "relu", "sigmoid", "identity"]),
+       batch=st.sampled_from([1, 3, 8]), substeps=st.integers(1, 3), hard=st.booleans(),
+       lam=st.sampled_from([0.0, 1e-3]), kT=st.sampled_from([0.0, 1e-6]), seed=st.integers(0, 2 ** 16))
+def test_property_first_law_exact_and_books_never_change_the_parameters(depth, width, act, batch, substeps, hard,
+                                                                          lam, kT, seed):
+    """Separated fidelity, any net/clamp/batch/substeps: dH = W_sw - Q_x - Q_theta to rounding, the heats are
+    finite, and the parameters are bit-identical with and without the books."""
+    ds = teacher_student(n_in=2, n_out=2, n_train=12, n_test=0, seed=seed % 7)
+    sizes = [2] + [width] * (depth - 1) + [2]
+    net = Network.create(sizes, activations=[act] * (depth - 1) + ["identity"], kappa=1.0, seed=seed)
+    if hard:
+        net = net.with_kappa([1.0] * (depth - 1) + [1e-3])
+    kw = dict(presentations=40, mu=20.0, kappa_out=None if hard else 1e-3, kT=kT, weight_decay=lam,
+              batch_size=batch, substeps=substeps, seed=seed)
+    on = train(net, ds, **kw)
+    off = train(net, ds, energetics=False, **kw)
+    b = on.books
+    assert np.array_equal(on.theta, off.theta)
+    assert all(np.isfinite([b.W_sw, b.Q_x, b.Q_theta, b.Q_theta_ito, b.delta_H]))
+    assert b.first_law_residual_max <= 1e-12 * (abs(b.W_sw) + abs(b.Q_x) + abs(b.Q_theta) + 1e-12)
+    assert b.Q_x >= -1e-12  # the neurons drop to the minimum: heat is released, never absorbed
