@@ -309,3 +309,13 @@ def test_property_first_law_exact_and_books_never_change_the_parameters(depth, w
     assert all(np.isfinite([b.W_sw, b.Q_x, b.Q_theta, b.Q_theta_ito, b.delta_H]))
     assert b.first_law_residual_max <= 1e-12 * (abs(b.W_sw) + abs(b.Q_x) + abs(b.Q_theta) + 1e-12)
     assert b.Q_x >= -1e-12  # the neurons drop to the minimum: heat is released, never absorbed
+
+
+def test_a_coarse_joint_step_is_not_silent():
+    """Near the stability limit the trapezoid heats are poor: train() warns with the residual and the step."""
+    ds = teacher_student(n_in=2, n_out=1, n_train=16, n_test=0, teacher_hidden=(3,), seed=0)
+    net = Network.create([2, 4, 1], activations=["tanh", "identity"], kappa=1.0, seed=1)
+    with pytest.warns(RuntimeWarning, match="first law closes only to"):
+        r = train(net, ds, presentations=50, mu=3.0, kappa_out=0.1, kT=1e-2, fidelity="joint", neuron_mobility=10.0,
+                  substeps=20, seed=3)
+    assert r.books.first_law_relative > 1e-3

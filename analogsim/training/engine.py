@@ -45,6 +45,7 @@ __all__ = ["train", "coerce_data", "effective_output_stiffness"]
 _CHUNK_CAP = 1 << 15  # presentations per kernel call
 _WORK_CAP = 1 << 22  # (parameters + neurons) x steps per kernel call: keeps calls short for checkpoints
 _RUNAWAY = 1e3  # |theta| growth (over |theta_0| + 1) that counts as a runaway
+_FIRST_LAW_WARN = 1e-3  # first-law residual (relative to the budget) above which train() warns
 _ENERGY_ACC = {"W_sw": A_WSW, "Q_x": A_QX, "Q_theta": A_QTH, "Q_theta_ito": A_QTHI, "delta_H": A_DH,
                "first_law_residual_abs": A_RESABS}
 
@@ -629,6 +630,14 @@ def train(net: Network, data, config: TrainConfig | None = None, *, seed: int = 
                               cause="reduce mu*tau_inf or the temperature")
     records = {k: np.asarray(v) for k, v in run.records.items()}
     out_net = run.net.copy()
-    return TrainResult(net=out_net, theta=out_net.theta, books=run.books(), records=records, config=cfg, seed=seed,
+    books = run.books()
+    if books.energetics and books.first_law_relative > _FIRST_LAW_WARN:
+        import warnings
+
+        warnings.warn(f"the training books' first law closes only to {books.first_law_relative:.2g} of the energy "
+                      f"budget (largest residual per presentation {books.first_law_residual_max:.3g}): the joint "
+                      f"step dt = {run.dt:.3g} is too coarse for the heats; give more substeps", RuntimeWarning,
+                      stacklevel=2)
+    return TrainResult(net=out_net, theta=out_net.theta, books=books, records=records, config=cfg, seed=seed,
                        n_substeps=run.n_sub, dt=run.dt, fallbacks=run.fallbacks, resumed_from=resumed_from,
                        hook_log=run.hook_log, wall_time=time.perf_counter() - t_start, config_hash=chash)
