@@ -35,7 +35,7 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = [
-    "_build", "_generated/**/*.json", "tutorials/**", "**/.ipynb_checkpoints",
+    "_build", "_generated/**/*.json", "_generated/_mathjax_static", "tutorials/**", "**/.ipynb_checkpoints",
     "auto_tutorials/*.ipynb", "auto_tutorials/*.py", "auto_tutorials/*.zip",
 ]
 templates_path = ["_templates"]

@@ -512,6 +512,43 @@ def _html_anchors_as_labels(app, docname, source) -> None:
         source[0] = _HTML_ANCHOR.sub(lambda m: f"({m.group(1)})=", source[0])
 
 
+# ------------------------------------------------------------------------------------------------ MathJax
+# The formulas render without a network connection: MathJax's files come from a package (the docs extra's
+# django-static-mathjax ships MathJax 3 as plain static files; no Django needed) and are served by the site.
+MATHJAX_PARTS = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y")
+
+
+def local_mathjax(dest: Path) -> bool:
+    """Copy the parts of MathJax 3 the site uses to ``dest/mathjax``; False if the package is missing."""
+    try:
+        import mathjax as _mj
+    except ImportError:
+        return False
+    src = Path(_mj.__file__).parent / "static" / "mathjax" / "es5"
+    if not (src / "tex-chtml.js").is_file():
+        return False
+    for part in MATHJAX_PARTS:
+        s, d = src / part, dest / "mathjax" / part
+        if s.is_dir():
+            if not d.exists():
+                shutil.copytree(s, d)
+        elif not d.exists():
+            d.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(s, d)
+    return True
+
+
+def _config_inited(app, config) -> None:
+    static = GEN / "_mathjax_static"
+    if local_mathjax(static):
+        config.html_static_path = list(config.html_static_path) + [str(static)]
+        config.mathjax_path = "mathjax/tex-chtml.js"
+    else:
+        from sphinx.util import logging as _log
+        _log.getLogger(__name__).info("analogsim_docs: MathJax package not installed; formulas load MathJax "
+                                      "from the web")
+
+
 # ------------------------------------------------------------------------------------------------ Sphinx hooks
 def _generate(app) -> None:
     write_guide_page(GEN)
@@ -521,6 +558,7 @@ def _generate(app) -> None:
 
 
 def setup(app):
+    app.connect("config-inited", _config_inited)
     app.connect("builder-inited", _generate)
     app.connect("autodoc-process-docstring", _process_docstring, priority=100)   # before napoleon (500)
     app.connect("autodoc-process-docstring", _fix_layout, priority=900)          # after napoleon

@@ -8,7 +8,8 @@ This tutorial builds one, draws exact equilibrium samples with the input clamped
 the free energy, and then compares the stress at the clamped minimum with the backprop gradient over the
 stiffness ratio :math:`r = \\kappa_{out}/\\kappa_{hidden}` (Eq. 8–10).
 
-**Run time on 2 cores:** about 5 s in the quick build, 10 s in the full one (numba's cache warm).
+**Run time on 2 cores:** about 5 s in both the quick build (CI) and the full one, measured on a 2-core machine
+shared with other jobs (numba's cache warm); the time this build took is at the bottom of the page.
 """
 
 # %%

@@ -10,8 +10,8 @@ made arbitrarily small; the measurement shows how: :math:`\\langle W\\rangle \\t
 thermodynamic length :math:`L^2` that does not depend on the temperature. Theory:
 :doc:`../theory/quasistatic`.
 
-**Run time on 2 cores:** about 10 s in the quick build, 40 s in the full one (numba's cache warm; the
-first call of a session compiles the kernels).
+**Run time on 2 cores:** 7 s in the quick build (CI), 110 s in the full one, measured on a 2-core machine
+shared with other jobs (numba's cache warm); the time this build took is at the bottom of the page.
 """
 
 # %%

@@ -10,7 +10,8 @@ threshold temperature :math:`T^*` the thermal noise takes over and the loss rise
 booked per presentation and compared with Eq. 16's :math:`2NSkT\\rho` (the paper's D is the number of
 presentations S). Theory: :doc:`../theory/training-bound`.
 
-**Run time on 2 cores:** about 15 s in the quick build, 90 s in the full one.
+**Run time on 2 cores:** 2 s in the quick build (CI), 7 s in the full one, measured on a 2-core machine
+shared with other jobs (numba's cache warm); the time this build took is at the bottom of the page.
 """
 
 # %%

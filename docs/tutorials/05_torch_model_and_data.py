@@ -7,7 +7,8 @@ stiffness, and every tool of analogsim applies — equilibrium at a temperature,
 physical training with its energy books. Data come from arrays (or ``.npz``/``.csv`` files with
 :func:`analogsim.data.load_arrays`). The trained net goes back to torch.
 
-**Run time on 2 cores:** about 10 s in the quick build, 30 s in the full one (importing torch takes 1–2 s).
+**Run time on 2 cores:** 8 s in the quick build (CI), 11 s in the full one, measured on a 2-core machine
+shared with other jobs (numba's cache warm); the time this build took is at the bottom of the page.
 """
 
 # %%
