@@ -136,12 +136,12 @@ def _lines_before_done(text, desc):
 def test_case4_train_prints_progress_lines_when_stderr_is_a_file(tmp_path, capsys):
     err = tmp_path / "err.txt"
     with open(err, "w") as fh:
-        r = subprocess.run([sys.executable, "-m", "analogsim.cli", "train", "--data", "teacher", "--sizes", "3,8,1",
-                            "--presentations", "600", "--seed", "1"], env=_env(ANALOGSIM_PROGRESS_INTERVAL=0.05),
+        r = subprocess.run([sys.executable, "-m", "analogsim.cli", "train", *FAST[:-1], "--presentations", "20000"],
+                           env=_env(ANALOGSIM_PROGRESS_INTERVAL=0.05),
                            stdout=subprocess.PIPE, stderr=fh, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0
     mid = _lines_before_done(err.read_text(), "train")
-    assert any(re.match(r"\d+/600 presentations \(\d+%\)", m) for m in mid), err.read_text()
+    assert any(re.match(r"\d+/20000 presentations \(\d+%\)", m) for m in mid), err.read_text()
     quiet = _main(capsys, "train", *FAST, "--presentations", "20")
     assert "train: started" not in quiet.stderr
 
@@ -183,7 +183,8 @@ def test_case4_a_run_whose_size_implies_hours_is_warned_before_it_starts():
 
 # ----------------------------------------------------------------------------- case 5: not a Dask scheduler
 class _Listener:
-    """A TCP server on 127.0.0.1 that is not Dask: 'http' answers like a web server, 'silent' says nothing."""
+    """A TCP server on 127.0.0.1 that is not Dask: 'http' answers like a web server, 'silent' says nothing,
+    'banner' speaks first."""
 
     def __init__(self, kind):
         self.sock = socket.socket()
@@ -201,6 +202,11 @@ class _Listener:
             except OSError:
                 return
             self.conns.append(c)
+            if self.kind == "banner":  # speaks first, like an SSH server: once misread as a frame of exabytes
+                try:
+                    c.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+                except OSError:
+                    pass
             if self.kind == "http":
                 threading.Thread(target=self._http, args=(c,), daemon=True).start()
 
@@ -219,7 +225,7 @@ class _Listener:
             c.close()
 
 
-@pytest.mark.parametrize("kind", ["silent", "http"])
+@pytest.mark.parametrize("kind", ["silent", "http", "banner"])
 def test_case5_sweep_to_a_listener_that_is_not_dask_fails_clearly_within_the_timeout(tmp_path, kind):
     cfg = tmp_path / "eq.toml"
     cfg.write_text('[experiment]\nkind = "equilibrium"\n[dynamics]\nkT = 0.1\n[sweep]\nwidth = [2]\n')

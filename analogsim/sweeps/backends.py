@@ -385,8 +385,8 @@ def probe_scheduler(address: str, timeout: float) -> None:
                                    f"scheduler. {hint}")
     total, nframes = struct.unpack("<QQ", got)
     if not (16 <= total <= (1 << 24) and 1 <= nframes <= 1024):
-        raise SchedulerUnreachable(f"{address!r} answered, but not as a Dask scheduler (it began with {got[:16]!r}). "
-                                   f"{hint}")
+        raise SchedulerUnreachable(f"{address!r} answered, but it is not a Dask scheduler (it began with "
+                                   f"{got[:16]!r}). {hint}")
 
 
 def make_backend(workers: int | None = None, scheduler: str | None = None, dask_local: int | None = None,
