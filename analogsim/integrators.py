@@ -49,8 +49,8 @@ class EulerMaruyama(Integrator):
     Weak order 1, strong order 1/2 (additive noise: strong order 1). Not exact: its stationary
     law is biased, the worst layer's equipartition ratio being about 1 + c Gamma dt lambda_max with
     c = :data:`analogsim.stability.EM_BIAS_WORST_LAYER` (measured: 0.221 +- 0.002), so the bias reaches 1 %
-    at Gamma dt lambda_max = 0.045 (:data:`analogsim.stability.EM_BIAS_WARN_DTL`), where :func:`~analogsim.simulate.relax`
-    starts to warn. Its first-law residual (trapezoid heat) is of order dt at a fixed protocol duration.
+    at Gamma dt lambda_max = 0.045 (:data:`analogsim.stability.EM_BIAS_WARN_DTL`), where
+    :func:`~analogsim.simulate.relax` starts to warn. Its first-law residual (trapezoid heat) is of order dt at a fixed protocol duration.
     Use a smaller dt or :class:`MALA`. One gradient pass per step. Works at kT = 0 (gradient descent).
 
     Examples
