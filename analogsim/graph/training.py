@@ -109,7 +109,8 @@ def fixed_point_minimum(net, x0, target, *, tol: float = 1e-10, max_sweeps: int 
     updated (Gauss-Seidel: one backward pass carries the output's stress through the whole graph). It stops when
     the update's size |kappa_m (delta_new - delta_old)| falls below ``tol`` times the largest output stress
     |kappa_L delta_L|; the returned gradient norm is then measured on the returned state (a row counts as
-    converged when it is below 10 tol or the rounding floor of x coordinates, whichever is larger).
+    converged when it is below 10 tol or the rounding floor of x coordinates, whichever is larger). Where the
+    iteration is not a contraction (large weights or kappa_out) it stops early with the rows not converged.
 
     Returns (xs, converged mask (B,), relative gradient norm (B,), sweeps, H per row (B,)).
     """
@@ -117,6 +118,7 @@ def fixed_point_minimum(net, x0, target, *, tol: float = 1e-10, max_sweeps: int 
     L = net.n_layers - 1
     deltas = [np.zeros((B, n), dtype=net.dtype) for n in net.sizes[1:L]]
     sweeps = 0
+    prev = np.inf
     for sweeps in range(1, max_sweeps + 1):
         xs = [x0]
         fps = []
@@ -141,6 +143,12 @@ def fixed_point_minimum(net, x0, target, *, tol: float = 1e-10, max_sweeps: int 
             sig[m - 1] = -net.kappa[m - 1] * new * fps[m - 1]
         if np.all(step <= tol * scale):
             break
+        ratio = np.max(step / scale)
+        if not np.isfinite(ratio) or (sweeps > 3 and ratio > 10 * prev):
+            break  # not a contraction here (large weights or kappa_out): the caller falls back to Newton
+        prev = ratio
+    if not all(np.all(np.isfinite(x)) for x in xs[1:]):
+        return xs, np.zeros(B, dtype=bool), np.full(B, np.inf), sweeps, np.full(B, np.inf)
     H, g = E.energy_and_grad(net, xs, input_force=False)
     gn = np.sqrt(sum(np.sum(g[m] ** 2, axis=1) for m in range(1, L))) / scale if L > 1 else np.zeros(B)
     # measured in x coordinates, the gradient cannot go below their rounding floor (kappa (x - f(y)) loses

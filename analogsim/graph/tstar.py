@@ -51,7 +51,10 @@ def optimum(net, X, T, *, weight_decay: float = 0.0, gtol: float = 1e-12, max_it
 
     def fun(th):
         work.theta[...] = th
-        F, g, _ = full_batch_energy(work, X, T, weight_decay)
+        with np.errstate(over="ignore", invalid="ignore"):
+            F, g, _ = full_batch_energy(work, X, T, weight_decay)
+        if not (np.isfinite(F) and np.all(np.isfinite(g))):
+            return 1e300, np.zeros_like(th)  # a trial step far outside: the line search backs off
         return F, g.astype(np.float64)
 
     res = minimize(fun, work.theta.astype(np.float64), jac=True, method="L-BFGS-B",
