@@ -216,6 +216,30 @@ def test_benchmark_pages_render_every_json(tmp_path):
         assert "/work/" not in text and ".venv" not in text         # machine paths reduced to file names
 
 
+def test_link_checker_finds_broken_links_and_anchors(tmp_path):
+    """The site check's link checker on a three-page site: good links pass, each kind of breakage is caught."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    import check_site
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "index.html").write_text(
+        '<html><body><h1 id="top">x</h1><a href="sub/page.html#sec">ok</a><a href="#top">ok</a>'
+        '<img src="img.png"><link rel="stylesheet" href="style.css?v=1"><a href="https://example.org">ext</a>'
+        '</body></html>')
+    (tmp_path / "img.png").write_bytes(b"png")
+    (tmp_path / "style.css").write_text("")
+    (tmp_path / "sub" / "page.html").write_text('<p id="sec">s</p><a href="../index.html">up</a>')
+    n, problems = check_site.check_links(tmp_path)
+    assert (n, problems) == (5, [])
+    (tmp_path / "sub" / "page.html").write_text('<a href="../missing.html">x</a><a href="../index.html#nope">y</a>'
+                                                '<img src="../gone.png">')
+    n, problems = check_site.check_links(tmp_path)
+    assert len(problems) == 4               # the three broken links, and index's #sec that no longer exists
+    assert any("missing.html" in p for p in problems) and any("'nope'" in p for p in problems)
+    assert any("'sec'" in p for p in problems)
+    assert any("gone.png" in p for p in problems)
+
+
 def test_fmt_value():
     assert site.fmt_value(1.23456789) == "1.235"
     assert site.fmt_value(1.5e-7) == "1.500e-07"
@@ -250,6 +274,7 @@ analogsim.dynamic.experiments.quasistatic_series
 analogsim.dynamic.plots.digits_budget_figure
 analogsim.dynamic.plots.error_vs_work_figure
 analogsim.dynamic.plots.work_vs_tau_figure
+analogsim.graph.bounds.measure_activity
 analogsim.graph.builder.initialise
 analogsim.graph.config.graph_from_dict
 analogsim.graph.config.graph_from_toml
@@ -276,7 +301,10 @@ analogsim.graph.equilibrium.backprop_gradient
 analogsim.graph.equilibrium.recursion_residual
 analogsim.graph.equilibrium.stress_vs_backprop
 analogsim.graph.io.load_graph
+analogsim.graph.io.load_train_state
+analogsim.graph.io.run_digest
 analogsim.graph.io.save_graph
+analogsim.graph.io.save_train_state
 analogsim.graph.model.Edge
 analogsim.graph.model.Layer
 analogsim.graph.operators.Operator
@@ -288,12 +316,15 @@ analogsim.graph.torch_fx.torch_preactivations
 analogsim.graph.training.GraphTrainResult
 analogsim.graph.training.accuracy
 analogsim.graph.training.fixed_point_minimum
+analogsim.graph.tstar.TStarResult
+analogsim.graph.tstar.excess_energy_chain
+analogsim.graph.tstar.full_batch_energy
+analogsim.graph.tstar.optimum
 analogsim.langevin_run.LangevinRun
 analogsim.langevin_run.build_knet
 analogsim.langevin_run.default_threads
-analogsim.plot_bounds.plot_training_energy
+analogsim.oscillation.oscillation_check
 analogsim.plotting.bounds
-analogsim.plotting.curve
 analogsim.plotting.energy_vs_N
 analogsim.plotting.energy_vs_S
 analogsim.plotting.energy_vs_n_train
@@ -301,24 +332,22 @@ analogsim.plotting.equipartition
 analogsim.plotting.loss_vs_kT
 analogsim.plotting.stress_error
 analogsim.plotting.work_vs_tau
-analogsim.simulate.RelaxResult
 analogsim.stability.GuardReport
 analogsim.stability.clear_cache
-analogsim.stability.oscillation_check
 analogsim.stability.report_from_lambda
-analogsim.sweeps.backends.SchedulerUnreachable
 analogsim.sweeps.engine_tasks.make_dataset
 analogsim.sweeps.engine_tasks.relax_task
 analogsim.sweeps.engine_tasks.train_task
-analogsim.sweeps.runner.SweepSummary
-analogsim.sweeps.tasks.TaskSpec
-analogsim.training.books.Books
 analogsim.training.books.TrainResult
 analogsim.training.config.config_digest
 analogsim.training.config.noise_state
 analogsim.training.engine.coerce_data
 analogsim.training.engine.effective_output_stiffness
 analogsim.training.engine.mse_loss
+analogsim.training.figures.docs_figure
+analogsim.training.figures.energy_figure
+analogsim.training.figures.plot_tau_switch_law
+analogsim.training.figures.tau_switch_scan
 analogsim.training.objective.gradient_variance
 analogsim.training.tstar.TStarResult
 analogsim.training.tstar.excess_energy_chain
@@ -378,3 +407,10 @@ analogsim.validation.training.mlp_loss_at
 analogsim.validation.training.mlp_tstar
 analogsim.validation.training.run
 """.split())
+
+
+if __name__ == "__main__":
+    # python tests/test_docs.py: print the public objects that lack a docstring with examples
+    for _name, _obj in _public_objects():
+        if docstring_problem(_obj):
+            print(_name)
