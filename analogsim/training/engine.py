@@ -629,7 +629,7 @@ def train(net: Network, data, config: TrainConfig | None = None, *, seed: int = 
         raise DivergenceError("non-finite parameters at the end of the run", step=run.s,
                               cause="reduce mu*tau_inf or the temperature")
     records = {k: np.asarray(v) for k, v in run.records.items()}
-    out_net = run.net.copy()
+    out_net = run.net  # the working copy is private to this call: hand it over (no second copy)
     books = run.books()
     if books.energetics and books.first_law_relative > _FIRST_LAW_WARN:
         import warnings
