@@ -98,6 +98,14 @@ class Criterion:
 
     ``margin`` is the signed distance from the threshold in standard errors (``inf`` when ``exact``);
     ``passed`` is True when the rule holds (and is decided); ``decided`` is False for a margin under 1 SE.
+
+    Examples
+    --------
+    >>> c = at_least("Gamma", 1.05, 0.05, 0.9)
+    >>> c.passed, c.decided, round(c.margin, 6), c.status
+    (True, True, 3.0, 'holds')
+    >>> c.describe()
+    'Gamma: 1.05 ± 0.05 (x ≥ 0.9; holds)'
     """
 
     name: str
@@ -150,24 +158,51 @@ def _judge(name, x, se, margin_value, rule, kind, quote, exact, decides, note):
 
 
 def at_least(name, x, se, low, *, kind="check", quote="", exact="", decides="", note="", form="≥") -> Criterion:
-    """Holds when ``x >= low`` by at least one SE (one-sided, for ``≳`` statements)."""
+    """Holds when ``x >= low`` by at least one SE (one-sided, for ``≳`` statements).
+
+    Examples
+    --------
+    >>> at_least("slope", 0.98, 0.01, 0.9).passed
+    True
+    >>> at_least("slope", 0.905, 0.01, 0.9).status         # within 1 SE of the threshold
+    'undecided at this size'
+    """
     return _judge(name, x, se, float(x) - low, f"x {form} {_fmt(low)}", kind, quote, exact, decides, note)
 
 
 def at_most(name, x, se, high, *, kind="check", quote="", exact="", decides="", note="", form="≤") -> Criterion:
-    """Holds when ``x <= high`` by at least one SE."""
+    """Holds when ``x <= high`` by at least one SE.
+
+    Examples
+    --------
+    >>> at_most("residual", 1e-14, 0.0, 1e-12, exact="deterministic arithmetic").passed
+    True
+    """
     return _judge(name, x, se, high - float(x), f"x {form} {_fmt(high)}", kind, quote, exact, decides, note)
 
 
 def within(name, x, se, target, tol, *, kind="check", quote="", exact="", decides="", note="",
            form="≈") -> Criterion:
-    """Holds when ``|x - target| <= tol`` (a stated tolerance) by at least one SE."""
+    """Holds when ``|x - target| <= tol`` (a stated tolerance) by at least one SE.
+
+    Examples
+    --------
+    >>> within("ratio", 1.11, 0.01, 1.0, 0.25).passed, within("ratio", 0.12, 0.01, 1.0, 0.25).passed
+    (True, False)
+    """
     return _judge(name, x, se, tol - abs(float(x) - target), f"x {form} {_fmt(target)} ± {_fmt(tol)}", kind, quote,
                   exact, decides, note)
 
 
 def consistent(name, x, se, target, n_se=4.0, *, kind="check", quote="", decides="", note="") -> Criterion:
-    """Statistical consistency with an exact answer: ``|x - target| <= n_se SE`` (margin n_se - |z|)."""
+    """Statistical consistency with an exact answer: ``|x - target| <= n_se SE`` (margin n_se - |z|).
+
+    Examples
+    --------
+    >>> c = consistent("equipartition", 1.005, 0.003, 1.0)      # z = 1.7 < 4
+    >>> c.passed, c.rule
+    (True, '|x - 1| <= 4 SE')
+    """
     x = float(x)
     se = float(se)
     if not (math.isfinite(se) and se > 0):
@@ -177,13 +212,31 @@ def consistent(name, x, se, target, n_se=4.0, *, kind="check", quote="", decides
 
 
 def identity(name, x, rule, note="") -> Criterion:
-    """A relation that holds by algebra (printed, not judged)."""
+    """A relation that holds by algebra (printed, not judged).
+
+    Examples
+    --------
+    >>> c = identity("Eq. 19 minus 1", 0.0, "= 0 (Carnot)")
+    >>> c.kind, c.status
+    ('identity', 'identity')
+    """
     return Criterion(name, float(x), 0.0, rule, True, "identity", "", "algebraic identity", float("inf"), True, "",
                      note)
 
 
 @dataclass
 class ClaimResult:
+    """The outcome of one claim: its criteria, figures and table, and the verdict they imply.
+
+    Examples
+    --------
+    >>> r = ClaimResult("demo", "A demo claim", "x is 1", [consistent("x", 1.01, 0.01, 1.0)])
+    >>> r.verdict
+    'pass'
+    >>> ClaimResult("demo", "A demo claim", "x is 1", [consistent("x", 1.01, 0.01, 1.0)], limit="n -> oo").verdict
+    'holds as a limit'
+    """
+
     name: str
     title: str
     statement: str
@@ -231,7 +284,14 @@ class ClaimResult:
 
 @dataclass
 class Context:
-    """What a claim needs to run: the mode, where to write, the master seed and how to map work over workers."""
+    """What a claim needs to run: the mode, where to write, the master seed and how to map work over workers.
+
+    Examples
+    --------
+    >>> ctx = Context(mode="quick")
+    >>> ctx.full, ctx.map(abs, [-1, 2])
+    (False, [1, 2])
+    """
 
     mode: str = "quick"                 # "quick" or "full"
     out: Path = Path("validation-report")
@@ -382,6 +442,12 @@ def finished_claims(out, mode: str, seed: int | None = None) -> dict:
     Returns name -> :class:`ClaimResult` (``resumed=True``). Claims with verdict "error" or a missing
     figure are left out (they run again); an unreadable report or one of another mode, seed or version gives
     an empty dict.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> finished_claims(tempfile.mkdtemp(), "quick")             # nothing there yet
+    {}
     """
     from .. import __version__
 
@@ -419,7 +485,15 @@ def _margin_text(c) -> str:
 
 
 def verdict_table(results) -> str:
-    """The Markdown verdict table (claim, verdict, the deciding numbers) for a README."""
+    """The Markdown verdict table (claim, verdict, the deciding numbers) for a README.
+
+    Examples
+    --------
+    >>> r = ClaimResult("demo", "A demo claim", "x is 1", [consistent("x", 1.01, 0.01, 1.0)])
+    >>> row = verdict_table([r]).splitlines()[2]
+    >>> row.startswith("| A demo claim | **pass** |")
+    True
+    """
     lines = ["| claim | verdict | what decides it |", "|---|---|---|"]
     for r in results:
         if r.not_testable or not r.criteria:
@@ -434,6 +508,17 @@ def verdict_table(results) -> str:
 
 
 def write_report(results, out: Path, mode: str, seed: int = 20251125) -> None:
+    """Write ``report.md``, ``report.json`` and ``verdicts.md`` for ``results`` into ``out`` (atomically).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> out = Path(tempfile.mkdtemp())
+    >>> write_report([ClaimResult("demo", "A demo claim", "x is 1", [consistent("x", 1.01, 0.01, 1.0)])], out, "quick")
+    >>> json.loads((out / "report.json").read_text())["claims"][0]["verdict"]
+    'pass'
+    """
     from .. import __version__
 
     lines = [f"# analogsim validation report ({mode})", "",
@@ -496,7 +581,13 @@ def write_report(results, out: Path, mode: str, seed: int = 20251125) -> None:
 # ---------------------------------------------------------------- legacy builders (modules not yet rebuilt)
 def criterion_within(name: str, measured: float, se: float, target: float, n_se: float = 4.0,
                      rel_slack: float = 0.0, kind: str = "check") -> Criterion:
-    """Deprecated: |measured - target| <= n_se * se + rel_slack * |target| (use :func:`within`/:func:`consistent`)."""
+    """Deprecated: |measured - target| <= n_se * se + rel_slack * |target| (use :func:`within`/:func:`consistent`).
+
+    Examples
+    --------
+    >>> criterion_within("x", 1.01, 0.01, 1.0).passed
+    True
+    """
     tol = n_se * se + rel_slack * abs(target)
     ok = bool(math.isfinite(measured) and abs(measured - target) <= tol)
     slack = f" + {rel_slack:g}·|target|" if rel_slack else ""
@@ -505,7 +596,13 @@ def criterion_within(name: str, measured: float, se: float, target: float, n_se:
 
 
 def criterion_bound(name: str, measured: float, se: float, low=None, high=None, kind: str = "check") -> Criterion:
-    """Deprecated: low <= measured <= high without a margin (use :func:`at_least`/:func:`at_most`)."""
+    """Deprecated: low <= measured <= high without a margin (use :func:`at_least`/:func:`at_most`).
+
+    Examples
+    --------
+    >>> criterion_bound("slope", 1.0, 0.01, low=0.98, high=1.02).rule
+    'x >= 0.98 and <= 1.02'
+    """
     ok = math.isfinite(measured)
     parts = []
     if low is not None:
