@@ -55,6 +55,13 @@ def effective_output_stiffness(net: Network, kappa_out):
 
     Eliminating the free output neuron of a soft clamp at its minimum gives exactly a hard clamp with
     this stiffness: the stress is kout (f(y_L) - t) f'(y_L) and the output energy kout/2 |f - t|^2.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], kappa=1.0, seed=0)
+    >>> float(effective_output_stiffness(net, 1.0)[0])          # two unit springs in series
+    0.5
     """
     kL = net.kappa[-1].astype(np.float64)
     if kappa_out is None:
@@ -63,7 +70,16 @@ def effective_output_stiffness(net: Network, kappa_out):
 
 
 def coerce_data(data, net: Network) -> Dataset:
-    """A :class:`Dataset` in the net's dtype from a Dataset, (x, t) or (x, t, x_test, t_test); shapes checked."""
+    """A :class:`Dataset` in the net's dtype from a Dataset, (x, t) or (x, t, x_test, t_test); shapes checked.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], seed=0)
+    >>> ds = coerce_data(([[0.0, 1.0], [1.0, 0.0]], [[1.0], [-1.0]]), net)
+    >>> ds.n_train, ds.n_test
+    (2, 0)
+    """
     from ..data import from_arrays
 
     if isinstance(data, Dataset):
@@ -120,7 +136,18 @@ def _kernel_net(net: Network):
 
 
 def mse_loss(net: Network, x, t, ws: _Workspace | None = None) -> float:
-    """Mean over entries of 0.5 |f(x) - t|^2 with the zero-temperature forward pass (nan for no entries)."""
+    """Mean over entries of 0.5 |f(x) - t|^2 with the zero-temperature forward pass (nan for no entries).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 3, 1], seed=0)
+    >>> x = np.array([[0.1, 0.2], [0.3, -0.4]])
+    >>> t = net.forward(x)[-1] + 1.0                              # every output 1 away from its target
+    >>> mse_loss(net, x, t)
+    0.5
+    """
     from ..kernels.train import forward_loss
 
     if x.shape[0] == 0:

@@ -121,7 +121,19 @@ def full_batch_objective(net: Network, data, kappa_out=None, weight_decay: float
 
 
 def gradient_variance(net: Network, data, kappa_out=None) -> float:
-    """Sum over parameters of the variance over the training entries of dF_alpha/dtheta (at net.theta)."""
+    """Sum over parameters of the variance over the training entries of dF_alpha/dtheta (at net.theta).
+
+    This is the var(grad F) of Eq. 16 (the presentation noise); rho = <|g|^2>/var g uses it.
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.data import teacher_student
+    >>> ds = teacher_student(n_in=2, n_out=1, n_train=32, n_test=8, seed=0)
+    >>> net = Network.create([2, 4, 1], activations=["tanh", "identity"], seed=1)
+    >>> gradient_variance(net, ds, kappa_out=1e-3) > 0
+    True
+    """
     ds = coerce_data(data, net)
     _, g, gsq = stress_gradients(net, ds.x_train, ds.t_train, kappa_out)
     D = ds.n_train
