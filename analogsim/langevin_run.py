@@ -364,6 +364,11 @@ def default_threads() -> int:
 
     Reads ``numba.get_num_threads()`` only once numba's thread pool is running: starting it just to ask
     costs ~45 ms on a first call (the chunks run on a Python thread pool, not numba's).
+
+    Examples
+    --------
+    >>> default_threads() >= 1
+    True
     """
     import numba
     from numba.np.ufunc import parallel

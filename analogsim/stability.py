@@ -408,6 +408,15 @@ class GuardReport:
     exact : bool
     per_point : dict
         ``bound`` (M,), ``lam`` (M,) eigenvalue (NaN: not needed), ``replica`` (M,), ``step`` (M,).
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> from analogsim.simulate import relax
+    >>> net = Network.create([2, 4, 1], kappa=1.0, seed=0)
+    >>> r = relax(net, [0.1, -0.2], kT=0.05, dt=0.02, n_steps=10, n_replicas=8, integrator="mala", seed=1)
+    >>> isinstance(r.guard, GuardReport), r.guard.lambda_max > 0
+    (True, True)
     """
 
     lambda_max: float
@@ -512,7 +521,12 @@ GUARDS_PER_NET = 8
 
 
 def clear_cache() -> None:
-    """Forget every cached guard result (and the cached kernel views of the networks)."""
+    """Forget every cached guard result (and the cached kernel views of the networks).
+
+    Examples
+    --------
+    >>> clear_cache()            # the next relax() of any network computes its guard afresh
+    """
     from . import langevin_run
 
     langevin_run._NETS.clear()
@@ -616,6 +630,13 @@ def check_guard(dt: float, gamma: float, report: GuardReport, integrator_code: i
 
 
 def report_from_lambda(lam: float, note: str = "") -> GuardReport:
-    """A :class:`GuardReport` for a lambda given by the caller (or the global bound)."""
+    """A :class:`GuardReport` for a lambda given by the caller (or the global bound).
+
+    Examples
+    --------
+    >>> rep = report_from_lambda(12.5, "given by the caller")
+    >>> rep.lambda_max, rep.replica, rep.notes
+    (12.5, -1, ['given by the caller'])
+    """
     return GuardReport(lambda_max=float(lam), replica=-1, step=0, n_points=1, n_evaluated=0, bound_max=float(lam),
                        notes=[note] if note else [])
