@@ -34,7 +34,18 @@ __all__ = ["OutputClamp", "energy_and_grad", "layer_terms", "residuals", "energy
 
 
 def check_state(net, xs, name: str = "xs") -> list:
-    """Shapes only (cheap; used inside solver loops): a list of L+1 numeric arrays (B, n_l)."""
+    """Shapes only (cheap; used inside solver loops): a list of L+1 numeric arrays (B, n_l).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> [x.shape for x in check_state(net, xs)]
+    [(1, 16), (1, 32)]
+    """
     if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)) or len(xs) != net.n_layers:
         raise ValueError(f"{name} must be a list of {net.n_layers} arrays [x_0, ..., x_L] with shapes (B, n_l), "
                          f"n = {list(net.sizes)}; got {type(xs).__name__}"
@@ -53,7 +64,20 @@ def check_state(net, xs, name: str = "xs") -> list:
 
 
 def f_and_df(act, y):
-    """f(y) and f'(y) together (tanh and sigmoid reuse f: f' = 1 - f^2, f' = f (1 - f))."""
+    """f(y) and f'(y) together (tanh and sigmoid reuse f: f' = 1 - f^2, f' = f (1 - f)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> from analogsim.activations import get_activation
+    >>> f, df = f_and_df(get_activation("tanh"), np.array([0.0]))
+    >>> float(f[0]), float(df[0])
+    (0.0, 1.0)
+    """
     if act.name == "tanh":
         f = np.tanh(y)
         return f, 1.0 - f * f
@@ -64,7 +88,19 @@ def f_and_df(act, y):
 
 
 def layer_terms(net, xs):
-    """Pre-activations y_l, residuals delta_l and f'(y_l) for l = 1..L (lists of length L)."""
+    """Pre-activations y_l, residuals delta_l and f'(y_l) for l = 1..L (lists of length L).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> ys, deltas, fps = layer_terms(net, xs)
+    >>> round(float(deltas[0].mean()), 6)
+    0.1
+    """
     xs = check_state(net, xs)
     ys, deltas, fps = [], [], []
     for l in range(1, net.n_layers):
@@ -77,12 +113,34 @@ def layer_terms(net, xs):
 
 
 def residuals(net, xs):
-    """delta_l = x_l - f_l(y_l) for l = 1..L; list of (B, n_l)."""
+    """delta_l = x_l - f_l(y_l) for l = 1..L; list of (B, n_l).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> round(float(residuals(net, xs)[0].max()), 6)
+    0.1
+    """
     return layer_terms(net, xs)[1]
 
 
 def energy(net, xs, clamp: OutputClamp | None = None, per_layer: bool = False):
-    """H per sample (B,) (Eq. 6); with ``per_layer`` the (B, L) terms kappa_l/2 |delta_l|^2 (no clamp spring)."""
+    """H per sample (B,) (Eq. 6); with ``per_layer`` the (B, L) terms kappa_l/2 |delta_l|^2 (no clamp spring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> round(float(energy(net, xs)[0]), 6)                    # 32 neurons x kappa/2 x 0.1^2
+    0.16
+    """
     deltas = residuals(net, xs)
     terms = np.stack([0.5 * np.sum(k * d * d, axis=1) for k, d in zip(net.kappa, deltas)], axis=1)
     if per_layer:
@@ -94,7 +152,18 @@ def energy(net, xs, clamp: OutputClamp | None = None, per_layer: bool = False):
 
 
 def stress(net, xs):
-    """sigma_l = dH/db_l per neuron = -kappa_l delta_l f'(y_l) (Eq. 8), l = 1..L; list of (B, n_l)."""
+    """sigma_l = dH/db_l per neuron = -kappa_l delta_l f'(y_l) (Eq. 8), l = 1..L; list of (B, n_l).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> [s.shape for s in stress(net, xs)]
+    [(1, 32)]
+    """
     _, deltas, fps = layer_terms(net, xs)
     return [-k * d * fp for k, d, fp in zip(net.kappa, deltas, fps)]
 
@@ -112,7 +181,19 @@ def _backward(net, sig, first=0):
 
 
 def grad_x(net, xs, clamp: OutputClamp | None = None):
-    """dH/dx_l for l = 0..L (index 0: the force on the clamped input, sum_l A_{l,0}^T sigma_l)."""
+    """dH/dx_l for l = 0..L (index 0: the force on the clamped input, sum_l A_{l,0}^T sigma_l).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> g = grad_x(net, xs)                  # g[0]: the force on the clamped input
+    >>> [a.shape for a in g]
+    [(1, 16), (1, 32)]
+    """
     xs = check_state(net, xs)
     _, deltas, fps = layer_terms(net, xs)
     sig = [-k * d * fp for k, d, fp in zip(net.kappa, deltas, fps)]
@@ -130,6 +211,17 @@ def energy_and_grad(net, xs, clamp: OutputClamp | None = None, input_force: bool
     """(H per sample, dH/dx list) from one forward and one backward pass (what a Langevin step needs).
 
     With ``input_force=False`` the force on the clamped input is not computed (``g[0]`` is None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> H, g = energy_and_grad(net, xs)
+    >>> bool(np.allclose(H, energy(net, xs))), bool(np.allclose(g[1], grad_x(net, xs)[1]))
+    (True, True)
     """
     _, deltas, fps = layer_terms(net, xs)
     H = 0.0
@@ -154,7 +246,19 @@ def energy_and_grad(net, xs, clamp: OutputClamp | None = None, input_force: bool
 
 
 def params_from_stress(net, xs, sig, per_sample: bool = True) -> np.ndarray:
-    """dH/dtheta from the per-neuron stresses: (B, N) per sample or (N,) summed over the batch (Eq. 9)."""
+    """dH/dtheta from the per-neuron stresses: (B, N) per sample or (N,) summed over the batch (Eq. 9).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> g = params_from_stress(net, xs, stress(net, xs), per_sample=False)
+    >>> bool(np.allclose(g, grad_params(net, xs)))
+    True
+    """
     B = xs[0].shape[0]
     out = np.empty((B, net.n_params) if per_sample else (net.n_params,), dtype=net.dtype)
     for l in range(1, net.n_layers):
@@ -180,7 +284,18 @@ def params_from_stress(net, xs, sig, per_sample: bool = True) -> np.ndarray:
 
 
 def grad_params(net, xs, reduce: str = "sum") -> np.ndarray:
-    """dH/dtheta in the layout of ``net.theta``: summed or averaged over the batch (N,), or per sample (B, N)."""
+    """dH/dtheta in the layout of ``net.theta``: summed or averaged over the batch (N,), or per sample (B, N).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> grad_params(net, xs).shape, grad_params(net, xs, reduce="none").shape
+    ((20,), (1, 20))
+    """
     if reduce not in ("sum", "mean", "none"):
         raise ValueError(f"reduce must be 'sum', 'mean' or 'none', got {reduce!r}")
     xs = check_state(net, xs)
@@ -195,6 +310,17 @@ def hvp_x(net, xs, v, clamp: OutputClamp | None = None):
     """The x-Hessian of H applied to ``v`` (a list like ``xs``), per sample, including the f'' curvature term.
 
     x_0 is treated as a variable too (zero ``v[0]`` for a clamped input and ignore ``out[0]``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> v = [np.zeros_like(xs[0]), np.ones_like(xs[1])]
+    >>> [a.shape for a in hvp_x(net, xs, v)]
+    [(1, 16), (1, 32)]
     """
     xs = check_state(net, xs)
     v = check_state(net, v, "v")
@@ -234,6 +360,16 @@ def hvp_theta(net, xs, v, reduce: str = "sum"):
     pre-activations with the weights replaced by v, plus v's bias) the directional derivative of the stress is
     :math:`\dot\sigma_l = \kappa_l (f'^2 - \delta_l f'')\,\dot y_l` and :math:`Hv = \sum (\partial y/\partial\theta)^T
     \dot\sigma` (Eq. 9 with sigma-dot). Returns (N,) summed or averaged over the batch, or (B, N) with 'none'.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> hvp_theta(net, xs, np.ones(net.n_params)).shape
+    (20,)
     """
     if reduce not in ("sum", "mean", "none"):
         raise ValueError(f"reduce must be 'sum', 'mean' or 'none', got {reduce!r}")
@@ -266,7 +402,18 @@ def hvp_theta(net, xs, v, reduce: str = "sum"):
 
 
 def power_lambda_max(net, xs, n_iter: int = 50, seed=0, clamp: OutputClamp | None = None) -> float:
-    """Largest eigenvalue of the x-Hessian with the input clamped (power iteration, max over the batch)."""
+    """Largest eigenvalue of the x-Hessian with the input clamped (power iteration, max over the batch).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward([[0.1] * 16]); xs[1] = xs[1] + 0.1        # a state off the forward pass
+    >>> bool(power_lambda_max(net, xs) >= 1.0)              # at least kappa = 1
+    True
+    """
     rng = np.random.default_rng(seed)
     v = [np.zeros_like(xs[0])] + [rng.standard_normal(x.shape).astype(net.dtype) for x in xs[1:]]
     lam = np.zeros(xs[0].shape[0])
