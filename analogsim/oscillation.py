@@ -16,9 +16,10 @@ __all__ = ["oscillation_check", "OSC_THERMAL", "OSC_RETURN", "OSC_SUSTAIN", "OSC
 #: 2 Gamma dt kT (n + 10) (a stable mode in equilibrium gives at most 2 Gamma dt kT per neuron on average)
 OSC_THERMAL = 2.0
 #: period 2: |x_{k+2} - x_k| <= OSC_RETURN |x_{k+1} - x_k| (a linear mode: |2 - Gamma dt lambda|)
-OSC_RETURN = 0.25
-#: sustained: |x_{k+4} - x_{k+3}| >= OSC_SUSTAIN |x_{k+1} - x_k| (a stable linear mode decays as |1 - dt lambda|^3)
-OSC_SUSTAIN = 0.9
+OSC_RETURN = 0.5
+#: sustained: |x_{k+4} - x_{k+3}| >= OSC_SUSTAIN |x_{k+1} - x_k| (a stable linear mode decays as |1 - dt lambda|^3,
+#: so with OSC_RETURN it is flagged only above Gamma dt lambda = 1.93, and only with a step far above thermal)
+OSC_SUSTAIN = 0.8
 #: probe steps taken (noise-free, on copies) from a suspect's final state
 OSC_PROBE = 4
 
