@@ -101,6 +101,16 @@ class ClampedMinimum:
     converged : bool
     history : list of float
         grad_norm after each Newton step.
+
+    Examples
+    --------
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); h = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> _ = b.dense(h, 2)
+    >>> net = b.build(seed=0)
+    >>> m = clamped_minimum(net, [0.1] * 16, [0.2, -0.1])
+    >>> m.grad_theta.shape[1] == net.n_params, len(m.history) == m.n_iter
+    (True, True)
     """
 
     xs: list
@@ -278,7 +288,18 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, t
 
 
 def recursion_residual(net, xs, sig, fps=None) -> float:
-    """max over hidden layers of ||sigma_m - f'(y_m) sum_l A_{l,m}^T sigma_l|| / ||sigma_m|| (Eq. 10)."""
+    """max over hidden layers of ||sigma_m - f'(y_m) sum_l A_{l,m}^T sigma_l|| / ||sigma_m|| (Eq. 10).
+
+    Examples
+    --------
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); h = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> _ = b.dense(h, 2)
+    >>> net = b.build(seed=0)
+    >>> m = clamped_minimum(net, [0.1] * 16, [0.2, -0.1])
+    >>> recursion_residual(net, m.xs, m.stress) < 1e-10
+    True
+    """
     if fps is None:
         fps = E.layer_terms(net, xs)[2]
     back = E._backward(net, sig, first=1)
@@ -295,7 +316,17 @@ def recursion_residual(net, xs, sig, fps=None) -> float:
 
 def backprop_gradient(net, x0, target, kappa_out: float | None = None) -> np.ndarray:
     """Per-sample backprop gradient (B, N) of (kappa_out/2)|f(x_0) - t|^2 through the graph (reverse topological
-    order), in the layout of ``theta``. ``kappa_out`` defaults to the output layer's first stiffness."""
+    order), in the layout of ``theta``. ``kappa_out`` defaults to the output layer's first stiffness.
+
+    Examples
+    --------
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); h = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> _ = b.dense(h, 2)
+    >>> net = b.build(seed=0)
+    >>> backprop_gradient(net, [0.1] * 16, [0.2, -0.1]).shape == (1, net.n_params)
+    True
+    """
     xs = net.forward(x0)
     B = xs[0].shape[0]
     t = net.check_output(target, batch=B)
@@ -322,6 +353,16 @@ def stress_vs_backprop(net, x0, target, ratios=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.
     gradient of (kappa_out/2)|f(x_0) - t|^2. The relative error vanishes linearly in r: "stress = backprop" is a
     limit statement. Returns a dict with ``ratios``, ``rel_error``, ``slope`` and ``constant`` (log-log fit over
     ``fit_range``), ``recursion_residual`` and ``grad_norm`` (max over r), ``converged`` (all r).
+
+    Examples
+    --------
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); h = b.conv(b.input, 2, 3, padding=1, activation="tanh")
+    >>> _ = b.dense(h, 2)
+    >>> net = b.build(seed=0)
+    >>> rep = stress_vs_backprop(net, [0.1] * 16, [0.2, -0.1], ratios=[1e-5, 1e-4, 1e-3, 1.0])
+    >>> abs(rep["slope"] - 1) < 0.05, rep["converged"]
+    (True, True)
     """
     ratios = np.asarray(check_array(ratios, "ratios", ndim=1), dtype=np.float64)
     if ratios.size == 0 or np.any(ratios <= 0):
