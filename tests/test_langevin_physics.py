@@ -82,8 +82,13 @@ def test_identity_net_diverges_at_two_over_lambda():
     net = _net("identity", sizes=(2, 5, 4, 2), kappa=(1.0, 3.0, 2.0))
     x0 = np.array([0.5, -0.2])
     lam = _lam(net, x0)
-    ok = relax(net, x0, kT=0.01, dt=0.98 * 2 / lam, n_steps=4000, n_replicas=4, seed=0, stability="off")
-    assert ok.status == "ok" and np.all(np.isfinite(ok.energy_end))
+    ok = relax(net, x0, kT=0.01, dt=0.98 * 2 / lam, n_steps=4000, n_replicas=4, seed=0, stability="off",
+               throw=False)
+    # stable: no divergence; but the top mode's EM variance is 1/(1 - 0.98) = 50x its equipartition value, a
+    # sustained noisy period-2 oscillation that the runtime check may flag (status 'oscillating', not 'ok')
+    assert ok.status in ("ok", "oscillating") and ok.diverged_step == -1 and np.all(np.isfinite(ok.energy_end))
+    ok = relax(net, x0, kT=0.01, dt=0.9 * 2 / lam, n_steps=4000, n_replicas=4, seed=0, stability="off")
+    assert ok.status == "ok"
     bad = relax(net, x0, kT=0.01, dt=1.02 * 2 / lam, n_steps=40000, n_replicas=4, seed=0, stability="off",
                 throw=False)
     assert bad.status == "diverged" and 0 < bad.diverged_step < 40000
