@@ -32,6 +32,14 @@ def measure_activity(net, X, *, batch_size: int = 4096) -> ActivityRecord:
 
     Same record as :func:`analogsim.bounds.measure_activity` (``per_layer`` entries name the layer index in
     topological order); y is recomputed from the zero-temperature forward pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((4,)); _ = b.dense(b.input, 6, activation="relu")
+    >>> measure_activity(b.build(seed=0), np.eye(4)).nu
+    6
     """
     relu = [l for l in range(1, net.n_layers) if net.activations[l - 1].name == "relu"]
     if not relu:

@@ -134,6 +134,13 @@ def initialise(net: GraphNetwork, init: str = "he", seed=None, bias_scale: float
     """Draw the trainable weights in place: He N(0, 2/fan_in) or Xavier N(0, 2/(fan_in + fan_out)); biases
     N(0, bias_scale^2). Edges are drawn in the order of theta, so a seed gives the same network every time.
     Returns ``net``.
+
+    Examples
+    --------
+    >>> b = GraphBuilder((3,)); _ = b.dense(b.input, 2)
+    >>> net = initialise(b.build(), init="xavier", seed=0)
+    >>> net.n_params
+    8
     """
     if init not in _INITS:
         raise ValueError(f"init must be one of {_INITS}, got {init!r}")

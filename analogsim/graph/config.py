@@ -76,7 +76,13 @@ _DEFAULT_BIAS = {"dense": "neuron", "conv": "channel", "avg_pool": "none", "iden
 
 
 def graph_from_toml(source):
-    """A :class:`GraphNetwork` from TOML text, or from a path to a ``.toml`` file."""
+    """A :class:`GraphNetwork` from TOML text, or from a path to a ``.toml`` file.
+
+    Examples
+    --------
+    >>> graph_from_toml(EXAMPLE).n_params
+    660
+    """
     if isinstance(source, Path) or (isinstance(source, str) and source.endswith(".toml") and "\n" not in source):
         try:
             text = Path(source).read_text()
@@ -137,7 +143,14 @@ def _operator(spec, in_shape, path):
 
 
 def graph_from_dict(doc: dict):
-    """A :class:`GraphNetwork` from the parsed TOML document (see the module docstring)."""
+    """A :class:`GraphNetwork` from the parsed TOML document (see the module docstring).
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> graph_from_dict(tomllib.loads(EXAMPLE)).names
+    ('x0', 'h', 'res', 'out')
+    """
     g = doc.get("graph") if isinstance(doc, dict) else None
     if not isinstance(g, dict):
         raise ConfigError("graph", "missing [graph] table")

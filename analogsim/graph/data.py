@@ -22,7 +22,14 @@ DIGITS_SHAPE = (1, 8, 8)
 
 
 def as_images(x, shape) -> np.ndarray:
-    """Rows of ``x`` (D, prod(shape)) viewed as (D,) + shape (C order, no copy when possible)."""
+    """Rows of ``x`` (D, prod(shape)) viewed as (D,) + shape (C order, no copy when possible).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_images(np.zeros((2, 64)), (1, 8, 8)).shape
+    (2, 1, 8, 8)
+    """
     a = np.asarray(x)
     n = int(np.prod(shape))
     if a.ndim != 2 or a.shape[1] != n:
@@ -35,6 +42,12 @@ def digits_images(**kwargs):
 
     The Dataset keeps flat rows (64 pixels, row-major: pixel (i, j) at 8 i + j), which is the C-order layout
     of a (1, 8, 8) input layer; keyword arguments go to :func:`analogsim.data.digits`.
+
+    Examples
+    --------
+    >>> ds, shape = digits_images(seed=0)
+    >>> shape, ds.n_in
+    ((1, 8, 8), 64)
     """
     from ..data import digits
 

@@ -62,6 +62,16 @@ class GraphRelaxResult:
     n_recorded : int
     kT : float
     integrator : str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> r = relax(net, np.zeros(16), kT=0.1, dt=0.02, n_steps=20, n_replicas=4, seed=0)
+    >>> r.work.shape, r.integrator
+    ((4,), 'euler_maruyama')
     """
 
     xs: list
@@ -86,7 +96,18 @@ class GraphRelaxResult:
 
 
 def lambda_max(net, xs, clamp=None, n_iter: int = 60, seed=0) -> float:
-    """Largest eigenvalue of the x-Hessian over the free layers (power iteration, worst replica)."""
+    """Largest eigenvalue of the x-Hessian over the free layers (power iteration, worst replica).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward(np.ones((3, 16)))
+    >>> bool(lambda_max(net, xs) >= 1.0)
+    True
+    """
     free = _free(net, clamp)
     rng = np.random.default_rng(seed)
     v = [np.zeros_like(x) for x in xs]
@@ -167,6 +188,17 @@ def relax(net, x0, kT: float, dt: float, n_steps: int, *, integrator="em", gamma
         Bad arguments, or Gamma dt lambda_max >= 2 (names dt, lambda and 2/lambda).
     DivergenceError
         A non-finite state, naming the step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> r = relax(net, np.zeros(16), kT=0.1, dt=0.02, n_steps=50, integrator="mala",
+    ...           n_replicas=8, seed=0)
+    >>> 0 < r.acceptance <= 1
+    True
     """
     integ = get_integrator(integrator)
     kT = check_kT(kT)

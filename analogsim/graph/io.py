@@ -48,7 +48,19 @@ def _digest(arrays: dict) -> str:
 
 
 def save_graph(net: GraphNetwork, path) -> None:
-    """Write ``net`` to ``path`` (``.npz``) atomically."""
+    """Write ``net`` to ``path`` (``.npz``) atomically.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "g.npz")
+    >>> save_graph(net, p); load_graph(p).n_params
+    38
+    """
     if not isinstance(net, GraphNetwork):
         raise TypeError(f"net must be a GraphNetwork, got {type(net).__name__}")
     arrays = {"theta": np.array(net.theta), "kappa": net.kappa_flat}
@@ -62,7 +74,19 @@ def save_graph(net: GraphNetwork, path) -> None:
 
 
 def load_graph(path) -> GraphNetwork:
-    """Read a network written by :func:`save_graph`."""
+    """Read a network written by :func:`save_graph`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "g.npz")
+    >>> save_graph(net, p); bool((load_graph(p).theta == net.theta).all())
+    True
+    """
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -107,7 +131,18 @@ TRAIN_FORMAT = "analogsim.graph.train/1"
 
 
 def run_digest(net, X, T, settings: dict, presentations: int, seed) -> str:
-    """SHA-256 identifying a training run: structure, initial parameters and stiffness, data, settings, seed."""
+    """SHA-256 identifying a training run: structure, initial parameters and stiffness, data, settings, seed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> X, T = np.ones((2, 16)), np.zeros((2, 2))
+    >>> run_digest(net, X, T, {"mu": 1.0}, 10, 0) == run_digest(net, X, T, {"mu": 1.0}, 10, 0)
+    True
+    """
     h = hashlib.sha256()
     h.update(json.dumps({"structure": net.describe(), "settings": settings, "S": presentations, "seed": seed},
                         sort_keys=True, default=float).encode())
@@ -117,7 +152,17 @@ def run_digest(net, X, T, settings: dict, presentations: int, seed) -> str:
 
 
 def save_train_state(path, digest: str, scalars: dict, arrays: dict) -> None:
-    """Write a training run's state (JSON-able ``scalars``, numpy ``arrays``) atomically, pickle-free."""
+    """Write a training run's state (JSON-able ``scalars``, numpy ``arrays``) atomically, pickle-free.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> p = os.path.join(tempfile.mkdtemp(), "ck.npz")
+    >>> save_train_state(p, "run1", {"s": 3}, {"theta": np.zeros(2)})
+    >>> load_train_state(p, "run1")[0]
+    {'s': 3}
+    """
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     header = {"format": TRAIN_FORMAT, "run": digest, "state": scalars, "sha256": _digest(arrays)}
     buf = io.BytesIO()
@@ -129,6 +174,12 @@ def load_train_state(path, digest: str):
     """(scalars, arrays) of a checkpoint of the run ``digest``, or None if ``path`` does not exist.
 
     Raises CheckpointError for a damaged file or a checkpoint of another run.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> load_train_state(os.path.join(tempfile.mkdtemp(), "none.npz"), "x") is None
+    True
     """
     import os
 

@@ -47,6 +47,11 @@ class Layer:
         Name in :mod:`analogsim.activations` (ignored for the input layer).
     bias : {'neuron', 'channel', None}
         One bias per neuron, one per channel (shape[0]) shared over positions (a convolution's bias), or none.
+
+    Examples
+    --------
+    >>> Layer("h", (8, 4, 4), activation="relu", bias="channel").size
+    128
     """
 
     name: str
@@ -70,7 +75,14 @@ class Layer:
 
 @dataclass
 class Edge:
-    """A coupling ``dst <- op(src)``: the operator's output is added to layer ``dst``'s pre-activation."""
+    """A coupling ``dst <- op(src)``: the operator's output is added to layer ``dst``'s pre-activation.
+
+    Examples
+    --------
+    >>> from analogsim.graph.operators import Dense
+    >>> Edge("h", "x0", Dense((3,), 2)).op.kind
+    'dense'
+    """
 
     dst: str
     src: str

@@ -36,7 +36,13 @@ __all__ = ["Operator", "Dense", "Conv", "AvgPool", "Identity", "shape_size"]
 
 
 def shape_size(shape) -> int:
-    """Number of neurons of a per-sample shape (product of its entries)."""
+    """Number of neurons of a per-sample shape (product of its entries).
+
+    Examples
+    --------
+    >>> shape_size((8, 4, 4))
+    128
+    """
     return int(math.prod(shape))
 
 
@@ -72,6 +78,13 @@ class Operator:
         The operator's parameters (None for parameter-free operators).
     trainable : bool
         Whether ``weight`` is part of the network's parameter vector theta.
+
+    Examples
+    --------
+    >>> from analogsim.graph.operators import Identity
+    >>> op = Identity((2, 3))
+    >>> op.n_in, op.n_out, op.n_params
+    (6, 6, 0)
     """
 
     kind = "operator"
@@ -433,7 +446,14 @@ class Identity(Operator):
 
 
 def operator_from_description(d: dict) -> Operator:
-    """Rebuild an operator from :meth:`Operator.describe` (weights zero; the network fills them)."""
+    """Rebuild an operator from :meth:`Operator.describe` (weights zero; the network fills them).
+
+    Examples
+    --------
+    >>> op = Conv((1, 5, 5), 2, 3, stride=2)
+    >>> operator_from_description(op.describe()).out_shape
+    (2, 2, 2)
+    """
     if not isinstance(d, dict) or "kind" not in d:
         raise ValueError(f"an operator description must be a table with a 'kind', got {d!r}")
     kind = d["kind"]

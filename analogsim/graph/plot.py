@@ -30,6 +30,15 @@ def draw_graph(net, ax=None, *, title: str | None = None, layer_labels: dict | N
     shape and activation (the input: "clamped"). Arrows carry the operator kind; trainable ones are solid and
     dark, fixed ones (identities, pooling, frozen convolutions) dashed and grey. ``layer_labels`` replaces the
     first line of a box (layer name -> text).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((4,)); h = b.dense(b.input, 4, activation="tanh"); _ = b.add([b.input, h])
+    >>> draw_graph(b.build(seed=0)).get_title()
+    ''
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch

@@ -481,7 +481,20 @@ def _weights_from_theta(torch, net, theta):
 
 
 def torch_preactivations(net, xs, theta):
-    """y_l (l = 1..L) computed with torch from the torch tensors ``xs`` (B, n_l) and ``theta`` (N,)."""
+    """y_l (l = 1..L) computed with torch from the torch tensors ``xs`` (B, n_l) and ``theta`` (N,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward(np.ones((3, 16)))
+    >>> import torch
+    >>> ys = torch_preactivations(net, [torch.tensor(x) for x in xs], torch.tensor(net.theta))
+    >>> [tuple(y.shape) for y in ys]
+    [(3, 8), (3, 2)]
+    """
     torch = _import_torch("torch_preactivations")
     ws, bs = _weights_from_theta(torch, net, theta)
     ys = []
@@ -495,7 +508,20 @@ def torch_preactivations(net, xs, theta):
 
 
 def torch_energy(net, xs, theta, clamp_target=None, clamp_stiffness=None):
-    """H per sample computed with torch (differentiable in ``xs`` and ``theta``): the autograd reference."""
+    """H per sample computed with torch (differentiable in ``xs`` and ``theta``): the autograd reference.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward(np.ones((3, 16)))
+    >>> import torch
+    >>> H = torch_energy(net, [torch.tensor(x) for x in xs], torch.tensor(net.theta))
+    >>> bool(H.abs().max() < 1e-20)
+    True
+    """
     torch = _import_torch("torch_energy")
     ys = torch_preactivations(net, xs, theta)
     H = 0

@@ -68,6 +68,17 @@ class GraphTrainResult:
         Fixed-point sweeps per presentation (mean).
     max_grad_norm : float
         Largest relative gradient norm reached at a clamped minimum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> x = np.random.default_rng(0).standard_normal((32, 16)); t = np.tanh(x[:, :2])
+    >>> res = train(net, x, t, presentations=20, mu=10.0, kT=1e-9, kappa_out=1e-2, seed=1)
+    >>> res.presentations, res.n_params
+    (20, 38)
     """
 
     net: object
@@ -113,6 +124,17 @@ def fixed_point_minimum(net, x0, target, *, tol: float = 1e-10, max_sweeps: int 
     iteration is not a contraction (large weights or kappa_out) it stops early with the rows not converged.
 
     Returns (xs, converged mask (B,), relative gradient norm (B,), sweeps, H per row (B,)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> net = net.with_kappa([1.0, 1e-3])
+    >>> xs, ok, gn, sweeps, H = fixed_point_minimum(net, np.ones((2, 16)), np.zeros((2, 2)))
+    >>> bool(ok.all()), sweeps <= 10
+    (True, True)
     """
     B = x0.shape[0]
     L = net.n_layers - 1
@@ -160,7 +182,17 @@ def fixed_point_minimum(net, x0, target, *, tol: float = 1e-10, max_sweeps: int 
 
 
 def accuracy(net, x, t) -> float:
-    """Fraction of rows whose largest output is at the target's largest entry (one-hot targets)."""
+    """Fraction of rows whose largest output is at the target's largest entry (one-hot targets).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> accuracy(net, np.ones((4, 16)), np.tile([1.0, 0.0], (4, 1))) in (0.0, 1.0)
+    True
+    """
     return float(np.mean(np.argmax(net.predict(x), axis=1) == np.argmax(t, axis=1)))
 
 

@@ -26,7 +26,18 @@ __all__ = ["full_batch_energy", "optimum", "excess_energy_chain", "threshold_tem
 
 
 def full_batch_energy(net, X, T, weight_decay: float = 0.0, tol: float = 1e-10):
-    """(F, dF/dtheta, mean MSE loss 0.5|f - t|^2) with every entry clamped at its minimum (hard output clamp)."""
+    """(F, dF/dtheta, mean MSE loss 0.5|f - t|^2) with every entry clamped at its minimum (hard output clamp).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> F, g, loss = full_batch_energy(net, np.ones((4, 16)), np.zeros((4, 2)))
+    >>> g.shape, bool(F >= 0)
+    ((38,), True)
+    """
     xs, ok, gn, _, H = fixed_point_minimum(net, X, T, tol=tol)
     if not ok.all():
         from .equilibrium import clamped_minimum
@@ -44,7 +55,17 @@ def full_batch_energy(net, X, T, weight_decay: float = 0.0, tol: float = 1e-10):
 
 
 def optimum(net, X, T, *, weight_decay: float = 0.0, gtol: float = 1e-12, max_iter: int = 5000):
-    """A copy of ``net`` at the minimum of the full-batch energy (scipy L-BFGS), and (F*, loss*, |grad|)."""
+    """A copy of ``net`` at the minimum of the full-batch energy (scipy L-BFGS), and (F*, loss*, |grad|).
+
+    Examples
+    --------
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((2,)); _ = b.dense(b.input, 1); net = b.build(seed=0)
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]); T = X @ [[1.0], [2.0]]
+    >>> star, (F, loss, g) = optimum(net, X, T)
+    >>> bool(loss < 1e-12)
+    True
+    """
     from scipy.optimize import minimize
 
     work = net.copy()
@@ -80,6 +101,16 @@ def excess_energy_chain(net_star, X, T, kT, *, chain_presentations: int, burn_in
 
     ``settings`` go to :func:`analogsim.graph.training.train` (mu, tau_inf, kappa_out, batch_size, weight_decay);
     the stiffness of ``net_star`` must already hold kappa_out (pass kappa_out=None or the same value).
+
+    Examples
+    --------
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((2,)); _ = b.dense(b.input, 1); net = b.build(seed=0, kappa=[0.1])
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]); T = X @ [[1.0], [2.0]]
+    >>> star, _ = optimum(net, X, T)
+    >>> c = excess_energy_chain(star, X, T, 1e-3, chain_presentations=200, burn_in=50, mu=1.0)
+    >>> bool(c["E"] > 0)
+    True
     """
     lam = settings.get("weight_decay", 0.0)
     if F_star is None:
@@ -98,7 +129,15 @@ def excess_energy_chain(net_star, X, T, kT, *, chain_presentations: int, burn_in
 
 @dataclass
 class TStarResult:
-    """T* and what it was found from: the grid, E(kT) with SEs, E(0), the optimum's energy and gradient norm."""
+    """T* and what it was found from: the grid, E(kT) with SEs, E(0), the optimum's energy and gradient norm.
+
+    Examples
+    --------
+    >>> r = TStarResult(1e-4, True, np.array([1e-5, 1e-3]), np.array([1e-4, 1e-2]), np.array([1e-5, 1e-3]),
+    ...                 1e-4, 1e-5, 0.1, 0.2, 1e-12, 4)
+    >>> r.summary().startswith("kT* = 0.0001 (bracketed)")
+    True
+    """
 
     kT_star: float
     bracketed: bool
