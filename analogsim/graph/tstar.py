@@ -177,8 +177,12 @@ def _solve(kTs, Ev, E0):
 
 def threshold_temperature(net, X, T, *, kT_grid, chain_presentations: int, burn_in: int, measure_every: int = 1,
                           mu: float, tau_inf: float = 1.0, kappa_out: float | None = None, batch_size: int = 1,
-                          weight_decay: float = 0.0, seed=0) -> TStarResult:
+                          weight_decay: float = 0.0, seed=0, gtol: float = 1e-12,
+                          max_iter: int = 5000) -> TStarResult:
     """Measure T* on a graph network (module docstring): optimum, the kT = 0 chain, the grid's chains, E = 2 E0.
+
+    ``gtol`` and ``max_iter`` go to the L-BFGS search of the optimum; its reached gradient norm is reported
+    (``grad_norm_star``): an optimum that is not one biases E(0) and T*.
 
     Examples
     --------
@@ -201,7 +205,7 @@ def threshold_temperature(net, X, T, *, kT_grid, chain_presentations: int, burn_
     check_scalar(burn_in, "burn_in", low=0, high=chain_presentations - 2, integer=True)
     if kappa_out is not None:
         net = net.with_kappa(list(net.kappa[:-1]) + [kappa_out])
-    star, (F_star, loss_star, gnorm) = optimum(net, X, T, weight_decay=weight_decay)
+    star, (F_star, loss_star, gnorm) = optimum(net, X, T, weight_decay=weight_decay, gtol=gtol, max_iter=max_iter)
     kw = dict(chain_presentations=chain_presentations, burn_in=burn_in, measure_every=measure_every,
               F_star=F_star, seed=seed, mu=mu, tau_inf=tau_inf, batch_size=batch_size, weight_decay=weight_decay)
     c0 = excess_energy_chain(star, X, T, 0.0, **kw)
