@@ -95,6 +95,9 @@ def coerce_data(data, net: Network) -> Dataset:
     return ds.astype(net.dtype)
 
 
+_LOSS_BLOCK = 64  # rows per BLAS product in the loss's forward pass
+
+
 class _Workspace:
     """Kernel workspaces for batches of up to B rows (flat, layer-major; see analogsim.kernels.train)."""
 
@@ -115,8 +118,9 @@ class _Workspace:
         self.relg = np.zeros(B, np.float64)
         self.hrow = np.zeros(B, np.float64)
         self.gbuf = np.zeros(max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:])), dt)
-        self.fa = np.zeros(max(net.sizes), np.float64)
-        self.fb = np.zeros(max(net.sizes), np.float64)
+        # forward passes of the loss, in blocks of _LOSS_BLOCK rows
+        self.fa = np.zeros(_LOSS_BLOCK * max(net.sizes), dt)
+        self.fb = np.zeros(_LOSS_BLOCK * max(net.sizes), dt)
         self.nbuf = np.zeros(net.n_params + nn, dt)
         self.k_off = np.concatenate([[0], np.cumsum(net.sizes[1:])]).astype(np.int64)
         # energy books: realised parameter change, its pre-activation change, carried state, results
@@ -154,7 +158,7 @@ def mse_loss(net: Network, x, t, ws: _Workspace | None = None) -> float:
         return float("nan")
     ws = ws or _Workspace(net, 1)
     theta, sizes, w_off, b_off, acts, _, _ = _kernel_net(net)
-    return float(forward_loss(theta, sizes, w_off, b_off, acts, x, t, ws.fa, ws.fb)) / x.shape[0]
+    return float(forward_loss(theta, sizes, w_off, b_off, acts, x, t, ws.fa, ws.fb, _LOSS_BLOCK)) / x.shape[0]
 
 
 class _Run:
