@@ -3,8 +3,9 @@
 * ``_generated/api/``: one page per public module of analogsim (found by walking the package, so a new
   module appears without editing the docs), plus the package overview.
 * ``_generated/reports/validation.md``: the validation report, rendered from its ``report.json``
-  (``analogsim validate --out DIR`` writes it; ``ANALOGSIM_DOCS_REPORT=DIR`` picks a fresh one, else the
-  committed snapshot ``docs/reports/validation-quick.json``).
+  (``analogsim validate --out DIR`` writes it; ``ANALOGSIM_DOCS_REPORT=DIR`` picks a fresh one, else
+  ``docs/validation-report-quick.json`` with ``docs/figures/validation/`` when that is committed, else the
+  snapshot ``docs/reports/validation-quick.json`` with ``docs/reports/figures/``).
 * ``_generated/benchmarks/``: one page per JSON file in ``docs/benchmarks/`` (what the benchmark scripts
   write), rendered as tables.
 
@@ -256,6 +257,9 @@ def _report_source() -> tuple[Path, list[Path]]:
         if not path.is_file():
             raise FileNotFoundError(f"ANALOGSIM_DOCS_REPORT={env!r}: no report.json there")
         return path, [path.parent / "figures", path.parent]
+    published = DOCS / "validation-report-quick.json"      # the JSON of docs/validation-report-quick.md, if committed
+    if published.is_file():
+        return published, [DOCS / "figures" / "validation"]
     return SNAPSHOT, [DOCS / "reports" / "figures", DOCS / "figures" / "validation"]
 
 
@@ -275,7 +279,8 @@ def write_report_page(out: Path) -> None:
             else:
                 raise FileNotFoundError(f"validation report figure {name!r} not found in "
                                         f"{', '.join(p.name for p in fig_dirs)}")
-    src = "the committed quick snapshot" if path == SNAPSHOT else "a fresh run"
+    src = {SNAPSHOT: "the committed quick snapshot", DOCS / "validation-report-quick.json": "the published quick report"}.get(
+        path, "a fresh run")
     _write_if_changed(out / "validation.md", render_report(report, "figures", src))
 
 
