@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # subcommand name -> module in analogsim.commands (imported lazily so `analogsim --help` is fast)
@@ -29,7 +30,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
 EPILOG = """examples:
   analogsim check-stress --plot stress.png          stress vs backprop across stiffness ratios
   analogsim relax --sizes 4,16,16,1 --kT 0.1 --json   Langevin relaxation with energy books
-  analogsim train --data teacher --kT 1e-4 --json     stress-driven physical training
+  analogsim train --data teacher --kappa-out 1e-3 --mu 100 --kT 1e-4 --json
+                                                      stress-driven physical training (soft output clamp: fast path)
+  analogsim machine erase --json                      relu state bits as double wells: reset work vs Eq. 5
   analogsim bounds table1 --markdown                  Table I recomputed with its assumptions
   analogsim sweep examples/loss_vs_T.toml             a sweep on all cores (resumable)
   analogsim validate --quick --out report             the validation report
@@ -85,6 +88,12 @@ def main(argv=None) -> int:
 
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `analogsim ... | head`: the reader left; nothing to report
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
     except (ConfigError, CheckpointError) as exc:
         print(f"analogsim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -98,6 +107,10 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     except OSError as exc:  # a full disk, a read-only or vanished folder: the run could not finish its writes
         print(f"analogsim {args.command}: error: {exc} (what was saved before is intact: writes are atomic)",
+              file=sys.stderr)
+        return EXIT_RUNTIME
+    except MemoryError as exc:  # an allocation no estimate foresaw: still a message, never a traceback
+        print(f"analogsim {args.command}: error: out of memory ({exc}); lower the sizes or the number of replicas",
               file=sys.stderr)
         return EXIT_RUNTIME
     except KeyboardInterrupt:
