@@ -66,5 +66,5 @@ def torch_required(feature: str) -> ImportError:
     """
     return ImportError(
         f"{feature} requires PyTorch, which is not installed: "
-        "pip install 'analogsim[torch]' (pins torch==2.13.0)"
+        "pip install 'analogsim-pnn[torch]' (pins torch==2.13.0)"
     )

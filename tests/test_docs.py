@@ -137,8 +137,6 @@ OUTSIDE = re.compile(r"\.\./shared|/work/|shared/PHYSICS|shared/STYLE|shared/pap
 # Files whose owners have been asked to remove such a reference (the fix is one line each; see the lead's
 # notes). An entry that no longer offends is ignored; delete it when the file is fixed.
 PENDING_FIXES = {
-    "README.md": "the Conventions paragraph points to ../shared/PHYSICS.md: point to docs/theory/ instead",
-    "docs/architecture.md": "line 3 points to ../shared/PHYSICS.md: point to docs/theory/index.md instead",
     "docs/benchmarks/*.json": "the benchmark scripts record threadpoolctl's 'filepath' of the BLAS library; "
                               "they should record its file name only (the site shows only that)",
 }

@@ -257,7 +257,7 @@ class DaskBackend:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise ImportError("the Dask backend requires the 'dask' extra: pip install 'analogsim[dask]'") from None
+            raise ImportError("the Dask backend requires the 'dask' extra: pip install 'analogsim-pnn[dask]'") from None
         if self.address is not None:
             addr = self.address.strip()
             probe_scheduler(addr, self.connect_timeout)  # not Dask (an HTTP server, a silent listener): clear error
