@@ -30,6 +30,8 @@ RUNAWAY_FACTOR = 1e30
 RUNAWAY_CAP_FRACTION = 1e-4
 #: protocol tables are built for at most this many steps at a time
 SEGMENT_STEPS = 1 << 15
+#: rows per random stream of the equilibrium start (that of :func:`analogsim.equilibrium.sample_equilibrium`)
+EQ_CHUNK = 64
 
 
 _NETS: dict = {}
@@ -117,12 +119,16 @@ class LangevinRun:
 
     :func:`relax` builds one and calls :meth:`run` once; benchmarks and other engines (e.g. joint
     neuron/parameter dynamics) can call :meth:`run` repeatedly to continue the same trajectories.
-    Arguments are those of :func:`relax`; ``x_init`` is the full initial state, flat (B, n_total).
+    Arguments are those of :func:`relax`; ``x_init`` is the full initial state, flat (B, n_total), or None with
+    ``equilibrium=(k0, k1, sig)`` and ``batch=B``: an exact equilibrium start at lambda_0 whose residuals
+    sig * z are drawn from the streams keyed (k0, k1) as :func:`analogsim.equilibrium.sample_equilibrium` draws
+    them (:func:`analogsim.kernels.sample.draw_residuals`), the sample itself built by the first kernel call's
+    forward pass, which also gives its gradient.
     """
 
     def __init__(self, net, x_init, *, kT, dt, integrator, gamma=1.0, clamp=None, input_protocol=None,
                  target_protocol=None, observers=None, seed=None, threads=None, chunk_rows=None,
-                 n_steps_total=0, knet=None, pool=None):
+                 n_steps_total=0, knet=None, pool=None, equilibrium=None, batch=None):
         from .kernels.rng import seed_streams
 
         self.net = net
@@ -131,7 +137,7 @@ class LangevinRun:
         self.clamp = clamp
         self.threads = threads
         self.observers = observers if observers is not None else {}
-        B = x_init.shape[0]
+        B = x_init.shape[0] if x_init is not None else int(batch)
         self.B = B
         L = net.depth
         self.knet = knet if knet is not None else build_knet(net)
@@ -142,9 +148,16 @@ class LangevinRun:
         self.target_protocol = target_protocol
         self.k = 0
         self.Xc = np.zeros((self.n_chunks, self.chunk_rows * self.n_tot), dtype=net.dtype)
-        from .kernels.langevin import pack_state
+        if equilibrium is None:
+            from .kernels.langevin import pack_state
 
-        pack_state(np.ascontiguousarray(x_init, dtype=net.dtype), self.Xc, self.chunk_rows, self.knet.x_off)
+            pack_state(np.ascontiguousarray(x_init, dtype=net.dtype), self.Xc, self.chunk_rows, self.knet.x_off)
+        else:  # residuals only: the first kernel call builds the exact sample with its first forward pass
+            from .kernels.sample import draw_residuals
+
+            k0, k1, sig = equilibrium
+            draw_residuals(sig, self.knet.k_off, self.knet.x_off, k0, k1, self.Xc, self.chunk_rows, B, EQ_CHUNK)
+        self._fresh_code = 1 if equilibrium is None else 2
         ss = as_seedsequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
         self.states = seed_streams(ss, self.n_chunks)
         self.books = np.zeros((B, 5))
@@ -186,7 +199,7 @@ class LangevinRun:
                          int("books" in self.observers), int("param_force" in self.observers),
                          int("energy" in self.observers), 1], dtype=np.int64)
         code, cr, B, knet = self.integrator.code, self.chunk_rows, self.B, self.knet
-        ipar[8] = int(self.fresh)
+        ipar[8] = self._fresh_code if self.fresh else 0
         done = 0
         with _thread_context(uses_blas=bool(np.any(knet.blas))) as ctx:
             while True:

@@ -393,17 +393,19 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     # ---- initial state at lambda_0
     x_in0 = _first_values(inp, B, dt)
     t_0 = _first_values(tprot, B, dt) if tprot is not None else None
-    X_init = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init)
+    entry = net_entry(net)
+    eq = _equilibrium_start(net, init, kT, ss_init, entry)
+    X_init = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init) if eq is None else None
 
     # ---- stability guard: every distinct clamp point, every protocol segment's ends (cached)
-    entry = net_entry(net)
     report = _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt, entry)
     lam = report.lambda_max if report is not None else None
     dtl = check_guard(dt, gamma, report, integ.code, stacklevel=3) if report is not None else None
 
     run = LangevinRun(net, X_init, kT=kT, dt=dt, integrator=integ, gamma=gamma, clamp=clamp,
                       input_protocol=inp, target_protocol=tprot, observers=observers, seed=ss_run, threads=threads,
-                      chunk_rows=chunk_rows, n_steps_total=n_steps, knet=entry["knet"], pool=entry["work"])
+                      chunk_rows=chunk_rows, n_steps_total=n_steps, knet=entry["knet"], pool=entry["work"],
+                      equilibrium=eq, batch=B)
     entry["knet"] = run.knet
     try:
         run.run(n_steps)
@@ -420,6 +422,25 @@ def _first_values(prot: Protocol, B, dt):
     A, D, s, V = tab
     v = A + s[0] * D + (V[0] if V.shape[1] > 1 else V[0, 0][None, :])
     return np.ascontiguousarray(np.broadcast_to(v, (B, A.shape[1])))
+
+
+def _equilibrium_start(net, init, kT, ss, entry):
+    """(k0, k1, sigma) of an exact equilibrium start (init 'equilibrium', or 'auto' at kT > 0), else None.
+
+    The keys are those :func:`analogsim.equilibrium.sample_equilibrium` takes from ``default_rng(ss)``, so the
+    residuals are the ones it would draw; the sample is built inside the first kernel call
+    (:class:`LangevinRun` with ``equilibrium=``), whose forward pass then also gives the start gradient.
+    """
+    if not (type(init) is str and (init == "equilibrium" or (init == "auto" and kT > 0))):
+        return None
+    from .equilibrium import _signed
+
+    raw = np.random.PCG64(ss).random_raw(2)  # what default_rng(ss).bit_generator.random_raw() gives twice
+    sig = entry.get("sig")
+    if sig is None or sig[0] != kT:
+        kap = np.concatenate(net.kappa) if net.depth > 1 else np.asarray(net.kappa[0])
+        sig = entry["sig"] = (kT, np.ascontiguousarray(np.sqrt(kT / kap).astype(net.dtype, copy=False)))
+    return _signed(int(raw[0])), _signed(int(raw[1])), sig[1]
 
 
 def _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss):
@@ -500,6 +521,10 @@ def _divergence_message(run: LangevinRun, net, dstep, lam, dtl):
            + " (the stability guard, stability='auto', computes it), or use MALA() (rejects unstable moves)")
     if f32:
         fix += ", or use float64 (net.astype(np.float64)) for a wider range"
+    if dstep == 0:  # the start state itself (e.g. an equilibrium start that overflowed): no step is to blame
+        fix = "use dtype='float64'" if f32 else "scale the input or the weights down"
+        what = f"the initial state's energy is not finite in {np.dtype(net.dtype).name}, before any step"
+        return f"{what}; {fix}", f"{what}; {fix}"
     snap = int(run.state_steps().min())
     msg = (f"{what} at step {dstep}, Gamma dt lambda_max = {dl}; the diverged replicas keep their last good "
            f"state, from step {snap}")

@@ -182,3 +182,34 @@ def test_cli_relax_config(tmp_path):
                           "--json"], capture_output=True, text=True, check=True)
     s = json.loads(out.stdout)
     assert s["sizes"] == [3, 8, 2] and s["n_steps"] == 40 and s["n_replicas"] == 4 and s["kT"] == 0.2
+
+
+@pytest.mark.parametrize("sizes, act, dtype, B, hard", [
+    ([3, 8, 8, 2], "tanh", "float64", 100, False),     # hand-written loops, streams of 64 rows across one chunk
+    ([3, 8, 8, 2], "sigmoid", "float32", 40, True),    # float32, a hard-clamped output
+    ([16, 64, 64, 4], "relu", "float64", 200, False),  # BLAS layers, chunks of 100 rows (not a multiple of 64)
+])
+def test_equilibrium_start_is_the_exact_samplers_draw(sizes, act, dtype, B, hard):
+    """relax builds its equilibrium start inside the first kernel call (the draw fused with the start gradient):
+    it must be the sample sample_equilibrium draws from the same streams (same residuals, to rounding), with
+    energy_start its energy."""
+    from analogsim import sample_equilibrium
+    from analogsim.hamiltonian import energy
+
+    net = Network.create(sizes, activations=act, kappa=[1.0, 2.0, 1.5], seed=0, dtype=dtype, bias_scale=0.1)
+    x0 = np.random.default_rng(3).normal(size=(B, sizes[0]))
+    tgt = np.random.default_rng(4).normal(size=(B, sizes[-1]))
+    clamp = OutputClamp(tgt, None) if hard else None
+    res = relax(net, x0, kT=0.3, dt=0.01, n_steps=0, seed=7, output_clamp=clamp, stability="off", threads=2)
+    ss_init = np.random.SeedSequence(7).spawn(2)[0]
+    xs = sample_equilibrium(net, x0, 0.3, seed=np.random.default_rng(ss_init)).xs
+    if hard:
+        xs[-1] = tgt.astype(dtype)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for a, b in zip(res.xs, xs):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    e = energy(net.astype(np.float64), [x.astype(np.float64) for x in res.xs])
+    np.testing.assert_allclose(res.energy_start, e, rtol=100 * tol, atol=100 * tol)
+    # a different seed draws different residuals (negative control)
+    other = relax(net, x0, kT=0.3, dt=0.01, n_steps=0, seed=8, output_clamp=clamp, stability="off")
+    assert np.max(np.abs(other.xs[1] - res.xs[1])) > 0.1

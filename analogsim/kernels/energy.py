@@ -316,6 +316,15 @@ def grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
     acc = np.empty(4 * Bc, dtype=Tmp.dtype)
     for l in range(1 if not l1_fixed else 2, L + 1):
         layer_forward(net, l, X, Bc * net.x_off[l - 1], Tmp, Bc * net.k_off[l - 1], acc, Bc)
+    grad_back(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FM)
+def grad_back(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
+    """The second half of :func:`grad_pass`: ``Tmp`` already holds the forward products W_l x_{l-1} (layers
+    2..L, and 1 unless ``l1_fixed``); walks down writing G, S, E and H."""
+    L = net.sizes.shape[0] - 1
+    acc = np.empty(4 * Bc, dtype=Tmp.dtype)
     # output layer: G_L starts at the soft clamp's spring force (or zero)
     n = net.sizes[L]
     xL = X[Bc * net.x_off[L]:Bc * net.x_off[L + 1]]
@@ -377,3 +386,47 @@ def layer1_cache(net, X, FY1, FP1, Tmp, Bc):
         for r in range(Bc):
             FY1[_ux(i * Bc + r)] += bi
     activate(net.acts[0], FY1, FP1, Bc * n)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FM)
+def equilibrium_build(net, X, FY1, l1_fixed, Tmp, Bc):
+    """Exact equilibrium sample in place (PHYSICS.md par. 2): X's blocks of layers 1..L hold the residuals delta_l on
+    entry and x_l = f(W_l x_{l-1} + b_l) + delta_l on exit, layer after layer; the products W_l x_{l-1} are left in
+    ``Tmp`` exactly as :func:`grad_pass` computes them, so :func:`grad_back` completes the gradient of the sample
+    (one forward pass for the draw and the gradient together). ``l1_fixed``: f(y_1) is taken from ``FY1``.
+    f is computed as :func:`layer_post` computes it, so the residual the gradient sees is x_l - f(y_l)."""
+    L = net.sizes.shape[0] - 1
+    acc = np.empty(4 * Bc, dtype=Tmp.dtype)
+    for l in range(1, L + 1):
+        n = net.sizes[l]
+        xl = X[Bc * net.x_off[l]:Bc * net.x_off[l + 1]]
+        if l == 1 and l1_fixed:
+            for q in range(n * Bc):
+                xl[q] = FY1[q] + xl[q]
+            continue
+        layer_forward(net, l, X, Bc * net.x_off[l - 1], Tmp, Bc * net.k_off[l - 1], acc, Bc)
+        yb = Tmp[Bc * net.k_off[l - 1]:Bc * net.k_off[l]]
+        code = net.acts[l - 1]
+        b0 = net.b_off[l - 1]
+        for i in range(n):
+            o = i * Bc
+            bn = net.theta[b0 + i]
+            bi = np.float64(bn)
+            if code == RELU:
+                zero = bn - bn
+                for r in range(Bc):
+                    y = yb[_ux(o + r)] + bn
+                    xl[_ux(o + r)] = (y if y > zero else zero) + xl[_ux(o + r)]
+            elif code == TANH:
+                for r in range(Bc):
+                    xl[_ux(o + r)] = tanh_vec(np.float64(yb[_ux(o + r)]) + bi) + xl[_ux(o + r)]
+            elif code == IDENTITY:
+                for r in range(Bc):
+                    xl[_ux(o + r)] = (yb[_ux(o + r)] + bn) + xl[_ux(o + r)]
+            elif code == SIGMOID:
+                for r in range(Bc):
+                    xl[_ux(o + r)] = sigmoid_vec(np.float64(yb[_ux(o + r)]) + bi) + xl[_ux(o + r)]
+            else:  # SOFTPLUS
+                for r in range(Bc):
+                    y = np.float64(yb[_ux(o + r)]) + bi
+                    xl[_ux(o + r)] = (max(y, 0.0) + math.log1p(exp_vec(-abs(y)))) + xl[_ux(o + r)]

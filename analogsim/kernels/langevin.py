@@ -28,7 +28,9 @@ Array arguments (``B`` replicas, ``L`` layers, ``n_tot`` = n_0 + ... + n_L):
   the segment: 0 is the state at k0.
 * ``move`` (n_steps,) or (1,) int64: 1 where lambda changes at that step.
 * ``fpar`` float64: [Gamma dt, sqrt(2 Gamma kT dt), kT, k_out (0: no spring), runaway factor, runaway cap].
-* ``ipar`` int64: [hard, input_moves, record_from, save_every, save_offset, books, pforce, energy, fresh].
+* ``ipar`` int64: [hard, input_moves, record_from, save_every, save_offset, books, pforce, energy, fresh]; fresh
+  = 2: an equilibrium start, the dynamic blocks of ``X`` holding the residuals delta_l
+  (:func:`analogsim.kernels.sample.draw_residuals`), built into x_l = f(y_l) + delta_l by the first forward pass.
 * ``w``: :data:`KWork`, the chunk's buffers (gradient, stresses, energies, scratch) kept between calls.
 * ``books`` (B, 5) float64: W, Q, H at the start, H now, accepted moves.
 * ``emom`` (B, 2, L+1) float64: sums over recorded steps of E and E^2.
@@ -46,7 +48,7 @@ import numpy as np
 from numba import njit
 
 from .bits import _ux
-from .energy import grad_pass, layer1_cache, param_grad_add
+from .energy import equilibrium_build, grad_back, grad_pass, layer1_cache, param_grad_add
 from .rng import em_noise_w, fill_noise_w, fill_uniform, noise_work_rows
 
 EM, MALA = 0, 1
@@ -150,6 +152,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
     want_pf = ipar[I_PFORCE] != 0
     want_e = ipar[I_ENERGY] != 0
     fresh = ipar[I_FRESH] != 0
+    eq_start = ipar[I_FRESH] == 2  # the dynamic blocks of X hold residuals drawn for an equilibrium start
     n_dyn_layers = L - 1 if hard else L
     nz = Bc * net.k_off[n_dyn_layers]
     x_dyn = Bc * net.x_off[1]
@@ -177,13 +180,19 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
 
     if fresh:  # state at the start: lambda_0 in place, layer-1 cache, energies and gradient
         set_protocol_rows(inp, 0, r0, Bc, X[:Bc * net.sizes[0]])
-        if hard:
+        if hard and not eq_start:
             set_protocol_rows(tgt, 0, r0, Bc, xL)
         elif k_out > 0.0:
             set_protocol_rows(tgt, 0, r0, Bc, tbuf)
         if l1_fixed:
             layer1_cache(net, X, FY1, FP1, Tmp, Bc)
-        grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
+        if eq_start:  # X holds the residuals: the exact sample and its gradient in one forward pass
+            equilibrium_build(net, X, FY1, l1_fixed, Tmp, Bc)
+            if hard:
+                set_protocol_rows(tgt, 0, r0, Bc, xL)
+            grad_back(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
+        else:
+            grad_pass(net, X, G, S, E, H, FY1, FP1, l1_fixed, tbuf, k_out, Tmp, Bc)
         if k0 == 0:
             for r in range(Bc):
                 bk[r, B_H0] = H[r]

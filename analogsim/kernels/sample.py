@@ -419,3 +419,46 @@ def layout(net) -> np.ndarray:
     k_off = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(np.int64)
     return np.concatenate([sizes, net.w_offsets, net.b_offsets, net.act_codes, k_off,
                            net.x_offsets]).astype(np.int64)
+
+
+@njit(cache=True, error_model="numpy")
+def draw_residuals(sig, k_off, x_off, k0, k1, Xc, cr, B, chunk):
+    """The residuals delta = sig * z of :func:`sample_small` / :func:`noise_activate` (same streams, same order:
+    per chunk of ``chunk`` rows, layer, row, neuron), written into the Langevin kernel's chunk layout.
+
+    Parameters
+    ----------
+    sig : (n_1 + ... + n_L,) sqrt(kT/kappa) in the net's dtype
+    k_off : (L+1,) int64 offsets of the layers in ``sig``; x_off : (L+2,) int64 offsets of layers 0..L in a state
+    k0, k1 : int64
+        Key of the chunk streams (as :func:`seed_states`).
+    Xc : (n_chunks, cr * n_total)
+        Replica row g lives in chunk g // cr as column g % cr of neuron-major layer blocks
+        (:func:`analogsim.kernels.langevin.pack_state`); layer l's block receives delta_l.
+    cr, B, chunk : int
+        Rows per Langevin chunk, replicas, rows per stream.
+    """
+    L = k_off.shape[0] - 1
+    w = 1
+    for l in range(L):
+        w = max(w, k_off[l + 1] - k_off[l])
+    buf = np.empty(w, dtype=Xc.dtype)
+    for c in range((B + chunk - 1) // chunk):
+        s0, s1, s2, s3 = _chunk_state(k0, k1, c)
+        r0 = c * chunk
+        R = min(B, r0 + chunk) - r0
+        for l in range(L):
+            a = k_off[l]
+            n = k_off[l + 1] - a
+            d = buf[:n]
+            sl = sig[a:a + n]
+            for r in range(R):
+                g = r0 + r
+                ch = g // cr
+                rr = g - ch * cr
+                Bc = min(cr, B - ch * cr)
+                base = Bc * x_off[l + 1] + rr
+                s0, s1, s2, s3 = _draw_row_inl(d, sl, s0, s1, s2, s3)
+                xc = Xc[ch]
+                for j in range(n):
+                    xc[base + j * Bc] = d[j]
