@@ -295,7 +295,7 @@ def quasistatic_work_record(mean_work, se, *, kT=1.0, n_se: float = 3.0, tau=Non
 def training_bound(N, S, *, rho=1.0, T=T_ROOM) -> Energy:
     """Eq. 16: the thermodynamic lower bound on quasi-static analog training, E >~ 2 N S rho kT.
 
-    ``S`` is the number of presentations (the paper's D; epochs x data-set size, see PHYSICS.md §7),
+    ``S`` is the number of presentations (the paper's D; epochs x data-set size, see docs/theory/training-bound.md),
     ``rho = <|grad F|^2> / var(grad F)`` (the paper's "~ 1"). Per presentation (per token): S = 1.
 
     Examples

@@ -3,7 +3,7 @@ r"""The clamped minimum of H (input and output clamped), the stress there, and s
 With the output clamped too (training), the equilibrium is no longer a product of Gaussians; at kT = 0 the
 state is the minimum of H over the hidden neurons, where the stress obeys Eq. 10. Solvers work in residual
 coordinates (x_l = f(y_l) + delta_l) so that tiny stresses (kappa_out << kappa_hidden) carry no cancellation
-error; relu kinks are held as equality constraints (PHYSICS.md §4).
+error; relu kinks are held as equality constraints (docs/theory/stress-backprop.md).
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, m
     Each step is a Newton step with the exact x-Hessian (dense per sample for small nets, ``'newton'``;
     conjugate gradients on Hessian-vector products for large ones, ``'newton-cg'``), mapped to delta
     coordinates; the line search accepts a step that lowers H *or* the gradient norm, because near the
-    minimum the change in H falls below rounding (PHYSICS.md §4). For relu the Hessian is that of the
+    minimum the change in H falls below rounding (docs/theory/stress-backprop.md). For relu the Hessian is that of the
     current active set (a semismooth Newton step); the residual reached is always reported.
 
     Parameters
@@ -642,7 +642,7 @@ def stress_vs_backprop(net, x0, target, ratios=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e
     For each r = kappa_out/kappa_hidden the hidden layers get stiffness ``kappa_hidden``, the output layer
     ``r * kappa_hidden``, the output is hard-clamped to the target, and the batch-summed stress gradient
     (Eq. 9 at the minimum) is compared with the backprop gradient of (kappa_out/2)|f(x_0) - t|^2.
-    The relative error vanishes linearly in r (PHYSICS.md §4): "stress = backprop" is a limit statement.
+    The relative error vanishes linearly in r (docs/theory/stress-backprop.md): "stress = backprop" is a limit statement.
 
     Returns
     -------

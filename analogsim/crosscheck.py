@@ -1,6 +1,6 @@
 r"""Cross-checks against independent answers: torch autograd, and backprop of the MSE loss.
 
-Two families of checks (PHYSICS.md §1 and §4):
+Two families of checks (docs/theory/model.md, stress-backprop.md):
 
 * :func:`autograd_check` - H, dH/dx (every layer, including the force on the clamped input x_0),
   dH/dtheta (Eq. 8-9) and the x-Hessian (Hessian-vector products, and optionally the full matrix) of
@@ -35,7 +35,7 @@ REF_TORCH = "torch autograd (float64, exported nn.Sequential)"
 REF_NUMPY = "numpy backprop"
 REF_NUMPY_NO_TORCH = "numpy backprop (torch not installed)"
 
-# criteria (PHYSICS.md §4): slope 1 within 0.02 over the fit range, a clear difference at r = 1,
+# criteria (docs/theory/stress-backprop.md): slope 1 within 0.02 over the fit range, a clear difference at r = 1,
 # Eq. 10 at solver precision, and identity (to rounding) for depth 1
 SLOPE_TOL = 0.02
 MIN_ERROR_AT_ONE = 0.3
@@ -468,7 +468,7 @@ def stress_backprop_check(depths: Sequence[int] = DEFAULT_DEPTHS, activations: S
                           batch: int = 16, seed: int = 0, output_activation: str | None = "identity",
                           kappa_hidden: float = 1.0, fit_range=(1e-6, 1e-3), reference: str = "auto",
                           progress: Callable | None = None) -> dict:
-    r"""Stress at the clamped minimum vs backprop, per depth and activation, over stiffness ratios (PHYSICS.md §4).
+    r"""Stress at the clamped minimum vs backprop, per depth and activation, over stiffness ratios (docs/theory/stress-backprop.md).
 
     For every (depth, activation) a fixed seeded random net and data (:func:`make_case_data`) is checked with
     :func:`stress_backprop_case` and judged with :func:`assess_case`. The error is ``C r`` with slope 1 as

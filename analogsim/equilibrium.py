@@ -2,7 +2,7 @@ r"""Exact equilibrium with the input clamped, and the free energy.
 
 With x_0 clamped the map x -> delta is unit block-lower-triangular (Jacobian 1), so
 ``exp(-H/kT) dx = prod_i N(delta_i; 0, kT/kappa_i) d delta`` exactly, for any weights and activations
-(PHYSICS.md §2). Sampling is forward propagation of Gaussian residuals; no Markov chain is involved.
+(docs/theory/equilibrium.md). Sampling is forward propagation of Gaussian residuals; no Markov chain is involved.
 
 The clamped minimum (input and output clamped) and the stress live in :mod:`analogsim.clamped` and are
 re-exported here.
@@ -55,7 +55,7 @@ class EquilibriumSample:
 
 
 def sample_equilibrium(net, x0, kT: float, n_replicas: int | None = None, seed=None) -> EquilibriumSample:
-    r"""Exact samples of the neurons at temperature kT with the input clamped (PHYSICS.md §2).
+    r"""Exact samples of the neurons at temperature kT with the input clamped (docs/theory/equilibrium.md).
 
     Draws delta_i ~ N(0, kT/kappa_i) and propagates forward, x_l = f(W_l x_{l-1} + b_l) + delta_l.
 
@@ -248,7 +248,7 @@ def _stream_keys(seed):
 def free_energy(net, kT: float) -> float:
     r"""Free energy with the input clamped, :math:`F = (kT/2) \sum_i \ln(\kappa_i / (2\pi kT))`.
 
-    Exact for any weights, biases and input (PHYSICS.md §2). The paper drops the 2 pi (a constant);
+    Exact for any weights, biases and input (docs/theory/equilibrium.md). The paper drops the 2 pi (a constant);
     we keep it, so ``F = -kT ln Z`` with ``Z = \int exp(-H/kT) dx`` over the non-input neurons.
 
     Examples

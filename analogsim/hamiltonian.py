@@ -3,7 +3,7 @@ r"""The Hamiltonian of Eq. 6 and its derivatives (numpy reference implementation
 .. math::  H = \sum_{l=1}^{L} \frac{\kappa_l}{2} |\delta_l|^2,\qquad
            \delta_l = x_l - f_l(y_l),\qquad y_l = W_l x_{l-1} + b_l
 
-Conventions (PHYSICS.md §1): the stress is :math:`\sigma_l = \partial H/\partial b_l =
+Conventions (docs/theory/model.md): the stress is :math:`\sigma_l = \partial H/\partial b_l =
 -\kappa_l \delta_l f'(y_l)` (Eq. 8), :math:`\partial H/\partial W_l = \sigma_l x_{l-1}^T` (Eq. 9),
 :math:`\partial H/\partial x_l = \kappa_l\delta_l + W_{l+1}^T\sigma_{l+1}` (no second term for l = L) and
 :math:`\partial H/\partial x_0 = W_1^T\sigma_1` (the force on the clamped input).
@@ -337,7 +337,7 @@ def power_lambda_max(net, xs, n_iter: int = 50, seed=0, clamp: OutputClamp | Non
 
 
 def stability_bound(net) -> float:
-    """The cheap upper bound B on lambda_max of PHYSICS.md §3 (valid for |f'| <= 1).
+    """The cheap upper bound B on lambda_max of docs/theory/langevin.md (valid for |f'| <= 1).
 
     B = max_m [kappa_m (1 + s_m) + kappa_{m+1} s_{m+1} (1 + s_{m+1})], s_l = ||W_l||_2;
     Euler-Maruyama with dt < 2/B has always been stable. Units: energy per squared unit of x (like kappa).

@@ -1,4 +1,4 @@
-r"""Integrators of the overdamped Langevin equation of the neurons (PHYSICS.md §3).
+r"""Integrators of the overdamped Langevin equation of the neurons (docs/theory/langevin.md).
 
     dx = -Gamma dH/dx dt + sqrt(2 Gamma kT) dW
 

@@ -1,7 +1,7 @@
 r"""Time-dependent clamps: the clamped input and the output target as functions of time.
 
 A protocol gives lambda(t) on the step grid t_k = k dt, k = 0..n_steps; step k moves the clamp from
-lambda_k to lambda_{k+1} before the neurons move (PHYSICS.md §5), so the work of step k is
+lambda_k to lambda_{k+1} before the neurons move (docs/theory/quasistatic.md), so the work of step k is
 ``H(x_k; lambda_{k+1}) - H(x_k; lambda_k)``. Moving the input slowly is quasi-static inference (Eq. 7).
 
 * :class:`Constant` (value): a fixed clamp (what a plain array means).
@@ -287,7 +287,7 @@ def thermodynamic_length(net, a, b, *, gamma: float = 1.0, n_panels: int = 256) 
               = \frac{L^2}{\tau},\qquad
               L^2 = \frac{(b-a)}{\Gamma}\int_a^b \Big|\frac{dx^*}{d\lambda}\Big|^2 d\lambda\ \text{(scalar input)}
 
-    (PHYSICS.md §5). Here x* is net.forward(lambda) over the non-input neurons (H = 0 there, whatever
+    (docs/theory/quasistatic.md). Here x* is net.forward(lambda) over the non-input neurons (H = 0 there, whatever
     lambda); its tangent dx_l/ds = f'(y_l) * (W_l dx_{l-1}/ds), dx_0/ds = b - a, is exact (forward mode),
     and the s-integral uses composite 4-point Gauss–Legendre on ``n_panels`` panels. L^2 does not depend
     on T; it is the limit of tau <W> for tau much longer than the relaxation times.

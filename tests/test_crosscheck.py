@@ -1,4 +1,4 @@
-"""Stress at the clamped minimum vs backprop (PHYSICS.md §4), the check-stress command, the README example."""
+"""Stress at the clamped minimum vs backprop (docs/theory/stress-backprop.md), the check-stress command, the README example."""
 
 from __future__ import annotations
 

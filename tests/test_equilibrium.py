@@ -1,4 +1,4 @@
-"""Exact equilibrium (PHYSICS.md §2), the free energy, and the clamped minimum (§4).
+"""Exact equilibrium (docs/theory/equilibrium.md), the free energy, and the clamped minimum (§4).
 
 Statistical tests use fixed seeds and tolerances in standard errors (stated at each assertion); the negative
 control (a sampler that scales the noise by kT/kappa instead of sqrt(kT/kappa)) must fail the same check.

@@ -165,7 +165,7 @@ def test_builtin_tasks_directly():
     p = base.params(base.points()[0])
     lo = get_task("stress").func(p, 1)["rel_error"]
     hi = get_task("stress").func({**p, "kappa_ratio": 1e-2}, 1)["rel_error"]
-    assert 30 < hi / lo < 300  # error linear in r (PHYSICS.md §4): x100 in r gives ~x100 in error
+    assert 30 < hi / lo < 300  # error linear in r (docs/theory/stress-backprop.md): x100 in r gives ~x100 in error
     eq = get_task("equilibrium").func({**p, "n_replicas": 2000}, 2)
     ratio, se = np.array(eq["equipartition"]), np.array(eq["equipartition_se"])
     assert np.all(np.abs(ratio - 1) < 5 * se) and eq["n_params"] == 3 * 5 + 5 + 5 + 1  # exact: 1 within 5 SE

@@ -1,4 +1,4 @@
-"""Threshold temperature T* (E(T*) = 2 E(0)) and Gamma = W / (2 N S rho kT*) (Eq. 16, PHYSICS.md §7).
+"""Threshold temperature T* (E(T*) = 2 E(0)) and Gamma = W / (2 N S rho kT*) (Eq. 16, docs/theory/training-bound.md).
 
 Linear student (harmonic limit): Gamma = 1 and W/kT* grows like N^1 and S^1. Small tanh MLPs (teacher-
 student and digits): T* and Gamma are measured and reported, not assumed (slow tests print them).
@@ -24,7 +24,7 @@ def _linear(n_in, seed=None):
 
 def _linear_settings(n_in):
     # learning rate mu tau_inf kappa_out = 0.02 / N keeps mu tau_inf tr(Hess L) = 0.02 for every N (the small
-    # parameter of the finite-step corrections, PHYSICS.md §7)
+    # parameter of the finite-step corrections, docs/theory/training-bound.md)
     r = 1e-3
     return dict(mu=0.02 / (n_in + 1) / r, kappa_out=r)
 
@@ -183,7 +183,7 @@ def test_mlp_digits_tstar_reported_and_training_degrades_above_it():
     kw = dict(mu=0.01 / 1e-3, kappa_out=1e-3, weight_decay=1e-6)
     r = _mlp_report("tanh MLP digits 0-3", net, ds, presentations=50_000, chain_presentations=100_000, seed=2,
                     **kw)
-    # Gamma of order 1 with a usable SE (PHYSICS of small tanh MLPs: 0.4-2 depending on the schedule); a factor-2
+    # Gamma of order 1 with a usable SE (established for small tanh MLPs: 0.4-2 depending on the schedule); a factor-2
     # error in the books or in kT* leaves the window
     assert np.isfinite(r.kT_star) and r.Gamma_se < 0.3 * r.Gamma
     assert 0.4 < r.Gamma < 2.0, (r.Gamma, r.Gamma_se)

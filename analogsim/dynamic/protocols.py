@@ -9,7 +9,7 @@ barrier E_b, 0: the lowered barrier E_low) and the tilt of element j as
 with gs_j the element's signal channel (set and uncompute: +-D according to the signal) and gp_j its
 prior channel (prior-adapted erasure: the tilt whose equilibrium occupation of s = 1 is p_j).
 
-Reset protocols (PHYSICS: erasing a bit of occupation p of s = 1 to s = 0):
+Reset protocols (docs/theory/dynamic-inference.md: erasing a bit of occupation p of s = 1 to s = 0):
 
 * :func:`standard_erasure` -- lower the barrier, tilt to s = 0 (depth D), raise, untilt. Lowering the
   barrier lets the occupation relax to 1/2 whatever p was, so its quasi-static cost is kT ln 2.
@@ -97,7 +97,7 @@ def _depth(depth):
 def standard_erasure(depth: float = 10.0) -> Protocol:
     """Lower the barrier, tilt to s = 0 by ``depth`` (energy), raise, untilt: four equal phases.
 
-    Quasi-static cost kT ln 2 per element whatever its occupation p (PHYSICS: the lowered barrier lets
+    Quasi-static cost kT ln 2 per element whatever its occupation p (docs/theory/dynamic-inference.md: the lowered barrier lets
     the occupation relax to 1/2 irreversibly).
 
     Examples

@@ -37,7 +37,9 @@ from . import energy as E
 
 __all__ = ["relax", "GraphRelaxResult", "lambda_max"]
 
-EM_BIAS_WARN = 0.1  # Gamma dt lambda_max above which EM's equipartition bias exceeds ~1 % (PHYSICS of the chain)
+# Gamma dt lambda_max above which EM's predicted worst-layer equipartition bias exceeds 1 % (the measured constant of
+# the dense chain's stability guard, docs/theory/langevin.md)
+from ..stability import EM_BIAS_WARN_DTL as EM_BIAS_WARN  # noqa: E402
 
 
 @dataclass

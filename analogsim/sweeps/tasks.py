@@ -219,7 +219,7 @@ def _inputs(params: dict, rng, n: int, n_in: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- built-in kinds
 @register_task("stress", requires=("kappa_ratio",))
 def stress_task(params: dict, seed: int) -> dict:
-    """Stress vs backprop error at one stiffness ratio r = kappa_out/kappa_hidden (PHYSICS.md §4).
+    """Stress vs backprop error at one stiffness ratio r = kappa_out/kappa_hidden (docs/theory/stress-backprop.md).
 
     Random net and ``n_samples`` random inputs and targets (N(0, 1)); the stress gradient at the clamped
     minimum is compared with backprop of the MSE loss via
@@ -248,7 +248,7 @@ def stress_task(params: dict, seed: int) -> dict:
 def equilibrium_task(params: dict, seed: int) -> dict:
     """Exact equilibrium sampling with the input clamped: equipartition ratio per layer and its SE.
 
-    Draws ``n_replicas`` exact samples at ``kT`` for one random input (PHYSICS.md §2). Results:
+    Draws ``n_replicas`` exact samples at ``kT`` for one random input (docs/theory/equilibrium.md). Results:
     ``equipartition`` and ``equipartition_se`` (per layer, <kappa delta^2>/kT, expected 1),
     ``equipartition_all`` / ``equipartition_all_se`` (all neurons), ``free_energy``, ``mean_output``,
     ``n_params``, ``n_neurons``.
