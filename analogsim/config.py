@@ -159,6 +159,11 @@ SCHEMA: dict[str, dict[str, _Field]] = {
         "teacher_width": _I(8, low=0, help="hidden width of the teacher (0: a linear teacher)"),
         "n_samples": _I(8, low=1, help="input rows per point for the stress task"),
         "input_scale": _F(1.0, low=0.0, low_open=True, help="standard deviation of random inputs"),
+        "inputs": _S(None, help="data file: input columns of a CSV (0-based indices, ranges 0-2, header names; "
+                                "default all but the targets) or the NPZ array (default x)", sweepable=False),
+        "targets": _S(None, help="data file: target columns of a CSV (default the last n_out columns) or the "
+                                 "NPZ array (default t)", sweepable=False),
+        "delimiter": _S(None, help="CSV delimiter (default ','; 'tab' for tabs)", sweepable=False),
     },
     "dynamics": {
         "kT": _F(None, low=0.0, help="temperature (energy units, k_B = 1)"),
@@ -180,6 +185,8 @@ SCHEMA: dict[str, dict[str, _Field]] = {
         "order": _S("iid", ("iid", "shuffle", "cyclic", "random")),
         "batch_size": _I(1, low=1, help="entries per presentation"),
         "substeps": _I(None, low=1, help="parameter steps per presentation (default: the engine's)"),
+        "tau_switch": _F(0.0, low=0.0, help="clamp ramp between entries (joint fidelity; 0 abrupt)"),
+        "neuron_mobility": _F(None, low=0.0, low_open=True, help="neuron mobility Gamma (joint)"),
     },
     "units": {  # reporting only: energies in joules and bits beside energy units (analogsim.units)
         "temperature_K": _F(None, low=0.0, low_open=True,
@@ -191,6 +198,11 @@ SCHEMA: dict[str, dict[str, _Field]] = {
     },
 }
 SECTIONS = tuple(SCHEMA) + ("task", "sweep")
+
+#: keys added after results folders existed: left out of the config hash while at their default, so
+#: folders made before them keep their hash and resume (the [units] section is handled the same way)
+_HASH_OPTIONAL = (("training", "tau_switch"), ("training", "neuron_mobility"), ("data", "inputs"),
+                  ("data", "targets"), ("data", "delimiter"))
 
 _FLAT: dict[str, tuple[str, _Field]] = {}
 for _sec, _fields in SCHEMA.items():
@@ -266,11 +278,17 @@ class ExperimentConfig:
     def hash(self) -> str:
         """sha256 of the canonical JSON of the validated config (comments and layout do not count).
 
-        An unset ``[units]`` section (reporting only) is left out, so configs written before it existed
-        keep their hash and their results folders resume."""
+        An unset ``[units]`` section (reporting only) is left out, and so are the keys added later
+        (``training.tau_switch``, ``training.neuron_mobility``, ``data.inputs``, ``data.targets``,
+        ``data.delimiter``) while they hold their defaults, so configs
+        written before them keep their hash and their results folders resume."""
         norm = self.normalized
         if not any(v is not None for v in norm.get("units", {}).values()):
             norm = {k: v for k, v in norm.items() if k != "units"}
+        for sec, key in _HASH_OPTIONAL:
+            if sec in norm and key in norm[sec] and norm[sec][key] == SCHEMA[sec][key].default:
+                norm = dict(norm)
+                norm[sec] = {k: v for k, v in norm[sec].items() if k != key}
         return hashlib.sha256(canonical_json(norm).encode()).hexdigest()
 
     @property

@@ -25,10 +25,14 @@ fallbacks_high         bad/warn  fallback solves / parameter steps > ``fallback_
                                  soft output clamp (the fast solver should converge there), warn with
                                  the hard clamp (it always falls back: slow, not wrong)
 run_status             bad       a relaxation's status is not 'ok' (diverged, stalled, oscillating replicas)
-unstable_step          bad       dt lambda_max >= 2 (Langevin stability limit, PHYSICS §3)
+unstable_step          bad       dt lambda_max >= 2 (Langevin stability limit, docs/theory/langevin.md)
 em_bias                warn      Euler-Maruyama with dt lambda_max > ``em_bias_dt_lambda`` (bias > ~1 %)
 low_acceptance         warn      MALA acceptance < ``min_acceptance``
 jarzynski_low_ess      warn      Jarzynski effective sample size < ``min_ess`` (estimator unusable)
+reset_error            bad       a bistable element's reset error (the fraction left in the wrong well)
+                                 > ``max_reset_error`` (the dynamic machine, ``reset_error``)
+first_law_open         bad       the training books' first law closes only to ``first_law_relative`` >
+                                 ``max_first_law_relative`` of the budget (joint step too coarse)
 =====================  ========  ====================================================================
 
 Examples
@@ -56,13 +60,17 @@ __all__ = ["Flag", "THRESHOLDS", "judge", "judge_train", "is_flagged", "format_f
 THRESHOLDS = {
     "loss_growth": 10.0,  # final loss over max(initial, thermal level) that counts as exploded
     "fallback_fraction": 0.5,  # "mostly fell back"
-    "em_bias_dt_lambda": 0.2,  # EM bias ~ 0.06 dt lambda; above ~0.2 also a spurious mean force (PHYSICS §3)
+    # EM's worst-layer bias is 0.22 dt lambda (analogsim.stability.EM_BIAS_WORST_LAYER): 0.2 means ~4 % and a
+    # spurious mean force; the stability guard already warns from 1 % (docs/theory/langevin.md)
+    "em_bias_dt_lambda": 0.2,
     "min_acceptance": 0.5,
     "min_ess": 10.0,
+    "max_reset_error": 1e-3,  # a reset that leaves more than this fraction in the wrong well failed to erase
+    "max_first_law_relative": 1e-3,  # summed |first-law residual| over the budget |W_sw| + |Q_x| + |Q_theta|
 }
 
 CODES = ("loss_nonfinite", "loss_exploded", "fallbacks_high", "run_status", "unstable_step", "em_bias",
-         "low_acceptance", "jarzynski_low_ess")
+         "low_acceptance", "jarzynski_low_ess", "reset_error", "first_law_open")
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,8 @@ def judge(results: Mapping, params: Mapping | None = None, thresholds: Mapping |
         Named results (a sweep point's results, a training summary). Recognised names:
         ``train_loss``, ``test_loss``, ``initial_train_loss`` (or ``initial_test_loss``), ``fallbacks``,
         ``presentations``, ``n_substeps``, ``kappa_out``, ``n_params``, ``kT`` / ``kT_mean``,
-        ``learning_rate``, ``run_status``, ``dt_lambda``, ``integrator``, ``acceptance``, ``jarzynski_ess``.
+        ``learning_rate``, ``run_status``, ``dt_lambda``, ``integrator``, ``acceptance``, ``jarzynski_ess``,
+        ``reset_error`` (the dynamic machine), ``first_law_relative`` (the training books).
         A training point's results hold ``train_loss``; a point that lacks a loss is not judged on it.
     params : mapping, optional
         The run's settings (a sweep point's parameters); consulted for names ``results`` lacks.
@@ -149,6 +158,8 @@ def judge(results: Mapping, params: Mapping | None = None, thresholds: Mapping |
     _check_loss(r, th, flags, "train_loss" in results or "test_loss" in results)
     _check_fallbacks(r, th, flags)
     _check_langevin(r, th, flags)
+    _check_reset(r, th, flags)
+    _check_first_law(r, th, flags)
     return flags
 
 
@@ -212,7 +223,7 @@ def _check_fallbacks(r, th, flags):
 
 def _check_langevin(r, th, flags):
     st = r.get("run_status")
-    if isinstance(st, str) and st not in ("ok", ""):
+    if isinstance(st, str) and st not in ("ok", "") and not st.startswith("reset error"):  # see _check_reset
         flags.append(Flag("run_status", "bad", f"the relaxation ended with status {st!r}",
                           "non-finite or unstable replicas", "reduce dt (or use integrator 'mala')"))
     dl = _num(r, "dt_lambda")
@@ -242,6 +253,37 @@ def _check_langevin(r, th, flags):
                           value=ess, threshold=th["min_ess"]))
 
 
+_RESET_CAUSE = "the reset did not drive every element into its target well within the protocol"
+_RESET_FIX = "raise the holding barrier E_b, deepen the reset tilt, or slow the protocol (larger tau)"
+
+
+def _check_reset(r, th, flags):
+    err = _num(r, "reset_error")
+    st = r.get("run_status")
+    if err is None and isinstance(st, str) and st.startswith("reset error"):  # results without the number
+        try:
+            err = float(st.split()[2])
+        except (IndexError, ValueError):
+            err = float("inf")
+    if err is None or not (err > th["max_reset_error"]):
+        return
+    shown = f"{err:.3g}" if math.isfinite(err) else "unknown"
+    flags.append(Flag("reset_error", "bad", f"reset error {shown} > {th['max_reset_error']:g} (fraction of "
+                      "elements left in the wrong well)", _RESET_CAUSE, _RESET_FIX, value=err,
+                      threshold=th["max_reset_error"]))
+
+
+def _check_first_law(r, th, flags):
+    rel = _num(r, "first_law_relative")
+    if rel is None or not math.isfinite(rel) or rel <= th["max_first_law_relative"]:
+        return
+    flags.append(Flag("first_law_open", "bad", f"the training books' first law closes only to {rel:.2g} of the "
+                      "energy budget |W_sw| + |Q_x| + |Q_theta|",
+                      "the joint step dt is too coarse: the heats are integrated to O(dt)",
+                      "give more substeps per presentation (a smaller joint dt)", value=rel,
+                      threshold=th["max_first_law_relative"]))
+
+
 def judge_train(result, thresholds: Mapping | None = None) -> list:
     """Judge a :class:`analogsim.training.TrainResult` from its loss curves, fallbacks and settings.
 
@@ -263,6 +305,8 @@ def judge_train(result, thresholds: Mapping | None = None) -> list:
          "n_substeps": result.n_substeps, "kappa_out": getattr(cfg, "kappa_out", None),
          "learning_rate": getattr(cfg, "learning_rate", None), "n_params": books.n_params,
          "kT_mean": books.kT_mean}
+    if getattr(books, "energetics", False):
+        r["first_law_relative"] = books.first_law_relative
     for name, curve in (("train_loss", tl), ("test_loss", vl)):
         if curve:
             r[name] = float(curve[-1])

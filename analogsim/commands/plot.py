@@ -53,6 +53,7 @@ def run(args) -> int:
     from ..plotting import standard_figures
     from ..sweeps.store import open_results
 
+    _check_dpi(args.dpi)
     src = Path(args.results)
     ds = judge_dataset(open_results(src))  # results made before health checks existed are judged now
     folder = src if src.is_dir() else src.parent
@@ -80,3 +81,26 @@ def run(args) -> int:
         return EXIT_FAILED
     print(f"analogsim plot: {len(files)} files in {out}", file=sys.stderr)
     return EXIT_OK
+
+
+#: the largest standard figure, in inches (two panels with the legend column): what --dpi is checked against
+LARGEST_FIGURE_IN = (12, 9)
+
+
+def _check_dpi(dpi) -> None:
+    """Refuse a --dpi that is not positive or whose largest figure cannot fit in memory (before any work).
+
+    Examples
+    --------
+    >>> _check_dpi(150)
+    >>> _check_dpi(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: --dpi must be a positive number of dots per inch, got 0
+    """
+    from ..resources import check_memory, figure_bytes
+
+    if dpi is None or dpi <= 0:
+        raise ValueError(f"--dpi must be a positive number of dots per inch, got {dpi}")
+    w, h = LARGEST_FIGURE_IN
+    check_memory(figure_bytes(w, h, dpi), "--dpi", f"a {w} x {h} inch figure at {dpi} dpi")

@@ -32,7 +32,7 @@ _FLAGS = {
     "n_test": "n_test", "noise": "noise", "teacher_width": "teacher_width", "input_scale": "input_scale",
     "kT": "kT", "mu": "mu", "tau_inf": "tau_inf", "presentations": "presentations", "kappa_out": "kappa_out",
     "weight_decay": "weight_decay", "fidelity": "fidelity", "order": "order", "batch_size": "batch_size",
-    "substeps": "substeps",
+    "substeps": "substeps", "tau_switch": "tau_switch", "neuron_mobility": "neuron_mobility",
 }
 
 EPILOG = """examples:
@@ -42,6 +42,12 @@ EPILOG = """examples:
   analogsim train --data table.csv --inputs 0-2 --targets 3,4 --sizes 3,8,2 --kappa-out 1e-3 --mu 100
   analogsim train --data d.npz --inputs features --targets labels --model start.pt --kappa-out 1e-3
   analogsim train --config exp.toml --tstar --json     threshold temperature T* and Gamma
+  analogsim train --fidelity joint --tau-switch 2 --kappa-out 1e-3 --mu 100 --kT 1e-6   ramped clamps
+
+The summary gives the measured energy books (switching work W_sw, neuron heat Q_x, parameter heat
+Q_theta) beside Eq. 15's prediction W_eq15, each in energy units, kT, joules and bits (the [units]
+section of --config sets the temperature or the energy unit; default 300 K), and the classification
+accuracy beside the loss for classification data (one-hot or +-1 targets, e.g. --data digits).
 
 Speed: without --kappa-out the output is clamped hard, and the clamped minimum is found by the Newton
 solver on every presentation (about 1 ms each, ~800x the soft clamp's fixed point). --kappa-out K
@@ -103,6 +109,10 @@ def add_parser(subparsers) -> None:
     g.add_argument("--batch-size", type=count)
     g.add_argument("--substeps", type=count)
     g.add_argument("--neuron-mobility", type=float, help="neuron mobility Gamma (joint dynamics)")
+    g.add_argument("--tau-switch", type=float, help="duration of the clamp ramp between entries (joint dynamics; "
+                                                    "default 0: abrupt switching)")
+    g.add_argument("--no-energetics", dest="energetics", action="store_false",
+                   help="do not book the measured energies (W_sw, Q_x, Q_theta); Eq. 15's W is still booked")
     g.add_argument("--dt", type=float, help="joint dynamics time step")
     g.add_argument("--seed", type=count, help="seed of data, network and run (default: the config's, else 0)")
     r = p.add_argument_group("run")
@@ -157,48 +167,27 @@ def resolve_settings(args) -> tuple[dict, int]:
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
     params["_explicit"] = explicit
-    for k in ("inputs", "targets", "delimiter", "model"):
-        params[f"_{k}"] = getattr(args, k, None)
+    for k in ("inputs", "targets", "delimiter", "model"):  # the data columns: flags over the config's [data]
+        v = getattr(args, k, None)
+        params[f"_{k}"] = v if v is not None else params.get(k)
     return params, int(seed)
 
 
 def _load_data(params: dict, rng, n_out_hint):
-    from .. import data as D
+    from ..sweeps.engine_tasks import read_data
 
-    src = params["source"]
-    if src == "digits":
-        for k in ("_inputs", "_targets", "_delimiter"):
-            if params.get(k) is not None:
-                raise ValueError(f"--{k[1:]} applies to .csv/.npz data files, not to --data digits")
-        return D.digits(seed=rng)
-    suffix = str(src).lower().rsplit(".", 1)[-1] if "." in str(src) else ""
-    delim = params.get("_delimiter")
-    if delim in ("tab", "\\t"):
-        delim = "\t"
-    if suffix == "npz":
-        if delim is not None:
-            raise ValueError("--delimiter applies to .csv files, not to .npz data")
-        return D.load_arrays(src, x_key=params.get("_inputs") or "x", t_key=params.get("_targets") or "t")
-    return D.load_arrays(src, inputs=params.get("_inputs"), targets=params.get("_targets"),
-                         n_targets=n_out_hint or 1, delimiter=delim if delim is not None else ",",
-                         announce=params.get("_targets") is None and n_out_hint is None)
+    return read_data(params["source"], rng, inputs=params.get("_inputs"), targets=params.get("_targets"),
+                     delimiter=params.get("_delimiter"), n_out=n_out_hint,
+                     announce=params.get("_targets") is None and n_out_hint is None)
 
 
 def _check_sizes_match(params: dict, sizes, ds) -> list:
     """Sizes for the data: the given ones must match it (an error, never a silent change)."""
+    from ..sweeps.engine_tasks import check_sizes_match
+
     ex = params.get("_explicit", set())
-    given = "sizes" in ex
-    if given:
-        if sizes[0] != ds.n_in or sizes[-1] != ds.n_out:
-            raise ValueError(f"--sizes {','.join(map(str, sizes))} does not match the data {ds.name!r}: it has "
-                             f"{ds.n_in} input feature(s) and {ds.n_out} target column(s), so sizes must be "
-                             f"{ds.n_in},...,{ds.n_out} (choose the columns with --inputs/--targets)")
-        return list(sizes)
-    for key, have, what in (("n_in", ds.n_in, "input feature(s)"), ("n_out", ds.n_out, "target column(s)")):
-        if key in ex and params[key] != have:
-            raise ValueError(f"--{key.replace('_', '-')} {params[key]} does not match the data {ds.name!r}: it has "
-                             f"{have} {what} (choose the columns with --inputs/--targets)")
-    return [ds.n_in] + list(sizes[1:-1]) + [ds.n_out]
+    return check_sizes_match(sizes, ds, sizes_given="sizes" in ex, n_in=params["n_in"] if "n_in" in ex else None,
+                             n_out=params["n_out"] if "n_out" in ex else None)
 
 
 def _load_model(path, params: dict):
@@ -222,7 +211,7 @@ def _load_model(path, params: dict):
     try:
         import torch
     except ImportError:
-        raise ImportError("--model with a torch file needs torch: pip install 'analogsim[torch]'") from None
+        raise ImportError("--model with a torch file needs torch: pip install 'analogsim-pnn[torch]'") from None
     nn = torch.nn
     safe = [nn.Sequential, nn.Linear, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.Identity]
     try:
@@ -340,8 +329,12 @@ def _settings(params: dict, args) -> dict:
              batch_size=params["batch_size"], fidelity=params["fidelity"])
     if params.get("substeps") is not None:
         s["substeps"] = params["substeps"]
-    if args.neuron_mobility is not None:
-        s["neuron_mobility"] = args.neuron_mobility
+    if params.get("neuron_mobility") is not None:
+        s["neuron_mobility"] = params["neuron_mobility"]
+    if params.get("tau_switch"):
+        s["tau_switch"] = params["tau_switch"]
+    if getattr(args, "energetics", True) is False:
+        s["energetics"] = False
     if args.dt is not None:
         s["dt"] = args.dt
     return s
@@ -411,6 +404,8 @@ def run(args) -> int:
     summary.update({"status": "ok", "net_sizes": list(net.sizes), "data": ds.name, "n_train": ds.n_train,
                     "n_test": ds.n_test, "seed": seed, "run_seed": run_seed, "fallback_fraction": frac,
                     "presentations_per_s": rate})
+    summary["energy"] = energy_report(res, params.get("temperature_K"), params.get("energy_unit_J"))
+    summary.update(accuracy_report(res, ds))
     notes = []
     has_fallback_flag = any("fallback" in getattr(f, "code", "") for f in (getattr(res, "health", None) or []))
     if frac > FALLBACK_WARN and not has_fallback_flag:
@@ -449,11 +444,102 @@ def health_notes(summary: dict, res) -> list[str]:
     return format_flags(flags).splitlines()
 
 
+#: the measured books beside Eq. 15's prediction, in the order the summary shows them
+ENERGY_BOOKS = (("W_sw", "switching work (measured)"), ("Q_x", "neuron heat (measured)"),
+                ("Q_theta", "parameter heat (measured)"), ("W_eq15", "Eq. 15 prediction mu tau <|g|^2>"))
+
+
+def energy_report(res, temperature_K=None, energy_unit_J=None) -> dict:
+    """The measured books W_sw, Q_x, Q_theta and Eq. 15's W_eq15, each in energy units, kT, joules and bits.
+
+    Returns ``{"W_sw": {"natural", "kT", "J", "bits", "se"}, ..., "first_law_relative": r, "energetics": bool,
+    "units": RunUnits.as_dict()}``; values that are not defined (books off, kT = 0) are None.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> b = NS(W_sw=3.0, Q_x=1.0, Q_theta=2.0, W_eq15=2.0, W_sw_se=0.1, Q_x_se=0.1, Q_theta_se=0.1, W_eq15_se=0.1,
+    ...        kT_mean=1.0, energetics=True, first_law_relative=1e-15)
+    >>> r = energy_report(NS(books=b), energy_unit_J=1e-21)
+    >>> r["Q_theta"]["J"], round(r["Q_theta"]["bits"], 3)
+    (2e-21, 2.885)
+    """
+    import math
+
+    from ..units import RunUnits
+
+    b = res.books
+    u = RunUnits.of(b.kT_mean, temperature_K=temperature_K, energy_unit_J=energy_unit_J)
+
+    def clean(v):
+        v = float(v)
+        return v if math.isfinite(v) else None
+
+    out = {}
+    for key, _ in ENERGY_BOOKS:
+        rep = {k: clean(v) for k, v in u.report(getattr(b, key)).items()}
+        rep["se"] = clean(getattr(b, f"{key}_se", float("nan")))
+        out[key] = rep
+    out["first_law_relative"] = clean(getattr(b, "first_law_relative", float("nan")))
+    out["energetics"] = bool(getattr(b, "energetics", False))
+    out["units"] = u.as_dict()
+    return out
+
+
+def accuracy_report(res, ds) -> dict:
+    """``{"classification": kind, "train_accuracy": a, "test_accuracy": a}`` for classification data
+    (one-hot or +-1 targets, e.g. the digits), measured with the trained net's T = 0 forward pass; {} else.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace as NS
+    >>> net = NS(predict=lambda x: x)
+    >>> ds = NS(x_train=np.eye(2), t_train=np.eye(2), x_test=np.eye(2)[::-1], t_test=np.eye(2), n_test=2)
+    >>> accuracy_report(NS(net=net), ds)
+    {'classification': 'onehot', 'train_accuracy': 1.0, 'test_accuracy': 0.0}
+    """
+    from ..sweeps.engine_tasks import classification_accuracy, classification_kind
+
+    kind = classification_kind(ds.t_train)
+    if kind is None:
+        return {}
+    return {"classification": kind,
+            "train_accuracy": classification_accuracy(res.net.predict(ds.x_train), ds.t_train, kind),
+            "test_accuracy": (classification_accuracy(res.net.predict(ds.x_test), ds.t_test, kind)
+                              if ds.n_test else None)}
+
+
+def _energy_lines(energy: dict) -> list:
+    """Text lines of :func:`energy_report`: one per book, four units side by side."""
+    def f(v):
+        return "n/a" if v is None else f"{v:.4g}"
+
+    lines = []
+    for key, what in ENERGY_BOOKS:
+        r = energy[key]
+        if r["natural"] is None and not energy["energetics"] and key != "W_eq15":
+            lines.append(f"{key:28s} not booked (--no-energetics)")
+            continue
+        se = f" ± {f(r['se'])}" if r.get("se") is not None else ""
+        lines.append(f"{key:28s} {f(r['natural'])}{se} energy units = {f(r['kT'])} kT = {f(r['J'])} J = "
+                     f"{f(r['bits'])} bit  ({what})")
+    if energy.get("first_law_relative") is not None:
+        lines.append(f"{'first_law_relative':28s} {energy['first_law_relative']:.3g}")
+    lines.append(f"{'units':28s} {energy['units']['note']}")
+    return lines
+
+
 def _print_summary(summary: dict, res) -> None:
     b = res.books
     lines = [("presentations", b.presentations), ("n_params", b.n_params), ("net_sizes", summary["net_sizes"]),
-             ("data", summary["data"]), ("final_train_loss", res.final_train_loss),
-             ("final_test_loss", res.final_test_loss), ("W", b.W), ("rho", b.rho), ("bound_2NS<kT>rho", b.bound),
+             ("data", summary["data"]), ("final_train_loss", res.final_train_loss)]
+    if "train_accuracy" in summary:
+        lines.append(("train_accuracy", summary["train_accuracy"]))
+    lines.append(("final_test_loss", res.final_test_loss))
+    if summary.get("test_accuracy") is not None:
+        lines.append(("test_accuracy", summary["test_accuracy"]))
+    lines += [("W", b.W), ("rho", b.rho), ("bound_2NS<kT>rho", b.bound),
              ("fallback_fraction", summary["fallback_fraction"]), ("wall_time", res.wall_time),
              ("presentations_per_s", summary["presentations_per_s"]), ("seed", summary["seed"])]
     if res.resumed_from is not None:
@@ -462,6 +548,8 @@ def _print_summary(summary: dict, res) -> None:
         lines.append(("out", summary["out"]))
     for k, v in lines:
         print(f"{k:28s} {v:.6g}" if isinstance(v, float) else f"{k:28s} {v}")
+    for line in _energy_lines(summary["energy"]):
+        print(line)
     sys.stdout.flush()
 
 

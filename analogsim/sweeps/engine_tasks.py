@@ -11,7 +11,14 @@ import numpy as np
 
 from .tasks import _inputs, build_network, register_task
 
-__all__ = ["relax_task", "train_task", "make_dataset", "classification_kind", "classification_accuracy"]
+__all__ = ["relax_task", "train_task", "make_dataset", "classification_kind", "classification_accuracy",
+           "read_data", "check_sizes_match", "CLI_NAMES", "CONFIG_NAMES"]
+
+#: how a user spells the data and size settings: on the ``train`` command line, and in a config file
+CLI_NAMES = {"sizes": "--sizes", "n_in": "--n-in", "n_out": "--n-out", "inputs": "--inputs", "targets": "--targets",
+             "delimiter": "--delimiter", "source": "--data"}
+CONFIG_NAMES = {"sizes": "network.sizes", "n_in": "network.n_in", "n_out": "network.n_out", "inputs": "data.inputs",
+                "targets": "data.targets", "delimiter": "data.delimiter", "source": "data.source"}
 
 
 def _has(module: str) -> bool:
@@ -31,7 +38,7 @@ def relax_task(params: dict, seed: int) -> dict:
 
     Random net and random input endpoints a, b ~ N(0, input_scale^2). Without ``tau`` the input stays
     at a for ``n_steps``; with ``tau`` it moves linearly from a to b over tau (n_steps = round(tau/dt))
-    and the work done on the neurons is booked (PHYSICS.md §5: <W> -> L^2/tau). ``n_replicas``
+    and the work done on the neurons is booked (docs/theory/quasistatic.md: <W> -> L^2/tau). ``n_replicas``
     independent replicas start from exact equilibrium samples. Results: ``work`` (mean over replicas),
     ``work_se``, ``work_var``, ``heat``, ``equipartition``/``equipartition_se`` (per layer),
     ``jarzynski`` (<exp(-W/kT)>, 1 here) with ``jarzynski_se`` and ``jarzynski_ess``, ``acceptance``
@@ -68,23 +75,152 @@ def relax_task(params: dict, seed: int) -> dict:
 
 
 # ----------------------------------------------------------------------------- train
+def read_data(src, rng=None, *, inputs=None, targets=None, delimiter=None, n_out=None, announce: bool = False,
+              names: dict = CLI_NAMES):
+    """A data set that is not generated: 'digits' or a ``.npz``/``.csv`` file, its columns chosen.
+
+    Shared by ``analogsim train`` and the sweep's ``train`` task, so both read a file the same way.
+
+    Parameters
+    ----------
+    src : str
+        'digits' or a file path.
+    rng : numpy Generator, optional
+        Split seed of the digits.
+    inputs, targets : str, optional
+        CSV: input / target columns (0-based indices, ranges ``0-2``, header names); NPZ: the arrays' names
+        (default ``x`` and ``t``). Refused for 'digits'.
+    delimiter : str, optional
+        CSV delimiter (default ','; 'tab' or '\\t' for tabs). Refused for NPZ and 'digits'.
+    n_out : int, optional
+        CSV without ``targets``: the last ``n_out`` columns are the targets (default 1).
+    announce : bool
+        Say on stderr which columns were taken as targets by default.
+    names : dict
+        How the user spells each setting (:data:`CLI_NAMES` or :data:`CONFIG_NAMES`), for the messages.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> c = os.path.join(tempfile.mkdtemp(), "d.csv")
+    >>> _ = open(c, "w").write("a,b,c,y1,y2\\n" + "\\n".join("1,2,3,4,5" for _ in range(8)))
+    >>> ds = read_data(c, targets="y1,y2")
+    >>> ds.n_in, ds.n_out
+    (3, 2)
+    >>> read_data("digits", inputs="0-2", names=CONFIG_NAMES)
+    Traceback (most recent call last):
+    ...
+    ValueError: data.inputs applies to .csv/.npz data files, not to data.source digits
+    """
+    from .. import data as D
+
+    src = str(src)
+    if src in ("digits", "teacher"):
+        for key, v in (("inputs", inputs), ("targets", targets), ("delimiter", delimiter)):
+            if v is not None:
+                raise ValueError(f"{names[key]} applies to .csv/.npz data files, not to {names['source']} {src}")
+        if src == "teacher":
+            raise ValueError("teacher data is generated, not read: use analogsim.data.teacher_student")
+        return D.digits(seed=rng)
+    suffix = src.lower().rsplit(".", 1)[-1] if "." in src else ""
+    if delimiter in ("tab", "\\t"):
+        delimiter = "\t"
+    if suffix == "npz":
+        if delimiter is not None:
+            raise ValueError(f"{names['delimiter']} applies to .csv files, not to .npz data")
+        return D.load_arrays(src, x_key=inputs or "x", t_key=targets or "t")
+    return D.load_arrays(src, inputs=inputs, targets=targets, n_targets=n_out or 1,
+                         delimiter=delimiter if delimiter is not None else ",", announce=announce)
+
+
+def check_sizes_match(sizes, ds, *, sizes_given: bool, n_in=None, n_out=None, names: dict = CLI_NAMES) -> list:
+    """Layer sizes for the data set ``ds``: given sizes must match it (an error, never a silent change).
+
+    Parameters
+    ----------
+    sizes : list of int
+        The network's sizes [n_0, ..., n_L].
+    ds : Dataset
+        The data (``n_in``, ``n_out``, ``name``).
+    sizes_given : bool
+        Whether the user gave ``sizes`` (then n_0 and n_L must be the data's).
+    n_in, n_out : int, optional
+        Input/output sizes the user gave (checked when not None); the others are taken from the data.
+    names : dict
+        How the user spells the settings (:data:`CLI_NAMES`, :data:`CONFIG_NAMES`).
+
+    Returns
+    -------
+    list of int
+        ``sizes`` with n_0 and n_L those of the data.
+
+    Raises
+    ------
+    ValueError
+        A given size does not match the data; the message names the setting and the columns setting.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> ds = NS(n_in=3, n_out=2, name="table")
+    >>> check_sizes_match([4, 8, 1], ds, sizes_given=False)
+    [3, 8, 2]
+    >>> check_sizes_match([3, 8, 1], ds, sizes_given=True, names=CONFIG_NAMES)
+    Traceback (most recent call last):
+    ...
+    ValueError: network.sizes [3, 8, 1] does not match the data 'table': it has 3 input feature(s) and 2 target column(s), so sizes must be [3, ..., 2] (choose the columns with data.inputs/data.targets)
+    """
+    cols = f"{names['inputs']}/{names['targets']}"
+    sizes = [int(v) for v in sizes]
+    if sizes_given:
+        if sizes[0] != ds.n_in or sizes[-1] != ds.n_out:
+            shown = ",".join(map(str, sizes)) if names["sizes"].startswith("--") else str(sizes)
+            must = f"{ds.n_in},...,{ds.n_out}" if names["sizes"].startswith("--") else f"[{ds.n_in}, ..., {ds.n_out}]"
+            raise ValueError(f"{names['sizes']} {shown} does not match the data {ds.name!r}: it has {ds.n_in} input "
+                             f"feature(s) and {ds.n_out} target column(s), so sizes must be {must} (choose the "
+                             f"columns with {cols})")
+        return sizes
+    for key, want, have, what in (("n_in", n_in, ds.n_in, "input feature(s)"),
+                                  ("n_out", n_out, ds.n_out, "target column(s)")):
+        if want is not None and int(want) != have:
+            raise ValueError(f"{names[key]} {want} does not match the data {ds.name!r}: it has {have} {what} "
+                             f"(choose the columns with {cols})")
+    return [ds.n_in] + sizes[1:-1] + [ds.n_out]
+
+
+def _given(params: dict, key: str):
+    """A config value the user chose: set and not the schema's default (a sweep task sees no other trace)."""
+    from ..config import SCHEMA
+
+    v = params.get(key)
+    default = SCHEMA["network"][key].default
+    return None if v is None or v == default else v
+
+
 def make_dataset(params: dict, rng):
     """The point's training data (``source``): teacher-student, scikit-learn digits, or a file.
 
-    For 'teacher' the sizes come from the network settings; for 'digits' and files the network's
-    n_in/n_out are taken from the data, and ``n_train`` entries are drawn from the training split.
+    For 'teacher' the sizes come from the network settings. For 'digits' and files, ``n_train`` entries
+    are drawn from the training split; a file's columns are chosen by ``inputs``/``targets`` (and
+    ``delimiter``) in [data], else its last n_L columns (``sizes[-1]`` or ``n_out``) are the targets.
+    The network's sizes are checked against the data by :func:`train_task`.
     """
     from .. import data as D
 
     src = params["source"]
     if src == "teacher":
+        for key in ("inputs", "targets", "delimiter"):
+            if params.get(key) is not None:
+                raise ValueError(f"data.{key} applies to .csv/.npz data files, not to data.source 'teacher'")
         tw = params["teacher_width"]
         return D.teacher_student(n_in=params["n_in"] if not params.get("sizes") else params["sizes"][0],
                                  n_out=params["n_out"] if not params.get("sizes") else params["sizes"][-1],
                                  n_train=params["n_train"], n_test=params["n_test"],
                                  teacher_hidden=(tw,) if tw else (), activation=params["activation"],
                                  label_noise=params["noise"], input_scale=params["input_scale"], seed=rng)
-    ds = D.digits(seed=rng) if src == "digits" else D.load_arrays(src)
+    n_out = params["sizes"][-1] if params.get("sizes") else params.get("n_out")
+    ds = read_data(src, rng, inputs=params.get("inputs"), targets=params.get("targets"),
+                   delimiter=params.get("delimiter"), n_out=n_out, names=CONFIG_NAMES)
     if params["n_train"] > ds.n_train:
         raise ValueError(f"n_train = {params['n_train']} exceeds the {ds.n_train} training entries of {src!r}")
     idx = np.sort(rng.choice(ds.n_train, params["n_train"], replace=False))
@@ -159,7 +295,8 @@ def train_task(params: dict, seed: int) -> dict:
     steps), ``n_substeps``, ``n_params``; the measured energy books (totals over the run,
     :class:`analogsim.training.Books`): ``W_sw`` (switching work), ``Q_x`` (neuron heat), ``Q_theta``
     (parameter heat), ``Q_theta_se``, ``W_eq15`` (Eq. 15's prediction, = ``work``), ``Q_theta_over_W_eq15``,
-    ``Q_x_over_Q_theta``, ``first_law_residual_max``. The optional parameters ``tau_switch`` and
+    ``Q_x_over_Q_theta``, ``first_law_residual_max``, ``first_law_relative`` (judged by
+    :mod:`analogsim.health`: above 1e-3 the point is flagged). The optional parameters ``tau_switch`` and
     ``neuron_mobility`` are passed on when present. The health of the point (:mod:`analogsim.health`) is
     judged from these when the sweep is consolidated.
     """
@@ -168,10 +305,13 @@ def train_task(params: dict, seed: int) -> dict:
     s_data, s_net, s_train = _child_seeds(seed, 3)
     ds = make_dataset(params, np.random.default_rng(s_data))
     p = dict(params)
-    if p["source"] != "teacher":
+    if p["source"] != "teacher":  # sizes the user chose must match the data (never a silent change)
+        sizes = p.get("sizes") or [p["n_in"]] + [p["width"]] * (p["depth"] - 1) + [p["n_out"]]
+        sizes = check_sizes_match(sizes, ds, sizes_given=bool(p.get("sizes")), n_in=_given(p, "n_in"),
+                                  n_out=_given(p, "n_out"), names=CONFIG_NAMES)
         p["n_in"], p["n_out"] = ds.n_in, ds.n_out
         if p.get("sizes"):
-            p["sizes"] = [ds.n_in] + list(p["sizes"][1:-1]) + [ds.n_out]
+            p["sizes"] = sizes
     net = build_network(p, np.random.default_rng(s_net))
     S = p["presentations"]
     settings = dict(presentations=S, mu=p["mu"], tau_inf=p["tau_inf"], kT=p["kT"], kappa_out=p["kappa_out"],
@@ -194,7 +334,8 @@ def train_task(params: dict, seed: int) -> dict:
            "n_substeps": res.n_substeps, "n_params": net.n_params}
     out.update({"W_sw": b.W_sw, "Q_x": b.Q_x, "Q_theta": b.Q_theta, "Q_theta_se": b.Q_theta_se, "W_eq15": b.W_eq15,
                 "Q_theta_over_W_eq15": b.Q_theta_over_W_eq15, "Q_x_over_Q_theta": b.Q_x_over_Q_theta,
-                "first_law_residual_max": b.first_law_residual_max})
+                "first_law_residual_max": b.first_law_residual_max,
+                "first_law_relative": b.first_law_relative if b.energetics else None})
     kind = classification_kind(ds.t_train)
     if kind is not None:
         out["train_accuracy"] = classification_accuracy(res.net.predict(ds.x_train), ds.t_train, kind)
