@@ -50,6 +50,36 @@ def test_kernel_minimum_matches_newton_reference(act, r, kappa_out):
     np.testing.assert_allclose(gsq, np.sum(gt * gt, axis=1), rtol=1e-8)
 
 
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-13), ("float32", 1e-5)])
+@pytest.mark.parametrize("sizes, n_sweeps", [((16, 64, 64, 4), 2), ((8, 32, 32, 32, 3), 3)])
+def test_small_r_minimum_in_two_sweeps_equals_the_fully_contracted_one(sizes, n_sweeps, dtype, rtol):
+    """At r = 1e-8 the state-error test accepts the second sweep; its state (x, stress) equals the state
+    after two more contracting sweeps to solver precision, and the remaining hidden force is O(r)."""
+    from analogsim.kernels.train import clamped_min
+    from analogsim.training.engine import _kernel_net, _Workspace, effective_output_stiffness
+
+    rng = np.random.default_rng(5)
+    net = _net(sizes, dtype=dtype)
+    B = 64
+    th, sz, w_off, b_off, acts, kappa, k_off = _kernel_net(net)
+    kout = effective_output_stiffness(net, 1e-8)
+    tol = 8 * float(np.finfo(net.dtype).eps)
+    out = []
+    for t, ms in ((tol, 60), (1e-300, 4)):  # the default test; then 4 sweeps whatever the residual
+        ws = _Workspace(net, B)
+        ws.x0[:] = rng.standard_normal(ws.x0.size) if not out else out[0][2]
+        ws.tb[:] = rng.standard_normal(ws.tb.size) if not out else out[0][3]
+        sw, ok = clamped_min(th, sz, w_off, b_off, acts, kappa, k_off, kout, ws.x0, ws.tb, B, ws.Y, ws.FP, ws.DEL,
+                             ws.XS, ws.SIG, ws.FV, ws.YN, ws.scr, ws.relg, t, ms)
+        out.append((sw, ok, ws.x0.copy(), ws.tb.copy(), ws.XS.astype(np.float64), ws.SIG.astype(np.float64),
+                    ws.relg.copy()))
+    (sw, ok, _, _, xs, sig, relg), (sw4, _, _, _, xs4, sig4, relg4) = out
+    assert ok and sw <= n_sweeps and sw4 == 4
+    assert np.max(np.abs(xs - xs4)) <= rtol * np.max(np.abs(xs4))
+    assert np.max(np.abs(sig - sig4)) <= rtol * np.max(np.abs(sig4))
+    assert np.max(relg) < 1e-6 and (dtype == "float32" or np.max(relg4) < 1e-13)
+
+
 def test_kernel_minimum_float32_close_to_float64():
     rng = np.random.default_rng(0)
     net = _net((3, 8, 8, 2))

@@ -114,7 +114,7 @@ class _Workspace:
         self.SIG = np.zeros(B * nn, dt)
         self.FV = np.zeros(B * nn, dt)
         self.YN = np.zeros(B * nn, dt)
-        self.scr = np.zeros(2 * B, np.float64)
+        self.scr = np.zeros(4 * B, np.float64)
         self.relg = np.zeros(B, np.float64)
         self.hrow = np.zeros(B, np.float64)
         self.gbuf = np.zeros(max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:])), dt)
