@@ -225,13 +225,17 @@ def test_training_books_whose_first_law_does_not_close_are_flagged():
 
 
 # ----------------------------------------------------------------------------- item 6: broken pipe
-def test_sweep_dry_run_into_a_closed_pipe_ends_quietly():
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_sweep_dry_run_into_a_closed_pipe_ends_quietly(extra):
+    """The reader left before the first line (`| head -0`, a pager closed at once). Block-buffered stdout
+    (PYTHONUNBUFFERED unset, as in a shell) is what used to end in 'Exception ignored ... Broken pipe', 120."""
     env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     cmd = [sys.executable, "-m", "analogsim.cli", "sweep", str(ROOT / "examples" / "energy_vs_N.toml"), "--dry-run",
-           "--out", os.devnull + "_analogsim_never_made"]
+           "--out", os.devnull + "_analogsim_never_made", *extra]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    p.stdout.close()  # the reader left before the first line (`| head -0`, a pager closed at once)
+    p.stdout.close()
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == 0, err
     assert "Broken pipe" not in err and "Traceback" not in err and "Exception ignored" not in err

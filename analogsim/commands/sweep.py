@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from ..cli import EXIT_FAILED, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE
@@ -83,6 +84,31 @@ def _non_negative(text: str) -> int:
 
 
 def run(args) -> int:
+    try:
+        return _flushed(_run(args))
+    except BrokenPipeError:  # `analogsim sweep ... | head`: the reader left; nothing to report
+        return _reader_left()
+
+
+def _flushed(rc: int) -> int:
+    """Flush stdout now, so that a reader who left (``| head``) is seen here and not as an
+    'Exception ignored ... Broken pipe' line when the interpreter flushes at exit."""
+    sys.stdout.flush()
+    return rc
+
+
+def _reader_left() -> int:
+    """Point stdout at the null device (what is still buffered goes nowhere) and end quietly, exit 0."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (captured): nothing to silence
+        pass
+    return EXIT_OK
+
+
+def _run(args) -> int:
     from ..sweeps import SchedulerUnreachable, prepare, run_sweep
 
     if args.dry_run:
