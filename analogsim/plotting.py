@@ -105,7 +105,35 @@ _ACCURACY = ("test_accuracy", "train_accuracy")
 
 def loss_vs_kT(ds, var=None):
     """Held-out (excess) loss (or ``var``) against kT with T* marked; one line per hue value, mean ± SE over
-    seeds. With classification results (``test_accuracy``) the accuracy is drawn beside the loss."""
+    seeds. With classification results (``test_accuracy``) the accuracy is drawn beside the loss.
+
+    T* is the threshold temperature of the training bound (Eq. 16 holds at kT*): the ``kT_star`` variable if the
+    runs stored it, else where the loss first reaches twice its value at the lowest kT
+    (:func:`threshold_from_curve`). kT is in the simulator's energy units (k_B = 1).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Sweep results with a ``kT`` axis (and usually ``seed``).
+    var : str, optional
+        The variable to draw (default: the first of excess_loss, test_loss, loss, train_loss present).
+
+    Returns
+    -------
+    list of (str, matplotlib.figure.Figure)
+        One (file-name suffix, figure) per panel; empty when the dataset lacks the variables.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"excess_loss": (("kT", "seed"), [[0.01, 0.012], [0.011, 0.013], [0.05, 0.06]])},
+    ...                 coords={"kT": [1e-6, 1e-5, 1e-4], "seed": [0, 1]})
+    >>> (suffix, fig), = loss_vs_kT(ds)
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_xscale()
+    ('kT [energy units]', 'log')
+    >>> [l.get_label() for l in fig.axes[0].get_lines() if l.get_label().startswith("kT*")]
+    ['kT*: E = 2 E(lowest kT) = 1.7e-05']
+    """
     var = var or next((v for v in _LOSSES if v in ds), None)
     if var is None or var not in ds or "kT" not in ds[var].dims:
         return []
@@ -234,17 +262,67 @@ def _rho_note(devs) -> str | None:
 
 
 def energy_vs_S(ds, var=None):
-    """Training work against the number of presentations S (log-log), with 2 N S kT and fitted slopes."""
+    """Training work against the number of presentations S (log-log), with 2 N S kT and fitted slopes.
+
+    The dashed line is Eq. 16's 2 N S kT (a bound only at kT = kT*), from ``bound_2NSkT`` or from
+    ``n_params``, S and kT; work in the simulator's energy units (a joule axis where the run's temperature
+    is known). Returns a list of (suffix, Figure), empty when the dataset has no ``work`` along
+    ``presentations``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> S = np.array([100.0, 1000.0, 10000.0])
+    >>> ds = xr.Dataset({"work": (("presentations", "seed"), np.outer(0.01 * S, [1.0, 1.1])),
+    ...                  "n_params": ((), 10.0)}, coords={"presentations": S, "seed": [0, 1], "kT": 1e-3})
+    >>> (_, fig), = energy_vs_S(ds)
+    >>> ax = fig.axes[0]
+    >>> ax.get_xlabel(), ax.get_xscale(), ax.get_yscale()
+    ('presentations S [count]', 'log', 'log')
+    >>> [l.get_label() for l in ax.get_lines() if not l.get_label().startswith("_")]
+    ['2 N S kT (Eq. 16; a bound only at kT = kT*)']
+    """
     return _energy_vs(ds, "presentations", "presentations S [count]", var)
 
 
 def energy_vs_n_train(ds, var=None):
-    """Training work against the data-set size (log-log); at fixed S it should not depend on it."""
+    """Training work against the data-set size (log-log); at fixed S it should not depend on it.
+
+    Eq. 16's D counts presentations S (epochs x data-set size; Eq. 14's exposure time per entry), so at fixed
+    S the work should not depend on the number of distinct entries. The dashed line is 2 N S kT (Eq. 16).
+    Returns a list of (suffix, Figure), empty without ``work`` along ``n_train``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> D = np.array([100, 1000, 10000])
+    >>> ds = xr.Dataset({"work": (("n_train", "seed"), [[10.0, 11.0], [10.5, 10.0], [9.8, 10.2]]),
+    ...                  "n_params": ((), 10.0)},
+    ...                 coords={"n_train": D, "seed": [0, 1], "kT": 1e-3, "presentations": 1000.0})
+    >>> (_, fig), = energy_vs_n_train(ds)
+    >>> fig.axes[0].get_xlabel()
+    'data-set size D [entries]'
+    """
     return _energy_vs(ds, "n_train", "data-set size D [entries]", var)
 
 
 def energy_vs_N(ds, var=None):
-    """Training work against the parameter count N (log-log), with 2 N S kT and the fitted slope."""
+    """Training work against the parameter count N (log-log), with 2 N S kT and the fitted slope.
+
+    The x axis is ``n_params`` along a swept ``width`` or ``depth``; the dashed line is Eq. 16's 2 N S kT
+    (energy units; a bound only at kT*). Returns a list of (suffix, Figure).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> w = np.array([4, 8, 16])
+    >>> N = (3 * w + 1).astype(float)                       # a 2-w-1 net
+    >>> ds = xr.Dataset({"work": (("width", "seed"), np.outer(N, [1.0, 1.1])), "n_params": (("width",), N)},
+    ...                 coords={"width": w, "seed": [0, 1], "kT": 1e-3, "presentations": 1000.0})
+    >>> (_, fig), = energy_vs_N(ds)
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    ('parameters N [count]', 'training work W [energy units, k_B = 1]')
+    """
     var = var or "work"
     if var not in ds or "n_params" not in ds or not _training(ds):
         return []
@@ -275,7 +353,21 @@ def energy_vs_N(ds, var=None):
 
 
 def stress_error(ds, var=None):
-    """Relative stress-vs-backprop error against r = kappa_out/kappa_hidden (log-log, fitted slope)."""
+    """Relative stress-vs-backprop error against r = kappa_out/kappa_hidden (log-log, fitted slope).
+
+    Eq. 8-10: the stress of the clamped network equals the backprop gradient as r -> 0, with an error linear
+    in r (slope ~1, fitted over r <= 1e-3). Both axes are dimensionless. Returns a list of (suffix, Figure).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> r = np.array([1e-5, 1e-4, 1e-3])
+    >>> ds = xr.Dataset({"rel_error": (("kappa_ratio", "seed"), np.outer(3 * r, [1.0, 1.0]))},
+    ...                 coords={"kappa_ratio": r, "seed": [0, 1]})
+    >>> (_, fig), = stress_error(ds)
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_xscale()
+    ('r = kappa_out / kappa_hidden [dimensionless]', 'log')
+    """
     var = var or "rel_error"
     if var not in ds or "kappa_ratio" not in ds[var].dims:
         return []
@@ -299,7 +391,23 @@ def stress_error(ds, var=None):
 
 
 def work_vs_tau(ds, var=None):
-    """Mean quasi-static work against protocol duration tau (log-log; -> L^2/tau, Eq. 7)."""
+    """Mean quasi-static work against protocol duration tau (log-log; -> L^2/tau, Eq. 7).
+
+    The slope is fitted over the slow half (tau >= its median); the dotted line is L^2/tau through the slowest
+    point. Work in energy units, tau in the simulator's time units. Returns a list of (suffix, Figure).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> tau = np.array([10.0, 100.0, 1000.0])
+    >>> ds = xr.Dataset({"work": (("tau", "seed"), np.outer(4.0 / tau, [1.0, 1.05]))},
+    ...                 coords={"tau": tau, "seed": [0, 1]})
+    >>> (_, fig), = work_vs_tau(ds)
+    >>> fig.axes[0].get_xlabel()
+    'protocol duration tau [time units]'
+    >>> [l.get_label() for l in fig.axes[0].get_lines() if not l.get_label().startswith("_")]
+    ['L^2 / tau through the slowest point']
+    """
     var = var or "work"
     if var not in ds or "tau" not in ds[var].dims:
         return []
@@ -335,7 +443,20 @@ def work_vs_tau(ds, var=None):
 
 
 def equipartition(ds, var=None):
-    """Equipartition ratio <kappa delta^2>/kT (all neurons) against the first swept setting; 1 is exact."""
+    """Equipartition ratio <kappa delta^2>/kT (all neurons) against the first swept setting; 1 is exact.
+
+    In equilibrium each neuron's deviation has <delta^2> = kT / kappa (the finite-temperature Eq. 6 model), so
+    the ratio is dimensionless and 1. Returns a list of (suffix, Figure).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"equipartition_all": (("kT", "seed"), [[1.01, 0.99], [1.0, 1.02]])},
+    ...                 coords={"kT": [1e-3, 1e-2], "seed": [0, 1]})
+    >>> (_, fig), = equipartition(ds)
+    >>> fig.axes[0].get_ylabel()
+    '<kappa delta^2> / kT [dimensionless]'
+    """
     var = var or "equipartition_all"
     if var not in ds:
         return []
@@ -372,7 +493,23 @@ def bounds(ds, var=None):
     vs N, analog and digital bounds, in kT) with this sweep's measured training work per presentation,
     W / (S kT), one point per parameter count N (mean ± SE over all other coordinates, flagged points left
     out; one set of points per value of a swept kT). The joule axis is drawn only when every point shares one physical temperature (the run's,
-    from its results), and is labelled with it."""
+    from its results), and is labelled with it.
+
+    Returns a list with one ("", Figure), empty without ``work`` and ``n_params``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> w = np.array([4, 8, 16])
+    >>> N = (3 * w + 1).astype(float)
+    >>> ds = xr.Dataset({"work": (("width", "seed"), np.outer(N, [1.0, 1.1])), "n_params": (("width",), N)},
+    ...                 coords={"width": w, "seed": [0, 1], "kT": 1e-3, "presentations": 1000.0})
+    >>> (_, fig), = bounds(ds)
+    >>> fig.axes[0].get_ylabel()
+    'energy per training sample [kT]'
+    >>> [l.get_label() for l in fig.axes[0].get_lines() if "Eq. 16" in l.get_label()]
+    ['analog 2NkT per presentation (Eq. 16; a bound only at kT*)']
+    """
     if "work" not in ds or "n_params" not in ds or not _training(ds):
         return []
     try:

@@ -263,14 +263,6 @@ KNOWN_MISSING = frozenset("""
 analogsim.langevin_run.LangevinRun
 analogsim.langevin_run.build_knet
 analogsim.oscillation.oscillation_check
-analogsim.plotting.bounds
-analogsim.plotting.energy_vs_N
-analogsim.plotting.energy_vs_S
-analogsim.plotting.energy_vs_n_train
-analogsim.plotting.equipartition
-analogsim.plotting.loss_vs_kT
-analogsim.plotting.stress_error
-analogsim.plotting.work_vs_tau
 analogsim.sweeps.engine_tasks.make_dataset
 analogsim.sweeps.engine_tasks.relax_task
 analogsim.sweeps.engine_tasks.train_task
