@@ -17,13 +17,16 @@ import numpy as np
 
 from ._checks import as_seedsequence
 
-__all__ = ["LangevinRun", "default_chunk_rows", "default_threads", "net_entry", "BLAS_MIN_WEIGHTS", "RUNAWAY_FACTOR",
-           "RUNAWAY_CAP_FRACTION", "SEGMENT_STEPS"]
+__all__ = ["LangevinRun", "default_chunk_rows", "default_threads", "net_entry", "same_array", "BLAS_MIN_WEIGHTS",
+           "BLAS_SERIAL_MNK", "RUNAWAY_FACTOR", "RUNAWAY_CAP_FRACTION", "SEGMENT_STEPS"]
 
 #: BLAS GEMM is used for a layer with at least this many weights (hand-written loops below), by dtype.
 #: Measured on the benchmark nets, one thread, interleaved A/B: a 16 x 16 float64 layer is 3-12 % faster
 #: through BLAS, a float32 one 13-22 % faster by hand (8-wide loops against sgemm's call overhead).
 BLAS_MIN_WEIGHTS = {"float64": 256, "float32": 512}
+#: products with m n k at most this stay on the calling thread in OpenBLAS (its threshold is 4 x 65536), so runs
+#: whose BLAS products are all this small leave the BLAS thread count alone
+BLAS_SERIAL_MNK = 65536
 #: runaway guard: a replica whose energy exceeds RUNAWAY_FACTOR * (1 + |H_0|) has diverged (the state is still
 #: finite but far outside any physical range); capped at RUNAWAY_CAP_FRACTION of the float max of the dtype
 RUNAWAY_FACTOR = 1e30
@@ -60,9 +63,8 @@ def net_entry(net) -> dict:
     e = _NETS.get(key)
     acts = tuple(a.name for a in net.activations)
     if (e is not None and e["ref"]() is net and e["acts"] == acts and e["dtype"] == net.dtype
-            and e["theta"].shape == net.theta.shape and len(e["kappa"]) == len(net.kappa)
-            and np.array_equal(e["theta"], net.theta)
-            and all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(e["kappa"], net.kappa))):
+            and len(e["kappa"]) == len(net.kappa) and same_array(e["theta"], net.theta)
+            and all(same_array(a, b) for a, b in zip(e["kappa"], net.kappa))):
         return e
     e = {"theta": net.theta.copy(), "kappa": [np.array(k, copy=True) for k in net.kappa], "acts": acts,
          "dtype": net.dtype, "knet": None, "guards": [], "work": {}}
@@ -76,6 +78,22 @@ def net_entry(net) -> dict:
         _NETS.pop(next(iter(_NETS)))
     _NETS[key] = e
     return e
+
+
+def same_array(a, b) -> bool:
+    """a and b hold the same values, shape and dtype (bit for bit below 64 kB: a byte comparison, 10x cheaper
+    than ``np.array_equal`` on small arrays; ``np.array_equal`` above).
+
+    Examples
+    --------
+    >>> same_array(np.zeros(3), np.zeros(3)), same_array(np.zeros(3), np.ones(3)), same_array(np.zeros(3), np.zeros(4))
+    (True, False, False)
+    """
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.nbytes <= 65536:
+        return a.tobytes() == b.tobytes()
+    return bool(np.array_equal(a, b))
 
 
 def build_knet(net):
@@ -129,64 +147,74 @@ class LangevinRun:
     def __init__(self, net, x_init, *, kT, dt, integrator, gamma=1.0, clamp=None, input_protocol=None,
                  target_protocol=None, observers=None, seed=None, threads=None, chunk_rows=None,
                  n_steps_total=0, knet=None, pool=None, equilibrium=None, batch=None):
-        from .kernels.rng import seed_streams
-
         self.net = net
         self.kT, self.dt, self.gamma = float(kT), float(dt), float(gamma)
         self.integrator = integrator
         self.clamp = clamp
         self.threads = threads
-        self.observers = observers if observers is not None else {}
+        obs = self.observers = observers if observers is not None else {}
         B = x_init.shape[0] if x_init is not None else int(batch)
         self.B = B
         L = net.depth
-        self.knet = knet if knet is not None else build_knet(net)
-        self.chunk_rows = int(chunk_rows or default_chunk_rows(B, bool(np.any(self.knet.blas))))
-        self.n_chunks = -(-B // self.chunk_rows)
-        self.n_tot = int(self.knet.x_off[-1])
+        dtype = net.dtype
+        knet = self.knet = knet if knet is not None else build_knet(net)
+        self._uses_blas = bool(knet.blas.any())
+        cr = self.chunk_rows = int(chunk_rows or default_chunk_rows(B, self._uses_blas))
+        nch = self.n_chunks = -(-B // cr)
+        # BLAS's own threads are limited to one only where a product is large enough for it to start them
+        # (OpenBLAS stays on the calling thread up to m n k = 4 x 65536): setting and restoring the count costs
+        # more than a small net's step
+        self._blas_big = any(knet.blas[l] and net.sizes[l] * net.sizes[l + 1] * cr > BLAS_SERIAL_MNK for l in range(L))
+        self.n_tot = int(knet.x_off[-1])
         self.input_protocol = input_protocol
         self.target_protocol = target_protocol
         self.k = 0
-        self.Xc = np.zeros((self.n_chunks, self.chunk_rows * self.n_tot), dtype=net.dtype)
+        mala, books = integrator.code == 1, "books" in obs
+        self._pool = pool
+        self._work_key = (cr, nch, dtype, mala, books, self.n_tot)
+        kept = pool.pop(self._work_key, None) if pool is not None else None
+        if kept is not None:  # every entry that is read is written first (the state by pack/draw + the fresh call)
+            self.work, self.Xc = kept
+        else:
+            from .kernels.langevin import make_work
+
+            self.work = make_work(net.sizes, cr, nch, dtype, mala, books)
+            self.Xc = np.zeros((nch, cr * self.n_tot), dtype=dtype)
         if equilibrium is None:
             from .kernels.langevin import pack_state
 
-            pack_state(np.ascontiguousarray(x_init, dtype=net.dtype), self.Xc, self.chunk_rows, self.knet.x_off)
+            pack_state(np.ascontiguousarray(x_init, dtype=dtype), self.Xc, cr, knet.x_off)
         else:  # residuals only: the first kernel call builds the exact sample with its first forward pass
             from .kernels.sample import draw_residuals
 
             k0, k1, sig = equilibrium
-            draw_residuals(sig, self.knet.k_off, self.knet.x_off, k0, k1, self.Xc, self.chunk_rows, B, EQ_CHUNK)
+            draw_residuals(sig, knet.k_off, knet.x_off, k0, k1, self.Xc, cr, B, EQ_CHUNK)
         self._fresh_code = 1 if equilibrium is None else 2
-        ss = as_seedsequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
-        self.states = seed_streams(ss, self.n_chunks)
+        ss = seed if isinstance(seed, np.random.SeedSequence) else as_seedsequence(seed)
+        self.states = _seed_streams(ss, nch)
         self.books = np.zeros((B, 5))
         self.emom = np.zeros((B, 2, L + 1))
-        self.pforce = np.zeros((self.n_chunks, net.n_params if "param_force" in self.observers else 0))
-        self.status = np.full(self.n_chunks, -1, dtype=np.int64)
-        traj = self.observers.get("trajectory")
+        pf = "param_force" in obs
+        self.pforce = np.zeros((nch, net.n_params if pf else 0))
+        self.status = np.full(nch, -1, dtype=np.int64)
+        traj = obs.get("trajectory")
         n_saves = (n_steps_total // traj.every) if traj is not None else 0
-        self.traj = np.zeros((n_saves, B, self.n_tot) if traj is not None else (0, 1, 1), dtype=net.dtype)
+        self.traj = np.zeros((n_saves, B, self.n_tot) if traj is not None else (0, 1, 1), dtype=dtype)
         self.save_every = traj.every if traj is not None else 0
-        burn = [o.burn_in for o in self.observers.values() if hasattr(o, "burn_in")]
+        burn = [o.burn_in for o in obs.values() if hasattr(o, "burn_in")]
         self.burn_in = burn[0] if burn else 0
-        from .kernels.langevin import make_work
-
-        self._pool = pool
-        self._work_key = (self.chunk_rows, self.n_chunks, np.dtype(net.dtype).name, integrator.code == 1,
-                          "books" in self.observers)
-        work = pool.pop(self._work_key, None) if pool is not None else None
-        self.work = work if work is not None else make_work(net.sizes, self.chunk_rows, self.n_chunks, net.dtype,
-                                                            integrator.code == 1, "books" in self.observers)
         self.fresh = True
         #: CPU seconds each chunk's kernel calls have taken, and the thread that ran each last (benchmarks)
-        self.chunk_cpu_s = np.zeros(self.n_chunks)
-        self.chunk_thread = [0] * self.n_chunks
+        self.chunk_cpu_s = np.zeros(nch)
+        self.chunk_thread = [0] * nch
         hard = clamp is not None and clamp.hard
         self.fpar = np.array([self.gamma * self.dt, math.sqrt(2.0 * self.gamma * self.kT * self.dt), self.kT,
                               0.0 if (clamp is None or hard) else clamp.stiffness, RUNAWAY_FACTOR,
-                              RUNAWAY_CAP_FRACTION * float(np.finfo(net.dtype).max)])
+                              RUNAWAY_CAP_FRACTION * _float_max(dtype)])
         self.hard = hard
+        self._ipar = np.array([int(hard), int(input_protocol.moving), self.burn_in, self.save_every, 0, int(books),
+                               int(pf), int("energy" in obs), 0], dtype=np.int64)
+        self._tgt_fixed = None if self._target_moves() else self._target_tables(0)
 
     # ------------------------------------------------------------------
     def run(self, n_steps: int) -> None:
@@ -195,18 +223,21 @@ class LangevinRun:
 
         n_steps = int(n_steps)
         in_moves = self.input_protocol.moving
-        ipar = np.array([int(self.hard), int(in_moves), self.burn_in, self.save_every, 0,
-                         int("books" in self.observers), int("param_force" in self.observers),
-                         int("energy" in self.observers), 1], dtype=np.int64)
+        tgt_moves = self._tgt_fixed is None
+        ipar = self._ipar
         code, cr, B, knet = self.integrator.code, self.chunk_rows, self.B, self.knet
         ipar[8] = self._fresh_code if self.fresh else 0
         done = 0
-        with _thread_context(uses_blas=bool(np.any(knet.blas))) as ctx:
+        with _thread_context(uses_blas=self._blas_big) as ctx:
             while True:
-                m = min(n_steps - done, SEGMENT_STEPS) if (in_moves or self._target_moves()) else n_steps - done
+                m = min(n_steps - done, SEGMENT_STEPS) if (in_moves or tgt_moves) else n_steps - done
                 inp, mv_in = self.input_protocol.tables(self.k, m, self.dt, B, self.net.dtype)
-                tgt, mv_t = self._target_tables(m)
-                move = np.ascontiguousarray(np.maximum(_pad(mv_in, m), _pad(mv_t, m)))
+                if tgt_moves:
+                    tgt, mv_t = self._target_tables(m)
+                    move = np.ascontiguousarray(np.maximum(_pad(mv_in, m), _pad(mv_t, m)))
+                else:
+                    tgt = self._tgt_fixed[0]
+                    move = np.ascontiguousarray(_pad(mv_in, m)) if in_moves else _NO_MOVE  # read as move[min(j, len-1)]
                 k0 = self.k
 
                 def one(ch):
@@ -220,12 +251,12 @@ class LangevinRun:
                     self.chunk_cpu_s[ch] += time.thread_time() - c0
                     self.chunk_thread[ch] = threading.get_ident()
 
-                ctx.map(one, range(self.n_chunks), self.threads)
+                ctx.map(one, self.n_chunks, self.threads)
                 ipar[8] = 0
                 self.fresh = False
                 self.k += m
                 done += m
-                if done >= n_steps or np.any(self.status >= 0):
+                if done >= n_steps or (self.status >= 0).any():
                     break
 
     def _target_moves(self):
@@ -237,7 +268,7 @@ class LangevinRun:
             z = np.zeros((self.B, P))
             from .kernels.langevin import KProto
 
-            return KProto(z, z, np.zeros(1), np.zeros((1, 1, P))), np.zeros(1, np.int64)
+            return KProto(z, z, np.zeros(1), np.zeros((1, 1, P))), _NO_MOVE
         return self.target_protocol.tables(self.k, m, self.dt, self.B, self.net.dtype)
 
     def state(self) -> np.ndarray:
@@ -247,6 +278,26 @@ class LangevinRun:
         out = np.empty((self.B, self.n_tot), dtype=self.net.dtype)
         unpack_state(self.Xc, out, self.chunk_rows, self.knet.x_off)
         return out
+
+    def state_layers(self) -> list:
+        """Current state as [x_0, ..., x_L], each a C-contiguous (B, n_l) array (no flat copy in between)."""
+        B, cr, Xc = self.B, self.chunk_rows, self.Xc
+        off = self._x_off_list()
+        xs = [np.empty((B, off[l + 1] - off[l]), dtype=Xc.dtype) for l in range(len(off) - 1)]
+        for ch in range(self.n_chunks):
+            r0 = ch * cr
+            Bc = min(cr, B - r0)
+            xc = Xc[ch]
+            for l, x in enumerate(xs):
+                a, b = off[l], off[l + 1]
+                x[r0:r0 + Bc] = xc[Bc * a:Bc * b].reshape(b - a, Bc).T
+        return xs
+
+    def _x_off_list(self):
+        off = getattr(self, "_xo", None)
+        if off is None:
+            off = self._xo = [int(v) for v in self.knet.x_off]
+        return off
 
     def diverged_step(self) -> int:
         bad = self.status[self.status >= 0]
@@ -266,7 +317,7 @@ class LangevinRun:
         the allocation and the page faults of first use without changing any number.
         """
         if self._pool is not None and self.work is not None:
-            self._pool[self._work_key] = self.work
+            self._pool[self._work_key] = (self.work, self.Xc)
         self.work = None
 
     def _dyn_neurons(self) -> int:
@@ -292,6 +343,29 @@ class LangevinRun:
             if self.status[ch] >= 0:
                 out[ch * self.chunk_rows:(ch + 1) * self.chunk_rows] = self.work[ch].ks[0]
         return out
+
+
+_NO_MOVE = np.zeros(1, dtype=np.int64)  # no protocol moves at any step (never written; a read-only flag would
+# give the kernel another type signature, i.e. another compilation)
+_FMAX: dict = {}
+
+
+def _float_max(dtype) -> float:
+    v = _FMAX.get(dtype)
+    if v is None:
+        v = _FMAX[dtype] = float(np.finfo(dtype).max)
+    return v
+
+
+def _seed_streams(ss, n_streams):
+    """:func:`analogsim.kernels.rng.seed_streams` (the same states) without a kernel module import per call."""
+    out = np.empty((n_streams, 4), dtype=np.uint64)
+    for c, child in enumerate(ss.spawn(n_streams)):
+        out[c] = child.generate_state(4, np.uint64)
+    zero = ~out.any(axis=1)
+    if zero.any():  # the all-zero state is the generator's only fixed point
+        out[zero, 0] = np.uint64(0x9E3779B97F4A7C15)
+    return out
 
 
 def _pad(move, m):
@@ -322,11 +396,15 @@ class _thread_context:
                     self._restore.append((lc, n))
         return self
 
-    def map(self, fn, items, threads):
-        items = list(items)
+    def map(self, fn, n, threads):
+        """fn(0), ..., fn(n - 1) on ``threads`` threads (the calling thread alone for one item or one thread)."""
+        if n == 1:
+            fn(0)
+            return
         if threads is None:
             threads = default_threads()
-        threads = min(int(threads), len(items))
+        threads = min(int(threads), n)
+        items = range(n)
         if threads <= 1:
             for it in items:
                 fn(it)

@@ -1,6 +1,6 @@
 r"""Langevin relaxation of the neurons: ``relax(net, x0, ...) -> RelaxResult``.
 
-Overdamped dynamics of many replicas at once (PHYSICS.md §3),
+Overdamped dynamics of many replicas at once (docs/theory/langevin.md),
 
     dx = -Gamma dH/dx dt + sqrt(2 Gamma kT) dW,
 
@@ -257,7 +257,7 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
           input_protocol=None, target_protocol=None, n_replicas: int | None = None, seed=None,
           record=("books", "energy"), gamma: float = 1.0, threads: int | None = None, init="auto",
           stability="auto", chunk_rows: int | None = None, throw: bool = True) -> RelaxResult:
-    r"""Overdamped Langevin dynamics of the neurons with the input clamped (PHYSICS.md §3, §5).
+    r"""Overdamped Langevin dynamics of the neurons with the input clamped (docs/theory/langevin.md, quasistatic.md).
 
     .. math:: dx = -\Gamma\,\partial H/\partial x\,dt + \sqrt{2\Gamma kT}\,dW
 
@@ -292,7 +292,7 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     threads : int, optional
         Threads running the chunks of replicas (default: numba's setting, NUMBA_NUM_THREADS).
     init : {'auto', 'equilibrium', 'forward'} or array
-        Initial state: an exact equilibrium sample with the input clamped (PHYSICS.md §2; 'auto' when
+        Initial state: an exact equilibrium sample with the input clamped (docs/theory/equilibrium.md; 'auto' when
         kT > 0), the T = 0 forward pass ('auto' at kT = 0), or a state (list [x_0..x_L] or flat (B, n_total)).
         With a hard clamp x_L is set to the target.
     stability : {'auto', 'power', 'bound', 'off'} or float
@@ -390,12 +390,14 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     if tprot is not None:
         tprot.check(n_steps, B, nL, "target_protocol")
 
-    # ---- initial state at lambda_0
-    x_in0 = _first_values(inp, B, dt)
-    t_0 = _first_values(tprot, B, dt) if tprot is not None else None
+    # ---- initial state at lambda_0 (an equilibrium start is drawn by LangevinRun, built by its first kernel call)
     entry = net_entry(net)
     eq = _equilibrium_start(net, init, kT, ss_init, entry)
-    X_init = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init) if eq is None else None
+    X_init = None
+    if eq is None:
+        x_in0 = _first_values(inp, B, dt)
+        t_0 = _first_values(tprot, B, dt) if tprot is not None else None
+        X_init = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init)
 
     # ---- stability guard: every distinct clamp point, every protocol segment's ends (cached)
     report = _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt, entry)
@@ -532,9 +534,7 @@ def _divergence_message(run: LangevinRun, net, dstep, lam, dtl):
 
 
 def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw, report=None) -> RelaxResult:
-    X = run.state()
-    off = run.knet.x_off
-    xs = [np.ascontiguousarray(X[:, off[l]:off[l + 1]]) for l in range(net.depth + 1)]
+    xs = run.state_layers()
     bk = run.books
     W, Q, H0, H1 = bk[:, 0].copy(), bk[:, 1].copy(), bk[:, 2].copy(), bk[:, 3].copy()
     kT = run.kT
@@ -577,7 +577,7 @@ def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw, report=None) -> Re
                       diverged_step=dstep, state_step=run.state_steps(), guard=report)
     res.extra["first_law"] = _first_law(res, run.integrator)
     if status == "ok" and run.integrator.code == 0 and n_steps >= 2:
-        osc = oscillation_check(run, net, X)
+        osc = oscillation_check(run, net, np.concatenate(xs, axis=1))
         if osc is not None:
             res.status = status = "oscillating"
             res.extra["oscillation"] = osc

@@ -533,12 +533,14 @@ def clear_cache() -> None:
 
 
 def _sig_equal(a, b) -> bool:
+    from .langevin_run import same_array
+
     if a is None or b is None or len(a) != len(b):
         return False
     for x, y in zip(a, b):
         if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
             x, y = np.asarray(x), np.asarray(y)
-            if x.shape != y.shape or not np.array_equal(x, y):
+            if x.shape != y.shape or not (same_array(x, y) or np.array_equal(x, y)):
                 return False
         elif x != y:
             return False

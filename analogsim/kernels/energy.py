@@ -390,11 +390,13 @@ def layer1_cache(net, X, FY1, FP1, Tmp, Bc):
 
 @njit(cache=True, error_model="numpy", fastmath=_FM)
 def equilibrium_build(net, X, FY1, l1_fixed, Tmp, Bc):
-    """Exact equilibrium sample in place (PHYSICS.md par. 2): X's blocks of layers 1..L hold the residuals delta_l on
-    entry and x_l = f(W_l x_{l-1} + b_l) + delta_l on exit, layer after layer; the products W_l x_{l-1} are left in
-    ``Tmp`` exactly as :func:`grad_pass` computes them, so :func:`grad_back` completes the gradient of the sample
-    (one forward pass for the draw and the gradient together). ``l1_fixed``: f(y_1) is taken from ``FY1``.
-    f is computed as :func:`layer_post` computes it, so the residual the gradient sees is x_l - f(y_l)."""
+    """Exact equilibrium sample in place (with the input clamped the residuals are independent Gaussians, so
+    forward propagation of drawn residuals is exact): X's blocks of layers 1..L hold delta_l on entry and
+    x_l = f(W_l x_{l-1} + b_l) + delta_l on exit, layer after layer. The products W_l x_{l-1} are left in ``Tmp``
+    exactly as :func:`grad_pass` computes them, so :func:`grad_back` completes the sample's gradient (one forward
+    pass for the draw and the gradient together). ``l1_fixed``: f(y_1) is taken from ``FY1``. f is computed as
+    :func:`layer_post` computes it, so the residual the gradient sees is x_l - f(y_l).
+    """
     L = net.sizes.shape[0] - 1
     acc = np.empty(4 * Bc, dtype=Tmp.dtype)
     for l in range(1, L + 1):
