@@ -1,30 +1,34 @@
 """Speed of physical training against a hand-written torch SGD loop (ratios measured in one process).
 
-For each net ([4,16,16,1], [16,64,64,4], [64,256,256,10]; tanh hidden, identity output) and dtype
-(float64, float32), on one thread (threadpoolctl limits BLAS, torch.set_num_threads(1), numba kernels
-are single-threaded):
+For each net ([4,16,16,1], [16,64,64,4], [64,256,256,10]; tanh hidden, identity output), dtype (float64,
+float32) and batch (a minibatch of 64 entries per presentation, and 1), on one thread (threadpoolctl limits
+BLAS, torch.set_num_threads(1), numba kernels are single-threaded), ``--rounds`` interleaved rounds of
 
-* ``vs_torch_sgd_single``: time of one torch SGD step on one sample (forward, MSE 0.5|f - t|^2,
-  backward, parameter update in a Python loop over the parameter tensors) divided by the time of one
-  analogsim presentation (separated time scales, kT = 0: the clamped minimum solved to machine
-  precision by the fixed-point kernel at r = kappa_out/kappa_hidden = 1e-8, the stress update, and the
-  energy books), measured end to end through ``analogsim.training.train``.
-* ``vs_torch_sgd_batch64``: the same with a minibatch of 64 entries per step in both (analogsim:
-  ``batch_size=64``, one presentation of 64 clamped entries whose stresses are averaged).
+1. ``train()`` for S presentations with the measured energy books (``energetics=True``, the default:
+   separated time scales, kT = 0, the clamped minimum solved to solver precision by the fixed-point
+   kernel at r = kappa_out/kappa_hidden = 1e-8, the stress update, the books), end to end;
+2. the same without the books (``energetics=False``);
+3. S_torch torch SGD steps on the same net and batch (forward, MSE 0.5|f - t|^2 averaged over the batch,
+   backward, the parameter update in a Python loop over the parameter tensors);
+4. ``train()`` of one presentation.
 
-Ratios > 1 mean analogsim is faster. Each time is the best of ``--repeats`` runs.
+Per case (medians over the rounds of the per-round ratios):
 
-* ``books_overhead_single`` / ``books_overhead_batch64``: time of a presentation with the measured energy
-  books (switching work, neuron heat, parameter heat, first law; ``energetics=True``, the default) over
-  the same run without them (``energetics=False``), measured alternately in one process (the target is
-  <= 1.15). ``--books-only`` runs just these rows. A memory check runs a
-10^6-presentation training of the small net (kT > 0, noise drawn in the kernel) and reports the peak
-traced memory against a 10^5 run. Run with
+* ``vs_torch_sgd``: torch time per step / analogsim time per presentation through ``train()`` (S
+  presentations, its fixed cost included); ``vs_torch_sgd_without_fixed_cost``: the same with the
+  marginal presentation time (T(S) - T(1)) / (S - 1). Ratios > 1 mean analogsim is faster.
+* ``books_overhead``: (1) / (2), the cost of the energy books (target <= 1.15).
+* ``train_fixed_cost_ms``: T(1) minus the marginal presentation time: what one ``train()`` call costs
+  besides its presentations (setup, the loss records at its start and end on the training set).
+
+A memory check (``--no-memory`` skips it) runs a 10^6-presentation training of the small net (kT > 0,
+noise drawn in the kernel) and reports the peak traced memory against a 10^5 run. Run with
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/train.py --quick --json
 
 (the variables are unset for the benchmark only, so that OpenBLAS picks its kernel for this CPU; the
-kernel in use is reported from threadpoolctl).
+kernel in use is reported from threadpoolctl, the CPU from /proc/cpuinfo, and the load average at the
+start and end, since absolute times on a shared machine are noisy).
 """
 
 from __future__ import annotations
@@ -58,32 +62,22 @@ def _net(sizes, dtype):
     return Network.create(sizes, activations=["tanh"] * (L - 1) + ["identity"], kappa=1.0, seed=1, dtype=dtype)
 
 
-def time_analogsim(sizes, dtype, S, batch, repeats, energetics=True):
+def _setup_analogsim(sizes, dtype, batch, energetics):
     from analogsim.training import train
 
     net, ds = _net(sizes, dtype), _data(sizes, dtype)
     kw = dict(mu=LR / R, kappa_out=R, kT=0.0, batch_size=batch, seed=0, energetics=energetics)
-    train(net, ds, presentations=min(S, 50), eval_every=min(S, 50), **kw)  # compile / load the kernels
-    best, info = np.inf, None
-    for _ in range(repeats):
+    train(net, ds, presentations=10, eval_every=10, **kw)  # compile / load the kernels
+
+    def run(S):
         t0 = time.perf_counter()
         res = train(net, ds, presentations=S, eval_every=S, **kw)
-        dt = (time.perf_counter() - t0) / S
-        if dt < best:
-            best, info = dt, res.books
-    return best, {"sweeps_mean": info.sweeps_mean, "fallbacks": 0}
+        return time.perf_counter() - t0, res
+
+    return run
 
 
-def books_overhead(sizes, dtype, S, batch, repeats):
-    """(time with the energy books) / (time without), each the best of ``repeats`` alternating runs."""
-    on, off = np.inf, np.inf
-    for _ in range(repeats):
-        off = min(off, time_analogsim(sizes, dtype, S, batch, 1, energetics=False)[0])
-        on = min(on, time_analogsim(sizes, dtype, S, batch, 1, energetics=True)[0])
-    return on / off, on, off
-
-
-def time_torch(sizes, dtype, steps, batch, repeats):
+def _setup_torch(sizes, dtype, steps, batch):
     import torch
 
     tdt = torch.float64 if dtype == "float64" else torch.float32
@@ -98,7 +92,7 @@ def time_torch(sizes, dtype, steps, batch, repeats):
     idx = [torch.as_tensor(rng.integers(0, n, size=batch)) for _ in range(steps)]
     L = len(Ws)
 
-    def run(k):
+    def steps_(k):
         for i in range(k):
             rows = idx[i % steps]
             h = X[rows]
@@ -113,13 +107,49 @@ def time_torch(sizes, dtype, steps, batch, repeats):
                     p -= LR * p.grad
                     p.grad = None
 
-    run(20)
-    best = np.inf
-    for _ in range(repeats):
+    steps_(20)
+
+    def run(k):
         t0 = time.perf_counter()
-        run(steps)
-        best = min(best, (time.perf_counter() - t0) / steps)
-    return best
+        steps_(k)
+        return time.perf_counter() - t0
+
+    return run
+
+
+def case_rows(sizes, dtype, S, batch, rounds, S_torch):
+    """One net, dtype and batch: ``rounds`` interleaved rounds of [train() with books, without books, torch SGD,
+    train() of one presentation]; per round the ratios; medians over rounds (and the best times) returned."""
+    on = _setup_analogsim(sizes, dtype, batch, True)
+    off = _setup_analogsim(sizes, dtype, batch, False)
+    tt = _setup_torch(sizes, dtype, S_torch, batch)
+    rows = {"t_on": [], "t_off": [], "t_torch": [], "t_one": [], "sweeps": None}
+    for _ in range(rounds):
+        a, res = on(S)
+        b, _ = off(S)
+        c = tt(S_torch) / S_torch
+        d, _ = on(1)
+        rows["t_on"].append(a)
+        rows["t_off"].append(b)
+        rows["t_torch"].append(c)
+        rows["t_one"].append(d)
+        rows["sweeps"] = res.books.sweeps_mean
+    t_on, t_off, t_torch, t_one = (np.array(rows[k]) for k in ("t_on", "t_off", "t_torch", "t_one"))
+    marg = (t_on - t_one) / (S - 1)  # per presentation without train()'s fixed cost
+    fixed = t_one - marg
+    med = np.median
+    return {"net": "-".join(map(str, sizes)), "dtype": dtype, "batch": batch, "presentations": S, "rounds": rounds,
+            "vs_torch_sgd": float(med(t_torch / (t_on / S))),
+            "vs_torch_sgd_without_fixed_cost": float(med(t_torch / marg)),
+            "books_overhead": float(med(t_on / t_off)),
+            "train_fixed_cost_ms": float(med(fixed) * 1e3),
+            "us_per_presentation_books": float(np.min(t_on) / S * 1e6),
+            "us_per_presentation_no_books": float(np.min(t_off) / S * 1e6),
+            "us_per_presentation_marginal": float(med(marg) * 1e6),
+            "torch_us_per_step": float(np.min(t_torch) * 1e6),
+            "ratios_per_round": {"vs_torch_sgd": (t_torch / (t_on / S)).round(3).tolist(),
+                                 "books_overhead": (t_on / t_off).round(3).tolist()},
+            "sweeps_mean": rows["sweeps"]}
 
 
 def memory_check(S_short, S_long):
@@ -143,70 +173,65 @@ def memory_check(S_short, S_long):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer presentations and repeats")
+    ap.add_argument("--quick", action="store_true", help="fewer presentations and rounds")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case (5; --quick 3)")
     ap.add_argument("--no-memory", action="store_true", help="skip the 10^6-presentation memory check")
-    ap.add_argument("--books-only", action="store_true", help="only the energy books' overhead rows")
+    ap.add_argument("--batch64-only", action="store_true", help="only the minibatch-64 rows")
     args = ap.parse_args(argv)
     import scipy.linalg.cython_blas  # noqa: F401 - load the BLAS the numba kernels call before limiting threads
     import torch
     from threadpoolctl import threadpool_info, threadpool_limits
 
     torch.set_num_threads(1)
-    repeats = args.repeats or (3 if args.quick else 5)
+    rounds = args.rounds or (3 if args.quick else 5)
     scale = 0.25 if args.quick else 1.0
     cases = []
+    load0 = os.getloadavg()
     with threadpool_limits(limits=1):
         for sizes in NETS:
             big = sizes[1] >= 256
             S1 = int((2000 if big else 20000) * scale)
             S64 = int((200 if big else 2000) * scale)
             for dtype in ("float64", "float32"):
-                o1, a1b, a1n = books_overhead(sizes, dtype, S1, 1, repeats)
-                o64, a64b, a64n = books_overhead(sizes, dtype, S64, 64, repeats)
-                books = {"net": "-".join(map(str, sizes)), "dtype": dtype, "books_overhead_single": o1,
-                         "books_overhead_batch64": o64, "us_per_presentation_books": a1b * 1e6,
-                         "us_per_presentation_no_books": a1n * 1e6, "us_per_batch64_books": a64b * 1e6,
-                         "us_per_batch64_no_books": a64n * 1e6}
-                if not args.json:
-                    print(f"{books['net']:>14} {dtype}: books overhead single x{o1:.3f} ({a1b * 1e6:.1f} vs "
-                          f"{a1n * 1e6:.1f} us), batch64 x{o64:.3f} ({a64b * 1e6:.1f} vs {a64n * 1e6:.1f} us)",
-                          file=sys.stderr, flush=True)
-                if args.books_only:
-                    cases.append(books)
-                    continue
-                a1, info = time_analogsim(sizes, dtype, S1, 1, repeats)
-                t1 = time_torch(sizes, dtype, max(50, int(S1 / (4 if big else 20))), 1, repeats)
-                a64, _ = time_analogsim(sizes, dtype, S64, 64, repeats)
-                t64 = time_torch(sizes, dtype, max(20, S64 // 4), 64, repeats)
-                case = {"net": "-".join(map(str, sizes)), "dtype": dtype,
-                        "vs_torch_sgd_single": t1 / a1, "vs_torch_sgd_batch64": t64 / a64,
-                        "analogsim_us_per_presentation": a1 * 1e6, "torch_us_per_step": t1 * 1e6,
-                        "analogsim_us_per_batch64": a64 * 1e6, "torch_us_per_batch64_step": t64 * 1e6,
-                        "sweeps_mean": info["sweeps_mean"], **{k: v for k, v in books.items() if k.startswith("b")
-                                                                   or k.startswith("us_")}}
-                cases.append(case)
-                if not args.json:
-                    print(f"{case['net']:>14} {dtype}: single x{case['vs_torch_sgd_single']:.2f} "
-                          f"({a1 * 1e6:.1f} us vs torch {t1 * 1e6:.1f} us), "
-                          f"batch64 x{case['vs_torch_sgd_batch64']:.2f} "
-                          f"({a64 * 1e6:.1f} us vs {t64 * 1e6:.1f} us), sweeps {info['sweeps_mean']:.2f}",
-                          file=sys.stderr, flush=True)
+                for batch, S in ((64, S64), (1, S1)):
+                    if batch == 1 and args.batch64_only:
+                        continue
+                    St = max(20, S // (4 if big else 10))
+                    c = case_rows(sizes, dtype, S, batch, rounds, St)
+                    cases.append(c)
+                    # progress on stderr (the JSON goes to stdout)
+                    print(f"{c['net']:>14} {dtype} batch {batch:>2}: vs torch SGD x{c['vs_torch_sgd']:.2f} "
+                          f"(without train()'s fixed cost x{c['vs_torch_sgd_without_fixed_cost']:.2f}; "
+                          f"{c['us_per_presentation_books']:.1f} us vs torch {c['torch_us_per_step']:.1f} us), "
+                          f"books x{c['books_overhead']:.3f}, fixed {c['train_fixed_cost_ms']:.2f} ms, "
+                          f"sweeps {c['sweeps_mean']:.2f}", file=sys.stderr, flush=True)
         blas = [{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture", "num_threads",
                                         "filepath")} for d in threadpool_info()]
-        memory = None if (args.no_memory or args.books_only) else memory_check(100_000, 1_000_000)
+        memory = None if args.no_memory else memory_check(100_000, 1_000_000)
     out = {"cases": cases, "blas": blas, "memory": memory,
-           "settings": {"r": R, "lr": LR, "kT": 0.0, "repeats": repeats, "quick": args.quick,
+           "settings": {"r": R, "lr": LR, "kT": 0.0, "rounds": rounds, "quick": args.quick,
                         "threads": 1, "torch": torch.__version__, "numpy": np.__version__,
                         "python": platform.python_version(), "machine": platform.machine(),
-                        "cpu_count": os.cpu_count(), "load_avg": os.getloadavg(),
+                        "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "load_avg_start": load0,
+                        "load_avg_end": os.getloadavg(),
                         "openblas_env_unset": "OPENBLAS_CORETYPE" not in os.environ}}
     if args.json:
         print(json.dumps(out))
     else:
         print(json.dumps({"blas": blas, "memory": memory}, indent=1), file=sys.stderr)
     return 0
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 if __name__ == "__main__":
