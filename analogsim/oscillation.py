@@ -38,6 +38,32 @@ def oscillation_check(run, net, X):
     dict or None
         ``replicas`` (list of int), ``cause`` (text), ``energy`` (H of each flagged replica), ``equipartition_energy``
         (n kT/2 for the moving neurons), ``return_ratio``, ``sustain_ratio``.
+
+    Notes
+    -----
+    Energies are those of the Hamiltonian (Eq. 6, energy units, kT an energy). A replica is a suspect when its
+    deterministic step |Gamma dt dH/dx|^2 exceeds :data:`OSC_THERMAL` times the thermal scale
+    2 Gamma dt kT (n + 10); it is flagged when two probe steps return within :data:`OSC_RETURN` of a step and
+    the step has not decayed below :data:`OSC_SUSTAIN` after :data:`OSC_PROBE` steps.
+
+    Examples
+    --------
+    A stable run (Gamma dt lambda well below 2) relaxing from the minimum of H: nothing is flagged.
+    :func:`analogsim.simulate.relax` calls this after every Euler-Maruyama run and sets status 'oscillating'
+    when it returns a dict.
+
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> from analogsim.integrators import get_integrator
+    >>> from analogsim.langevin_run import LangevinRun
+    >>> from analogsim.protocols import Constant
+    >>> net = Network.create([2, 4, 1], activations=["tanh", "identity"], seed=0)
+    >>> X = np.zeros((8, 2))
+    >>> run = LangevinRun(net, net.concat(net.forward(X)), kT=0.01, dt=0.05, integrator=get_integrator("em"),
+    ...                   input_protocol=Constant(X), seed=1)
+    >>> run.run(100)
+    >>> oscillation_check(run, net, run.state()) is None
+    True
     """
     from .hamiltonian import OutputClamp, energy, grad_x
 

@@ -101,7 +101,18 @@ def plot_tau_switch_law(taus, q_x, L2, ax=None):
         Thermodynamic length of the clamp path (per switch), e.g. from
         :func:`analogsim.protocols.thermodynamic_length`.
 
-    Returns the axes (the fitted slope of the two longest ramps is written on it).
+    Returns the axes (the fitted slope of the two longest ramps is written on it). Eq. 7 inside training: the
+    heat of a ramp of duration tau falls as L^2/tau (energy units of H; tau in the time units of the dynamics).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> ax = plot_tau_switch_law([8.0, 16.0, 32.0], [0.24, 0.12, 0.06], 1.92)
+    >>> ax.get_xscale(), ax.get_ylabel()
+    ('log', 'neuron heat per switch')
+    >>> plt.close(ax.figure)
     """
     taus = np.asarray(taus, dtype=float)
     q_x = np.asarray(q_x, dtype=float)
@@ -122,7 +133,25 @@ def plot_tau_switch_law(taus, q_x, L2, ax=None):
 def tau_switch_scan(net, data, taus, *, presentations: int = 12, tau_inf: float = 2.0, kappa_out: float = 1e-3,
                     neuron_mobility: float = 1.0, order: str = "cyclic", seed: int = 0):
     """Neuron heat per switch for ramps of each duration (joint fidelity, T = 0, parameters held by mu = 1e-9)
-    and the thermodynamic length of the same clamp path. Returns ``(q_x per switch, L^2 per switch)``."""
+    and the thermodynamic length of the same clamp path. Returns ``(q_x per switch, L^2 per switch)``.
+
+    The heat is measured on the simulated ramps (Sekimoto books of :func:`~analogsim.training.train`) and
+    compared with Eq. 7's prediction L^2/tau_switch: tau_switch Q_x / L^2 -> 1 for slow ramps. Energies in the
+    units of H, durations in the time units of the dynamics.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> from analogsim.data import from_arrays
+    >>> x = np.linspace(-1, 1, 8)[:, None]
+    >>> net = Network.create([1, 4, 1], activations=["tanh", "identity"], kappa=1.0, seed=3)
+    >>> q, L2 = tau_switch_scan(net, from_arrays(x, np.tanh(2 * x)), [8.0, 32.0], presentations=6)
+    >>> bool(q[0] > q[1] > 0)                        # slower ramps dissipate less
+    True
+    >>> bool(0.9 < 32.0 * q[1] / L2 < 1.1)           # Eq. 7: Q_x -> L^2 / tau_switch
+    True
+    """
     from ..protocols import thermodynamic_length
     from .config import presentation_order
     from .engine import coerce_data, train
@@ -141,7 +170,30 @@ def tau_switch_scan(net, data, taus, *, presentations: int = 12, tau_inf: float 
 
 
 def energy_figure(result, taus, q_x, L2, path=None):
-    """Both panels side by side; saved to ``path`` (atomically) if given. Returns the figure."""
+    """Both panels side by side; saved to ``path`` (atomically) if given. Returns the figure.
+
+    Left :func:`plot_energy_budget` of ``result`` (first law, Eq. 15 beside the measured Q_theta), right
+    :func:`plot_tau_switch_law` of ``taus``, ``q_x``, ``L2`` (Eq. 7).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import matplotlib.pyplot as plt
+    >>> from analogsim import Network
+    >>> from analogsim.data import teacher_student
+    >>> from analogsim.training import train
+    >>> ds = teacher_student(n_in=2, n_out=1, n_train=16, n_test=0, seed=0)
+    >>> net = Network.create([2, 3, 1], activations=["tanh", "identity"], seed=1)
+    >>> r = train(net, ds, presentations=50, mu=0.3, kappa_out=0.1, fidelity="joint", neuron_mobility=10.0,
+    ...           tau_switch=1.0, seed=2, eval_every=5)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     fig = energy_figure(r, [8.0, 16.0, 32.0], [0.24, 0.12, 0.06], 1.92, path=os.path.join(d, "e.png"))
+    ...     os.path.getsize(os.path.join(d, "e.png")) > 0
+    True
+    >>> fig.axes[0].get_title(), fig.axes[1].get_title().endswith("(Eq. 7)")
+    ('energy budget of a training run', True)
+    >>> plt.close(fig)
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -167,7 +219,20 @@ def energy_figure(result, taus, q_x, L2, path=None):
 def docs_figure(path):
     """The figure of ``docs/training.md``: the budget of a joint-fidelity run ([2,4,1] tanh net, 400
     presentations, Gamma/mu = 100, tau_switch = 2, kT = 1e-4) and the tau_switch scan on a [1,4,4,1] tanh net
-    (tau_switch = 4 .. 512). About 20 s on one core. Returns the figure."""
+    (tau_switch = 4 .. 512). About 20 s on one core. Returns the figure.
+
+    Energies in the units of H; the right panel tests Eq. 7 (neuron heat L^2/tau_switch), the left one the
+    first law and Eq. 15. The sizes are fixed (they are the documentation's), so the call below takes several
+    seconds and is not run as a doctest; :func:`energy_figure` shows the same panels on a tiny run.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:                     # doctest: +SKIP
+    ...     fig = docs_figure(os.path.join(d, "training_energy.png"))
+    >>> len(fig.axes)                                                # doctest: +SKIP
+    2
+    """
     from ..data import from_arrays, teacher_student
     from ..network import Network
     from .engine import train

@@ -87,6 +87,24 @@ class TStarResult:
     Gamma_switch, Gamma_switch_se : float
         (W_sw - Q_x) / (2 N S rho kT*): with the switching work minus its removable neuron heat.
     n_params, presentations : int
+
+    Examples
+    --------
+    A linear student (N = 3 parameters) on 64 noisy teacher entries, short chains on a 3-point grid; the bound
+    is Eq. 16's 2 N S rho kT* and Gamma = W / bound is Eq. 15's work put into it (1 in the harmonic limit):
+
+    >>> from analogsim import Network
+    >>> from analogsim.data import teacher_student
+    >>> ds = teacher_student(n_in=2, n_out=1, n_train=64, n_test=0, teacher_hidden=(), label_noise=0.3, seed=0)
+    >>> net = Network.create([2, 1], activations="identity", seed=1)
+    >>> r = threshold_temperature(net, ds, presentations=1000, mu=50.0, kappa_out=1e-3, chain_presentations=2000,
+    ...                           n_grid=3, seed=2)
+    >>> r.n_params, r.presentations, r.bracketed, r.kT_grid.size
+    (3, 1000, True, 3)
+    >>> bool(abs(r.bound - 2 * r.n_params * r.presentations * r.rho * r.kT_star) <= 1e-9 * r.bound)
+    True
+    >>> bool(abs(r.Gamma - r.W / r.bound) <= 1e-9 * r.Gamma), sorted(r.summary())[:3]
+    (True, ['E', 'E0', 'E0_se'])
     """
 
     kT_grid: np.ndarray
@@ -206,6 +224,27 @@ def excess_energy_chain(net_star: Network, data, kT: float, *, chain_presentatio
     Returns a dict with ``E``/``E_se`` (excess of F̄ over F̄(theta*), batch-means SE), ``loss_excess``/
     ``loss_excess_se`` (MSE loss), ``series`` (the excess energy measurements after burn-in) and
     ``books`` (the chain's :class:`Books`). ``settings`` are :class:`TrainConfig` fields.
+
+    Energies in the units of H, kT an energy (k_B = 1). E(0) is the excess the presentation noise alone makes
+    (Eq. 14's statistical noise); T* solves E(T*) = 2 E(0), the temperature at which the thermal noise of
+    Eq. 13 matches it and Eq. 16 is evaluated.
+
+    Examples
+    --------
+    From the optimum of a linear student, a chain at kT = 0 and one at a higher kT: the thermal noise adds
+    to the excess energy:
+
+    >>> from analogsim import Network
+    >>> from analogsim.data import teacher_student
+    >>> from analogsim.training.objective import minimize_objective
+    >>> ds = teacher_student(n_in=2, n_out=1, n_train=64, n_test=0, teacher_hidden=(), label_noise=0.3, seed=0)
+    >>> net = Network.create([2, 1], activations="identity", seed=1)
+    >>> kw = dict(chain_presentations=2000, burn_in=400, measure_every=10, mu=50.0, kappa_out=1e-3, seed=3)
+    >>> star, info = minimize_objective(net, ds, 1e-3, 0.0)           # theta*: the minimum of F̄
+    >>> c0 = excess_energy_chain(star, ds, 0.0, **kw)
+    >>> c1 = excess_energy_chain(star, ds, 1e-5, **kw)
+    >>> c0["series"].shape, bool(c1["E"] > c0["E"] > 0)
+    ((160,), True)
     """
     ds = coerce_data(data, net_star)
     energy = _Energy(net_star, ds, settings.get("kappa_out"), settings.get("weight_decay", 0.0))
