@@ -103,7 +103,7 @@ _FIELDS = [(sec, key, f) for sec, fields in SCHEMA.items() for key, f in fields.
 def wrong_type(draw):
     sec, key, f = draw(st.sampled_from(_FIELDS))
     doc = base()
-    doc[sec][key] = draw(st.sampled_from(_WRONG_TYPE[f.kind]))
+    doc.setdefault(sec, {})[key] = draw(st.sampled_from(_WRONG_TYPE[f.kind]))
     return doc, f"{sec}.{key}"
 
 
@@ -122,7 +122,7 @@ def out_of_range(draw):
     else:
         below = draw(st.floats(0.0 if f.low_open else 1e-9, 1e12))
         value = float(f.low) - below
-    doc[sec][key] = value
+    doc.setdefault(sec, {})[key] = value
     return doc, f"{sec}.{key}"
 
 
@@ -131,7 +131,7 @@ def unknown_key(draw):
     sec = draw(st.sampled_from(list(SCHEMA)))
     key = draw(_KEY.filter(lambda k: k not in SCHEMA[sec]))
     doc = base()
-    doc[sec][key] = draw(st.one_of(st.integers(), _SAFE, st.booleans()))
+    doc.setdefault(sec, {})[key] = draw(st.one_of(st.integers(), _SAFE, st.booleans()))
     return doc, f"{sec}.{key}"
 
 
