@@ -97,7 +97,19 @@ def same_array(a, b) -> bool:
 
 
 def build_knet(net):
-    """The kernel's view of ``net`` (:data:`analogsim.kernels.energy.KNet`): parameters, stored transposes, offsets."""
+    """The kernel's view of ``net`` (:data:`analogsim.kernels.energy.KNet`): parameters, stored transposes, offsets.
+
+    ``blas`` marks the layers whose products go through BLAS (at least :data:`BLAS_MIN_WEIGHTS` weights);
+    ``x_off`` are the offsets of the layers in the flat state (B, n_total).
+
+    Examples
+    --------
+    >>> from analogsim import Network
+    >>> net = Network.create([2, 4, 1], activations=["tanh", "identity"], seed=0)
+    >>> k = build_knet(net)
+    >>> k.x_off.tolist(), k.blas.tolist(), k.theta.size == net.n_params
+    ([0, 2, 6, 7], [0, 0], True)
+    """
     from .kernels.energy import KNet
 
     L = net.depth
@@ -142,6 +154,30 @@ class LangevinRun:
     sig * z are drawn from the streams keyed (k0, k1) as :func:`analogsim.equilibrium.sample_equilibrium` draws
     them (:func:`analogsim.kernels.sample.draw_residuals`), the sample itself built by the first kernel call's
     forward pass, which also gives its gradient.
+
+    The dynamics is the overdamped Langevin equation on the Hamiltonian of Eq. 6, dx = -Gamma dH/dx dt +
+    sqrt(2 Gamma kT) dW (kT an energy, dt in the time units of 1/Gamma), with the work and heat books of
+    stochastic energetics when the ``books`` observer is on.
+
+    Examples
+    --------
+    Eight replicas of a [2, 4, 1] net, started at the minimum of H (H = 0), advanced in two calls that
+    continue the same trajectories:
+
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> from analogsim.integrators import get_integrator
+    >>> from analogsim.protocols import Constant
+    >>> net = Network.create([2, 4, 1], activations=["tanh", "identity"], seed=0)
+    >>> X = np.zeros((8, 2))
+    >>> run = LangevinRun(net, net.concat(net.forward(X)), kT=0.01, dt=0.05, integrator=get_integrator("em"),
+    ...                   input_protocol=Constant(X), seed=1)
+    >>> run.run(50)
+    >>> run.run(50)
+    >>> run.k, run.state().shape, run.diverged_step()
+    (100, (8, 7), -1)
+    >>> bool(np.all(run.state()[:, :2] == 0.0))          # the clamped input does not move
+    True
     """
 
     def __init__(self, net, x_init, *, kT, dt, integrator, gamma=1.0, clamp=None, input_protocol=None,
@@ -171,10 +207,15 @@ class LangevinRun:
         self.k = 0
         mala, books = integrator.code == 1, "books" in obs
         self._pool = pool
-        self._work_key = (cr, nch, dtype, mala, books, self.n_tot)
+        self._work_key = (B, cr, nch, dtype, mala, books, self.n_tot)
         kept = pool.pop(self._work_key, None) if pool is not None else None
+        #: the fixed input whose layer-1 f(y_1), f'(y_1) the work buffers hold (the fresh call then skips that product)
+        self._l1_input = None
+        l1_kept = False
         if kept is not None:  # every entry that is read is written first (the state by pack/draw + the fresh call)
-            self.work, self.Xc = kept
+            self.work, self.Xc, l1_prev = kept
+            l1_kept = (l1_prev is not None and not input_protocol.moving and type(input_protocol).__name__ == "Constant"
+                       and same_array(l1_prev, input_protocol.values))
         else:
             from .kernels.langevin import make_work
 
@@ -189,7 +230,9 @@ class LangevinRun:
 
             k0, k1, sig = equilibrium
             draw_residuals(sig, knet.k_off, knet.x_off, k0, k1, self.Xc, cr, B, EQ_CHUNK)
-        self._fresh_code = 1 if equilibrium is None else 2
+        self._fresh_code = (1 if equilibrium is None else 2) | (4 if l1_kept else 0)
+        if not input_protocol.moving and type(input_protocol).__name__ == "Constant":
+            self._l1_input = input_protocol.values
         ss = seed if isinstance(seed, np.random.SeedSequence) else as_seedsequence(seed)
         self.states = _seed_streams(ss, nch)
         self.books = np.zeros((B, 5))
@@ -314,10 +357,13 @@ class LangevinRun:
         """Hand the per-chunk buffers back to the pool they came from (the run cannot continue afterwards).
 
         Every buffer is rewritten before it is read by the next run's first (fresh) call, so reusing them saves
-        the allocation and the page faults of first use without changing any number.
+        the allocation and the page faults of first use without changing any number. The exception is layer 1's
+        f(y_1), f'(y_1) of a fixed input: kept with the input they belong to, they are reused by a run of the same
+        net on the same input (compared exactly), which skips that product (on [784, 1024, 1024, 10] x 512 about
+        0.4 of a step).
         """
         if self._pool is not None and self.work is not None:
-            self._pool[self._work_key] = (self.work, self.Xc)
+            self._pool[self._work_key] = (self.work, self.Xc, self._l1_input if not self.fresh else None)
         self.work = None
 
     def _dyn_neurons(self) -> int:

@@ -43,6 +43,31 @@ def relax_task(params: dict, seed: int) -> dict:
     ``work_se``, ``work_var``, ``heat``, ``equipartition``/``equipartition_se`` (per layer),
     ``jarzynski`` (<exp(-W/kT)>, 1 here) with ``jarzynski_se`` and ``jarzynski_ess``, ``acceptance``
     (MALA), ``dt_lambda``, ``n_steps``, ``n_params``, ``run_status``.
+
+    Energies (work, heat) in energy units with kT an energy (k_B = 1); equipartition is <kappa delta^2>/kT per
+    layer (1 in equilibrium); tau and dt in the time units of the dynamics.
+
+    Examples
+    --------
+    ``params`` are a point's settings (here from a config text); at a fixed input no work is done and the
+    neurons are in equilibrium:
+
+    >>> from analogsim.config import parse_config
+    >>> cfg = '[experiment]\\nkind = "relax"\\n[network]\\nsizes = [2, 4, 1]\\n[data]\\ninput_scale = 0.1\\n'
+    >>> p = parse_config(cfg + "[dynamics]\\nkT = 0.01\\nn_steps = 200\\nn_replicas = 64\\n").settings
+    >>> r = relax_task(p, 0)
+    >>> r["run_status"], r["n_steps"], r["work"]
+    ('ok', 200, 0.0)
+    >>> all(abs(e - 1) < 5 * s for e, s in zip(r["equipartition"], r["equipartition_se"]))
+    True
+
+    With ``tau`` the input ramps over tau = 20 (2000 steps of dt = 0.01) and the work on the neurons is booked
+    (Eq. 7: it falls as L^2/tau for slow ramps):
+
+    >>> p = parse_config(cfg + "[dynamics]\\nkT = 0.01\\ntau = 20.0\\nn_replicas = 64\\n").settings
+    >>> r = relax_task(p, 0)
+    >>> r["n_steps"], bool(r["work"] > 0), "jarzynski" in r
+    (2000, True, True)
     """
     from ..protocols import Ramp
     from ..simulate import relax
@@ -204,6 +229,15 @@ def make_dataset(params: dict, rng):
     are drawn from the training split; a file's columns are chosen by ``inputs``/``targets`` (and
     ``delimiter``) in [data], else its last n_L columns (``sizes[-1]`` or ``n_out``) are the targets.
     The network's sizes are checked against the data by :func:`train_task`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.config import parse_config
+    >>> cfg = '[experiment]\\nkind = "train"\\n[network]\\nsizes = [2, 4, 1]\\n[data]\\nn_train = 16\\nn_test = 32\\n'
+    >>> ds = make_dataset(parse_config(cfg + "[dynamics]\\nkT = 1e-4\\n").settings, np.random.default_rng(0))
+    >>> ds.n_train, ds.n_test, ds.n_in, ds.n_out, ds.info["generator"]
+    (16, 32, 2, 1, 'teacher_student')
     """
     from .. import data as D
 
@@ -299,6 +333,20 @@ def train_task(params: dict, seed: int) -> dict:
     :mod:`analogsim.health`: above 1e-3 the point is flagged). The optional parameters ``tau_switch`` and
     ``neuron_mobility`` are passed on when present. The health of the point (:mod:`analogsim.health`) is
     judged from these when the sweep is consolidated.
+
+    Energies in energy units, kT an energy (k_B = 1): ``work`` is Eq. 15's mu tau_inf S <|grad F|^2>, computed
+    beside the heats of the simulated process; ``bound_2NSkT`` is Eq. 16 with rho = 1.
+
+    Examples
+    --------
+    >>> from analogsim.config import parse_config
+    >>> cfg = ('[experiment]\\nkind = "train"\\n[network]\\nsizes = [2, 4, 1]\\n[data]\\nn_train = 16\\nn_test = 32\\n'
+    ...        '[dynamics]\\nkT = 1e-4\\n[training]\\npresentations = 200\\nmu = 0.3\\nkappa_out = 0.1\\n')
+    >>> r = train_task(parse_config(cfg).settings, 0)
+    >>> r["n_params"], round(r["bound_2NSkT"], 12)                     # 2 N S kT = 2 x 17 x 200 x 1e-4
+    (17, 0.68)
+    >>> bool(r["test_loss"] < r["initial_test_loss"]), bool(r["first_law_relative"] < 1e-9)
+    (True, True)
     """
     from ..training import train
 

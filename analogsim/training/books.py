@@ -268,6 +268,27 @@ class TrainResult:
     wall_time : float
         Seconds spent in this call.
     config_hash : str
+
+    Examples
+    --------
+    A [2, 3, 1] tanh student trained for S = 200 presentations at kT = 1e-4 (energy units): the books carry
+    Eq. 15's work W and Eq. 16's bound 2 N S rho kT, the records the loss curves every ``eval_every``:
+
+    >>> import json
+    >>> from analogsim import Network
+    >>> from analogsim.data import teacher_student
+    >>> from analogsim.training import train
+    >>> ds = teacher_student(n_in=2, n_out=1, n_train=16, n_test=16, seed=0)
+    >>> net = Network.create([2, 3, 1], activations=["tanh", "identity"], seed=1)
+    >>> r = train(net, ds, presentations=200, mu=0.3, kappa_out=0.1, kT=1e-4, seed=2, eval_every=50)
+    >>> r.records["presentation"].tolist(), r.books.n_params, r.health
+    ([0, 50, 100, 150, 200], 13, [])
+    >>> b = r.books
+    >>> bool(abs(b.bound - 2 * b.n_params * b.presentations * b.rho * b.kT_mean) <= 1e-9 * b.bound)
+    True
+    >>> s = json.loads(r.to_json())
+    >>> s["presentations"], bool(s["final_test_loss"] > 0)
+    (200, True)
     """
 
     net: object
