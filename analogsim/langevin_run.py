@@ -207,10 +207,15 @@ class LangevinRun:
         self.k = 0
         mala, books = integrator.code == 1, "books" in obs
         self._pool = pool
-        self._work_key = (cr, nch, dtype, mala, books, self.n_tot)
+        self._work_key = (B, cr, nch, dtype, mala, books, self.n_tot)
         kept = pool.pop(self._work_key, None) if pool is not None else None
+        #: the fixed input whose layer-1 f(y_1), f'(y_1) the work buffers hold (the fresh call then skips that product)
+        self._l1_input = None
+        l1_kept = False
         if kept is not None:  # every entry that is read is written first (the state by pack/draw + the fresh call)
-            self.work, self.Xc = kept
+            self.work, self.Xc, l1_prev = kept
+            l1_kept = (l1_prev is not None and not input_protocol.moving and type(input_protocol).__name__ == "Constant"
+                       and same_array(l1_prev, input_protocol.values))
         else:
             from .kernels.langevin import make_work
 
@@ -225,7 +230,9 @@ class LangevinRun:
 
             k0, k1, sig = equilibrium
             draw_residuals(sig, knet.k_off, knet.x_off, k0, k1, self.Xc, cr, B, EQ_CHUNK)
-        self._fresh_code = 1 if equilibrium is None else 2
+        self._fresh_code = (1 if equilibrium is None else 2) | (4 if l1_kept else 0)
+        if not input_protocol.moving and type(input_protocol).__name__ == "Constant":
+            self._l1_input = input_protocol.values
         ss = seed if isinstance(seed, np.random.SeedSequence) else as_seedsequence(seed)
         self.states = _seed_streams(ss, nch)
         self.books = np.zeros((B, 5))
@@ -350,10 +357,13 @@ class LangevinRun:
         """Hand the per-chunk buffers back to the pool they came from (the run cannot continue afterwards).
 
         Every buffer is rewritten before it is read by the next run's first (fresh) call, so reusing them saves
-        the allocation and the page faults of first use without changing any number.
+        the allocation and the page faults of first use without changing any number. The exception is layer 1's
+        f(y_1), f'(y_1) of a fixed input: kept with the input they belong to, they are reused by a run of the same
+        net on the same input (compared exactly), which skips that product (on [784, 1024, 1024, 10] x 512 about
+        0.4 of a step).
         """
         if self._pool is not None and self.work is not None:
-            self._pool[self._work_key] = (self.work, self.Xc)
+            self._pool[self._work_key] = (self.work, self.Xc, self._l1_input if not self.fresh else None)
         self.work = None
 
     def _dyn_neurons(self) -> int:

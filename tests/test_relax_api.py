@@ -213,3 +213,34 @@ def test_equilibrium_start_is_the_exact_samplers_draw(sizes, act, dtype, B, hard
     # a different seed draws different residuals (negative control)
     other = relax(net, x0, kT=0.3, dt=0.01, n_steps=0, seed=8, output_clamp=clamp, stability="off")
     assert np.max(np.abs(other.xs[1] - res.xs[1])) > 0.1
+
+
+def test_kept_layer1_products_are_reused_only_for_the_same_net_and_input():
+    """A relax on the same net and fixed input reuses layer 1's f(y_1), f'(y_1) from the previous call's buffers
+    (bit-identical results); a changed input or weight is recomputed (equal to a run with every cache cleared)."""
+    from analogsim import stability
+    from analogsim.langevin_run import net_entry
+
+    net = Network.create([16, 64, 64, 4], activations="tanh", kappa=1.0, seed=0, bias_scale=0.1)
+    x0 = np.random.default_rng(0).normal(size=(200, 16))
+    kw = dict(kT=0.1, dt=0.005, n_steps=3, seed=3, threads=1)
+
+    def fresh(x):
+        stability.clear_cache()
+        return relax(net, x, **kw)
+
+    a = fresh(x0)
+    kept = [v for v in net_entry(net)["work"].values()]
+    assert len(kept) == 1 and np.array_equal(kept[0][2], x0)  # the input whose layer-1 values are kept
+    b = relax(net, x0, **kw)
+    assert all(np.array_equal(p, q) for p, q in zip(a.xs, b.xs)) and np.array_equal(a.heat, b.heat)
+    x1 = x0.copy()
+    x1[5, 3] += 1e-9  # a changed input
+    c = relax(net, x1, **kw)
+    assert all(np.array_equal(p, q) for p, q in zip(c.xs, fresh(x1).xs))
+    assert not np.array_equal(c.xs[1], a.xs[1])
+    relax(net, x0, **kw)
+    net.weights[0][0, 0] += 1e-9  # a changed layer-1 weight
+    d = relax(net, x0, **kw)
+    assert all(np.array_equal(p, q) for p, q in zip(d.xs, fresh(x0).xs))
+    assert not np.array_equal(d.xs[1], a.xs[1])

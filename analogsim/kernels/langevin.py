@@ -1,6 +1,6 @@
 r"""Overdamped Langevin trajectories of many replicas in one compiled call (numba).
 
-    dx = -Gamma dH/dx dt + sqrt(2 Gamma kT) dW          (PHYSICS.md §3)
+    dx = -Gamma dH/dx dt + sqrt(2 Gamma kT) dW          (docs/theory/langevin.md)
 
 One call of :func:`run_chunk` advances one chunk of replicas through ``n_steps`` steps without the
 GIL (``nogil``); the host runs the chunks on a thread pool, each chunk with its own RNG stream and its
@@ -29,8 +29,9 @@ Array arguments (``B`` replicas, ``L`` layers, ``n_tot`` = n_0 + ... + n_L):
 * ``move`` (n_steps,) or (1,) int64: 1 where lambda changes at that step.
 * ``fpar`` float64: [Gamma dt, sqrt(2 Gamma kT dt), kT, k_out (0: no spring), runaway factor, runaway cap].
 * ``ipar`` int64: [hard, input_moves, record_from, save_every, save_offset, books, pforce, energy, fresh]; fresh
-  = 2: an equilibrium start, the dynamic blocks of ``X`` holding the residuals delta_l
-  (:func:`analogsim.kernels.sample.draw_residuals`), built into x_l = f(y_l) + delta_l by the first forward pass.
+  bits (:data:`FRESH_STATE`, :data:`FRESH_EQ`, :data:`FRESH_L1_KEPT`): an equilibrium start has the dynamic blocks
+  of ``X`` holding the residuals delta_l (:func:`analogsim.kernels.sample.draw_residuals`), built into
+  x_l = f(y_l) + delta_l by the first forward pass; with L1_KEPT, ``w.FY1``/``w.FP1`` are not recomputed.
 * ``w``: :data:`KWork`, the chunk's buffers (gradient, stresses, energies, scratch) kept between calls.
 * ``books`` (B, 5) float64: W, Q, H at the start, H now, accepted moves.
 * ``emom`` (B, 2, L+1) float64: sums over recorded steps of E and E^2.
@@ -63,6 +64,9 @@ SNAP_EVERY = 16
 #: ks[1] after a divergence: why the chunk stopped
 WHY_NONFINITE, WHY_RUNAWAY = 1, 2
 I_HARD, I_INMOVES, I_RECFROM, I_SAVE_EVERY, I_SAVE_OFF, I_BOOKS, I_PFORCE, I_ENERGY, I_FRESH = range(9)
+#: bits of ipar[I_FRESH] (0: a continuing call): a fresh start from the state in X; an equilibrium start (X's
+#: dynamic blocks hold the residuals); layer 1's f(y_1), f'(y_1) of this fixed input are already in w.FY1, w.FP1
+FRESH_STATE, FRESH_EQ, FRESH_L1_KEPT = 1, 2, 4
 B_W, B_Q, B_H0, B_H, B_ACC = range(5)
 
 
@@ -152,7 +156,8 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
     want_pf = ipar[I_PFORCE] != 0
     want_e = ipar[I_ENERGY] != 0
     fresh = ipar[I_FRESH] != 0
-    eq_start = ipar[I_FRESH] == 2  # the dynamic blocks of X hold residuals drawn for an equilibrium start
+    eq_start = (ipar[I_FRESH] & FRESH_EQ) != 0  # the dynamic blocks of X hold residuals (equilibrium start)
+    l1_kept = (ipar[I_FRESH] & FRESH_L1_KEPT) != 0  # w.FY1, w.FP1 already hold this input's layer-1 f, f'
     n_dyn_layers = L - 1 if hard else L
     nz = Bc * net.k_off[n_dyn_layers]
     x_dyn = Bc * net.x_off[1]
@@ -184,7 +189,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
             set_protocol_rows(tgt, 0, r0, Bc, xL)
         elif k_out > 0.0:
             set_protocol_rows(tgt, 0, r0, Bc, tbuf)
-        if l1_fixed:
+        if l1_fixed and not l1_kept:
             layer1_cache(net, X, FY1, FP1, Tmp, Bc)
         if eq_start:  # X holds the residuals: the exact sample and its gradient in one forward pass
             equilibrium_build(net, X, FY1, l1_fixed, Tmp, Bc)

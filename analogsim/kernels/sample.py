@@ -1,4 +1,4 @@
-"""numba kernels for exact equilibrium sampling with the input clamped (PHYSICS.md §2).
+"""numba kernels for exact equilibrium sampling with the input clamped (docs/theory/equilibrium.md).
 
 x_l = f_l(W_l x_{l-1} + b_l) + delta_l with delta_i = sigma_i z_i, sigma_i = sqrt(kT/kappa_i), z_i ~ N(0, 1).
 
@@ -442,23 +442,28 @@ def draw_residuals(sig, k_off, x_off, k0, k1, Xc, cr, B, chunk):
     w = 1
     for l in range(L):
         w = max(w, k_off[l + 1] - k_off[l])
-    buf = np.empty(w, dtype=Xc.dtype)
+    T = 8  # rows drawn into a tile, then written column by column: 8 consecutive entries of a neuron's block
+    buf = np.empty((T, w), dtype=Xc.dtype)
     for c in range((B + chunk - 1) // chunk):
         s0, s1, s2, s3 = _chunk_state(k0, k1, c)
         r0 = c * chunk
-        R = min(B, r0 + chunk) - r0
+        r_end = min(B, r0 + chunk)
         for l in range(L):
             a = k_off[l]
             n = k_off[l + 1] - a
-            d = buf[:n]
             sl = sig[a:a + n]
-            for r in range(R):
-                g = r0 + r
+            g = r0
+            while g < r_end:
                 ch = g // cr
                 rr = g - ch * cr
                 Bc = min(cr, B - ch * cr)
+                t = min(T, r_end - g, Bc - rr)  # the tile stays inside one Langevin chunk
+                for q in range(t):
+                    s0, s1, s2, s3 = _draw_row_inl(buf[q, :n], sl, s0, s1, s2, s3)
                 base = Bc * x_off[l + 1] + rr
-                s0, s1, s2, s3 = _draw_row_inl(d, sl, s0, s1, s2, s3)
                 xc = Xc[ch]
                 for j in range(n):
-                    xc[base + j * Bc] = d[j]
+                    o = base + j * Bc
+                    for q in range(t):
+                        xc[o + q] = buf[q, j]
+                g += t
