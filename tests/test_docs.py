@@ -274,10 +274,6 @@ analogsim.validation.eitp.summarise
 analogsim.validation.equilibrium.judge_sampler
 analogsim.validation.equilibrium.measure_sampler
 analogsim.validation.equilibrium.run
-analogsim.validation.executors.BackendExecutor
-analogsim.validation.executors.SerialExecutor
-analogsim.validation.executors.make_executor
-analogsim.validation.framework.run_validation
 analogsim.validation.iem.judge
 analogsim.validation.iem.run
 analogsim.validation.langevin_bias.em_bias_constant

@@ -372,6 +372,21 @@ def run_validation(mode: str = "quick", out="validation-report", claims=None, ex
     With ``resume=True`` the claims that ``out/report.json`` already holds from a run with the same mode, seed
     and analogsim version (no error, figures present) are taken from it instead of being run again (their
     ``resumed`` flag is set); the others run. This continues a killed run.
+
+    Examples
+    --------
+    A real run takes minutes (``analogsim validate --quick``). Here a report folder already holds a finished
+    claim, so resuming takes it from ``report.json`` without running it again and rewrites the report:
+
+    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     done = ClaimResult("equilibrium", "Equilibrium", "x is 1", [consistent("x", 1.01, 0.01, 1.0)])
+    ...     write_report([done], Path(d), "quick", 20251125)
+    ...     res = run_validation("quick", d, claims=["equilibrium"], resume=True)
+    ...     files = sorted(os.listdir(d))
+    >>> [(r.name, r.verdict, r.resumed) for r in res], files
+    ([('equilibrium', 'pass', True)], ['report.json', 'report.md', 'verdicts.md'])
     """
     if mode not in ("quick", "full"):
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
