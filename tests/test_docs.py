@@ -271,9 +271,6 @@ analogsim.validation.dynamic_inference.run
 analogsim.validation.eitp.best_ratios
 analogsim.validation.eitp.scan_items
 analogsim.validation.eitp.summarise
-analogsim.validation.equilibrium.judge_sampler
-analogsim.validation.equilibrium.measure_sampler
-analogsim.validation.equilibrium.run
 analogsim.validation.iem.judge
 analogsim.validation.iem.run
 analogsim.validation.langevin_bias.em_bias_constant
@@ -287,9 +284,6 @@ analogsim.validation.quasistatic.judge_length
 analogsim.validation.quasistatic.run
 analogsim.validation.quasistatic.work_point
 analogsim.validation.quasistatic.zero_T_points
-analogsim.validation.stress.judge
-analogsim.validation.stress.run
-analogsim.validation.stress.stress_case
 analogsim.validation.training.gamma_pair
 analogsim.validation.training.judge_linear
 analogsim.validation.training.judge_mlp
