@@ -548,18 +548,13 @@ def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw, report=None) -> Re
         acc = float(np.mean(acc_r)) if n_steps > 0 else None
     em = ev = eq = eq_se = None
     if "energy" in run.observers and n_rec > 0:
-        s1 = run.emom[:, 0, :] / n_rec
-        s2 = run.emom[:, 1, :] / n_rec
-        nb = s1.shape[0]
-        em = np.add.reduce(s1, axis=0) / nb          # the means and the SD over replicas, as np.mean/np.std
-        ev = np.maximum(np.add.reduce(s2, axis=0) / nb - em * em, 0.0)
-        if kT > 0:
-            n_l = np.asarray(net.sizes[1:], dtype=float)
-            per = 2.0 * s1[:, :net.depth] / (n_l * kT)
-            eq = np.add.reduce(per, axis=0) / nb
-            dev = per - eq
-            eq_se = (np.sqrt(np.add.reduce(dev * dev, axis=0) / (nb - 1)) / math.sqrt(nb) if nb > 1
-                     else np.full(net.depth, np.nan))
+        from .kernels.langevin import energy_stats
+
+        L = net.depth
+        em, ev, eq, eq_se = np.empty(L + 1), np.empty(L + 1), np.empty(L), np.empty(L)
+        energy_stats(run.emom, n_rec, np.asarray(net.sizes[1:], dtype=np.float64), kT, em, ev, eq, eq_se)
+        if not kT > 0:
+            eq = eq_se = None
     pf = None
     if "param_force" in run.observers and n_rec > 0:
         pf = run.pforce.sum(axis=0) / (n_rec * run.B)

@@ -385,3 +385,44 @@ def unpack_state(Xc, Xflat, chunk_rows, x_off):
         for l in range(L + 1):
             a, b = int(x_off[l]), int(x_off[l + 1])
             Xflat[r0:r0 + Bc, a:b] = Xc[ch, Bc * a:Bc * b].reshape(b - a, Bc).T
+
+
+@njit(cache=True, error_model="numpy")
+def energy_stats(emom, n_rec, n_l, kT, em, ev, eq, eq_se):
+    """Host helper: the result's energy statistics from ``emom`` (B, 2, L+1) (sums of E and E^2 over n_rec steps).
+
+    em, ev (L+1,): mean and variance over replicas of the per-replica time means (the variance floored at 0);
+    eq, eq_se (L,): when kT > 0, equipartition 2 <E_l>/(n_l kT) per layer and its standard error from the spread
+    over replicas (NaN for one replica). Sums over replicas run in order (numpy's ``add.reduce`` gives the same up
+    to rounding: it may sum pairwise); one compiled call instead of about fifteen small numpy operations.
+    """
+    B = emom.shape[0]
+    K = emom.shape[2]
+    L = n_l.shape[0]
+    nr = np.float64(n_rec)
+    for j in range(K):
+        a = emom[0, 0, j] / nr
+        b = emom[0, 1, j] / nr
+        for r in range(1, B):
+            a += emom[r, 0, j] / nr
+            b += emom[r, 1, j] / nr
+        m = a / B
+        em[j] = m
+        v = b / B - m * m
+        ev[j] = 0.0 if v < 0.0 else v
+    if kT > 0.0:
+        for j in range(L):
+            den = n_l[j] * kT
+            a = 2.0 * (emom[0, 0, j] / nr) / den
+            for r in range(1, B):
+                a += 2.0 * (emom[r, 0, j] / nr) / den
+            m = a / B
+            eq[j] = m
+            if B > 1:
+                s = 0.0
+                for r in range(B):
+                    d = 2.0 * (emom[r, 0, j] / nr) / den - m
+                    s += d * d
+                eq_se[j] = math.sqrt(s / (B - 1)) / math.sqrt(B)
+            else:
+                eq_se[j] = np.nan
