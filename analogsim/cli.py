@@ -139,11 +139,15 @@ def main(argv=None) -> int:
     from .errors import CheckpointError, ConfigError, DivergenceError
 
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that has gone shows up here, not at interpreter exit
+        return rc
     except BrokenPipeError:  # `analogsim ... | head`: the reader left; nothing to report
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
+        try:  # point stdout at the null device so the interpreter's final flush is quiet too
+            fd = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(fd, sys.stdout.fileno())
+            os.close(fd)
+        except (OSError, ValueError):
             pass
         return EXIT_OK
     except (ConfigError, CheckpointError) as exc:

@@ -34,3 +34,19 @@ def test_broken_pipe_exits_quietly(monkeypatch, capsys):
 def test_top_level_help_example_uses_the_fast_path(capsys, monkeypatch):
     monkeypatch.setattr("sys.stdout", io.StringIO())
     assert "--kappa-out" in cli.EPILOG.split("analogsim train", 1)[1].splitlines()[0]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`analogsim bounds table1 | head -1`: the closed pipe surfaces at the final flush, quietly."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered, as in a shell pipe
+    proc = subprocess.Popen([sys.executable, "-m", "analogsim.cli", "bounds", "table1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.read(10)
+    proc.stdout.close()  # the reader leaves
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err
