@@ -200,7 +200,7 @@ def test_import_without_torch():
             "try:\n    i.EITPLoss\nexcept ImportError as e:\n    print('IMPORTERROR', e)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert "IMPORTERROR" in r.stdout and "requires PyTorch" in r.stdout and "analogsim[torch]" in r.stdout
+    assert "IMPORTERROR" in r.stdout and "requires PyTorch" in r.stdout and "analogsim-pnn[torch]" in r.stdout
 
 
 # ------------------------------------------------------------------------------ torch

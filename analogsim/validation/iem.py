@@ -46,7 +46,7 @@ def run(ctx) -> ClaimResult:
     try:
         import torch  # noqa: F401
     except ImportError as exc:
-        raise ImportError("claim 7 trains torch models with the EIT-P loss: pip install 'analogsim[torch]'") from exc
+        raise ImportError("claim 7 trains torch models with the EIT-P loss: pip install 'analogsim-pnn[torch]'") from exc
 
     if ctx.full:  # the full grid at every learning rate
         seeds, lrs, grid_lrs, epochs, target = range(4), (0.001, 0.03, 0.1, 0.3), None, 4, TARGET

@@ -30,7 +30,7 @@ def _linear(n_in):
 
     ds = teacher_student(n_in=n_in, n_out=1, n_train=512, n_test=0, teacher_hidden=(), label_noise=0.5, seed=n_in)
     net = Network([np.zeros((1, n_in))], activations="identity", kappa=1.0)
-    # mu tau_inf tr(Hess L) = 0.02 for every N: the small parameter of the finite-step corrections (PHYSICS §7)
+    # mu tau_inf tr(Hess L) = 0.02 for every N: the small parameter of the finite-step corrections (docs/theory/training-bound.md)
     return ds, net, dict(mu=0.02 / (n_in + 1) / R, kappa_out=R)
 
 
