@@ -8,6 +8,8 @@ Rows (each a ratio of times measured in this process, rounds interleaved, median
   the prepared run already has) and draws the equilibrium start (a forward pass), which is why n_steps = 1
   costs more than one step even with no overhead at all; ``relax1_init`` continues from a given state (no
   equilibrium start) and ``relax1_init_minus_two_passes_ms`` is what is left after its two gradient passes.
+  Repeated calls on the same input reuse layer 1's f(y_1), f'(y_1) (kept with the net's buffers);
+  ``relax1_new_input`` alternates between two inputs, so it pays that product every call.
 * ``guard``: the stability guard on every distinct input (cache cleared: :func:`analogsim.stability.cached_guard`)
   against a 1000-step ``relax`` with the guard cached (for the largest net the 1000 steps are 1000 x the
   measured step time, stated in the row).
@@ -91,6 +93,17 @@ def bench_overhead(sizes, B, rounds, target_s):
         f = (lambda n=n: relax(net, x0, kT=KT, dt=dt, n_steps=n, seed=1, threads=1))
         f()
         fns[f"relax{n}"] = (f, reps_for(f, target_s, clock))
+    # alternating between two inputs: the guard stays cached (it keeps several clamp sets per net) but layer 1's
+    # kept f(y_1), f'(y_1) never match, so every call pays that product (what a new input costs)
+    x0b = x0[::-1].copy()
+    flip = [x0, x0b]
+
+    def alt():
+        flip.reverse()
+        return relax(net, flip[0], kT=KT, dt=dt, n_steps=1, seed=1, threads=1)
+
+    alt(), alt()
+    fns["relax1_new_input"] = (alt, reps_for(alt, target_s, clock))
     st = relax(net, x0, kT=KT, dt=dt, n_steps=1, seed=1, threads=1).state
     f = (lambda: relax(net, x0, kT=KT, dt=dt, n_steps=1, seed=1, threads=1, init=st))
     fns["relax1_init"] = (f, reps_for(f, target_s, clock))   # a continuation: no equilibrium start
@@ -100,6 +113,8 @@ def bench_overhead(sizes, B, rounds, target_s):
            "relax1_init_ms": 1e3 * t["relax1_init"],
            # a continued relax(n_steps=1) does two gradient passes (the start state's and the new state's):
            "relax1_init_minus_two_passes_ms": 1e3 * (t["relax1_init"] - 2 * t["step"])}
+    row["relax1_new_input_ms"] = 1e3 * t["relax1_new_input"]
+    row["relax1_new_input_over_steps"] = t["relax1_new_input"] / t["step"]
     for n in (1, 10):
         row[f"relax{n}_ms"] = 1e3 * t[f"relax{n}"]
         row[f"relax{n}_minus_steps_ms"] = 1e3 * (t[f"relax{n}"] - n * t["step"])
