@@ -268,15 +268,8 @@ analogsim.validation.dynamic_inference.judge
 analogsim.validation.dynamic_inference.judge_digits
 analogsim.validation.dynamic_inference.judge_elements
 analogsim.validation.dynamic_inference.run
-analogsim.validation.eitp.best_ratios
-analogsim.validation.eitp.scan_items
-analogsim.validation.eitp.summarise
 analogsim.validation.iem.judge
 analogsim.validation.iem.run
-analogsim.validation.langevin_bias.em_bias_constant
-analogsim.validation.langevin_bias.em_bias_figure
-analogsim.validation.langevin_bias.equipartition_at
-analogsim.validation.langevin_bias.judge_equipartition
 analogsim.validation.quasistatic.judge_finite_T
 analogsim.validation.quasistatic.judge_first_law
 analogsim.validation.quasistatic.judge_jarzynski

@@ -16,7 +16,17 @@ DEFAULT_EM_BIAS = 0.15
 
 
 def em_bias_constant() -> tuple[float, str, float]:
-    """The worst-layer EM bias constant c (equipartition error ~ c dt lambda_max), where it comes from, and its SE."""
+    """The worst-layer EM bias constant c (equipartition error ~ c dt lambda_max), where it comes from, and its SE.
+
+    c is dimensionless: Euler-Maruyama's stationary <kappa delta^2>/kT exceeds 1 by about c Gamma dt lambda_max
+    in the worst layer (lambda_max: the largest curvature of H, energy units).
+
+    Examples
+    --------
+    >>> c, source, se = em_bias_constant()
+    >>> bool(0 < c < 1), bool(se >= 0), isinstance(source, str)
+    (True, True, True)
+    """
     try:
         from .. import stability
     except ImportError:
@@ -29,7 +39,19 @@ def em_bias_constant() -> tuple[float, str, float]:
 
 
 def judge_equipartition(r, label: str):
-    """The exactness check of one run: worst-layer <kappa delta^2>/kT consistent with 1 within 4 SE."""
+    """The exactness check of one run: worst-layer <kappa delta^2>/kT consistent with 1 within 4 SE.
+
+    ``r`` is a result of :func:`equipartition_at` (keys ratio, se, dtl, acceptance); returns a
+    :class:`~analogsim.validation.framework.Criterion` of kind 'check'.
+
+    Examples
+    --------
+    >>> c = judge_equipartition({"ratio": 1.01, "se": 0.01, "dtl": 0.4, "acceptance": 0.9}, "MALA")
+    >>> c.passed, c.kind
+    (True, 'check')
+    >>> judge_equipartition({"ratio": 1.18, "se": 0.01, "dtl": 0.7}, "EM").passed     # 18 SE off
+    False
+    """
     extra = f" (acceptance {r['acceptance']:.2f})" if r.get("acceptance") is not None else ""
     return consistent(f"{label} at dt·λmax = {r['dtl']:g}{extra}: worst-layer <κδ²>/kT", r["ratio"], r["se"], 1.0,
                       n_se=4)
@@ -40,7 +62,23 @@ def _net():
 
 
 def equipartition_at(args):
-    """Worst-layer deviation of <kappa delta^2>/kT from 1 for one integrator at one dt lambda_max."""
+    """Worst-layer deviation of <kappa delta^2>/kT from 1 for one integrator at one dt lambda_max.
+
+    ``args`` = (integrator, dt lambda_max, n_steps, replicas, seed) on a fixed [3, 8, 8, 2] tanh net at
+    kT = 0.05 (energy units); returns the worst layer's ratio (1 in equilibrium: <delta^2> = kT/kappa) and its
+    SE, and MALA's acceptance.
+
+    Examples
+    --------
+    Euler-Maruyama at dt lambda_max = 0.7 is visibly biased; MALA at the same step is exact:
+
+    >>> em = equipartition_at(("em", 0.7, 500, 64, 0))
+    >>> bool(em["ratio"] - 1 > 10 * em["se"]), em["acceptance"] is None
+    (True, True)
+    >>> mala = equipartition_at(("mala", 0.7, 500, 64, 0))
+    >>> bool(abs(mala["ratio"] - 1) < 4 * mala["se"]), bool(0 < mala["acceptance"] < 1)
+    (True, True)
+    """
     from ..observers import EnergyMoments
     from ..simulate import estimate_lambda_max, relax
 
@@ -57,6 +95,23 @@ def equipartition_at(args):
 
 
 def em_bias_figure(ctx):
+    """EM and MALA equipartition against dt lambda_max: the figure ``em_bias_vs_dt.png``, the criteria (EM's bias
+    against the stability guard's prediction c dt lambda_max, MALA exact, EM's bias visible at 0.7) and a text.
+
+    Returns ``([figure path], criteria, text)``.
+
+    Examples
+    --------
+    Eight Langevin runs of 2500 steps (quick mode): seconds, so the call is shown, not executed:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from analogsim.validation.framework import Context
+    >>> with tempfile.TemporaryDirectory() as d:                          # doctest: +SKIP
+    ...     figs, crit, text = em_bias_figure(Context(mode="quick", out=Path(d)))
+    ...     figs, len(crit)
+    (['figures/em_bias_vs_dt.png'], 4)
+    """
     n_steps, B = (6000, 512) if ctx.full else (2500, 256)
     grid = [("em", d) for d in (0.05, 0.1, 0.2, 0.4, 0.7)] + [("mala", d) for d in (0.1, 0.4, 0.7)]
     res = ctx.map(equipartition_at, [(i, d, n_steps, B, ctx.seed + j) for j, (i, d) in enumerate(grid)])
