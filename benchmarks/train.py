@@ -206,8 +206,8 @@ def main(argv=None) -> int:
                           f"{c['us_per_presentation_books']:.1f} us vs torch {c['torch_us_per_step']:.1f} us), "
                           f"books x{c['books_overhead']:.3f}, fixed {c['train_fixed_cost_ms']:.2f} ms, "
                           f"sweeps {c['sweeps_mean']:.2f}", file=sys.stderr, flush=True)
-        blas = [{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture", "num_threads",
-                                        "filepath")} for d in threadpool_info()]
+        blas = [{**{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture", "num_threads")},
+                 "library": os.path.basename(d.get("filepath") or "")} for d in threadpool_info()]
         memory = None if args.no_memory else memory_check(100_000, 1_000_000)
     out = {"cases": cases, "blas": blas, "memory": memory,
            "settings": {"r": R, "lr": LR, "kT": 0.0, "rounds": rounds, "quick": args.quick,
