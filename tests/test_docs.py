@@ -260,14 +260,6 @@ def test_plain_text_docstrings_become_valid_rest():
 # Public functions and classes that lacked a docstring with examples when the rule was introduced. The list
 # may only shrink: remove a name when you give it an example.
 KNOWN_MISSING = frozenset("""
-analogsim.validation.digital_vs_analog.judge
-analogsim.validation.digital_vs_analog.judge_cooling
-analogsim.validation.digital_vs_analog.run
-analogsim.validation.dynamic_inference.direct_count
-analogsim.validation.dynamic_inference.judge
-analogsim.validation.dynamic_inference.judge_digits
-analogsim.validation.dynamic_inference.judge_elements
-analogsim.validation.dynamic_inference.run
 analogsim.validation.iem.judge
 analogsim.validation.iem.run
 analogsim.validation.quasistatic.judge_finite_T

@@ -32,6 +32,18 @@ def judge(rows, tol=1.25):
 
     A cell "holds" when computed/printed lies within the factor ``tol`` (the printed values have one significant
     figure). Exact arithmetic: no statistical error.
+
+    ``rows``: :func:`analogsim.table1.table1`'s rows (energies in J per token at the paper's temperature).
+
+    Examples
+    --------
+    The analog training cell (Eq. 16, 2 N kT) is reproduced; the two Landauer cells are not, from the formulas
+    the text states:
+
+    >>> from analogsim.table1 import table1
+    >>> t = table1()
+    >>> [(c.kind, c.passed, round(c.measured, 2)) for c in judge(t["rows"], t["tolerance"])]
+    [('paper', True, 1.11), ('paper', False, 0.12), ('paper', False, 0.2)]
     """
     crit = []
     by = {(r["function"], r["column"]): r for r in rows}
@@ -48,6 +60,17 @@ def judge_cooling():
 
     An identity (Carnot), printed not judged; ``tests/test_validation.py`` checks it moves when the pump is left
     out. Returns (criterion, rows).
+
+    Each row is (T* in K, the pump's factor T/T*, the total energy in J) for the training bound of N = 1e6
+    parameters and S = 1e3 presentations.
+
+    Examples
+    --------
+    >>> c, rows = judge_cooling()
+    >>> c.kind, c.measured, [T for T, _, _ in rows]
+    ('identity', 0.0, [1.0, 4.2, 77.0, 150.0, 300.0])
+    >>> rows[0][1]                                   # cooling to 1 K: the pump multiplies by 300
+    300.0
     """
     out = []
     worst = 0.0
@@ -61,6 +84,19 @@ def judge_cooling():
 
 
 def run(ctx) -> ClaimResult:
+    """Claim 6: Table I recomputed (J per token), Eq. 19's cooling identity, Eq. 17/16 per parameter, and the
+    figure ``table1_and_cooling.png``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from analogsim.validation.framework import Context
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     r = run(Context(mode="quick", out=Path(d)))
+    ...     r.verdict, r.figures
+    ('qualified', ['figures/table1_and_cooling.png'])
+    """
     t = table1()
     crit = judge(t["rows"], t["tolerance"])
     c_cool, cool = judge_cooling()

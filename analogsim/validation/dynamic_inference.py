@@ -39,7 +39,19 @@ SIZES = {
 
 
 def direct_count(net, X, threshold: float = 0.0):
-    """Active relu neurons per input by explicit forward propagation (independent of bounds.measure_activity)."""
+    """Active relu neurons per input by explicit forward propagation (independent of bounds.measure_activity).
+
+    A neuron is active when y > ``threshold`` (s = Theta(y), Eq. 4); the mean count is nu_a of Eq. 5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network
+    >>> net = Network.create([4, 8, 8, 2], activations=["relu", "relu", "identity"], seed=0)
+    >>> counts = direct_count(net, np.random.default_rng(0).normal(size=(20, 4)))
+    >>> counts.shape, float(counts.mean()), float(counts.max()) <= 16
+    ((20,), 9.3, True)
+    """
     x = np.asarray(X, dtype=np.float64)
     counts = np.zeros(x.shape[0])
     for W, b, act in zip(net.weights, net.biases, net.activations):
@@ -51,7 +63,18 @@ def direct_count(net, X, threshold: float = 0.0):
 
 
 def judge(rec, counts, nu):
-    """The activity count of ``bounds activity`` against a direct count (the nu_a that Eq. 5 takes)."""
+    """The activity count of ``bounds activity`` against a direct count (the nu_a that Eq. 5 takes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim import Network, bounds
+    >>> net = Network.create([4, 8, 8, 2], activations=["relu", "relu", "identity"], seed=0)
+    >>> X = np.random.default_rng(0).normal(size=(20, 4))
+    >>> rec = bounds.measure_activity(net, X)
+    >>> [(c.kind, c.passed) for c in judge(rec, direct_count(net, X), rec.nu)]
+    [('check', True)]
+    """
     return [criterion_bound("|nu_a(measure_activity) - nu_a(direct count)|", abs(rec.nu_a - counts.mean()), 0.0,
                             high=1e-12)]
 
@@ -64,7 +87,29 @@ def _limit(name, r, target, scale, full):
 
 def judge_elements(series, err, life, full=False):
     """Criteria of the element physics from :func:`quasistatic_series` results (dict by key), an
-    :func:`error_vs_depth` and a :func:`lifetimes` result."""
+    :func:`error_vs_depth` and a :func:`lifetimes` result.
+
+    ``series`` keys: 'standard', 'prior-adapted p=0.1', 'prior-adapted p=0.5', 'prior-adapted p=0.8',
+    'uncompute'. Ten criteria (works in kT): the quasi-static limits kT ln 2, kT H(p) and 0 (Eq. 5 per element),
+    the reset error, the first law, the 1/tau excess, the Boltzmann error slope and Kramers' lifetime slope.
+
+    Examples
+    --------
+    Tiny sizes (200 elements, two taus): most criteria are undecided or fail at this size; the first law
+    closes anyway:
+
+    >>> el = DoubleWell()
+    >>> series = {"standard": quasistatic_series(el, "standard", [1000.0, 4000.0], n_elements=200, seed=0)}
+    >>> for i, p in enumerate((0.1, 0.5, 0.8)):
+    ...     series[f"prior-adapted p={p}"] = quasistatic_series(el, "prior-adapted", [1000.0, 4000.0], p=p,
+    ...                                                         n_elements=200, seed=1 + i)
+    >>> series["uncompute"] = quasistatic_series(el, "uncompute", [1000.0, 4000.0], n_elements=200, seed=5)
+    >>> err = error_vs_depth(el, [3.0, 5.0], tau=1000.0, n_elements=1000, seed=6)
+    >>> life = lifetimes(1.0, [1 / 4, 1 / 5], n_elements=50, dt=0.1, seed=7)
+    >>> crit = judge_elements(series, err, life)
+    >>> len(crit), crit[6].name.startswith("first-law"), crit[6].passed
+    (10, True, True)
+    """
     crit = []
     st = series["standard"]
     crit.append(_limit("standard erasure: quasi-static work a (fit a + b/tau) = kT ln 2 [kT]", st, LN2, LN2, full))
@@ -97,7 +142,21 @@ def judge_digits(dig, full=False):
 
     Every measured work W(tau) is at least the quasi-static cost (the second law), so the longest tau gives
     one-sided checks and an upper bound on the minimal cost that decides the paper's Eq. 5 without
-    extrapolating; the fits a + b/tau are judged only in full mode (taus in the 1/tau regime)."""
+    extrapolating; the fits a + b/tau are judged only in full mode (taus in the 1/tau regime).
+
+    Examples
+    --------
+    A hand-made budget (kT per inference, nu = 8 neurons): the prior-adapted reset at 4.3 kT beats Eq. 5 with the
+    mean p (4.8 kT), so that paper criterion fails, as the claim reports:
+
+    >>> import math
+    >>> b = {"nu_ln2": 8 * math.log(2), "cross_entropy": 4.0, "nu_H_pbar": 4.8, "sum_H_p_i": 2.8,
+    ...      "ln_n": math.log(10), "pattern_entropy_plugin": 1.7}
+    >>> runs = [{"protocol": p, "tau": 12800.0, "reset_work_kT": w, "reset_work_se": 0.1}
+    ...         for p, w in (("standard", 5.8), ("prior-adapted", 4.3), ("uncompute", 0.2))]
+    >>> [(c.kind, c.passed) for c in judge_digits({"budget": b, "fits": {}, "runs": runs})][3:6]
+    [('paper', True), ('paper', False), ('paper', True)]
+    """
     b = dig["budget"]
     f = dig["fits"]
     tmax = max(r["tau"] for r in dig["runs"])
@@ -137,6 +196,21 @@ def judge_digits(dig, full=False):
 
 
 def run(ctx) -> ClaimResult:
+    """Claim 4 (Eq. 5): reset work measured on simulated double-well state bits, element physics and a relu net on
+    digits, with three figures; energies in kT, joules at 300 K and bits in the table.
+
+    Examples
+    --------
+    The quick run simulates thousands of elements for thousands of tau_r (minutes), so it is not run here:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from analogsim.validation.framework import Context
+    >>> with tempfile.TemporaryDirectory() as d:                          # doctest: +SKIP
+    ...     r = run(Context(mode="quick", out=Path(d)))
+    ...     len(r.figures)
+    3
+    """
     sz = SIZES["full" if ctx.full else "quick"]
     el = DoubleWell(E_b=16.0)
     seed = ctx.seed % 2 ** 31
