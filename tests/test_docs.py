@@ -262,13 +262,6 @@ def test_plain_text_docstrings_become_valid_rest():
 KNOWN_MISSING = frozenset("""
 analogsim.validation.iem.judge
 analogsim.validation.iem.run
-analogsim.validation.quasistatic.judge_finite_T
-analogsim.validation.quasistatic.judge_first_law
-analogsim.validation.quasistatic.judge_jarzynski
-analogsim.validation.quasistatic.judge_length
-analogsim.validation.quasistatic.run
-analogsim.validation.quasistatic.work_point
-analogsim.validation.quasistatic.zero_T_points
 analogsim.validation.training.gamma_pair
 analogsim.validation.training.judge_linear
 analogsim.validation.training.judge_mlp

@@ -26,7 +26,22 @@ def _net():
 
 
 def work_point(args):
-    """Mean work (and SE) of a linear input ramp over time tau at temperature kT, with the first-law residual."""
+    """Mean work (and SE) of a linear input ramp over time tau at temperature kT, with the first-law residual.
+
+    ``args`` = (tau, kT, integrator, dt lambda_max, replicas, seed); the input of a [1, 4, 4, 1] tanh net ramps
+    from -1 to 1 in time tau. Work and heat are booked on the simulated trajectories (energy units, kT an
+    energy); Eq. 7 says the work vanishes for slow ramps (tau <W> -> L^2 at T = 0). At kT > 0 Jarzynski's
+    <exp(-W/kT)> (1 here: Delta F = 0) comes with its effective sample size.
+
+    Examples
+    --------
+    >>> p = work_point((8.0, 0.0, "em", 0.02, 1, 0))                # T = 0: one deterministic path
+    >>> round(p["W"], 3), bool(p["first_law"] < 1e-6)
+    (0.446, True)
+    >>> q = work_point((32.0, 0.2, "mala", 0.3, 200, 2))            # kT = 0.2, 200 replicas, MALA
+    >>> bool(0 < q["W"] < p["W"]), bool(q["first_law"] < 1e-9), q["n"]
+    (True, True, 200)
+    """
     from ..protocols import Ramp
     from ..simulate import estimate_lambda_max, relax
 
@@ -50,7 +65,16 @@ def work_point(args):
 
 def zero_T_points(taus, dtl=0.02):
     """T = 0 works at dt and dt/2 for each tau: W(dt/2) with |W(dt) - W(dt/2)| as its discretisation error,
-    and the observed order of the first-law residual log2(res(dt)/res(dt/2))."""
+    and the observed order of the first-law residual log2(res(dt)/res(dt/2)).
+
+    Examples
+    --------
+    The work halves roughly as tau doubles (Eq. 7: W -> L^2/tau), and the first-law residual is of order 2:
+
+    >>> pts = zero_T_points([16.0, 32.0])
+    >>> [round(p["W"], 3) for p in pts], [round(p["order"], 1) for p in pts]
+    ([0.296, 0.172], [2.0, 2.0])
+    """
     out = []
     for t in taus:
         a = work_point((float(t), 0.0, "em", dtl, 1, 0))
@@ -62,7 +86,21 @@ def zero_T_points(taus, dtl=0.02):
 
 
 def judge_length(taus, W, W_err, L2, tol=0.03, seed=0):
-    """<W> vanishing as 1/tau (T = 0) and tau <W> -> L^2; W_err: discretisation error of each W."""
+    """<W> vanishing as 1/tau (T = 0) and tau <W> -> L^2; W_err: discretisation error of each W.
+
+    L^2 is the thermodynamic length of the ramp (energy x time); Eq. 7's E_inf^min = 0 is tested as a limit.
+
+    Examples
+    --------
+    Works exactly on the quasi-static law L^2/tau pass both criteria; works that fall only as tau^-1/2 fail:
+
+    >>> import numpy as np
+    >>> taus = np.array([64.0, 128.0, 256.0])
+    >>> [c.passed for c in judge_length(taus, 6.0 / taus, [1e-5] * 3, 6.0)]
+    [True, True]
+    >>> [c.passed for c in judge_length(taus, 6.0 / np.sqrt(16 * taus), [1e-5] * 3, 6.0)]
+    [False, False]
+    """
     taus = np.asarray(taus, float)
     W = np.asarray(W, float)
     W_err = np.maximum(np.asarray(W_err, float), 1e-12 * np.abs(W))
@@ -76,7 +114,18 @@ def judge_length(taus, W, W_err, L2, tol=0.03, seed=0):
 
 
 def judge_finite_T(pts, seed=0, decides=""):
-    """<W> vanishing with tau at constant kT > 0: the log-log slope between two protocol times (bootstrap SE)."""
+    """<W> vanishing with tau at constant kT > 0: the log-log slope between two protocol times (bootstrap SE).
+
+    ``pts``: two :func:`work_point` results at the same kT. Judged: slope <= -1/2 (paper, "input changes occurring
+    slowly relative to the relaxation").
+
+    Examples
+    --------
+    >>> pts = [{"tau": 8.0, "kT": 0.2, "W": 0.377, "se": 0.026}, {"tau": 32.0, "kT": 0.2, "W": 0.144, "se": 0.016}]
+    >>> c = judge_finite_T(pts)
+    >>> c.kind, c.passed, round(c.measured, 2)
+    ('paper', True, -0.69)
+    """
     s, s_se = bootstrap_slope(np.log([x["tau"] for x in pts]), np.log([x["W"] for x in pts]),
                               [x["se"] / x["W"] for x in pts], seed=seed)
     return at_most(f"log-log slope of <W> vs tau at kT = {pts[0]['kT']:g} (MALA, tau = {pts[0]['tau']:g} -> "
@@ -86,7 +135,19 @@ def judge_finite_T(pts, seed=0, decides=""):
 
 def judge_first_law(zero_pts, finite_pts):
     """First law per protocol against the integrator: EM's residual (T = 0) converges with order 2 (the heat is
-    booked with the trapezoid rule on a deterministic path); MALA books each accepted move: rounding only."""
+    booked with the trapezoid rule on a deterministic path); MALA books each accepted move: rounding only.
+
+    ``zero_pts``: :func:`zero_T_points` results; ``finite_pts``: :func:`work_point` results (energies in energy
+    units).
+
+    Examples
+    --------
+    >>> zero = [{"tau": 16.0, "order": 2.03}, {"tau": 32.0, "order": 2.0}]
+    >>> [c.passed for c in judge_first_law(zero, [{"first_law": 1.3e-15}])]
+    [True, True]
+    >>> [c.passed for c in judge_first_law([{"tau": 16.0, "order": 0.1}], [{"first_law": 1e-3}])]   # broken books
+    [False, False]
+    """
     try:
         from ..stability import FIRST_LAW_ORDER as order
     except ImportError:
@@ -104,6 +165,18 @@ def judge_first_law(zero_pts, finite_pts):
 
 
 def judge_jarzynski(jz):
+    """Jarzynski's equality <exp(-W/kT)> = exp(-Delta F/kT) = 1 (Delta F = 0: F does not depend on the input),
+    within 4 SE; undecided when the effective sample size is below :data:`ESS_FLOOR` of the replicas.
+
+    Examples
+    --------
+    >>> good = {"tau": 32.0, "kT": 0.5, "jz": 0.98, "jz_se": 0.02, "ess": 900.0, "n": 1000}
+    >>> c = judge_jarzynski(good)
+    >>> c.passed, c.decided
+    (True, True)
+    >>> judge_jarzynski(dict(good, ess=50.0)).decided                  # ESS/R = 0.05: not judged
+    False
+    """
     c = consistent(f"Jarzynski <exp(-W/kT)> (MALA, tau = {jz['tau']:g}, kT = {jz['kT']:g}, ESS {jz['ess']:.0f}/"
                    f"{jz['n']})", jz["jz"], jz["jz_se"], 1.0, n_se=4)
     if jz["ess"] / jz["n"] < ESS_FLOOR:
@@ -113,6 +186,22 @@ def judge_jarzynski(jz):
 
 
 def run(ctx) -> ClaimResult:
+    """Claim 3 (Eq. 7): work of input ramps against tau at T = 0 and kT > 0, the thermodynamic length, the first
+    law per integrator and Jarzynski's equality, with the figure ``quasistatic_work.png``.
+
+    Examples
+    --------
+    The quick run (seven T = 0 ramps up to tau = 256 and eight MALA runs of 1000-4000 replicas) takes too long
+    for a doctest:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from analogsim.validation.framework import Context
+    >>> with tempfile.TemporaryDirectory() as d:                          # doctest: +SKIP
+    ...     r = run(Context(mode="quick", out=Path(d)))
+    ...     r.figures
+    ['figures/quasistatic_work.png']
+    """
     from ..protocols import thermodynamic_length
 
     net = _net()
