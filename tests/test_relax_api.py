@@ -244,3 +244,20 @@ def test_kept_layer1_products_are_reused_only_for_the_same_net_and_input():
     d = relax(net, x0, **kw)
     assert all(np.array_equal(p, q) for p, q in zip(d.xs, fresh(x0).xs))
     assert not np.array_equal(d.xs[1], a.xs[1])
+
+
+def test_flat_init_is_read_not_written_and_clamps_are_put_in_place():
+    """A flat (B, n_total) init of the net's dtype is packed as it is (no copy): it must not be modified, and the
+    clamped input and a hard target replace whatever its columns hold (the same run as from the list form)."""
+    x0 = np.random.default_rng(0).normal(size=(50, 3))
+    r = relax(NET, x0, kT=0.1, dt=0.01, n_steps=5, seed=1)
+    st = r.state.copy()
+    st[:, :3] = 7.0  # not the input: the clamp replaces it
+    before = st.copy()
+    clamp = OutputClamp(np.zeros(2), None)
+    a = relax(NET, x0, kT=0.1, dt=0.01, n_steps=5, seed=2, init=st, output_clamp=clamp)
+    xs = [x.copy() for x in r.xs]
+    b = relax(NET, x0, kT=0.1, dt=0.01, n_steps=5, seed=2, init=xs, output_clamp=clamp)
+    assert np.array_equal(st, before)
+    assert np.array_equal(a.state, b.state)
+    assert np.allclose(a.xs[0], x0) and np.all(a.xs[-1] == 0.0)
