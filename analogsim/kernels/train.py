@@ -199,7 +199,12 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
 
     A row counts as converged when its relative gradient is <= tol * max(1, A/E), where
     A/E = sum |kout f'| (|f| + |t|) / sum |kout f'| |f - t| is the rounding floor set by the output error
-    f - t (a well-fitted entry cannot be resolved beyond it). When the iteration stops contracting it is
+    f - t (a well-fitted entry cannot be resolved beyond it), or, from the second sweep on, when the state the
+    sweep evaluated is at the minimum to solver precision: the sweep moved the residuals by |d delta| and
+    the contraction is c ~ 2 x (relative gradient), so that state is within |d delta| / (1 - c) of the
+    minimum (accepted below tol |x|) and its stress within ~c^2 (accepted below tol sqrt(n_max) times the
+    floor, the rounding of the product that forms it). At small r this accepts the second sweep (the
+    relative gradient left is O(r)) where the gradient test needs a third. When the iteration stops contracting it is
     accepted if every row is within 16x of that floor, else it gives up (the caller uses Newton). From the second sweep on, a tanh or sigmoid whose pre-activation moved by |d| <= d_max
     is updated by its second-order Taylor step from the previous value (error <= max|f3| d^3/6 with f3
     the third derivative, kept below tol by d_max = 0.2 (3 tol/8)^(1/3)); f' is then recomputed from the
