@@ -18,7 +18,7 @@ from .element import DoubleWell
 from .protocols import RESET_PROTOCOLS, hold
 
 __all__ = ["reset_work", "quasistatic_series", "excess_slope", "error_vs_depth", "lifetimes", "digits_budget",
-           "dynamic_task"]
+           "paired_quasistatic_fit", "dynamic_task"]
 
 #: local equilibration inside the starting wells before a reset (units of tau_r)
 T_EQUILIBRATE = 10.0
@@ -225,6 +225,49 @@ def lifetimes(E_b, kTs, *, n_elements=400, dt=0.2, seed=0, max_tau=2e6) -> dict:
     return out
 
 
+def paired_quasistatic_fit(taus, work) -> dict:
+    """Fit W = a + b / tau per inference, for inferences that ran at every tau (the same inputs), and average.
+
+    ``work``: shape (n_taus, n) -- the reset work (kT) of inference k at duration ``taus[j]``. Each inference's
+    a_k, b_k is the same linear combination of its works (weighted least squares with the weights 1/var_j of
+    the works at each tau), so a = mean a_k is the weighted fit of the mean works, and its SE is the spread of
+    the a_k over the n inferences: the input-to-input variation enters once, not once per tau as it would in a
+    fit of independent means. Returns a, a_se, b, b_se, chi2 (of the mean works against the fit, with the
+    per-tau SEs), dof, n and ``paired`` True.
+
+    Examples
+    --------
+    Ten inferences whose works follow a_k + 2/tau exactly, with different a_k: the fit finds their mean and
+    the SE their spread:
+
+    >>> import numpy as np
+    >>> a_k = np.linspace(1.0, 2.0, 10)
+    >>> W = [a_k + 2.0 / t + 0.01 * np.cos(7 * a_k * t) for t in (1.0, 2.0, 4.0)]
+    >>> r = paired_quasistatic_fit([1.0, 2.0, 4.0], W)
+    >>> round(r["a"], 1), round(r["b"], 1), r["n"], bool(abs(r["a_se"] - a_k.std(ddof=1) / 10 ** 0.5) < 0.02)
+    (1.5, 2.0, 10, True)
+    """
+    tau = np.asarray(taus, dtype=np.float64)
+    W = np.asarray(work, dtype=np.float64)
+    if W.ndim != 2 or W.shape[0] != tau.size or tau.size < 2 or W.shape[1] < 2:
+        raise ValueError(f"work must have shape (len(taus) >= 2, n >= 2), got {W.shape} for {tau.size} taus")
+    if np.any(tau <= 0) or np.unique(tau).size != tau.size:
+        raise ValueError(f"taus must be distinct and > 0, got {tau.tolist()}")
+    n = W.shape[1]
+    var = W.var(axis=1, ddof=1)
+    var = np.where(var > 0, var, 1.0)
+    X = np.stack([np.ones_like(tau), 1.0 / tau], axis=1)
+    Xw = X / var[:, None]
+    coef_rows = np.linalg.solve(X.T @ Xw, Xw.T)      # (2, n_taus): a_k = coef_rows[0] @ W[:, k]
+    ab = coef_rows @ W                                # (2, n)
+    a, b = ab.mean(axis=1)
+    a_se, b_se = ab.std(axis=1, ddof=1) / math.sqrt(n)
+    mean, se = W.mean(axis=1), np.sqrt(var / n)
+    res = (mean - a - b / tau) / se
+    return {"a": float(a), "a_se": float(a_se), "b": float(b), "b_se": float(b_se), "chi2": float(res @ res),
+            "dof": int(tau.size - 2), "n": int(n), "paired": True}
+
+
 def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "uncompute"), element=None,
                   net_seed=0, hidden=(64, 64), max_iter=200, n_test=None, depth=10.0, dt=0.2, seed=0,
                   threads=None, T=300.0, t_set=6400.0) -> dict:
@@ -232,8 +275,12 @@ def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "un
     protocol and tau, against kT sum_i H(p_i), kT nu H(p_mean), kT nu ln 2 and the plug-in pattern entropy.
 
     The priors p_i are measured on the training inputs; the held-out inputs run through the machine (one cycle
-    each, side by side from the reset state), set in ``t_set`` (units of tau_r). Energies come back in kT, with
-    joules at ``T`` kelvin and bits in ``units``; with two taus or more, ``fits`` holds a + b/tau per protocol.
+    each, side by side from the reset state), set in ``t_set`` (units of tau_r). ``taus``: the reset durations
+    (units of tau_r), one sequence for every protocol or a mapping protocol -> sequence. Energies come back in
+    kT, with joules at ``T`` kelvin and bits in ``units``; each run keeps the reset work of every inference
+    (``reset_work_per_inference``). A protocol run at two taus or more gets a fit a + b/tau in ``fits``
+    (:func:`paired_quasistatic_fit`: the same inputs run at every tau, so the fit is made per inference and
+    its SE is the spread of the per-inference limits).
 
     Examples
     --------
@@ -242,8 +289,8 @@ def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "un
 
     >>> r = digits_budget(taus=(400.0,), protocols=("standard",), hidden=(8,), max_iter=20, n_test=10,
     ...                   t_set=400.0)
-    >>> r["nu"], r["n_test"], len(r["runs"])
-    (8, 10, 1)
+    >>> r["nu"], r["n_test"], len(r["runs"]), len(r["runs"][0]["reset_work_per_inference"])
+    (8, 10, 1, 10)
     >>> b = r["budget"]
     >>> bool(b["sum_H_p_i"] <= b["nu_H_pbar"] <= b["nu_ln2"])
     True
@@ -261,23 +308,33 @@ def digits_budget(*, taus=(1000.0,), protocols=("standard", "prior-adapted", "un
     tilts = prior_tilts(element, train.p, depth)
     p_eff = np.array([element.occupation(t) for t in tilts])  # the priors the elements are adapted to
     budget = test.budget(p_prior=p_eff)
+    if isinstance(taus, dict):
+        unknown = sorted(set(taus) - set(protocols))
+        if unknown:
+            raise ValueError(f"taus names protocols that are not run: {unknown} (protocols {list(protocols)})")
+        per = {proto: tuple(taus.get(proto, ())) for proto in protocols}
+    else:
+        per = {proto: tuple(taus) for proto in protocols}
+    for proto, tt in per.items():
+        if not tt:
+            raise ValueError(f"taus must give at least one reset duration for {proto!r}, got {taus!r}")
     runs = []
-    ss = as_seedsequence(seed).spawn(len(taus) * len(protocols))
+    ss = as_seedsequence(seed).spawn(sum(len(tt) for tt in per.values()))
     k = 0
     for proto in protocols:
-        for tau in taus:
+        for tau in per[proto]:
             m = InferenceMachine(element, RESET_PROTOCOLS[proto](depth), tau=tau, depth=depth, t_set=t_set, dt=dt)
             r = m.run(test.y, prior=train.p if proto == "prior-adapted" else None, seed=ss[k], threads=threads)
             if proto == "prior-adapted":
                 r.info["prior_tilt_range"] = [float(tilts.min()), float(tilts.max())]
             k += 1
-            runs.append({"protocol": proto, **r.summary()})
+            runs.append({"protocol": proto, **r.summary(), "reset_work_per_inference": r.reset_work.tolist()})
     fits = {}
-    if len(taus) >= 2:
-        for proto in protocols:
-            rr = [r for r in runs if r["protocol"] == proto]
-            fits[proto] = fit_quasistatic([r["tau"] for r in rr], [r["reset_work_kT"] for r in rr],
-                                          [r["reset_work_se"] for r in rr])
+    for proto in protocols:
+        rr = [r for r in runs if r["protocol"] == proto]
+        if len(rr) >= 2:
+            fits[proto] = paired_quasistatic_fit([r["tau"] for r in rr],
+                                                 [r["reset_work_per_inference"] for r in rr])
     kTj = bounds.kT_joules(T)
     units = {key: {"kT": v, "J": v * kTj, "bits": v / math.log(2)} for key, v in budget.items()
              if key in ("sum_H_p_i", "nu_H_pbar", "nu_ln2", "pattern_entropy_plugin", "ln_n", "cross_entropy")}

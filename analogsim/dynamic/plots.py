@@ -173,11 +173,13 @@ def digits_budget_figure(budget: dict):
     x = list(range(len(names)))
     ax.bar(x, vals, color="0.75", label="bounds")
     ax.axhline(b["ln_n"], color="0.5", ls=":", lw=1)
-    tmax = max(r["tau"] for r in budget["runs"])
-    for j, r in enumerate(q for q in budget["runs"] if q["tau"] == tmax):
+    tmax = {}  # the longest tau of each protocol (protocols may run at different taus)
+    for r in budget["runs"]:
+        tmax[r["protocol"]] = max(tmax.get(r["protocol"], r["tau"]), r["tau"])
+    for j, r in enumerate(q for q in budget["runs"] if q["tau"] == tmax[q["protocol"]]):
         ax.bar(len(names), r["reset_work_kT"], yerr=r["reset_work_se"], color=f"C{j}", alpha=0.45, hatch="//",
-               label=f"measured {r['protocol']} at tau = {tmax:g} tau_r")
-        names.append(f"{r['protocol']}\n(tau = {tmax:g})")
+               label=f"measured {r['protocol']} at tau = {r['tau']:g} tau_r")
+        names.append(f"{r['protocol']}\n(tau = {r['tau']:g})")
     for j, (proto, fit) in enumerate(sorted(budget.get("fits", {}).items(),
                                             key=lambda kv: ("standard", "prior-adapted", "uncompute").index(kv[0]))):
         ax.bar(len(names), fit["a"], yerr=fit["a_se"], color=f"C{j}", label=f"measured {proto} (fit tau -> inf)")

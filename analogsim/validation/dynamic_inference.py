@@ -28,14 +28,24 @@ QUOTE_LANDAUER = ("The standard Landauer result is recovered in the limit when e
                   "probability 1/2 at each cycle, which gives $E_{\\rm inf}>k_BT\\nu\\ln 2$.")
 LN2 = math.log(2.0)
 
-#: sizes per mode: element taus and elements, error/Kramers scans, digits inputs and taus
+#: sizes per mode: element taus (in the 1/tau regime, tau >= 6400 tau_r) and elements, error/Kramers scans,
+#: digits inputs and the reset taus per protocol (the prior-adapted reset at two taus: its quasi-static limit
+#: is fitted per inference; standard and uncompute at one tau: one-sided second-law checks)
 SIZES = {
-    "quick": dict(taus=[3200.0, 6400.0, 12800.0], n=2000, depths=[3.0, 5.0, 7.0], n_err=5000,
-                  kTs=[1 / 4, 1 / 5, 1 / 6], n_life=1000, n_test=20, dtaus=(6400.0, 12800.0), max_iter=60),
+    "quick": dict(taus=[6400.0, 12800.0, 25600.0], n=1000, depths=[3.0, 5.0, 7.0], n_err=8000,
+                  kTs=[1 / 4, 1 / 5, 1 / 6], n_life=1000, n_test=20,
+                  dtaus={"standard": (12800.0,), "prior-adapted": (12800.0, 25600.0), "uncompute": (12800.0,)},
+                  max_iter=60),
     "full": dict(taus=[6400.0, 12800.0, 25600.0, 51200.0], n=8000, depths=[3.0, 4.0, 5.0, 6.0, 7.0], n_err=40000,
-                 kTs=[1 / 4, 1 / 5, 1 / 6, 1 / 7], n_life=4000, n_test=None, dtaus=(12800.0, 25600.0, 51200.0),
+                 kTs=[1 / 4, 1 / 5, 1 / 6, 1 / 7], n_life=4000, n_test=None,
+                 dtaus={k: (12800.0, 25600.0, 51200.0) for k in ("standard", "prior-adapted", "uncompute")},
                  max_iter=300),
 }
+#: what decides a criterion left undecided at quick size
+FULL_ELEMENTS = "--full (8000 elements per tau, tau = 6400-51200 tau_r)"
+FULL_DIGITS = "--full (all 397 held-out inputs, every protocol at tau = 12800, 25600, 51200 tau_r)"
+#: tolerance of the excess-work slope (issue: -1 +- 0.05), judged only where its SE is below it
+SLOPE_TOL = 0.05
 
 
 def direct_count(net, X, threshold: float = 0.0):
@@ -81,7 +91,7 @@ def judge(rec, counts, nu):
 
 def _limit(name, r, target, scale, full):
     a, se = r["fit"]["a"], r["fit"]["a_se"]
-    return within(name, a, se, target, 0.02 * scale + 2.0 * se, decides="--full (8000 elements, tau to 51200 tau_r)",
+    return within(name, a, se, target, 0.02 * scale + 2.0 * se, decides=FULL_ELEMENTS,
                   note="tolerance 2 % + 3 SE (the framework's 1-SE margin included)")
 
 
@@ -89,26 +99,25 @@ def judge_elements(series, err, life, full=False):
     """Criteria of the element physics from :func:`quasistatic_series` results (dict by key), an
     :func:`error_vs_depth` and a :func:`lifetimes` result.
 
-    ``series`` keys: 'standard', 'prior-adapted p=0.1', 'prior-adapted p=0.5', 'prior-adapted p=0.8',
-    'uncompute'. Ten criteria (works in kT): the quasi-static limits kT ln 2, kT H(p) and 0 (Eq. 5 per element),
-    the reset error, the first law, the 1/tau excess, the Boltzmann error slope and Kramers' lifetime slope.
+    The excess-work slope (-1 +- 0.05) is judged only in full mode: at quick size its SE exceeds the tolerance,
+    so the criterion could never hold there (it is reported in the claim's table instead).
 
     Examples
     --------
-    Tiny sizes (200 elements, two taus): most criteria are undecided or fail at this size; the first law
-    closes anyway:
+    Invented series whose fits sit on their predictions (a real run is in :func:`run`):
 
-    >>> el = DoubleWell()
-    >>> series = {"standard": quasistatic_series(el, "standard", [1000.0, 4000.0], n_elements=200, seed=0)}
-    >>> for i, p in enumerate((0.1, 0.5, 0.8)):
-    ...     series[f"prior-adapted p={p}"] = quasistatic_series(el, "prior-adapted", [1000.0, 4000.0], p=p,
-    ...                                                         n_elements=200, seed=1 + i)
-    >>> series["uncompute"] = quasistatic_series(el, "uncompute", [1000.0, 4000.0], n_elements=200, seed=5)
-    >>> err = error_vs_depth(el, [3.0, 5.0], tau=1000.0, n_elements=1000, seed=6)
-    >>> life = lifetimes(1.0, [1 / 4, 1 / 5], n_elements=50, dt=0.1, seed=7)
-    >>> crit = judge_elements(series, err, life)
-    >>> len(crit), crit[6].name.startswith("first-law"), crit[6].passed
-    (10, True, True)
+    >>> import math
+    >>> from analogsim.dynamic.digits import binary_entropy
+    >>> def ser(a, p=0.5):
+    ...     pts = [{"tau": t, "work": a + 100.0 / t, "se": 0.01, "error": 0.0, "n_elements": 1000,
+    ...             "first_law": 1e-13} for t in (6400.0, 12800.0)]
+    ...     return {"fit": {"a": a, "a_se": 0.01}, "points": pts, "p": p}
+    >>> series = {"standard": ser(math.log(2)), "uncompute": ser(0.0)}
+    >>> series.update({f"prior-adapted p={p}": ser(float(binary_entropy(p)), p) for p in (0.1, 0.5, 0.8)})
+    >>> err = {"slope": -1.0, "slope_se": 0.03}
+    >>> life = {"slope": 1.0, "slope_se": 0.02}
+    >>> [c.status for c in judge_elements(series, err, life)][:6]
+    ['holds', 'holds', 'holds', 'holds', 'holds', 'holds']
     """
     crit = []
     st = series["standard"]
@@ -119,75 +128,103 @@ def judge_elements(series, err, life, full=False):
         crit.append(_limit(f"{key}: a = kT H(p) = {h:.4f} kT", r, h, h, full))
     u = series["uncompute"]
     crit.append(within("uncompute (Bennett): |a| <= 0.02 kT ln 2 [kT]", u["fit"]["a"], u["fit"]["a_se"], 0.0,
-                       0.02 * LN2 + 2.0 * u["fit"]["a_se"]))
-    n = min(q["n_elements"] for r in series.values() for q in r["points"])
-    worst = max(r["points"][-1]["error"] for r in series.values())
-    crit.append(at_most("reset error at the longest tau (all protocols)", worst, math.sqrt(max(worst, 1.0 / n) / n),
-                        1e-3))
+                       0.02 * LN2 + 2.0 * u["fit"]["a_se"], decides=FULL_ELEMENTS))
+    # reset error at the longest tau, pooled over the protocols (binomial SE; one error in n at least)
+    last = [r["points"][-1] for r in series.values()]
+    n = sum(q["n_elements"] for q in last)
+    rate = sum(q["error"] * q["n_elements"] for q in last) / n
+    crit.append(at_most(f"reset error at the longest tau (all protocols pooled, {n} elements)", rate,
+                        math.sqrt(max(rate, 1.0 / n) / n), 1e-3, decides=FULL_ELEMENTS))
     fl = max(q["first_law"] for r in series.values() for q in r["points"])
     crit.append(at_most("first-law residual |dU - (W - Q)| per element and cycle [kT]", fl, 0.0, 1e-9,
                         exact="floating-point round-off of the booked sums"))
-    s = excess_slope(st["points"], LN2)
-    crit.append(within("excess work ~ tau^slope (standard erasure, slope -1)", s["slope"], s["slope_se"], -1.0,
-                       0.05, decides="--full (tau to 51200 tau_r, 8000 elements)"))
+    if full:
+        s = excess_slope(st["points"], LN2)
+        crit.append(within("excess work ~ tau^slope (standard erasure, slope -1)", s["slope"], s["slope_se"], -1.0,
+                           SLOPE_TOL, decides=FULL_ELEMENTS))
     crit.append(within("reset error vs tilt depth: log-slope in tilt/kT (Boltzmann: -1)", err["slope"],
-                       err["slope_se"], -1.0, 0.1, decides="--full (40000 elements per depth)"))
+                       err["slope_se"], -1.0, 0.1, decides="--full (40000 elements per depth, 5 depths)"))
     crit.append(within("stored-bit lifetime: slope of ln(lifetime) in E_b/kT (Kramers: 1)", life["slope"],
-                       life["slope_se"], 1.0, 0.1, decides="--full (1000 elements per kT)"))
+                       life["slope_se"], 1.0, 0.1, decides="--full (4000 elements per kT, 4 temperatures)"))
     return crit
 
 
-def judge_digits(dig, full=False):
-    """Criteria of the digits machine (a :func:`digits_budget` result with fits).
+def _longest(runs):
+    """The run at the longest tau of each protocol."""
+    out = {}
+    for r in runs:
+        if r["protocol"] not in out or r["tau"] > out[r["protocol"]]["tau"]:
+            out[r["protocol"]] = r
+    return out
 
-    Every measured work W(tau) is at least the quasi-static cost (the second law), so the longest tau gives
-    one-sided checks and an upper bound on the minimal cost that decides the paper's Eq. 5 without
-    extrapolating; the fits a + b/tau are judged only in full mode (taus in the 1/tau regime).
+
+def judge_digits(dig, full=False):
+    """Criteria of the digits machine (a :func:`digits_budget` result with the prior-adapted fit).
+
+    Every measured work W(tau) is at least the quasi-static cost (the second law), so the longest tau of each
+    protocol gives one-sided checks, and for the prior-adapted reset an upper bound on its minimal cost that
+    tests Eq. 5 without extrapolating. The prior-adapted reset runs at two taus or more in the 1/tau regime
+    (tau >= 12800 tau_r on this net); its quasi-static limit a (:func:`paired_quasistatic_fit`, per inference
+    over the same inputs) is compared with the cross-entropy it should reach (a check) and with Eq. 5 (paper).
+    The fits of the standard reset and the uncompute are judged in full mode (three taus each).
 
     Examples
     --------
-    A hand-made budget (kT per inference, nu = 8 neurons): the prior-adapted reset at 4.3 kT beats Eq. 5 with the
-    mean p (4.8 kT), so that paper criterion fails, as the claim reports:
+    Invented numbers (a real run is in :func:`run`): a prior-adapted reset measured well below Eq. 5 with the
+    mean p makes the paper's criteria fail; the simulator's checks hold:
 
-    >>> import math
-    >>> b = {"nu_ln2": 8 * math.log(2), "cross_entropy": 4.0, "nu_H_pbar": 4.8, "sum_H_p_i": 2.8,
-    ...      "ln_n": math.log(10), "pattern_entropy_plugin": 1.7}
-    >>> runs = [{"protocol": p, "tau": 12800.0, "reset_work_kT": w, "reset_work_se": 0.1}
-    ...         for p, w in (("standard", 5.8), ("prior-adapted", 4.3), ("uncompute", 0.2))]
-    >>> [(c.kind, c.passed) for c in judge_digits({"budget": b, "fits": {}, "runs": runs})][3:6]
-    [('paper', True), ('paper', False), ('paper', True)]
+    >>> b = {"nu_ln2": 88.7, "cross_entropy": 34.0, "nu_H_pbar": 69.5, "sum_H_p_i": 31.8, "ln_n": 3.0,
+    ...      "pattern_entropy_plugin": 2.9}
+    >>> runs = [{"protocol": "standard", "tau": 12800.0, "reset_work_kT": 103.0, "reset_work_se": 1.0},
+    ...         {"protocol": "prior-adapted", "tau": 25600.0, "reset_work_kT": 50.0, "reset_work_se": 3.0},
+    ...         {"protocol": "uncompute", "tau": 12800.0, "reset_work_kT": 41.0, "reset_work_se": 2.0}]
+    >>> fits = {"prior-adapted": {"a": 34.5, "a_se": 4.0}}
+    >>> crit = judge_digits({"budget": b, "fits": fits, "runs": runs})
+    >>> all(c.passed for c in crit if c.kind == "check")
+    True
+    >>> [c.passed for c in crit if c.kind == "paper"]
+    [True, False, False, True]
     """
     b = dig["budget"]
     f = dig["fits"]
-    tmax = max(r["tau"] for r in dig["runs"])
-    last = {r["protocol"]: r for r in dig["runs"] if r["tau"] == tmax}
+    last = _longest(dig["runs"])
     std, pa, un = last["standard"], last["prior-adapted"], last["uncompute"]
+    fpa = f["prior-adapted"]
     crit = [
-        at_least(f"digits, standard reset per inference at tau = {tmax:g} >= kT nu ln 2 (second law; 2 % allowance "
-                 "for the reset error and the fit) [kT]", std["reset_work_kT"], std["reset_work_se"],
-                 0.98 * b["nu_ln2"]),
-        at_least(f"digits, prior-adapted reset per inference at tau = {tmax:g} >= kT x cross-entropy under the "
+        at_least(f"digits, standard reset per inference at tau = {std['tau']:g} >= kT nu ln 2 (second law; 2 % "
+                 "allowance for the reset error and the fit) [kT]", std["reset_work_kT"], std["reset_work_se"],
+                 0.98 * b["nu_ln2"], decides=FULL_DIGITS),
+        at_least(f"digits, prior-adapted reset per inference at tau = {pa['tau']:g} >= kT x cross-entropy under the "
                  "elements' priors (second law, 2 % allowance) [kT]", pa["reset_work_kT"], pa["reset_work_se"],
-                 0.98 * b["cross_entropy"]),
-        at_least(f"digits, uncompute per inference at tau = {tmax:g} >= 0 (second law) [kT]", un["reset_work_kT"],
-                 un["reset_work_se"], -0.02 * b["nu_ln2"]),
+                 0.98 * b["cross_entropy"], decides=FULL_DIGITS),
+        at_least(f"digits, uncompute per inference at tau = {un['tau']:g} >= 0 (second law) [kT]",
+                 un["reset_work_kT"], un["reset_work_se"], -0.02 * b["nu_ln2"], decides=FULL_DIGITS),
+        within("digits, prior-adapted reset per inference (fit a + b/tau per inference, tau -> inf) = kT x "
+               "cross-entropy [kT]", fpa["a"], fpa["a_se"], b["cross_entropy"],
+               0.05 * b["cross_entropy"] + 2.0 * fpa["a_se"], decides=FULL_DIGITS,
+               note="tolerance 5 % + 3 SE (the framework's 1-SE margin included)"),
     ]
     if full:
-        crit += [within("digits, prior-adapted reset per inference (fit tau -> inf) = kT x cross-entropy [kT]",
-                        f["prior-adapted"]["a"], f["prior-adapted"]["a_se"], b["cross_entropy"],
-                        0.05 * b["cross_entropy"] + 2.0 * f["prior-adapted"]["a_se"]),
-                 within("digits, standard reset per inference (fit tau -> inf) = kT nu ln 2 [kT]", f["standard"]["a"],
-                        f["standard"]["a_se"], b["nu_ln2"], 0.02 * b["nu_ln2"] + 2.0 * f["standard"]["a_se"])]
+        crit.append(within("digits, standard reset per inference (fit tau -> inf) = kT nu ln 2 [kT]",
+                           f["standard"]["a"], f["standard"]["a_se"], b["nu_ln2"],
+                           0.02 * b["nu_ln2"] + 2.0 * f["standard"]["a_se"], decides=FULL_DIGITS))
     crit += [
-        at_least("Eq. 5 with the mean p against the measured standard-erasure reset per inference [kT]",
-                 std["reset_work_kT"], std["reset_work_se"], b["nu_H_pbar"], kind="paper", quote=QUOTE_EQ5, form="≳"),
-        at_least(f"Eq. 5 with the mean p against the measured prior-adapted reset per inference at tau = {tmax:g} "
-                 "(an upper bound on its quasi-static cost) [kT]", pa["reset_work_kT"], pa["reset_work_se"],
-                 b["nu_H_pbar"], kind="paper", quote=QUOTE_EQ5, form="≳",
+        at_least(f"Eq. 5 with the mean p against the measured standard-erasure reset per inference at tau = "
+                 f"{std['tau']:g} [kT]", std["reset_work_kT"], std["reset_work_se"], b["nu_H_pbar"], kind="paper",
+                 quote=QUOTE_EQ5, form="≳", decides=FULL_DIGITS),
+        at_least(f"Eq. 5 with the mean p against the measured prior-adapted reset per inference at tau = "
+                 f"{pa['tau']:g} (a finite-time cost: by the second law an upper bound on its quasi-static cost, no "
+                 "extrapolation) [kT]", pa["reset_work_kT"], pa["reset_work_se"], b["nu_H_pbar"], kind="paper",
+                 quote=QUOTE_EQ5, form="≳", decides=FULL_DIGITS,
                  note="per-neuron priors reach sum_i H(p_i) <= nu H(p_mean) (concavity)"),
-        at_least(f"Landauer kT nu ln 2 against the measured standard-erasure reset at tau = {tmax:g} [kT]",
+        at_least("Eq. 5 with the mean p against the measured quasi-static prior-adapted reset per inference (fit a + "
+                 "b/tau per inference over tau = " + ", ".join(f"{r['tau']:g}" for r in dig["runs"]
+                                                              if r["protocol"] == "prior-adapted") + " tau_r) [kT]",
+                 fpa["a"], fpa["a_se"], b["nu_H_pbar"], kind="paper", quote=QUOTE_EQ5, form="≳",
+                 decides=FULL_DIGITS),
+        at_least(f"Landauer kT nu ln 2 against the measured standard-erasure reset at tau = {std['tau']:g} [kT]",
                  std["reset_work_kT"], std["reset_work_se"], 0.98 * b["nu_ln2"], kind="paper", quote=QUOTE_LANDAUER,
-                 form="≳", note="2 % allowance for the reset error"),
+                 form="≳", note="2 % allowance for the reset error", decides=FULL_DIGITS),
         identity("nu H(p_mean) - sum_i H(p_i) (>= 0 by concavity) [kT]", b["nu_H_pbar"] - b["sum_H_p_i"], "x >= 0"),
         identity("ln n - plug-in pattern entropy (>= 0: a plug-in estimate on n inputs is at most ln n) [kT]",
                  b["ln_n"] - b["pattern_entropy_plugin"], "x >= 0"),
@@ -252,22 +289,42 @@ def run(ctx) -> ClaimResult:
                       "comment": f"set {r['set_work_kT']:.2f} kT; errors: set {r['set_error']:.1e}, reset "
                                  f"{r['reset_error']:.1e}"})
     for proto in ("standard", "prior-adapted", "uncompute"):
+        if proto not in f:
+            continue
+        tt = [r["tau"] for r in dig["runs"] if r["protocol"] == proto]
         table.append({"quantity": f"{proto} reset per inference, fit tau -> inf", "paper": "-",
                       "measured": f"{f[proto]['a']:.2f} ± {f[proto]['a_se']:.2f} kT",
-                      "comment": "fit a + b/tau over " + ", ".join(f"{t:g}" for t in sz["dtaus"]) + " tau_r"
-                                 + ("" if ctx.full else " (quick: not yet in the 1/tau regime, not judged)")})
+                      "comment": "fit a + b/tau per inference over " + ", ".join(f"{t:g}" for t in tt)
+                                 + f" tau_r (the same {dig['n_test']} inputs at every tau), SE from the spread of the "
+                                   "per-inference limits"})
+    if not ctx.full:
+        s_ex = excess_slope(series["standard"]["points"], LN2)
+        table.append({"quantity": "excess work ~ tau^slope (standard erasure)", "paper": "-",
+                      "measured": f"{s_ex['slope']:.3f} ± {s_ex['slope_se']:.3f}",
+                      "comment": f"not judged at quick size: its SE exceeds the tolerance {SLOPE_TOL} of the "
+                                 f"criterion (slope -1 ± {SLOPE_TOL}), which {FULL_ELEMENTS} judges"})
     worst = max(r["reset_error"] for r in dig["runs"])
+    pa = _longest(dig["runs"])["prior-adapted"]
+    fpa = f["prior-adapted"]
     comment = (f"Measured on a simulated machine: each relu bit is an overdamped particle in a double well (holding "
                f"barrier 16 kT), set by the signal and reset after each inference; work and heat are booked per "
                f"element and cycle (Sekimoto) and the first law closes to round-off. The reset work follows the "
                f"physics, not one formula: a standard erasure pays kT ln 2 per neuron whatever p; an erasure adapted "
-               f"to each neuron's prior pays kT sum_i H(p_i) = {b['sum_H_p_i']:.1f} kT, which is "
-               f"{b['nu_H_pbar'] - b['sum_H_p_i']:.1f} kT below Eq. 5 with the mean p ({b['nu_H_pbar']:.1f} kT): "
-               f"Eq. 5 as printed is not a lower bound for a machine that knows its per-neuron statistics (it is one "
-               f"for a machine that resets every neuron with the same prior). Uncomputing with the input present "
-               f"costs ~0 (Bennett): Eq. 5 bounds a machine that discards its input. A register-wide reset is bounded "
-               f"by the entropy of the whole pattern, here at the plug-in ceiling ln n, so only a lower estimate. "
-               f"p ~ {b['p_mean']:.2f} here, not p << 1: use the exact form. The linear parts (Eq. 1, 3) are lossless "
-               f"as the paper assumes. Largest reset error of the digits runs {worst:.1e}.")
+               f"to each neuron's prior pays kT x the cross-entropy of the activity under its priors "
+               f"({b['cross_entropy']:.1f} kT here; kT sum_i H(p_i) = {b['sum_H_p_i']:.1f} kT with exact priors), "
+               f"{b['nu_H_pbar'] - b['sum_H_p_i']:.1f} kT below Eq. 5 with the mean p ({b['nu_H_pbar']:.1f} kT). "
+               f"Measured: the prior-adapted reset costs {fpa['a']:.1f} ± {fpa['a_se']:.1f} kT per inference in the "
+               f"quasi-static limit ({(b['nu_H_pbar'] - fpa['a']) / fpa['a_se']:.1f} SE below Eq. 5), and already "
+               f"{pa['reset_work_kT']:.1f} ± {pa['reset_work_se']:.1f} kT at the finite tau = {pa['tau']:g} tau_r "
+               f"({(b['nu_H_pbar'] - pa['reset_work_kT']) / pa['reset_work_se']:.1f} SE below): Eq. 5 as printed is "
+               f"not a lower bound for a machine that knows its per-neuron statistics; it is one for a machine that "
+               f"resets every neuron with the same prior (the standard erasure stays above it). Uncomputing with the "
+               f"input present costs ~0 quasi-statically (Bennett): Eq. 5 bounds a machine that discards its input. "
+               f"A register-wide reset is bounded by the entropy of the whole pattern, here at the plug-in ceiling "
+               f"ln n, so only a lower estimate. p ~ {b['p_mean']:.2f} here, not p << 1: use the exact form. The "
+               f"linear parts (Eq. 1, 3) are lossless as the paper assumes. Largest reset error of the digits runs "
+               f"{worst:.1e}.")
     return ClaimResult(NAME, TITLE, STATEMENT, crit, table, figs, comment,
-                       limit="quasi-static (tau -> inf), for a reset that uses one prior for every neuron")
+                       limit="quasi-static (tau -> inf), for a reset that uses the same prior for every neuron (a "
+                             "standard erasure); a reset adapted to each neuron's prior goes below Eq. 5 with the "
+                             "mean p")
