@@ -93,7 +93,7 @@ def test_numpy_reference_without_torch(monkeypatch):
     assert abs(case["slope"] - 1) < 0.02
     if with_torch is not None:  # two independent references, same errors
         np.testing.assert_allclose(case["rel_error"], with_torch["rel_error"], rtol=1e-8)
-    with pytest.raises(ImportError, match=r"analogsim\[torch\]"):
+    with pytest.raises(ImportError, match=r"analogsim-pnn\[torch\]"):
         cc.stress_backprop_case(net, x0, t, ratios=ratios, reference="torch")
 
 

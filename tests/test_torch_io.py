@@ -140,5 +140,5 @@ def test_rejects_bad_kappa_on_import():
 def test_missing_torch_names_the_extra(monkeypatch):
     net = Network.create([2, 1], seed=0)
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
-    with pytest.raises(ImportError, match=r"analogsim\[torch\]"):
+    with pytest.raises(ImportError, match=r"analogsim-pnn\[torch\]"):
         net.to_torch()
