@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import check_array, check_scalar
-from .activations import RELU
+from ._newton import (_accept, _cg, _dense_hessian, _energy_from_deltas, _energy_slack, _face_measure,  # noqa: F401
+                      _Face, _grad_from_deltas, _kink_layers, _positive_hessian, _propagate, _rel_norm)
 from .hamiltonian import OutputClamp, hvp_x, layer_terms, params_from_stress
 
 # ----------------------------------------------------------------------------- clamped minimum
@@ -66,67 +67,6 @@ class ClampedMinimum:
     n_kinks: int = 0
 
 
-def _propagate(net, x0, dh, clamp):
-    """State from the solver's variables: x_l = f(y_l) + delta_l for the hidden layers; output per the clamp.
-
-    With a soft clamp the output's variable is the spring extension e = x_L - t (not delta_L), so both the
-    spring force k e and kappa_L delta_L = kappa_L ((t - f(y_L)) + e) are computed without cancellation even when
-    they are tiny; e is appended to ``deltas`` as entry L (``deltas[:L]`` are the residuals).
-    """
-    L = net.depth
-    xs, ys, fps, deltas = [x0], [], [], []
-    x = x0
-    for l in range(1, L + 1):
-        act = net.activations[l - 1]
-        y = net.preactivation(l, x)
-        fy = act.f(y)
-        if l < L:
-            d = dh[l - 1]
-            x = fy + d
-        elif clamp.hard:
-            x = clamp.target
-            d = clamp.target - fy
-        else:
-            e = dh[l - 1]
-            x = clamp.target + e
-            d = (clamp.target - fy) + e
-        xs.append(x)
-        ys.append(y)
-        fps.append(act.df(y))
-        deltas.append(d)
-    if not clamp.hard:
-        deltas.append(dh[L - 1])
-    return xs, ys, fps, deltas
-
-
-def _grad_from_deltas(net, xs, fps, deltas, clamp):
-    """dH/dx_l of the variable layers computed from the residuals (no cancellation); plus stresses."""
-    L = net.depth
-    sig = [-k * d * fp for k, d, fp in zip(net.kappa, deltas, fps)]
-    n_var = L if not clamp.hard else L - 1
-    g, scale = [], []
-    for l in range(1, n_var + 1):
-        a = net.kappa[l - 1] * deltas[l - 1]
-        bterm = sig[l] @ net.weights[l] if l < L else clamp.stiffness * deltas[L]  # spring: k e
-        g.append(a + bterm)
-        scale.append(np.abs(a) + np.abs(bterm))
-    return g, scale, sig
-
-
-def _energy_from_deltas(net, xs, deltas, clamp):
-    H = sum(0.5 * np.sum(k * d * d, axis=1) for k, d in zip(net.kappa, deltas))
-    if not clamp.hard:
-        H = H + 0.5 * clamp.stiffness * np.sum(deltas[net.depth] ** 2, axis=1)
-    return H
-
-
-def _rel_norm(g, scale):
-    num = np.sqrt(sum(np.sum(a * a, axis=1) for a in g))
-    den = np.sqrt(sum(np.sum(s * s, axis=1) for s in scale))
-    tiny = np.finfo(num.dtype).tiny
-    return num / np.maximum(den, tiny)
-
-
 def recursion_residual(net, xs, sig, fps=None) -> float:
     """Relative residual of Eq. 10, max over hidden layers of ||sigma_l - f'(y_l) * W_{l+1}^T sigma_{l+1}|| / ||sigma_l||.
 
@@ -164,9 +104,12 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, m
     sigma = -kappa delta f' is computed without cancellation even when it is tiny (kappa_out << kappa).
     Each step is a Newton step with the exact x-Hessian (dense per sample for small nets, ``'newton'``;
     conjugate gradients on Hessian-vector products for large ones, ``'newton-cg'``), mapped to delta
-    coordinates; the line search accepts a step that lowers H *or* the gradient norm, because near the
-    minimum the change in H falls below rounding (docs/theory/stress-backprop.md). For relu the Hessian is that of the
-    current active set (a semismooth Newton step); the residual reached is always reported.
+    coordinates; the line search accepts a step that lowers H, or one that lowers the gradient norm while H
+    stays level to a rounding allowance (sqrt(eps) times H's scale), because near the minimum the change in H
+    falls below rounding (docs/theory/stress-backprop.md). Far from the minimum, where H is not convex (an
+    indefinite Hessian at r = 1 with large weights), the Hessian's eigenvalues are made positive and only
+    H-lowering steps are taken. For relu the Hessian is that of the current active set (a semismooth Newton
+    step); the residual reached is always reported (``grad_norm``, ``history``, ``converged``).
 
     Parameters
     ----------
@@ -230,7 +173,7 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, m
     while not converged and it < max_iter:
         it += 1
         active = gn > tol
-        step = _newton_direction(net, xs, g, clamp, n_var_layers, method, cg_max_iter)
+        step = _newton_direction(net, xs, g, clamp, n_var_layers, cg_max_iter)
         # map the x-step to delta coordinates: d(delta_l) = dx_l - f'(y_l) W_l dx_{l-1}
         ddel = []
         prev = np.zeros_like(x)
@@ -238,8 +181,9 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, m
             # (the soft clamp's output variable is e = x_L - t: d(e) = dx_L)
             ddel.append(step[l - 1] if l == L else step[l - 1] - fps[l - 1] * (prev @ net.weights[l - 1].T))
             prev = step[l - 1]
-        # per-sample backtracking: accept if H decreases (Armijo) or the gradient norm decreases
+        # per-sample backtracking: accept if H decreases, or the gradient norm decreases with H level to rounding
         tstep = np.where(active, 1.0, 0.0)
+        slack = _energy_slack(net, xs, deltas, clamp)
         best = None
         for _ in range(40):
             cand = [d + tstep[:, None] * dd for d, dd in zip(dh, ddel)]
@@ -247,9 +191,7 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, m
             cH = _energy_from_deltas(net, cx, cdel, clamp)
             cg, cs, csig = _grad_from_deltas(net, cx, cf, cdel, clamp)
             cgn = _rel_norm(cg, cs)
-            ok = (cH < H - 1e-4 * tstep * np.abs(H) * 0) & (cH <= H) | (cgn < gn)
-            ok |= ~active
-            ok &= np.isfinite(cH)
+            ok = _accept(H, cH, slack, gn, cgn, active)
             best = (cand, cx, cf, cdel, cH, cg, cgn)
             if np.all(ok):
                 break
@@ -295,198 +237,17 @@ def _hvp_free(net, xs, v_free, clamp, n_var_layers):
     return hv[1:n_var_layers + 1]
 
 
-def _newton_direction(net, xs, g, clamp, n_var_layers, method, cg_max_iter):
-    B = xs[0].shape[0]
+def _newton_direction(net, xs, g, clamp, n_var_layers, cg_max_iter):
+    """Truncated-CG Newton step on Hessian-vector products (the ``'newton-cg'`` path)."""
     sizes = net.sizes[1:n_var_layers + 1]
-    n = sum(sizes)
     off = np.concatenate([[0], np.cumsum(sizes)])
     gflat = np.concatenate(g, axis=1)
-    if method == "newton":
-        Hm = np.empty((B, n, n), dtype=net.dtype)
-        eye = np.zeros((B, n), dtype=net.dtype)
-        for j in range(n):
-            eye[:] = 0
-            eye[:, j] = 1
-            hv = _hvp_free(net, xs, [eye[:, off[i]:off[i + 1]] for i in range(len(sizes))], clamp, n_var_layers)
-            Hm[:, :, j] = np.concatenate(hv, axis=1)
-        Hm = 0.5 * (Hm + np.swapaxes(Hm, 1, 2))
-        try:
-            w, V = np.linalg.eigh(Hm)
-        except np.linalg.LinAlgError:
-            w, V = np.ones((B, n)), np.broadcast_to(np.eye(n), (B, n, n))
-        # modified Newton: keep the curvature positive away from the minimum
-        floor = np.maximum(np.abs(w).max(axis=1, keepdims=True) * 1e-10, np.finfo(net.dtype).tiny)
-        w = np.where(w > floor, w, np.maximum(np.abs(w), floor))
-        coef = np.einsum("bij,bi->bj", V, gflat) / w
-        d = -np.einsum("bij,bj->bi", V, coef)
-    else:
-        d = _cg(lambda v: np.concatenate(_hvp_free(net, xs, [v[:, off[i]:off[i + 1]] for i in range(len(sizes))],
-                                                    clamp, n_var_layers), axis=1), gflat, cg_max_iter)
+    d = _cg(lambda v: np.concatenate(_hvp_free(net, xs, [v[:, off[i]:off[i + 1]] for i in range(len(sizes))],
+                                                clamp, n_var_layers), axis=1), gflat, cg_max_iter)
     return [d[:, off[i]:off[i + 1]] for i in range(len(sizes))]
 
 
-def _cg(hv, g, max_iter):
-    """Batched truncated CG for H d = -g (stops a sample's iteration on negative curvature)."""
-    d = np.zeros_like(g)
-    r = -g.copy()
-    p = r.copy()
-    rr = np.sum(r * r, axis=1)
-    rr0 = rr.copy()
-    live = rr > 0
-    eps = np.finfo(g.dtype).eps
-    for _ in range(max_iter):
-        if not np.any(live):
-            break
-        Hp = hv(p)
-        pHp = np.sum(p * Hp, axis=1)
-        neg = live & (pHp <= 0)
-        if np.any(neg):
-            first = neg & ~np.any(d != 0, axis=1)
-            d[first] = -g[first]
-            live &= ~neg
-        alpha = np.where(live, rr / np.where(pHp > 0, pHp, 1.0), 0.0)
-        d += alpha[:, None] * p
-        r -= alpha[:, None] * Hp
-        rr_new = np.sum(r * r, axis=1)
-        live &= rr_new > (eps * eps) * rr0
-        beta = np.where(live, rr_new / np.where(rr > 0, rr, 1.0), 0.0)
-        p = r + beta[:, None] * p
-        rr = rr_new
-    return d
-
-
 # ----------------------------------------------------------------------------- dense Newton with relu kinks
-def _dense_hessian(net, ys, fps, deltas, clamp, n_var_layers):
-    """The exact x-Hessian over the free layers 1..n_var_layers, per sample: (B, n, n).
-
-    Layer l's term kappa_l/2 |x_l - f(W_l x_{l-1} + b_l)|^2 gives kappa_l I on block (l, l),
-    W_l^T diag(kappa_l (f'^2 - delta f'')) W_l on block (l-1, l-1) and -diag(kappa_l f') W_l on block (l, l-1).
-    ``fps`` may be overridden (relu neurons held on a kink have f' = 0 there: their term is kappa/2 x^2).
-    """
-    L = net.depth
-    sizes = net.sizes[1:n_var_layers + 1]
-    off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    B = ys[0].shape[0]
-    n = int(off[-1])
-    Hm = np.zeros((B, n, n), dtype=net.dtype)
-    diag = np.arange(n)
-    for l in range(1, L + 1):
-        k = net.kappa[l - 1]
-        W = net.weights[l - 1]
-        if l <= n_var_layers:
-            Hm[:, diag[off[l - 1]:off[l]], diag[off[l - 1]:off[l]]] += k
-        if l >= 2:
-            c = k * (fps[l - 1] * fps[l - 1] - deltas[l - 1] * net.activations[l - 1].d2f(ys[l - 1]))
-            a, b = off[l - 2], off[l - 1]
-            Hm[:, a:b, a:b] += (W.T[None, :, :] * c[:, None, :]) @ W
-            if l <= n_var_layers:
-                cross = -(k * fps[l - 1])[:, :, None] * W[None, :, :]
-                Hm[:, off[l - 1]:off[l], a:b] += cross
-                Hm[:, a:b, off[l - 1]:off[l]] += np.swapaxes(cross, 1, 2)
-    if not clamp.hard:
-        a, b = off[L - 1], off[L]
-        Hm[:, diag[a:b], diag[a:b]] += clamp.stiffness
-    return Hm
-
-
-def _positive_hessian(Hm):
-    """Symmetrise; where a sample's Hessian is not positive definite, flip and floor its eigenvalues.
-
-    Positive definiteness is tested by Cholesky (cheap); only the failing samples get an eigendecomposition
-    (modified Newton: keeps the step a descent direction away from the minimum).
-    """
-    Hm = 0.5 * (Hm + np.swapaxes(Hm, 1, 2))
-    try:
-        np.linalg.cholesky(Hm)
-        return Hm
-    except np.linalg.LinAlgError:
-        pass
-    for b in range(Hm.shape[0]):
-        try:
-            np.linalg.cholesky(Hm[b])
-        except np.linalg.LinAlgError:
-            w, V = np.linalg.eigh(Hm[b])
-            floor = max(float(np.abs(w).max()) * 1e-10, float(np.finfo(Hm.dtype).tiny))
-            w = np.where(w > floor, w, np.maximum(np.abs(w), floor))
-            Hm[b] = (V * w) @ V.T
-    return Hm
-
-
-def _kink_layers(net):
-    """Layers l >= 2 with relu: their pre-activation y_l = W_l x_{l-1} + b_l moves with the free neurons."""
-    return [l for l in range(2, net.depth + 1) if net.activations[l - 1].code == RELU]
-
-
-class _Face:
-    """Relu sides and the held kinks of a batch: side +1 (y > 0, f' = 1), -1 (y < 0, f' = 0), 0 (held at y = 0)."""
-
-    def __init__(self, net, ys):
-        self.layers = _kink_layers(net)
-        self.side = {l: np.where(ys[l - 1] > 0, 1, -1).astype(np.int8) for l in self.layers}
-
-    def fps(self, fps, dtype):
-        out = list(fps)
-        for l in self.layers:
-            out[l - 1] = (self.side[l] > 0).astype(dtype)
-        return out
-
-    def sync(self, ys, rows):
-        """Non-held neurons of the given samples take the side of their pre-activation (unchanged where y = 0)."""
-        for l in self.layers:
-            s, y = self.side[l], ys[l - 1]
-            upd = rows[:, None] & (s != 0) & (y != 0)
-            s[upd] = np.where(y[upd] > 0, 1, -1)
-
-    def n_held(self):
-        return int(sum(np.count_nonzero(s == 0) for s in self.side.values()))
-
-    def constraints(self, net, xs, ys, n_var_layers):
-        """Rows of the held constraints y_i = 0 in the free x coordinates, padded: A (B, K, n), c (B, K), slots."""
-        B = xs[0].shape[0]
-        sizes = net.sizes[1:n_var_layers + 1]
-        off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        slots = [[] for _ in range(B)]
-        for l in self.layers:
-            bb, ii = np.nonzero(self.side[l] == 0)
-            for b, i in zip(bb.tolist(), ii.tolist()):
-                slots[b].append((l, i))
-        K = max((len(s) for s in slots), default=0)
-        A = np.zeros((B, K, int(off[-1])), dtype=net.dtype)
-        c = np.zeros((B, K), dtype=net.dtype)
-        cs = np.ones((B, K), dtype=net.dtype)  # scale of y_i: |W_i| |x_{l-1}| + |b_i|
-        for b, sl in enumerate(slots):
-            for k, (l, i) in enumerate(sl):
-                W = net.weights[l - 1]
-                A[b, k, off[l - 2]:off[l - 1]] = W[i]
-                c[b, k] = ys[l - 1][b, i]
-                cs[b, k] = np.abs(W[i]) @ np.abs(xs[l - 1][b]) + abs(net.biases[l - 1][i])
-        return A, c, cs, slots
-
-
-def _multipliers(A, g):
-    """Least-squares multipliers of the held constraints: argmin_lam |g + A^T lam|, per sample."""
-    if A.shape[1] == 0:
-        return np.zeros(A.shape[:2], dtype=A.dtype)
-    AAt = A @ np.swapaxes(A, 1, 2)
-    return -np.einsum("bkj,bj->bk", np.linalg.pinv(AAt, rcond=1e-13, hermitian=True), np.einsum("bkn,bn->bk", A, g))
-
-
-def _face_measure(net, xs, ys, fps, deltas, clamp, face, n_var_layers):
-    """Gradient, stresses and the relative KKT residual of each sample on its current face."""
-    g, scale, sig = _grad_from_deltas(net, xs, fps, deltas, clamp)
-    A, c, cs, slots = face.constraints(net, xs, ys, n_var_layers)
-    gflat = np.concatenate(g, axis=1)
-    sflat = np.concatenate(scale, axis=1)
-    lam = _multipliers(A, gflat)
-    atl = np.einsum("bkn,bk->bn", A, lam)
-    num = np.sqrt(np.sum((gflat + atl) ** 2, axis=1))
-    den = np.sqrt(np.sum((sflat + np.abs(atl)) ** 2, axis=1))
-    gn = num / np.maximum(den, np.finfo(num.dtype).tiny)
-    if c.shape[1]:
-        gn = np.maximum(gn, np.max(np.abs(c) / np.maximum(cs, np.finfo(c.dtype).tiny), axis=1))
-    return g, sig, gflat, A, c, lam, slots, gn
-
-
 def _solve_dense(net, x, clamp, n_var_layers, tol, max_iter):
     """Dense Newton in residual coordinates; relu neurons that cross a kink are held on it (KKT step).
 
@@ -560,6 +321,7 @@ def _solve_dense(net, x, clamp, n_var_layers, tol, max_iter):
                         tmax[b] = tc
                         cross_at[b] = (l, int(i))
         tstep = tmax.copy()
+        slack = _energy_slack(net, xs, deltas, clamp, lam, c)
         trial = None
         for _ in range(40):
             cand = [d + tstep[:, None] * dd for d, dd in zip(dh, ddel)]
@@ -567,7 +329,7 @@ def _solve_dense(net, x, clamp, n_var_layers, tol, max_iter):
             cH = _energy_from_deltas(net, cx, cdel, clamp)
             cfps = face.fps(cf0, net.dtype)
             cm = _face_measure(net, cx, cy, cfps, cdel, clamp, face, n_var_layers)
-            ok = ((cH <= H) | (cm[-1] < gn) | ~active) & np.isfinite(cH)
+            ok = _accept(H, cH, slack, gn, cm[-1], active)
             trial = (cand, cx, cy, cf0, cdel, cH, cm[-1])
             if np.all(ok):
                 break

@@ -83,10 +83,11 @@ def test_stress_criteria_pass_and_a_wrong_kappa_in_the_backprop_analysis_fails()
 
 
 def test_stress_case_reports_a_stalled_dense_newton_and_judges_the_newton_cg_minimum():
-    """Depth 2 tanh, seed 37, r = 1: the dense Newton solver stalls at gradient norm ~1 (reported); the case is
-    solved again with Newton-CG, so Eq. 10 is judged at a true minimum."""
+    """Depth 2 tanh, seed 37, r = 1: the dense Newton solver used to stall at gradient norm ~1 here (its line
+    search accepted uphill steps); it now reaches the minimum, so no Newton-CG re-solve is reported, and Eq. 10
+    is judged at a true minimum."""
     c = v_stress.stress_case((2, "tanh", 37))
-    assert c["dense_newton_failed"] > 0.1
+    assert c["dense_newton_failed"] == 0.0
     assert c["grad_norm"] <= v_stress.GRAD_TOL and c["recursion_residual"] < 1e-12
 
 
