@@ -176,13 +176,15 @@ def digits_budget_figure(budget: dict):
     tmax = {}  # the longest tau of each protocol (protocols may run at different taus)
     for r in budget["runs"]:
         tmax[r["protocol"]] = max(tmax.get(r["protocol"], r["tau"]), r["tau"])
-    for j, r in enumerate(q for q in budget["runs"] if q["tau"] == tmax[q["protocol"]]):
+    for r in (q for q in budget["runs"] if q["tau"] == tmax[q["protocol"]]):
+        j = ("standard", "prior-adapted", "uncompute").index(r["protocol"])
         ax.bar(len(names), r["reset_work_kT"], yerr=r["reset_work_se"], color=f"C{j}", alpha=0.45, hatch="//",
                label=f"measured {r['protocol']} at tau = {r['tau']:g} tau_r")
         names.append(f"{r['protocol']}\n(tau = {r['tau']:g})")
-    for j, (proto, fit) in enumerate(sorted(budget.get("fits", {}).items(),
-                                            key=lambda kv: ("standard", "prior-adapted", "uncompute").index(kv[0]))):
-        ax.bar(len(names), fit["a"], yerr=fit["a_se"], color=f"C{j}", label=f"measured {proto} (fit tau -> inf)")
+    order = ("standard", "prior-adapted", "uncompute")
+    for proto, fit in sorted(budget.get("fits", {}).items(), key=lambda kv: order.index(kv[0])):
+        ax.bar(len(names), fit["a"], yerr=fit["a_se"], color=f"C{order.index(proto)}",
+               label=f"measured {proto} (fit tau -> inf)")
         names.append(f"{proto}\n(tau -> inf)")
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, fontsize=6.5)
