@@ -39,10 +39,11 @@ EPILOG = """examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv=None) -> argparse.ArgumentParser:
     """The ``analogsim`` argument parser, one subparser per entry of ``COMMANDS``.
 
-    Subcommand modules are imported lazily: when ``sys.argv`` names a subcommand, only that one is imported
+    Subcommand modules are imported lazily: when ``argv`` (default ``sys.argv[1:]``) names a subcommand, only that
+    one is imported
     (the others get a stub, so ``analogsim --help`` stays fast). A subcommand whose optional dependency is
     missing is listed as unavailable instead of breaking the others.
 
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"analogsim {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    argv = sys.argv[1:]
+    argv = sys.argv[1:] if argv is None else list(argv)
     wanted = next((a for a in argv if a in COMMANDS), None)
     for name, mod in COMMANDS.items():
         if wanted is not None and name != wanted:
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
     Parameters
     ----------
     argv : list of str, optional
-        The arguments after the program name; ``None`` reads ``sys.argv`` (which is set to ``argv`` otherwise).
+        The arguments after the program name; ``None`` reads ``sys.argv`` (left untouched either way).
 
     Returns
     -------
@@ -106,8 +107,7 @@ def main(argv=None) -> int:
     --------
     Table I of the paper (energies in J, Landauer limit at kT = k_B T) as JSON on stdout:
 
-    >>> import contextlib, io, json, sys
-    >>> saved_argv = sys.argv[:]
+    >>> import contextlib, io, json
     >>> out = io.StringIO()
     >>> with contextlib.redirect_stdout(out):
     ...     code = main(["bounds", "table1", "--json"])
@@ -119,12 +119,10 @@ def main(argv=None) -> int:
     >>> with contextlib.redirect_stderr(io.StringIO()):
     ...     main([])
     2
-    >>> sys.argv = saved_argv
     """
-    if argv is not None:
-        sys.argv = [sys.argv[0]] + list(argv)
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.verbose < 2:  # dask's INFO chatter drowns the command's own messages
