@@ -268,6 +268,8 @@ def check_complete(folder: Path) -> dict:
             seen[p.name] = "report"
         elif p.name == ".lock":  # the results folder's lock (one sweep at a time)
             seen[p.name] = "lock"
+        elif p.suffix == ".lock":  # a checkpoint's flock file: the kernel releases the lock when its holder dies
+            seen[p.name] = "lock"
         elif p.suffix in (".toml", ".log", ".txt", ".md"):
             seen[p.name] = "text"
         else:

@@ -52,7 +52,8 @@ def _train_cmd(folder: Path, fidelity: str):
 def _train_result(folder: Path, stdout: str):
     summary = json.loads(stdout)
     resumed = summary.pop("resumed_from")
-    summary.pop("wall_time")
+    for key in ("wall_time", "presentations_per_s", "compile_s", "out"):  # timings and this run's own paths
+        summary.pop(key, None)
     with np.load(folder / "final.npz", allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     return summary, arrays, resumed
