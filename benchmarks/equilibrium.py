@@ -142,7 +142,7 @@ def environment() -> dict:
     return {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
             "numba_threads": numba.get_num_threads(), "numba_threading_layer": _threading_layer(),
             "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg()),
-            "blas": [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
+            "blas": [{**{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}, "filepath": os.path.basename(d.get("filepath") or "")}
                      for d in threadpool_info()],
             "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                                                    "NUMBA_NUM_THREADS")}}

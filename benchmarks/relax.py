@@ -423,7 +423,8 @@ def main(argv=None):
             _log(tanh[-1])
         thr = [bench_threads(*CASES[i], rounds, target) for i in idx if i >= 2]
         noise = bench_noise(rounds)
-        blas = threadpool_info()
+        # the library's file name, not its path on this machine
+        blas = [{**d, "filepath": os.path.basename(d.get("filepath") or "")} for d in threadpool_info()]
     first = bench_first_call()
     out = {"cases": cases, "tanh_vs_relu": tanh, "two_threads": thr, "noise_ns_per_normal": noise["float64"],
            "noise_ns_per_normal_by_generator": noise,

@@ -195,7 +195,7 @@ def bench_threads(sizes, B, rounds, target_s):
 def blas_kernel():
     from threadpoolctl import threadpool_info
 
-    return [{k: d.get(k) for k in ("internal_api", "version", "architecture", "filepath", "num_threads")}
+    return [{**{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}, "filepath": os.path.basename(d.get("filepath") or "")}
             for d in threadpool_info() if d.get("user_api") == "blas"]
 
 
