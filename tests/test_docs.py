@@ -134,8 +134,7 @@ def _defined_in(mod, dotted: str) -> bool:
 # ------------------------------------------------------------------------------------------ self-contained
 OUTSIDE = re.compile(r"\.\./shared|/work/|shared/PHYSICS|shared/STYLE|shared/papers|HELPERS\.md")
 
-# Files whose owners have been asked to remove such a reference (the fix is one line each; see the lead's
-# notes). An entry that no longer offends is ignored; delete it when the file is fixed.
+# Glob patterns of files exempted from the rule, each with the reason (none today: keep it that way).
 PENDING_FIXES: dict[str, str] = {}
 
 
