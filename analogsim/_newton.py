@@ -93,6 +93,21 @@ def _energy_slack(net, xs, deltas, clamp, lam=None, c=None):
     return slack
 
 
+def _rounding_slack(kappa, deltas, xs, dtype, spring=None):
+    """:func:`_energy_slack` over plain arrays, for solvers outside the dense chain (the graph network's).
+
+    ``kappa``, ``deltas``, ``xs``: per layer l = 1..L, kappa_l (scalar or (n_l,)), delta_l and x_l (B, n_l), with
+    x_L the clamped target under a hard clamp. ``spring``: None, or (k, e, t) for a soft clamp's k/2 |e|^2 with
+    e = x_L - t. Returns sqrt(eps) (sum_l kappa_l |delta_l| (|delta_l| + |x_l|) + k |e| (|e| + |t|)) per sample,
+    the same allowance as the dense chain's (without relu multipliers).
+    """
+    s = sum(np.sum(k * np.abs(d) * (np.abs(d) + np.abs(x)), axis=1) for k, d, x in zip(kappa, deltas, xs))
+    if spring is not None:
+        k, e, t = spring
+        s = s + k * np.sum(np.abs(e) * (np.abs(e) + np.abs(t)), axis=1)
+    return np.sqrt(np.finfo(dtype).eps) * s
+
+
 def _accept(H, cH, slack, gn, cgn, active):
     """Line-search acceptance per sample: H lowered, or the relative gradient norm lowered with H level.
 

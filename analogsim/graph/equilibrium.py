@@ -7,8 +7,8 @@ exactly, for any operators and activations: draw the residuals and propagate for
 accepts a graph network).
 
 With the output clamped too, :func:`clamped_minimum` minimises H over the hidden layers by Newton's method with
-the exact x-Hessian (conjugate gradients on :func:`~analogsim.graph.energy.hvp_x`) and a line search on the
-gradient norm, to solver precision; there the stress obeys Eq. 10 on the graph,
+the exact x-Hessian (conjugate gradients on :func:`~analogsim.graph.energy.hvp_x`) and the dense chain's line
+search (H lowered, or the gradient norm lowered with H level to rounding), to solver precision; there the stress obeys Eq. 10 on the graph,
 :math:`\sigma_m = f'(y_m)\odot\sum_{l>m} A_{l,m}^T\sigma_l`, and dH/dtheta approaches the backprop gradient of
 (kappa_out/2)|f(x_0) - t|^2 linearly in r = kappa_out/kappa_hidden (:func:`stress_vs_backprop`).
 """
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._checks import as_generator, check_array, check_kT, check_scalar
+from .._newton import _accept, _rounding_slack
 from ..equilibrium import EquilibriumSample, equipartition, free_energy
 from ..hamiltonian import OutputClamp
 from . import energy as E
@@ -159,6 +160,14 @@ def _floor(net, xs, free, scale):
     return 8.0 * eps * np.sqrt(n) * np.maximum(big, 1e-300) / scale
 
 
+def _slack(net, xs, clamp):
+    """How far H may rise on a step accepted for lowering the gradient norm (the dense chain's rounding allowance,
+    :func:`analogsim._newton._rounding_slack`): sqrt(eps) sum_l kappa_l |delta_l| (|delta_l| + |x_l|), per sample."""
+    deltas = E.residuals(net, xs)
+    spring = None if clamp.hard else (clamp.stiffness, xs[-1] - clamp.target, clamp.target)
+    return _rounding_slack(net.kappa, deltas, xs[1:], net.dtype, spring)
+
+
 def _cg(net, xs, g, clamp, free, max_iter):
     """Batched conjugate gradients for H p = -g on the free layers; negative curvature stops a row."""
     B = xs[0].shape[0]
@@ -196,7 +205,7 @@ def _cg(net, xs, g, clamp, free, max_iter):
 
 
 def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, tol: float = 1e-13,
-                    max_iter: int = 60, cg_max_iter: int | None = None) -> ClampedMinimum:
+                    max_iter: int = 100, cg_max_iter: int | None = None) -> ClampedMinimum:
     """Minimise H over the hidden layers with the input clamped to ``x0`` and the output to ``target``.
 
     Parameters
@@ -211,7 +220,7 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, t
         rounding floor of x coordinates, 8 eps sqrt(n_free) max|kappa x| / (largest |kappa delta|), whichever is
         larger (at r = kappa_out/kappa_hidden ~ 1e-5 that floor is ~1e-10).
     max_iter : int
-        Newton steps at most.
+        Newton steps at most (a sample also stops after 3 steps without progress, or when no step is acceptable).
     cg_max_iter : int, optional
         Conjugate-gradient iterations per Newton step (default: number of free neurons, at most 500).
 
@@ -220,6 +229,14 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, t
     ClampedMinimum
         ``converged`` is False (and the reached ``grad_norm`` reported) if ``tol`` was not met; relu kinks can
         stop Newton short (see the dense chain's notes), the smooth activations do not.
+
+    Notes
+    -----
+    The line search is the dense chain's (:func:`analogsim.clamped.clamped_minimum`): per sample, a step is
+    accepted if it lowers H, or if it lowers the gradient norm while H rises by no more than a rounding allowance,
+    sqrt(eps) sum_l kappa_l |delta_l| (|delta_l| + |x_l|). The gradient-norm test lets Newton finish where changes
+    of H fall below rounding; without the bound on H it accepted steps far uphill where H is not convex (r = 1,
+    large weights) and cycled, e.g. between H = 1.1 and 13.0 for all its steps.
 
     Examples
     --------
@@ -251,28 +268,34 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, t
         sc = _scale(net, xs, clamp)
         gn = _norms(net, g, free) / sc
         lim = np.maximum(tol, _floor(net, xs, free, sc))
+        stuck = np.zeros(B, dtype=bool)  # rows that stopped short of lim: no acceptable step, or no progress
+        best, stall = gn.copy(), np.zeros(B, dtype=np.int64)
+        eps = np.finfo(net.dtype).eps
         for it in range(1, max_iter + 1):
-            if np.all(gn <= lim):
+            if np.all((gn <= lim) | stuck):
                 it -= 1
                 break
             p = _cg(net, xs, g, clamp, free, cg_it)
             step = np.ones(B)
-            todo = gn > lim
+            todo = (gn > lim) & ~stuck
             H0 = E.energy(net, xs, clamp)
+            slack = _slack(net, xs, clamp)
             accepted = ~todo
             new = [a.copy() for a in xs]
             for _ in range(40):
                 trial = [a + step[:, None] * p[l] if l in free else a for l, a in enumerate(xs)]
                 gn_t = _norms(net, E.grad_x(net, trial, clamp), free) / _scale(net, trial, clamp)
                 H_t = E.energy(net, trial, clamp)
-                ok = ~accepted & ((gn_t < gn) | (H_t < H0 - 1e-12 * np.abs(H0)))
+                ok = ~accepted & _accept(H0, H_t, slack, gn, gn_t, todo)
                 for l in free:
                     new[l][ok] = trial[l][ok]
                 accepted |= ok
                 if accepted.all():
                     break
                 step = np.where(accepted, step, 0.5 * step)
+            stuck |= ~accepted  # no acceptable step: the same state would give the same search again
             if not (accepted & todo).any():
+                it -= 1
                 break
             xs = new
             g = E.grad_x(net, xs, clamp)
@@ -280,6 +303,13 @@ def clamped_minimum(net, x0, target, output_stiffness: float | None = None, *, t
             gn = _norms(net, g, free) / sc
             lim = np.maximum(tol, _floor(net, xs, free, sc))
             history.append(float(gn.max()))
+            # at the rounding floor level steps are accepted without end: a row with neither its residual halved
+            # nor H lowered beyond rounding for 3 steps stops (as the dense chain's solver does)
+            H1 = E.energy(net, xs, clamp)
+            progress = (gn < 0.5 * best) | (H1 < H0 - 64 * eps * np.abs(H0))
+            best = np.minimum(best, gn)
+            stall = np.where(todo & ~progress, stall + 1, 0)
+            stuck |= stall >= 3
     ys, deltas, fps = E.layer_terms(net, xs)
     sig = [-k * d * fp for k, d, fp in zip(net.kappa, deltas, fps)]
     return ClampedMinimum(xs, sig, E.params_from_stress(net, xs, sig), E.energy(net, xs, clamp),
