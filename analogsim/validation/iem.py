@@ -63,6 +63,74 @@ def judge(ratios, target=TARGET):
     return crit
 
 
+def eitp_figure(summ, lrs, target):
+    """The figure ``iem_eitp_energy.png`` from :func:`summarise`'s rows (per setting: ``eitp``, ``lr``,
+    ``lambda1``, ``lambda2``, ``W``, ``accuracy``, ``accuracy_se``, ``W_to_acc``, ``W_to_acc_se``, ``n``):
+    held-out accuracy against W(EIT-P)/W(plain) (both dimensionless), and the work to reach accuracy ``target``
+    (energy units) per (lambda_1, lambda_2) setting, ± 1 SE over the paired seeds. Returns the Figure.
+
+    Examples
+    --------
+    >>> row = dict(lambda1=0.0, lambda2=0.0, W=2.0, accuracy=0.9, accuracy_se=0.01, W_to_acc=1.0, W_to_acc_se=0.1, n=3)
+    >>> summ = [dict(row, eitp=False, lr=0.1), dict(row, eitp=True, lr=0.1, lambda1=0.01, W=1.5)]
+    >>> fig = eitp_figure(summ, (0.1,), 0.8)
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['held-out accuracy [1]', 'W to reach accuracy 0.8 [energy units]']
+    """
+    from .._figstyle import LINESTYLES, MARKERS, finish
+
+    plain = [s for s in summ if not s["eitp"]]
+    eitp = [s for s in summ if s["eitp"]]
+    fig, axes = figure(2, w=5.0, h=3.6)
+    n = sorted({s["n"] for s in summ})
+    for k, lr in enumerate(lrs):
+        p = next(s for s in plain if s["lr"] == lr)
+        ee = [s for s in eitp if s["lr"] == lr]
+        axes[0].errorbar([s["W"] / p["W"] for s in ee], [s["accuracy"] for s in ee],
+                         yerr=[s["accuracy_se"] for s in ee], marker=MARKERS[k % 8], ls="none", capsize=2,
+                         label=f"EIT-P, lr {lr:g}")
+        ee = [s for s in ee if np.isfinite(s["W_to_acc"])]
+        axes[1].errorbar(range(len(ee)), [s["W_to_acc"] for s in ee], yerr=[s["W_to_acc_se"] for s in ee],
+                         marker=MARKERS[k % 8], ls="none", capsize=2, color=f"C{k}")
+        if np.isfinite(p["W_to_acc"]):
+            axes[1].axhline(p["W_to_acc"], lw=0.8, ls=LINESTYLES[(k + 1) % 8], color=f"C{k}",
+                            label=f"plain SGD, lr {lr:g} (right panel)")
+    axes[0].axvline(1.0, color="k", lw=0.8, label="W(EIT-P) = W(plain)")
+    axes[0].axvline(0.75, color="r", lw=0.8, ls="--", label="paper 001: 25 % less energy")
+    finish(fig, list(axes), ["W(EIT-P) / W(plain), same lr and schedule [1]", "(λ1, λ2) setting [index]"],
+           ["held-out accuracy [1]", f"W to reach accuracy {target:g} [energy units]"],
+           ["accuracy against energy ratio", "energy to reach the accuracy"], xscale=["log", "linear"],
+           yscale=["linear", "log"],
+           notes=[f"error bars: ± 1 SE (standard error of the mean) over {'/'.join(map(str, n))} paired seeds",
+                  "marker = learning rate (same in both panels)"])
+    return fig
+
+
+def along_training_figure(steps, H_bits, presentation, W, n_params, kT):
+    """The figure ``iem_along_training.png``: the parameter histogram's entropy H(theta) (bits, 64 bins) logged
+    by the training hook at ``steps`` and, on the right axis, the dissipated work W / (2 N kT) (dimensionless;
+    the Eq. 16 expression at this kT, which is a bound only at kT*). Returns the Figure.
+
+    Examples
+    --------
+    >>> fig = along_training_figure([0, 500, 1000], [5.0, 5.5, 5.8], [0, 500, 1000], [0.0, 1e-4, 2e-4], 61, 1e-6)
+    >>> fig.axes[1].get_ylabel()
+    'W / (2 N kT) [1]'
+    """
+    from .._figstyle import finish
+
+    fig, (ax,) = figure(w=5.0, h=3.2)
+    ax.plot(steps, H_bits, "o-", label="H(θ), histogram of the parameters (64 bins)")
+    ax2 = ax.twinx()
+    ax2.plot(presentation, np.asarray(W, float) / (2 * n_params * kT), "r-")
+    ax2.set_ylabel("W / (2 N kT) [1]", color="r")
+    ax.plot([], [], "r-", label="right axis: dissipated work W / (2 N kT) at this kT (Eq. 16's "
+                                "2 N S kT is a bound only at kT*, not here)")
+    finish(fig, ax, "presentations [count]", "H(θ) [bits]", f"IEM terms along training (kT = {kT:g})",
+           xscale="linear", yscale="linear", notes=["single run: no error bars"])
+    return fig
+
+
 def run(ctx) -> ClaimResult:
     """Claim 7: the EIT-P scan (torch training runs on digits, paired seeds) judged against the papers' 25-40 %
     energy reduction, and the IEM terms logged along a physical training run; two figures.
@@ -96,30 +164,7 @@ def run(ctx) -> ClaimResult:
     hook_rows, hook_fig = _iem_along_physical_training(ctx)
     plain = [s for s in summ if not s["eitp"]]
     eitp = [s for s in summ if s["eitp"]]
-    fig, axes = figure(1, 2, figsize=(10, 3.6))
-    ax = axes[0]
-    for lr, mk in zip(lrs, "osd^v"):
-        p = next(s for s in plain if s["lr"] == lr)
-        ee = [s for s in eitp if s["lr"] == lr]
-        ax.scatter([s["W"] / p["W"] for s in ee], [s["accuracy"] for s in ee], marker=mk, label=f"EIT-P, lr {lr:g}")
-    ax.axvline(1.0, color="k", lw=0.8)
-    ax.axvline(0.75, color="r", lw=0.8, ls="--", label="001: 25 % less")
-    ax.set_xscale("log")
-    ax.set_xlabel("W(EIT-P) / W(plain), same lr and schedule")
-    ax.set_ylabel("held-out accuracy")
-    ax.legend(fontsize=6)
-    ax = axes[1]
-    for lr, mk in zip(lrs, "osd^v"):
-        ee = [s for s in eitp if s["lr"] == lr and np.isfinite(s["W_to_acc"])]
-        p = next(s for s in plain if s["lr"] == lr)
-        ax.scatter(range(len(ee)), [s["W_to_acc"] for s in ee], marker=mk, label=f"EIT-P lr {lr:g}")
-        if np.isfinite(p["W_to_acc"]):
-            ax.axhline(p["W_to_acc"], lw=0.8, ls=":", label=f"plain lr {lr:g}")
-    ax.set_yscale("log")
-    ax.set_xlabel("(lambda_1, lambda_2) setting")
-    ax.set_ylabel(f"W to reach accuracy {target:g}")
-    ax.legend(fontsize=6)
-    figs = [save(fig, ctx, "iem_eitp_energy.png")] + hook_fig
+    figs = [save(eitp_figure(summ, lrs, target), ctx, "iem_eitp_energy.png")] + hook_fig
     n_seeds = len(seeds)
     table = [{"quantity": f"plain SGD, lr {s['lr']:g}", "paper": "baseline",
               "measured": f"W {s['W']:.4g} ± {s['W_se']:.2g}; to accuracy {target:g}: "
@@ -177,14 +222,9 @@ def _iem_along_physical_training(ctx):
                 hook_every=S // 10, weight_decay=1e-4)
     log = [(s, v) for s, v in res.hook_log if v]
     W = res.books.W
-    fig, ax = figure(figsize=(5.5, 3.2))
-    ax.plot([s for s, _ in log], [v["H_bits"] for _, v in log], "o-", label="H(theta) [bits]")
-    ax.set_xlabel("presentations")
-    ax.set_ylabel("H(theta) [bits]  (64 bins)")
-    ax2 = ax.twinx()
     rec = res.records
-    ax2.plot(rec["presentation"], np.asarray(rec["W"]) / (2 * net.n_params * kT), "r-")
-    ax2.set_ylabel("W / (2 N kT) at this kT (not kT*)", color="r")
+    fig = along_training_figure([s for s, _ in log], [v["H_bits"] for _, v in log], rec["presentation"], rec["W"],
+                                net.n_params, kT)
     fig_path = save(fig, ctx, "iem_along_training.png")
     last = log[-1][1]
     rows = [{"quantity": "physical training run (teacher-student, 4-12-1), logged by the training hook",

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..network import Network
 from .framework import at_least, consistent
-from ._plot import figure, save
+from ._plot import figure, save, se_note
 
 X0 = np.array([0.3, -0.5, 0.8])
 #: the bias constant used when the stability guard does not expose a measured one: bias <= c dt lambda_max
@@ -94,6 +94,33 @@ def equipartition_at(args):
             "se": float(r.equipartition_se[k]), "acceptance": r.acceptance}
 
 
+def em_bias_plot(res, n_replicas):
+    """The figure ``em_bias_vs_dt.png`` from the records of :func:`equipartition_at` (dicts with ``integrator``,
+    ``dtl``, ``ratio``, ``se``): the worst layer's <kappa delta^2>/kT (dimensionless) against Gamma dt lambda_max
+    (dimensionless), ± 4 SE over ``n_replicas`` replicas. Returns the Figure.
+
+    Examples
+    --------
+    >>> res = [{"integrator": i, "dtl": d, "ratio": 1 + (0.1 * d if i == "em" else 0.0), "se": 0.002}
+    ...        for i in ("em", "mala") for d in (0.1, 0.4)]
+    >>> em_bias_plot(res, 256).axes[0].get_xlabel().endswith("[1]")
+    True
+    """
+    from .._figstyle import MARKERS, finish
+
+    fig, (ax,) = figure(w=5.0, h=3.4)
+    for k, (integ, ls) in enumerate((("em", "-"), ("mala", "--"))):
+        rr = sorted((x for x in res if x["integrator"] == integ), key=lambda x: x["dtl"])
+        if rr:
+            ax.errorbar([x["dtl"] for x in rr], [x["ratio"] for x in rr], yerr=[4 * x["se"] for x in rr],
+                        marker=MARKERS[k], ls=ls, capsize=3, label={"em": "Euler–Maruyama", "mala": "MALA"}[integ])
+    ax.axhline(1.0, color="k", lw=0.8, label="equipartition: 1 (exact)")
+    finish(fig, ax, r"$\Gamma\,dt\,\lambda_{max}$ [1]", r"worst-layer $\langle\kappa\delta^2\rangle/kT$ [1]",
+           "Langevin integrators: equipartition bias", xscale="log", yscale="linear",
+           notes=[se_note(4, f"{n_replicas} replicas")])
+    return fig
+
+
 def em_bias_figure(ctx):
     """EM and MALA equipartition against dt lambda_max: the figure ``em_bias_vs_dt.png``, the criteria (EM's bias
     against the stability guard's prediction c dt lambda_max, MALA exact, EM's bias visible at 0.7) and a text.
@@ -130,17 +157,7 @@ def em_bias_figure(ctx):
     r = by[("em", 0.7)]
     crit.append(at_least("EM at dt·λmax = 0.7: |bias| (the control: EM must show it)", abs(r["ratio"] - 1), r["se"],
                          0.03))
-    fig, ax = figure(figsize=(5, 3.4))
-    for integ, mk in (("em", "o-"), ("mala", "s--")):
-        rr = [x for x in res if x["integrator"] == integ]
-        ax.errorbar([x["dtl"] for x in rr], [x["ratio"] for x in rr], yerr=[4 * x["se"] for x in rr], fmt=mk,
-                    capsize=3, label={"em": "Euler–Maruyama", "mala": "MALA"}[integ])
-    ax.axhline(1.0, color="k", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel(r"$\Gamma\,dt\,\lambda_{max}$")
-    ax.set_ylabel(r"worst-layer $\langle\kappa\delta^2\rangle/kT$  (±4 SE)")
-    ax.legend()
-    fig_path = save(fig, ctx, "em_bias_vs_dt.png")
+    fig_path = save(em_bias_plot(res, B), ctx, "em_bias_vs_dt.png")
     from .framework import bootstrap_slope
 
     em = [x for x in res if x["integrator"] == "em"]

@@ -262,6 +262,57 @@ def _holds_text(c) -> str:
     return "holds" if c.passed else ("is undecided at this size" if not c.decided else "does not hold as printed")
 
 
+def bound_figure(lin, sp, mlp, curve, S, slope_N, slope_S):
+    """The figure ``training_bound.png`` from the claim's records: W/kT* (dimensionless) of the linear student
+    against N at S presentations (``lin``, :func:`linear_point`) and against S (``sp``, :func:`linear_S_point`),
+    each with the Eq. 16 line 2 N S rho, labelled a bound at kT* only; and the tanh MLP's excess loss against kT
+    (energy units) with kT* marked (``mlp``, :func:`mlp_tstar`; ``curve``, :func:`mlp_loss_at`). Error bars
+    ± 4 SE. Returns the Figure.
+
+    Examples
+    --------
+    >>> lin = [{"N": n, "W_over_kT": 2.0 * n * 100, "W_over_kT_se": 5.0, "rho": 1.0} for n in (3, 5, 9)]
+    >>> sp = [{"S": s, "W_over_kT": 10.0 * s, "bound_over_kT": 10.0 * s} for s in (100, 300, 1000)]
+    >>> mlp = {"kT_grid": [1e-3, 1e-2, 1e-1], "loss_excess": [1e-4, 1e-3, 1e-2], "loss_excess_se": [1e-5] * 3,
+    ...        "kT_star": 1e-2, "loss_star": 0.1}
+    >>> curve = [{"f": f, "train": 0.1 + 0.01 * f} for f in (0.5, 2.0)]
+    >>> fig = bound_figure(lin, sp, mlp, curve, 100, 1.0, 1.0)
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['parameters N [count]', "presentations S (the paper's D) [count]", 'kT [energy units]']
+    """
+    from .._figstyle import MARKERS, finish
+
+    bound = "Eq. 16: 2 N S ρ (a bound only at kT = kT*)"
+    fig, axes = figure(3, w=4.0, h=3.6)
+    ax = axes[0]
+    N = np.array([p["N"] for p in lin], float)
+    ax.errorbar(N, [p["W_over_kT"] for p in lin], yerr=[4 * p["W_over_kT_se"] for p in lin], marker=MARKERS[0],
+                ls="none", capsize=3, label=f"linear student, measured W/kT* vs N (slope {slope_N:.3f})")
+    ax.plot(N, 2 * N * S * np.array([p["rho"] for p in lin]), "k--", lw=0.8, label=bound)
+    ax = axes[1]
+    Sa = np.array([p["S"] for p in sp], float)
+    ax.plot(Sa, [p["W_over_kT"] for p in sp], marker=MARKERS[1], ls="-",
+            label=f"linear student, measured W/kT* vs S (slope {slope_S:.3f})")
+    ax.plot(Sa, [p["bound_over_kT"] for p in sp], "k--", lw=0.8, label=bound)
+    ax = axes[2]
+    kTs = np.array(mlp["kT_grid"], float)
+    ax.errorbar(kTs, mlp["loss_excess"], yerr=4 * np.array(mlp["loss_excess_se"]), marker=MARKERS[2], ls="-",
+                capsize=3, label="tanh MLP: excess loss of chains started at the optimum")
+    ax.axvline(mlp["kT_star"], color="r", lw=1, label=f"kT* = {mlp['kT_star']:.3g} (E(kT*) = 2 E(0))")
+    fsorted = sorted({c["f"] for c in curve if c["f"] > 0})
+    n_seeds = sorted({sum(1 for c in curve if c["f"] == f) for f in fsorted})
+    ax.plot([f * mlp["kT_star"] for f in fsorted],
+            [np.mean([c["train"] for c in curve if c["f"] == f]) - mlp["loss_star"] for f in fsorted],
+            marker=MARKERS[3], ls="--",
+            label=f"tanh MLP training runs: final loss − loss* (mean over {'-'.join(map(str, n_seeds))} seeds)")
+    finish(fig, list(axes), ["parameters N [count]", "presentations S (the paper's D) [count]", "kT [energy units]"],
+           ["W / kT* [1]", "W / kT* [1]", "training loss above the optimum (MSE) [1]"],
+           [f"W against N (S = {S})", "W against S (N = 4)", "tanh MLP: loss against kT"], xscale="log",
+           yscale="log", notes=["ρ: measured for each point",
+                                "error bars: ± 4 SE (standard error of each chain's estimate)"])
+    return fig
+
+
 def run(ctx) -> ClaimResult:
     """Claim 5 (Eq. 16): T* and Gamma on linear students (N = 3-17, Gamma = 1 in the harmonic limit, W/kT*
     proportional to N and S) and on a tanh MLP (Eq. 16's ≳), with the degradation of training above T*.
@@ -294,36 +345,7 @@ def run(ctx) -> ClaimResult:
                     + [(f, mlp["kT_star"], mlpS, ctx.seed + 9 + k) for f in fs for k in range(n_loss_seeds)])
     crit, slope_N, slope_S = judge_linear(lin, sp, seed=ctx.seed, decides=decides)
     crit += judge_mlp(mlp, [c for c in curve if c["f"] in fs], decides=decides)
-    fig, axes = figure(1, 3, figsize=(13, 3.6))
-    ax = axes[0]
-    N = np.array([p["N"] for p in lin], float)
-    ax.errorbar(N, [p["W_over_kT"] for p in lin], yerr=[4 * p["W_over_kT_se"] for p in lin], fmt="o",
-                label=f"linear, W/kT* (slope {slope_N:.3f})")
-    ax.loglog(N, 2 * N * S * np.array([p["rho"] for p in lin]), "k--", lw=0.8, label="2 N S rho")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("N (parameters)")
-    ax.set_ylabel("W / kT*")
-    ax.legend(fontsize=7)
-    ax = axes[1]
-    Sa = np.array([p["S"] for p in sp], float)
-    ax.loglog(Sa, [p["W_over_kT"] for p in sp], "o-", label=f"W/kT* (slope {slope_S:.3f})")
-    ax.loglog(Sa, [p["bound_over_kT"] for p in sp], "k--", lw=0.8, label="2 N S rho (measured rho)")
-    ax.set_xlabel("S (presentations = the paper's D)")
-    ax.legend(fontsize=7)
-    ax = axes[2]
-    kTs = np.array(mlp["kT_grid"])
-    ax.errorbar(kTs, mlp["loss_excess"], yerr=4 * np.array(mlp["loss_excess_se"]), fmt="o-",
-                label="excess loss of chains at the optimum")
-    ax.axvline(mlp["kT_star"], color="r", lw=1, label=f"kT* = {mlp['kT_star']:.3g}")
-    fsorted = sorted({c["f"] for c in curve if c["f"] > 0})
-    ax.loglog([f * mlp["kT_star"] for f in fsorted],
-              [np.mean([c["train"] for c in curve if c["f"] == f]) - mlp["loss_star"] for f in fsorted],
-              "s--", label="training runs: final loss − loss*")
-    ax.set_xlabel("kT")
-    ax.set_ylabel("loss above the optimum")
-    ax.legend(fontsize=7)
-    figs = [save(fig, ctx, "training_bound.png")]
+    figs = [save(bound_figure(lin, sp, mlp, curve, S, slope_N, slope_S), ctx, "training_bound.png")]
     table = [{"quantity": f"linear N = {p['N']}", "paper": "Gamma ≈ 1",
               "measured": f"Gamma {p['Gamma']:.3f} ± {p['Gamma_se']:.3f} (Eq. 15 prediction {p['Gamma_eq15']:.3f}), "
                           f"W/kT* {p['W_over_kT']:.4g}",
