@@ -134,6 +134,13 @@ def test_coinciding_lines_are_noted():
     assert len({c.lines[0].get_marker() for c in ax.containers}) == 2
 
 
+def test_bar_panels_keep_their_case_labels():
+    labels = [t.get_text() for t in _stress().axes[1].get_xticklabels()]
+    assert labels[0] == "2/relu" and all("/" in t for t in labels)
+    labels = [t.get_text() for t in _table1().axes[0].get_xticklabels()]
+    assert labels and all("\n" in t for t in labels)
+
+
 def test_short_log_axes_are_labelled_plainly():
     fig = _quasistatic()
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]

@@ -83,6 +83,7 @@ def eitp_figure(summ, lrs, target):
     eitp = [s for s in summ if s["eitp"]]
     fig, axes = figure(2, w=5.0, h=3.6)
     n = sorted({s["n"] for s in summ})
+    n_set = 0
     for k, lr in enumerate(lrs):
         p = next(s for s in plain if s["lr"] == lr)
         ee = [s for s in eitp if s["lr"] == lr]
@@ -90,7 +91,9 @@ def eitp_figure(summ, lrs, target):
                          yerr=[s["accuracy_se"] for s in ee], marker=MARKERS[k % 8], ls="none", capsize=2,
                          label=f"EIT-P, lr {lr:g}")
         ee = [s for s in ee if np.isfinite(s["W_to_acc"])]
-        axes[1].errorbar(range(len(ee)), [s["W_to_acc"] for s in ee], yerr=[s["W_to_acc_se"] for s in ee],
+        dodge = 0.12 * (k - (len(lrs) - 1) / 2)  # side by side, so equal values stay visible
+        n_set = max(n_set, len(ee))
+        axes[1].errorbar(np.arange(len(ee)) + dodge, [s["W_to_acc"] for s in ee], yerr=[s["W_to_acc_se"] for s in ee],
                          marker=MARKERS[k % 8], ls="none", capsize=2, color=f"C{k}")
         if np.isfinite(p["W_to_acc"]):
             axes[1].axhline(p["W_to_acc"], lw=0.8, ls=LINESTYLES[(k + 1) % 8], color=f"C{k}",
@@ -99,10 +102,11 @@ def eitp_figure(summ, lrs, target):
     axes[0].axvline(0.75, color="r", lw=0.8, ls="--", label="paper 001: 25 % less energy")
     finish(fig, list(axes), ["W(EIT-P) / W(plain), same lr and schedule [1]", "(λ1, λ2) setting [index]"],
            ["held-out accuracy [1]", f"W to reach accuracy {target:g} [energy units]"],
-           ["accuracy against energy ratio", "energy to reach the accuracy"], xscale=["log", "linear"],
+           ["accuracy against energy ratio", "energy to reach the accuracy"], xscale="linear",
            yscale=["linear", "log"],
            notes=[f"error bars: ± 1 SE (standard error of the mean) over {'/'.join(map(str, n))} paired seeds",
-                  "marker = learning rate (same in both panels)"])
+                  "marker = learning rate (same in both panels); right panel: learning rates side by side"])
+    axes[1].set_xticks(range(n_set))  # after finish: setting the scale resets the ticks
     return fig
 
 

@@ -177,14 +177,14 @@ def stress_figure(groups):
                          + "; ".join(f"{x} = {y}" for x, y in same[:4]) + (" ..." if len(same) > 4 else ""))
     Cs = [(f"{d}/{a[:4]}", np.mean([c["constant"] for c in cs])) for (d, a), cs in sorted(groups.items()) if d >= 2]
     axes[1].bar(range(len(Cs)), [v for _, v in Cs], color="tab:gray")
-    axes[1].set_xticks(range(len(Cs)))
-    axes[1].set_xticklabels([k for k, _ in Cs], rotation=70, fontsize=7)
     seeds = "/".join(str(k) for k in sorted(n_seeds)) or "0"
     notes.append(f"lines and bars: mean over {seeds} seeds (no error bars; the spread is in the report's table)")
     finish(fig, list(axes), [r"$r = \kappa_{out}/\kappa_{hidden}$ [1]", "depth / activation [case]"],
            ["relative error |dH/dθ − ∇MSE| / |∇MSE| [1]", "C = error / r [1]"],
            ["stress against backprop (Eq. 8-10)", "constant of the limit"], xscale=["log", "linear"],
            yscale=["log", "log"], notes=notes)
+    axes[1].set_xticks(range(len(Cs)))  # after finish: setting the scale resets the ticks
+    axes[1].set_xticklabels([k for k, _ in Cs], rotation=70, fontsize=7)
     return fig
 
 
