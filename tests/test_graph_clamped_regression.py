@@ -27,12 +27,12 @@ from analogsim.graph import energy as E
 from analogsim.graph.equilibrium import clamped_minimum
 
 
-def _random_case(seed):
-    """A small tanh chain with weights scaled by 2-8 (r = 1), a batch of 8, a hard (even seed) or soft clamp."""
+def _random_case(seed, act="tanh"):
+    """A small chain with weights scaled by 2-8 (r = 1), a batch of 8, a hard (even seed) or soft clamp."""
     rng = np.random.default_rng(seed)
     sizes = [int(rng.integers(1, 6))] + [int(rng.integers(1, 9)) for _ in range(int(rng.integers(1, 4)))] \
         + [int(rng.integers(1, 4))]
-    net = Network.create(sizes, activations="tanh", seed=seed, bias_scale=1.0)
+    net = Network.create(sizes, activations=act, seed=seed, bias_scale=1.0)
     net = net.with_theta(net.theta * rng.uniform(2, 8))
     return net, 2 * rng.standard_normal((8, sizes[0])), rng.standard_normal((8, sizes[-1])), [None, 1.0][seed % 2]
 
@@ -87,6 +87,15 @@ STALLED = [3, 8, 12, 24, 28, 30, 50, 88, 112, 119, 141, 157, 183]
 @pytest.mark.parametrize("seed", STALLED)
 def test_stalls_found_by_a_seeded_survey(seed):
     net, x0, t, soft = _random_case(seed)
+    _check(net, x0, t, soft)
+
+
+# the other smooth activations: stalls of the old rule (gradient norm 0.5-14), and softplus nets 104 and 138,
+# which need more than 3 steps without halving the residual near the rounding floor
+@pytest.mark.parametrize("act, seed", [("sigmoid", 94), ("sigmoid", 110), ("sigmoid", 130), ("softplus", 39),
+                                       ("softplus", 61), ("softplus", 63), ("softplus", 104), ("softplus", 138)])
+def test_other_activations(act, seed):
+    net, x0, t, soft = _random_case(seed, act)
     _check(net, x0, t, soft)
 
 
