@@ -10,7 +10,8 @@ With the output clamped too, :func:`clamped_minimum` minimises H over the hidden
 the exact x-Hessian (conjugate gradients on :func:`~analogsim.graph.energy.hvp_x`) and the dense chain's line
 search (H lowered, or the gradient norm lowered with H level to rounding), to solver precision; there the
 stress obeys Eq. 10 on the graph, :math:`\sigma_m = f'(y_m)\odot\sum_{l>m} A_{l,m}^T\sigma_l`, and dH/dtheta
-approaches the backprop gradient of (kappa_out/2)|f(x_0) - t|^2 linearly in r = kappa_out/kappa_hidden (:func:`stress_vs_backprop`).
+approaches the backprop gradient of (kappa_out/2)|f(x_0) - t|^2 linearly in r = kappa_out/kappa_hidden
+(:func:`stress_vs_backprop`).
 """
 
 from __future__ import annotations
