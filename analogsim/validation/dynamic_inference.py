@@ -32,19 +32,20 @@ LN2 = math.log(2.0)
 #: digits inputs and the reset taus per protocol (the prior-adapted reset at two taus: its quasi-static limit
 #: is fitted per inference; standard and uncompute at one tau: one-sided second-law checks)
 SIZES = {
-    "quick": dict(taus=[6400.0, 12800.0, 25600.0], n=1000, depths=[3.0, 5.0, 7.0], n_err=8000,
+    "quick": dict(taus=[6400.0, 12800.0, 25600.0], n=1000, n_std=1000, depths=[3.0, 5.0, 7.0], n_err=8000,
                   kTs=[1 / 4, 1 / 5, 1 / 6], n_life=1000, n_test=20,
                   dtaus={"standard": (12800.0,), "prior-adapted": (12800.0, 25600.0), "uncompute": (12800.0,)},
                   max_iter=60),
-    "full": dict(taus=[6400.0, 12800.0, 25600.0, 51200.0], n=8000, depths=[3.0, 4.0, 5.0, 6.0, 7.0], n_err=40000,
-                 kTs=[1 / 4, 1 / 5, 1 / 6, 1 / 7], n_life=4000, n_test=None,
+    "full": dict(taus=[6400.0, 12800.0, 25600.0, 51200.0], n=8000, n_std=32000, depths=[3.0, 4.0, 5.0, 6.0, 7.0],
+                 n_err=40000, kTs=[1 / 4, 1 / 5, 1 / 6, 1 / 7], n_life=4000, n_test=None,
                  dtaus={k: (12800.0, 25600.0, 51200.0) for k in ("standard", "prior-adapted", "uncompute")},
                  max_iter=300),
 }
 #: what decides a criterion left undecided at quick size
-FULL_ELEMENTS = "--full (8000 elements per tau, tau = 6400-51200 tau_r)"
+FULL_ELEMENTS = "--full (8000 elements per tau, 32000 for the standard erasure, tau = 6400-51200 tau_r)"
 FULL_DIGITS = "--full (all 397 held-out inputs, every protocol at tau = 12800, 25600, 51200 tau_r)"
-#: tolerance of the excess-work slope (issue: -1 +- 0.05), judged only where its SE is below it
+#: tolerance of the excess-work slope (-1 +- 0.05), judged in full mode only, where the standard erasure runs
+#: 32000 elements per tau (SE ~0.02; at 8000 its SE ~0.04 would leave the criterion between undecided and fail)
 SLOPE_TOL = 0.05
 
 
@@ -251,7 +252,8 @@ def run(ctx) -> ClaimResult:
     sz = SIZES["full" if ctx.full else "quick"]
     el = DoubleWell(E_b=16.0)
     seed = ctx.seed % 2 ** 31
-    series = {"standard": quasistatic_series(el, "standard", sz["taus"], p=0.5, n_elements=sz["n"], seed=seed)}
+    series = {"standard": quasistatic_series(el, "standard", sz["taus"], p=0.5, n_elements=sz["n_std"],
+                                            seed=seed)}
     for i, p in enumerate((0.1, 0.5, 0.8)):
         series[f"prior-adapted p={p}"] = quasistatic_series(el, "prior-adapted", sz["taus"], p=p, n_elements=sz["n"],
                                                             seed=seed + 1 + i)
