@@ -131,3 +131,18 @@ def test_criterion_round_trips_through_report_json(tmp_path):
     c = at_least("Gamma", 0.7, 0.05, 1.0, kind="paper", quote="≳", note="n")
     back = Criterion(**json.loads(json.dumps(asdict(c))))
     assert back == c
+
+
+def test_resume_keeps_finished_claims_that_come_after_the_one_that_runs(tmp_path):
+    """A resumed run that re-runs an early claim still reports the later claims an earlier run finished."""
+    import json
+
+    from analogsim.validation.framework import ClaimResult, consistent, run_validation, write_report
+
+    iem = ClaimResult("iem", "The IEM objective", "x is 1", [consistent("x", 1.01, 0.01, 1.0)])
+    write_report([iem], tmp_path, "quick", 7)  # claim 7 finished; claim 6 (fast, exact arithmetic) has not
+    res = run_validation("quick", tmp_path, claims=["digital_vs_analog", "iem"], resume=True, seed=7)
+    assert [(r.name, r.resumed) for r in res] == [("digital_vs_analog", False), ("iem", True)]
+    names = [c["name"] for c in json.loads((tmp_path / "report.json").read_text())["claims"]]
+    assert names == ["digital_vs_analog", "iem"]
+    assert "IEM" in (tmp_path / "verdicts.md").read_text()

@@ -404,7 +404,7 @@ def run_validation(mode: str = "quick", out="validation-report", claims=None, ex
     ctx = Context(mode=mode, out=out, executor=executor, seed=seed)
     done = finished_claims(out, mode, seed) if resume else {}
     results = []
-    for name in names:
+    for i, name in enumerate(names):
         if name in done:
             log.info("claim %s: already finished in %s (resumed)", name, out)
             results.append(done[name])
@@ -422,9 +422,9 @@ def run_validation(mode: str = "quick", out="validation-report", claims=None, ex
         results.append(res)
         if progress is not None:
             progress(res)
-        write_report(results, out, mode, seed)
-    if not results or all(r.resumed for r in results):
-        write_report(results, out, mode, seed)  # nothing ran: the report still lists exactly these claims
+        # the claims still to come that an earlier run finished stay in the report while this one runs
+        write_report(results + [done[n] for n in names[i + 1:] if n in done], out, mode, seed)
+    write_report(results, out, mode, seed)  # exactly these claims, whichever of them ran or were resumed
     return results
 
 
