@@ -523,7 +523,7 @@ def _fake_claims(monkeypatch):
         mod.TITLE, mod.STATEMENT = f"fake {name}", "a statement"
 
         def run(ctx, name=name):
-            fig, ax = _plot.figure()
+            fig, (ax,) = _plot.figure()
             ax.plot([0, 1], [0, 1])
             return ClaimResult(name, f"fake {name}", "a statement", [criterion_bound("x", 1.0, 0.1, low=0.0)],
                                figures=[_plot.save(fig, ctx, f"{name}.png")])
