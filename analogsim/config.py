@@ -197,7 +197,7 @@ SCHEMA: dict[str, dict[str, _Field]] = {
                                  "(then T = kT * energy_unit_J / k_B)"),
     },
 }
-SECTIONS = tuple(SCHEMA) + ("task", "sweep")
+SECTIONS = tuple(SCHEMA) + ("task", "sweep", "graph")  # [graph]: analogsim.graph.config
 
 #: keys added after results folders existed: left out of the config hash while at their default, so
 #: folders made before them keep their hash and resume (the [units] section is handled the same way)
@@ -469,6 +469,10 @@ def parse_config(text: str, *, name: str = "experiment", source: str | None = No
         if len(set(seed_from)) != len(seed_from):
             raise ConfigError("experiment.seed_from", f"lists an axis twice: {seed_from}")
     exp["seed_from"] = list(seed_from)
+    if "graph" in doc:  # a graph network replaces the [network] shape (validated and built once here)
+        from .graph.config import check_graph_section
+
+        normalized["graph"] = settings["graph"] = check_graph_section(doc["graph"], explicit, axes)
     normalized["format"] = FORMAT
     return ExperimentConfig(name=exp["name"], kind=exp["kind"], seed=exp["seed"], settings=settings,
                             axes=axes, seed_from=tuple(seed_from), normalized=normalized, text=text,

@@ -46,7 +46,8 @@ from ..errors import ConfigError
 from .builder import GraphBuilder
 from .operators import AvgPool, Conv, Dense, Identity
 
-__all__ = ["graph_from_toml", "graph_from_dict", "graph_to_toml", "EXAMPLE"]
+__all__ = ["graph_from_toml", "graph_from_dict", "graph_to_toml", "check_graph_section", "graph_from_settings",
+           "EXAMPLE"]
 
 EXAMPLE = """
 [graph]
@@ -72,6 +73,7 @@ inputs = [{from = "res", op = "dense", n_out = 10}]
 _OP_KEYS = {"dense": {"n_out", "trainable"},
             "conv": {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "trainable"},
             "avg_pool": {"kernel_size", "stride", "padding"}, "identity": {"offset"}}
+_GRAPH_KEYS = {"input", "layers", "kappa", "init", "seed", "dtype", "bias_scale"}
 _DEFAULT_BIAS = {"dense": "neuron", "conv": "channel", "avg_pool": "none", "identity": "none"}
 
 
@@ -142,6 +144,49 @@ def _operator(spec, in_shape, path):
         raise ConfigError(path, str(exc)) from None
 
 
+def _layer_order(layers: list, input_name: str) -> list:
+    """Indices of ``layers`` in an order where every layer comes after the layers it reads (file order where
+    possible); a cycle, a duplicate or unknown name is a ConfigError naming the entry."""
+    names = {}
+    for i, lay in enumerate(layers):
+        path = f"graph.layers[{i}]"
+        if not isinstance(lay, dict) or not isinstance(lay.get("name"), str):
+            raise ConfigError(f"{path}.name", "every layer needs a name (a string)")
+        if lay["name"] in names or lay["name"] == input_name:
+            raise ConfigError(f"{path}.name", f"layer name {lay['name']!r} is used twice")
+        names[lay["name"]] = i
+        inputs = lay.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise ConfigError(f"{path}.inputs", "must list at least one {from = ..., op = ...} table")
+    deps = []
+    for i, lay in enumerate(layers):
+        d = set()
+        for j, spec in enumerate(lay["inputs"]):
+            src = spec.get("from") if isinstance(spec, dict) else None
+            if src != input_name and src not in names:
+                raise ConfigError(f"graph.layers[{i}].inputs[{j}].from", f"unknown layer {src!r}; layers are "
+                                  f"{[input_name] + list(names)}")
+            if src != input_name:
+                d.add(names[src])
+        deps.append(d)
+    order, done = [], set()
+    while len(order) < len(layers):
+        ready = [i for i in range(len(layers)) if i not in done and deps[i] <= done]
+        if not ready:
+            left = [i for i in range(len(layers)) if i not in done]
+            cyc, i = [], left[0]
+            while i not in cyc:  # walk back along unresolved inputs until a layer repeats
+                cyc.append(i)
+                i = min(deps[i] - done)
+            cyc = cyc[cyc.index(i):][::-1]
+            names_c = [layers[k]["name"] for k in cyc + [cyc[0]]]
+            raise ConfigError("graph.layers", f"the graph has a cycle {' -> '.join(names_c)}; a feed-forward "
+                                              "network (Eq. 6) needs a directed acyclic graph")
+        order.append(ready[0])
+        done.add(ready[0])
+    return order
+
+
 def graph_from_dict(doc: dict):
     """A :class:`GraphNetwork` from the parsed TOML document (see the module docstring).
 
@@ -154,6 +199,9 @@ def graph_from_dict(doc: dict):
     g = doc.get("graph") if isinstance(doc, dict) else None
     if not isinstance(g, dict):
         raise ConfigError("graph", "missing [graph] table")
+    extra = set(g) - _GRAPH_KEYS
+    if extra:
+        raise ConfigError(f"graph.{sorted(extra)[0]}", f"unknown key; [graph] accepts {sorted(_GRAPH_KEYS)}")
     inp = g.get("input")
     if not isinstance(inp, dict) or "shape" not in inp:
         raise ConfigError("graph.input", "must be a table {name = 'x0', shape = [1, 8, 8]}")
@@ -164,13 +212,10 @@ def graph_from_dict(doc: dict):
     layers = g.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ConfigError("graph.layers", "must list at least one [[graph.layers]] table")
-    for i, lay in enumerate(layers):
+    for i in _layer_order(layers, b.input):
+        lay = layers[i]
         path = f"graph.layers[{i}]"
-        if not isinstance(lay, dict) or not isinstance(lay.get("name"), str):
-            raise ConfigError(f"{path}.name", "every layer needs a name (a string)")
-        inputs = lay.get("inputs")
-        if not isinstance(inputs, list) or not inputs:
-            raise ConfigError(f"{path}.inputs", "must list at least one {from = ..., op = ...} table")
+        inputs = lay["inputs"]
         built = []
         for j, spec in enumerate(inputs):
             p = f"{path}.inputs[{j}]"
@@ -247,3 +292,61 @@ def graph_to_toml(net) -> str:
             ins.append("{" + ", ".join(f"{k} = {_value(v)}" for k, v in keys.items()) + "}")
         lines += ["inputs = [" + ", ".join(ins) + "]", ""]
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- a [graph] in an experiment config
+#: [network] and [sweep] settings that a [graph] section replaces (its own input, layers, kappa, init, dtype)
+NETWORK_KEYS = ("sizes", "n_in", "width", "depth", "n_out", "activation", "output_activation", "kappa",
+                "kappa_ratio", "init", "bias_scale", "dtype")
+
+
+def check_graph_section(g, explicit=(), axes=()) -> dict:
+    """Validate the [graph] section of an experiment config (:mod:`analogsim.config`); return it as plain data.
+
+    The network is built once, so a cycle, a shape mismatch or an unknown operator is refused before anything
+    runs (:class:`~analogsim.errors.ConfigError` naming the entry). [network] settings that the graph replaces
+    (``NETWORK_KEYS``), given in the file or swept, are refused too: they would be silently ignored.
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> g = check_graph_section(tomllib.loads(EXAMPLE)["graph"])
+    >>> [lay["name"] for lay in g["layers"]]
+    ['h', 'res', 'out']
+    >>> check_graph_section(g, explicit={"width"})
+    Traceback (most recent call last):
+    ...
+    analogsim.errors.ConfigError: network.width: does not apply to a [graph] network (the [graph] section gives its layers, kappa, init, seed and dtype); remove it
+    """
+    import json
+
+    if not isinstance(g, dict):
+        raise ConfigError("graph", "must be a table [graph] with input and [[graph.layers]]")
+    for key in NETWORK_KEYS:
+        where = f"sweep.{key}" if key in axes else f"network.{key}" if key in explicit else None
+        if where:
+            raise ConfigError(where, "does not apply to a [graph] network (the [graph] section gives its layers, "
+                                     "kappa, init, seed and dtype); remove it")
+    graph_from_dict({"graph": g})
+    return json.loads(json.dumps(g))
+
+
+def graph_from_settings(g: dict, seed=None):
+    """The network of a validated [graph] section; ``seed`` (int, SeedSequence or Generator), when given,
+    replaces the section's ``seed`` for the initial weights (a sweep point draws its own).
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> g = tomllib.loads(EXAMPLE)["graph"]
+    >>> bool((graph_from_settings(g).theta == graph_from_dict({"graph": g}).theta).all())
+    True
+    >>> bool((graph_from_settings(g, 5).theta == graph_from_settings(g, 6).theta).all())
+    False
+    """
+    from .builder import initialise
+
+    net = graph_from_dict({"graph": g})
+    if seed is None:
+        return net
+    return initialise(net, init=g.get("init", "he"), seed=seed, bias_scale=g.get("bias_scale", 0.0))

@@ -69,6 +69,10 @@ def relax_task(params: dict, seed: int) -> dict:
     >>> r["n_steps"], bool(r["work"] > 0), "jarzynski" in r
     (2000, True, True)
     """
+    if params.get("graph") is not None:  # a [graph] network: analogsim.sweeps.graph_tasks
+        from .graph_tasks import graph_relax_task
+
+        return graph_relax_task(params, seed)
     from ..protocols import Ramp
     from ..simulate import relax
 
@@ -348,6 +352,10 @@ def train_task(params: dict, seed: int) -> dict:
     >>> bool(r["test_loss"] < r["initial_test_loss"]), bool(r["first_law_relative"] < 1e-9)
     (True, True)
     """
+    if params.get("graph") is not None:  # a [graph] network: analogsim.sweeps.graph_tasks
+        from .graph_tasks import graph_train_task
+
+        return graph_train_task(params, seed)
     from ..training import train
 
     s_data, s_net, s_train = _child_seeds(seed, 3)
