@@ -8,6 +8,7 @@ buffers, so the numbers do not depend on the thread count.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -153,7 +154,9 @@ class LangevinRun:
     ``equilibrium=(k0, k1, sig)`` and ``batch=B``: an exact equilibrium start at lambda_0 whose residuals
     sig * z are drawn from the streams keyed (k0, k1) as :func:`analogsim.equilibrium.sample_equilibrium` draws
     them (:func:`analogsim.kernels.sample.draw_residuals`), the sample itself built by the first kernel call's
-    forward pass, which also gives its gradient.
+    forward pass, which also gives its gradient. ``seed``: an int, a ``SeedSequence`` (chunk c's stream from
+    ``SeedSequence(seed).spawn(n_chunks)[c]``) or a key of :func:`analogsim.kernels.seeding.seed_key` (the cheap
+    keyed streams ``relax`` uses).
 
     The dynamics is the overdamped Langevin equation on the Hamiltonian of Eq. 6, dx = -Gamma dH/dx dt +
     sqrt(2 Gamma kT) dW (kT an energy, dt in the time units of 1/Gamma), with the work and heat books of
@@ -233,8 +236,11 @@ class LangevinRun:
         self._fresh_code = (1 if equilibrium is None else 2) | (4 if l1_kept else 0)
         if not input_protocol.moving and type(input_protocol).__name__ == "Constant":
             self._l1_input = input_protocol.values
-        ss = seed if isinstance(seed, np.random.SeedSequence) else as_seedsequence(seed)
-        self.states = _seed_streams(ss, nch)
+        if type(seed) is tuple:  # a kernels.seeding key (relax): the cheap keyed streams
+            self.states = _key_streams(seed, nch)
+        else:
+            ss = seed if isinstance(seed, np.random.SeedSequence) else as_seedsequence(seed)
+            self.states = _seed_streams(ss, nch)
         self.books = np.zeros((B, 5))
         self.emom = np.zeros((B, 2, L + 1))
         pf = "param_force" in obs
@@ -412,6 +418,20 @@ def _seed_streams(ss, n_streams):
     if zero.any():  # the all-zero state is the generator's only fixed point
         out[zero, 0] = np.uint64(0x9E3779B97F4A7C15)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _key_stream_table(key, n_streams):
+    from .kernels.seeding import PURPOSE_RUN, key_streams
+
+    out = key_streams(key, PURPOSE_RUN, n_streams)
+    out.flags.writeable = False
+    return out
+
+
+def _key_streams(key, n_streams):
+    """The run's streams of a :func:`analogsim.kernels.seeding.seed_key` key (a writable copy of a cached table)."""
+    return _key_stream_table(key, n_streams).copy()
 
 
 def _pad(move, m):

@@ -15,6 +15,7 @@ energy per x^2. The stability of explicit steps is governed by ``Gamma dt lambda
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -22,11 +23,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import as_seedsequence, check_array, check_kT, check_scalar
+from ._checks import check_array, check_kT, check_scalar
 from .errors import DivergenceError
 from .hamiltonian import OutputClamp, hvp_x, stability_bound
 from .integrators import Integrator, get_integrator
 from .observers import JarzynskiEstimate, jarzynski, parse_record
+from .kernels.seeding import seed_key
 from .langevin_run import (BLAS_MIN_WEIGHTS, RUNAWAY_CAP_FRACTION, RUNAWAY_FACTOR, SEGMENT_STEPS,  # noqa: F401
                            LangevinRun, build_knet, default_chunk_rows, default_threads, net_entry)
 from .protocols import Constant, Protocol, as_protocol
@@ -341,8 +343,7 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     if chunk_rows is not None:
         chunk_rows = check_scalar(chunk_rows, "chunk_rows", low=1, integer=True)
     observers = parse_record(record)
-    ss = as_seedsequence(seed)
-    ss_init, ss_run = ss.spawn(2)
+    key = seed_key(seed)  # 128-bit key; the start's and the run's streams are derived from it (kernels.seeding)
 
     # ---- input / batch
     if (x0 is None) == (input_protocol is None):
@@ -392,12 +393,12 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
 
     # ---- initial state at lambda_0 (an equilibrium start is drawn by LangevinRun, built by its first kernel call)
     entry = net_entry(net)
-    eq = _equilibrium_start(net, init, kT, ss_init, entry)
+    eq = _equilibrium_start(net, init, kT, key, entry)
     X_init = None
     if eq is None:
         x_in0 = _first_values(inp, B, dt)
         t_0 = _first_values(tprot, B, dt) if tprot is not None else None
-        X_init = _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss_init)
+        X_init = _initial_state(net, init, x_in0, t_0, clamp, kT, B, key)
 
     # ---- stability guard: every distinct clamp point, every protocol segment's ends (cached)
     report = _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt, entry)
@@ -405,7 +406,7 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     dtl = check_guard(dt, gamma, report, integ.code, stacklevel=3) if report is not None else None
 
     run = LangevinRun(net, X_init, kT=kT, dt=dt, integrator=integ, gamma=gamma, clamp=clamp,
-                      input_protocol=inp, target_protocol=tprot, observers=observers, seed=ss_run, threads=threads,
+                      input_protocol=inp, target_protocol=tprot, observers=observers, seed=key, threads=threads,
                       chunk_rows=chunk_rows, n_steps_total=n_steps, knet=entry["knet"], pool=entry["work"],
                       equilibrium=eq, batch=B)
     entry["knet"] = run.knet
@@ -426,18 +427,44 @@ def _first_values(prot: Protocol, B, dt):
     return np.ascontiguousarray(np.broadcast_to(v, (B, A.shape[1])))
 
 
-def _equilibrium_start(net, init, kT, ss, entry):
+def start_seed(seed) -> int:
+    """The seed of :func:`analogsim.equilibrium.sample_equilibrium` whose draw is ``relax``'s equilibrium start.
+
+    ``relax(..., seed=s)`` draws its start from the two 64-bit words u0, u1 of the start stream of
+    :func:`analogsim.kernels.seeding.key_streams` (purpose ``PURPOSE_START``); ``sample_equilibrium`` with the
+    int seed u0 + 2^64 u1 uses the same two words as its keys, so it draws the same residuals.
+
+    Examples
+    --------
+    >>> start_seed(7) == start_seed(7), start_seed(7) == start_seed(8)
+    (True, False)
+    """
+    from .kernels.seeding import seed_key
+
+    u0, u1 = _start_words(seed_key(seed))
+    return u0 | (u1 << 64)
+
+
+@functools.lru_cache(maxsize=256)
+def _start_words(key):
+    from .kernels.seeding import PURPOSE_START, key_streams
+
+    w = key_streams(key, PURPOSE_START, 1)[0]
+    return int(w[0]), int(w[1])
+
+
+def _equilibrium_start(net, init, kT, key, entry):
     """(k0, k1, sigma) of an exact equilibrium start (init 'equilibrium', or 'auto' at kT > 0), else None.
 
-    The keys are those :func:`analogsim.equilibrium.sample_equilibrium` takes from ``default_rng(ss)``, so the
-    residuals are the ones it would draw; the sample is built inside the first kernel call
-    (:class:`LangevinRun` with ``equilibrium=``), whose forward pass then also gives the start gradient.
+    The keys are those :func:`analogsim.equilibrium.sample_equilibrium` takes from the int seed
+    :func:`start_seed`, so the residuals are the ones it would draw; the sample is built inside the first kernel
+    call (:class:`LangevinRun` with ``equilibrium=``), whose forward pass then also gives the start gradient.
     """
     if not (type(init) is str and (init == "equilibrium" or (init == "auto" and kT > 0))):
         return None
     from .equilibrium import _signed
 
-    raw = np.random.PCG64(ss).random_raw(2)  # what default_rng(ss).bit_generator.random_raw() gives twice
+    raw = _start_words(key)
     sig = entry.get("sig")
     if sig is None or sig[0] != kT:
         kap = np.concatenate(net.kappa) if net.depth > 1 else np.asarray(net.kappa[0])
@@ -445,7 +472,7 @@ def _equilibrium_start(net, init, kT, ss, entry):
     return _signed(int(raw[0])), _signed(int(raw[1])), sig[1]
 
 
-def _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss):
+def _initial_state(net, init, x_in0, t_0, clamp, kT, B, key):
     """The initial state at lambda_0, flat (B, n_total) in the net's dtype (one copy of whatever it comes from; a
     flat state of the right shape and dtype is returned as it is, read only: the kernel's first call puts the clamped
     input and a hard target in place itself)."""
@@ -459,7 +486,8 @@ def _initial_state(net, init, x_in0, t_0, clamp, kT, B, ss):
             raise ValueError(f"init must be 'auto', 'equilibrium', 'forward' or a state array, got {init!r}")
         mode = ("equilibrium" if kT > 0 else "forward") if init == "auto" else init
         if mode == "equilibrium":
-            xs = sample_equilibrium(net, x_in0, kT, seed=np.random.default_rng(ss)).xs
+            u0, u1 = _start_words(key)
+            xs = sample_equilibrium(net, x_in0, kT, seed=u0 | (u1 << 64)).xs
         else:
             xs = net.forward(x_in0)
         for l, x in enumerate(xs):

@@ -4,7 +4,9 @@ normal generators for the Langevin noise.
 Each chunk of replicas owns one stream, a ``uint64[4]`` state row; a kernel reads its row into
 locals, draws, and writes it back, so the numbers a chunk sees do not depend on which thread runs
 it. States are seeded on the host from ``numpy.random.SeedSequence(seed).spawn(n_chunks)``
-(:func:`seed_streams`).
+(:func:`seed_streams`), or, where the seeding cost matters (``relax`` in a loop), from a 128-bit key hashed
+from the seed with splitmix64 (:mod:`.seeding`: :func:`~.seeding.seed_key`, :func:`~.seeding.key_streams`,
+about 10x cheaper).
 
 Generator: xoshiro256++ (Blackman & Vigna 2019), period 2^256 - 1. Normals: the Marsaglia-Tsang
 ziggurat with 256 layers and 52-bit magnitudes (the layout numpy uses): 8 bits pick the layer,
