@@ -166,3 +166,36 @@ def write_or_rescue(path, data: bytes, option: str) -> tuple[str, str | None]:
             continue
     print(f"analogsim: error: could not write {option} {str(path)!r} ({err}) nor a rescue copy", file=sys.stderr)
     return "", err
+
+
+#: the measured books beside Eq. 15's prediction, in the order the summary shows them
+ENERGY_BOOKS = (("W_sw", "switching work (measured)"), ("Q_x", "neuron heat (measured)"),
+                ("Q_theta", "parameter heat (measured)"), ("W_eq15", "Eq. 15 prediction mu tau <|g|^2>"))
+
+
+def energy_lines(energy: dict) -> list:
+    """Text lines of :func:`analogsim.commands.train.energy_report`: one per book, four units side by side.
+
+    Examples
+    --------
+    >>> e = {k: {"natural": 1.0, "kT": 1.0, "J": 4e-21, "bits": 1.44, "se": None} for k, _ in ENERGY_BOOKS}
+    >>> e.update(energetics=True, first_law_relative=None, units={"note": "T = 300 K"})
+    >>> energy_lines(e)[0].split()[:4]
+    ['W_sw', '1', 'energy', 'units']
+    """
+    def f(v):
+        return "n/a" if v is None else f"{v:.4g}"
+
+    lines = []
+    for key, what in ENERGY_BOOKS:
+        r = energy[key]
+        if r["natural"] is None and not energy["energetics"] and key != "W_eq15":
+            lines.append(f"{key:28s} not booked (--no-energetics)")
+            continue
+        se = f" ± {f(r['se'])}" if r.get("se") is not None else ""
+        lines.append(f"{key:28s} {f(r['natural'])}{se} energy units = {f(r['kT'])} kT = {f(r['J'])} J = "
+                     f"{f(r['bits'])} bit  ({what})")
+    if energy.get("first_law_relative") is not None:
+        lines.append(f"{'first_law_relative':28s} {energy['first_law_relative']:.3g}")
+    lines.append(f"{'units':28s} {energy['units']['note']}")
+    return lines

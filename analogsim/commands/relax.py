@@ -20,6 +20,7 @@ EPILOG = """examples:
                                                                   quasi-static inference: work, Jarzynski
   analogsim relax --config exp.toml --kT 0.2                      settings from an experiment file, kT overridden
   analogsim relax --sizes 4,8,2 --kT 0.1 --target 0.5,-0.5 --output-stiffness 10 --save out.npz
+  analogsim relax --graph examples/graph_conv_digits.toml --kT 0.01 --dt 0.02 --json    a convolutional graph
 
 The step dt is checked against lambda_max of the x-Hessian: Gamma dt lambda_max >= 2 is refused, > 0.1 warns
 that Euler-Maruyama is biased (use --integrator mala). Exit codes: 0 ok, 2 bad input, 3 diverged/stalled.
@@ -35,6 +36,10 @@ def add_parser(sub) -> None:
     allow_negative_numbers(p)
     p.add_argument("--config", metavar="TOML", default=None,
                    help="experiment file (analogsim.config): network and dynamics settings; flags override")
+    p.add_argument("--graph", metavar="FILE", default=None,
+                   help="a graph network (docs/graph.md): a .toml file with a [graph] section, or a .npz saved by "
+                        "analogsim.graph.io.save_graph / train --out; replaces --sizes (a --config with a [graph] "
+                        "section does the same)")
     p.add_argument("--sizes", type=int_list, default=None, help="layer sizes, e.g. 4,16,16,1 (default 4,16,1)")
     p.add_argument("--activation", default=None, help="hidden activation (default tanh)")
     p.add_argument("--output-activation", default=None, help="output activation (default identity)")
@@ -79,6 +84,7 @@ def _settings(args) -> dict:
             if st.get(k) is not None:
                 s[k] = st[k]
         s["seed"] = cfg.seed
+        s["graph"] = st.get("graph")
         if st.get("sizes"):
             s["sizes"] = list(st["sizes"])
         else:
@@ -106,6 +112,11 @@ def run(args) -> int:
     from ..simulate import relax
 
     s = _settings(args)
+    from ._graph import graph_source, run_relax
+
+    graph = graph_source(args.graph, s.get("graph"))
+    if graph is not None:
+        return run_relax(args, s, graph)
     sizes = check_sizes(s["sizes"], "--sizes")
     if args.save:
         check_output_path(args.save, "--save")

@@ -16,8 +16,8 @@ import argparse
 import logging
 import sys
 
-from ._common import (add_progress_flags, allow_negative_numbers, check_output_path, count, emit_json, float_list,
-                      int_list, plain)
+from ._common import (ENERGY_BOOKS, add_progress_flags, allow_negative_numbers, check_output_path, count,  # noqa: F401
+                      emit_json, energy_lines as _energy_lines, float_list, int_list, plain)
 
 log = logging.getLogger("analogsim.train")
 
@@ -43,6 +43,7 @@ EPILOG = """examples:
   analogsim train --data d.npz --inputs features --targets labels --model start.pt --kappa-out 1e-3
   analogsim train --config exp.toml --tstar --json     threshold temperature T* and Gamma
   analogsim train --fidelity joint --tau-switch 2 --kappa-out 1e-3 --mu 100 --kT 1e-6   ramped clamps
+  analogsim train --config examples/graph_conv_digits.toml --json      a convolutional graph network
 
 The summary gives the measured energy books (switching work W_sw, neuron heat Q_x, parameter heat
 Q_theta) beside Eq. 15's prediction W_eq15, each in energy units, kT, joules and bits (the [units]
@@ -79,7 +80,9 @@ def add_parser(subparsers) -> None:
     g.add_argument("--dtype", choices=("float32", "float64"))
     g.add_argument("--model", metavar="FILE", help="start from this network: a torch file (.pt/.pth: an "
                    "nn.Sequential or its state_dict, read with torch.load(weights_only=True)) or an analogsim "
-                   ".npz record (train --out); replaces --sizes/--init")
+                   ".npz record (train --out; a saved graph network too); replaces --sizes/--init")
+    g.add_argument("--graph", metavar="FILE", help="a graph network (docs/graph.md): .toml with a [graph] section "
+                   "or a saved .npz; a --config with a [graph] section does the same")
     d = p.add_argument_group("data")
     d.add_argument("--data", help="'teacher', 'digits', or a .npz/.csv file")
     d.add_argument("--inputs", metavar="SPEC", help="CSV: input columns (0-based indices, ranges 0-2, or header "
@@ -348,6 +351,10 @@ def run(args) -> int:
     from ..resources import train_seconds
 
     params, seed = resolve_settings(args)
+    from ._graph import run_train, train_graph
+
+    if (graph := train_graph(args, params)) is not None:  # a graph network: analogsim.commands._graph
+        return run_train(args, params, seed, graph)
     if args.out:
         check_output_path(args.out, "--out")
     if args.checkpoint:
@@ -444,11 +451,6 @@ def health_notes(summary: dict, res) -> list[str]:
     return format_flags(flags).splitlines()
 
 
-#: the measured books beside Eq. 15's prediction, in the order the summary shows them
-ENERGY_BOOKS = (("W_sw", "switching work (measured)"), ("Q_x", "neuron heat (measured)"),
-                ("Q_theta", "parameter heat (measured)"), ("W_eq15", "Eq. 15 prediction mu tau <|g|^2>"))
-
-
 def energy_report(res, temperature_K=None, energy_unit_J=None) -> dict:
     """The measured books W_sw, Q_x, Q_theta and Eq. 15's W_eq15, each in energy units, kT, joules and bits.
 
@@ -508,26 +510,6 @@ def accuracy_report(res, ds) -> dict:
             "train_accuracy": classification_accuracy(res.net.predict(ds.x_train), ds.t_train, kind),
             "test_accuracy": (classification_accuracy(res.net.predict(ds.x_test), ds.t_test, kind)
                               if ds.n_test else None)}
-
-
-def _energy_lines(energy: dict) -> list:
-    """Text lines of :func:`energy_report`: one per book, four units side by side."""
-    def f(v):
-        return "n/a" if v is None else f"{v:.4g}"
-
-    lines = []
-    for key, what in ENERGY_BOOKS:
-        r = energy[key]
-        if r["natural"] is None and not energy["energetics"] and key != "W_eq15":
-            lines.append(f"{key:28s} not booked (--no-energetics)")
-            continue
-        se = f" ± {f(r['se'])}" if r.get("se") is not None else ""
-        lines.append(f"{key:28s} {f(r['natural'])}{se} energy units = {f(r['kT'])} kT = {f(r['J'])} J = "
-                     f"{f(r['bits'])} bit  ({what})")
-    if energy.get("first_law_relative") is not None:
-        lines.append(f"{'first_law_relative':28s} {energy['first_law_relative']:.3g}")
-    lines.append(f"{'units':28s} {energy['units']['note']}")
-    return lines
 
 
 def _print_summary(summary: dict, res) -> None:
