@@ -145,14 +145,14 @@ def check_requirements(spec: TaskSpec, cfg: ExperimentConfig) -> None:
     ...
     analogsim.errors.ConfigError: network.kappa_ratio: is required by kind 'stress': set it in [network] or sweep it in [sweep]
     """
+    if cfg.settings.get("graph") is not None and spec.name in ("stress", "equilibrium"):
+        raise ConfigError("experiment.kind", f"kind {spec.name!r} does not take a [graph] network yet; a graph "
+                                             "runs kind 'train' or 'relax'")
     for key in spec.requires:
         if not cfg.is_set(key):
             sec = next((s for s, f in SCHEMA.items() if key in f), "task")
             raise ConfigError(f"{sec}.{key}", f"is required by kind {spec.name!r}: set it in [{sec}] "
                                               f"or sweep it in [sweep]")
-    if cfg.settings.get("graph") is not None and spec.name in ("stress", "equilibrium"):
-        raise ConfigError("experiment.kind", f"kind {spec.name!r} does not take a [graph] network yet; a graph "
-                                             "runs kind 'train' or 'relax'")
     if cfg.is_set("temperature_K") and cfg.is_set("energy_unit_J"):
         raise ConfigError("units.energy_unit_J", "give units.temperature_K or units.energy_unit_J, not both: "
                                                  "one follows from the other and kT (k_B T = kT * energy_unit_J)")
