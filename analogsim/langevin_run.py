@@ -253,7 +253,9 @@ class LangevinRun:
         burn = [o.burn_in for o in obs.values() if hasattr(o, "burn_in")]
         self.burn_in = burn[0] if burn else 0
         self.fresh = True
-        #: CPU seconds each chunk's kernel calls have taken, and the thread that ran each last (benchmarks)
+        #: CPU seconds each chunk's kernel calls have taken, and the thread that ran each last (benchmarks; only
+        #: while ``timing`` is True: the thread clock is a system call, 1-100 microseconds on a loaded VM)
+        self.timing = False
         self.chunk_cpu_s = np.zeros(nch)
         self.chunk_thread = [0] * nch
         hard = clamp is not None and clamp.hard
@@ -275,6 +277,7 @@ class LangevinRun:
         tgt_moves = self._tgt_fixed is None
         ipar = self._ipar
         code, cr, B, knet = self.integrator.code, self.chunk_rows, self.B, self.knet
+        timing = self.timing
         ipar[8] = self._fresh_code if self.fresh else 0
         done = 0
         with _thread_context(uses_blas=self._blas_big) as ctx:
@@ -293,12 +296,14 @@ class LangevinRun:
                     if self.status[ch] >= 0:
                         return
                     r0 = ch * cr
-                    c0 = time.thread_time()
+                    if timing:
+                        c0 = time.thread_time()
                     self.status[ch] = run_chunk(knet, code, r0, min(cr, B - r0), m, self.Xc[ch], self.states[ch],
                                                 inp, tgt, move, self.fpar, ipar, self.books, self.emom, self.traj,
                                                 k0, self.pforce[ch], self.work[ch])
-                    self.chunk_cpu_s[ch] += time.thread_time() - c0
-                    self.chunk_thread[ch] = threading.get_ident()
+                    if timing:
+                        self.chunk_cpu_s[ch] += time.thread_time() - c0
+                        self.chunk_thread[ch] = threading.get_ident()
 
                 ctx.map(one, self.n_chunks, self.threads)
                 ipar[8] = 0

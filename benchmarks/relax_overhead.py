@@ -165,6 +165,7 @@ def bench_guard(sizes, B, rounds, target_s, relax_steps=1000):
 def bench_threads(sizes, B, rounds, target_s):
     net, x0, dt = make(sizes, B)
     r1, r2 = prepared(net, x0, dt, 1), prepared(net, x0, dt, 2)
+    r1.timing = r2.timing = True  # per-chunk thread CPU clocks (the critical-path column)
     r1.run(2)
     r2.run(2)
     clock = time.perf_counter

@@ -262,3 +262,23 @@ def test_flat_init_is_read_not_written_and_clamps_are_put_in_place():
     assert np.array_equal(st, before)
     assert np.array_equal(a.state, b.state)
     assert np.allclose(a.xs[0], x0) and np.all(a.xs[-1] == 0.0)
+
+
+def test_small_input_kept_between_calls_only_while_bit_identical():
+    """relax keeps a small fixed input's protocol object with the net's cache: an input changed in place (same
+    array object) must give the results of a run with every cache cleared, and the guard re-checks it."""
+    from analogsim import stability
+
+    net = Network.create([3, 8, 8, 2], activations="tanh", kappa=1.0, seed=0, bias_scale=0.1)
+    x = np.random.default_rng(0).normal(size=(16, 3))
+    kw = dict(kT=0.05, dt=0.01, n_steps=3, seed=2, threads=1)
+    a = relax(net, x, **kw)
+    b = relax(net, x, **kw)
+    assert np.array_equal(a.state, b.state)
+    x[3, 1] += 0.5  # changed in place
+    c = relax(net, x, **kw)
+    assert not np.array_equal(a.state[3], c.state[3])
+    assert np.array_equal(c.state[:, :3], x)  # the clamped input is the new one
+    stability.clear_cache()
+    d = relax(net, x, **kw)
+    assert np.array_equal(c.state, d.state) and np.array_equal(c.heat, d.heat)
