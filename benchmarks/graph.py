@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -157,26 +158,30 @@ def check_hand_gradient(net, x0):
     return float(max((ga[0] - g1).abs().max().item(), (ga[1] - g2).abs().max().item()))
 
 
-def time_train_analogsim(net, ds, batch, S, repeats, r=1e-3):
+def train_analogsim_run(net, ds, batch, S, r):
+    """A callable timing S presentations of ``train`` (seconds per presentation, its fixed cost excluded: the
+    hook stamps presentations 1 and S - 1, so the setup and the loss records at the start and end are outside),
+    and the last run's result (sweeps, gradient norm reached, fallbacks, books)."""
     from analogsim.graph.training import train
 
     # learning rate mu tau_inf kappa_out = 0.05 (torch's); kT sets a thermal excess N kT / kappa_out ~ 4e-4
     kw = dict(mu=0.05 / r, kT=1e-4 * r / net.n_params, kappa_out=r, batch_size=batch, n_records=1)
-    train(net, ds.x_train, ds.t_train, ds.x_test[:1], ds.t_test[:1], presentations=3, seed=0, **kw)
-    best = np.inf
-    for r in range(repeats):
-        t0 = time.perf_counter()
-        res = train(net, ds.x_train, ds.t_train, ds.x_test[:1], ds.t_test[:1], presentations=S, seed=r, **kw)
-        # the loss curves evaluate the full training set twice per run: time them and take them out
-        t1 = time.perf_counter()
-        res.net.predict(ds.x_train)
-        res.net.predict(ds.x_train)
-        t_eval = time.perf_counter() - t1
-        best = min(best, (t1 - t0 - t_eval) / S)
-    return best
+    stamps, last = {}, {}
+
+    def hook(s, _net):
+        stamps[s] = time.perf_counter()
+
+    def run(seed):
+        last["res"] = train(net, ds.x_train, ds.t_train, ds.x_test[:1], ds.t_test[:1], presentations=S, seed=seed,
+                            hook=hook, **kw)
+        return (stamps[S - 1] - stamps[1]) / (S - 2)
+
+    run(0)
+    return run, last
 
 
-def time_train_torch(net, ds, batch, S, repeats):
+def train_torch_run(net, ds, batch, S):
+    """A callable timing S torch SGD steps (forward, MSE, autograd backward, update); seconds per step."""
     import torch
     import torch.nn.functional as F
 
@@ -188,7 +193,7 @@ def time_train_torch(net, ds, batch, S, repeats):
     idx = [torch.as_tensor(rng.integers(0, X.shape[0], size=batch)) for _ in range(S)]
     lr = 0.05
 
-    def run(k):
+    def steps(k):
         for i in range(k):
             rows = idx[i % S]
             h = torch.tanh(F.conv2d(X[rows], W1, b1, padding=1))
@@ -201,13 +206,67 @@ def time_train_torch(net, ds, batch, S, repeats):
                     p -= lr * p.grad
                     p.grad = None
 
-    run(5)
-    best = np.inf
-    for _ in range(repeats):
+    def run(_seed):
         t0 = time.perf_counter()
-        run(S)
-        best = min(best, (time.perf_counter() - t0) / S)
-    return best
+        steps(S)
+        return (time.perf_counter() - t0) / S
+
+    steps(5)
+    return run
+
+
+def train_row(net, ds, batch, S, rounds, r):
+    """Interleaved rounds (analogsim, torch) on one net and batch; medians and the spread of the ratio."""
+    a_run, last = train_analogsim_run(net, ds, batch, S, r)
+    t_run = train_torch_run(net, ds, batch, S)
+    a, t = [], []
+    for k in range(rounds):
+        a.append(a_run(k + 1))
+        t.append(t_run(k))
+    ratios = [tt / aa for aa, tt in zip(a, t)]
+    res = last["res"]
+    return {"analogsim_s": float(np.median(a)), "torch_sgd_s": float(np.median(t)), "ratio": float(np.median(ratios)),
+            "ratio_per_round": [round(x, 3) for x in ratios], "sweeps_mean": res.sweeps_mean,
+            "max_grad_norm": res.max_grad_norm, "fallbacks": res.fallbacks,
+            "first_law_residual_max": res.first_law_residual_max}
+
+
+DENSE_REFERENCE = {"train": "docs/benchmarks/train-2026-12-05-run2.json",
+                   "relax": "docs/benchmarks/relax-2026-12-05-quick-run2.json"}
+
+
+def dense_chain_check(root):
+    """Re-run the dense chain's benchmark rows (short versions) in subprocesses and compare their ratios against
+    torch with the committed figures (a ratio is comparable across loads where absolute times are not): a row
+    counts as slowed where its ratio fell by more than 5 %."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items()}
+    out = {"limit": 0.05, "rows": []}
+    cmds = {"train": [sys.executable, "benchmarks/train.py", "--quick", "--json", "--no-memory", "--batch64-only"],
+            "relax": [sys.executable, "benchmarks/relax.py", "--quick", "--json", "--cases", "0"]}
+    for name, cmd in cmds.items():
+        ref = json.load(open(os.path.join(root, DENSE_REFERENCE[name])))
+        p = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+        if p.returncode != 0:
+            out["rows"].append({"benchmark": name, "error": p.stderr[-500:]})
+            continue
+        new = json.loads(p.stdout)
+        key = "vs_torch_sgd" if name == "train" else "vs_torch"
+        ref_cases = {_case_key(c): c for c in ref["cases"]}
+        for c in new["cases"]:
+            k = _case_key(c)
+            if k in ref_cases and key in c:
+                change = c[key] / ref_cases[k][key] - 1
+                out["rows"].append({"benchmark": name, "case": k, "ratio_now": c[key],
+                                    "ratio_committed": ref_cases[k][key], "change": change,
+                                    "slowed": bool(change < -out["limit"])})
+    return out
+
+
+def _case_key(c):
+    net = c["net"] if isinstance(c["net"], str) else "-".join(str(n) for n in c["net"])
+    return f"{net} {c['dtype']} batch={c.get('batch', c.get('replicas'))} {c.get('activation', '')}".strip()
 
 
 def main(argv=None) -> int:
@@ -215,12 +274,17 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds of the training rows (7; --quick 3)")
+    ap.add_argument("--dense-check", action="store_true",
+                    help="also re-run the dense chain's train/relax rows and compare with the committed figures")
     args = ap.parse_args(argv)
     import torch
     from threadpoolctl import threadpool_info, threadpool_limits
 
     torch.set_num_threads(1)
     steps, S, rep = (20, 20, 2) if args.quick else (100, 100, 5)
+    rounds = args.rounds or (3 if args.quick else 7)
+    out_load = [os.getloadavg()[0]]
     out = {"net": "1x8x8 -> conv 8 3x3 tanh -> conv 16 3x3 s2 tanh -> dense 10", "dtype": args.dtype, "rows": {}}
     net = build(args.dtype)          # load every BLAS (numpy, scipy via scikit-learn) before limiting threads
     ds = _digits(args.dtype)
@@ -233,13 +297,13 @@ def main(argv=None) -> int:
         out["rows"]["em_step_256"] = {"analogsim_s": a, "torch_autograd_s": ta, "torch_hand_s": th,
                                       "ratio_vs_best_torch": min(ta, th) / a}
         for batch in (16, 64):
-            t = time_train_torch(net, ds, batch, S, rep)
             for r in (1e-3, 1e-8):
-                a = time_train_analogsim(net, ds, batch, S, rep, r)
-                out["rows"][f"train_presentation_batch{batch}_r{r:g}"] = {"analogsim_s": a, "torch_sgd_s": t,
-                                                                         "ratio": t / a}
+                out["rows"][f"train_presentation_batch{batch}_r{r:g}"] = train_row(net, ds, batch, S, rounds, r)
         out["blas"] = [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
                        for i in threadpool_info()]
+    if args.dense_check:
+        out["dense_chain_check"] = dense_chain_check(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out["load_average_start_end"] = out_load + [os.getloadavg()[0]]
     out["python"] = sys.version.split()[0]
     out["machine"] = platform.machine()
     out["torch"] = torch.__version__
@@ -247,7 +311,10 @@ def main(argv=None) -> int:
         print(json.dumps(out, indent=1))
     else:
         for k, v in out["rows"].items():
-            print(k, {a: (f"{b * 1e3:.3f} ms" if a.endswith("_s") else f"{b:.3f}") for a, b in v.items()})
+            print(k, {a: (f"{b * 1e3:.3f} ms" if a.endswith("_s") else (f"{b:.3g}" if isinstance(b, float) else b))
+                      for a, b in v.items()})
+        for row in out.get("dense_chain_check", {}).get("rows", []):
+            print("dense chain:", row)
         print("BLAS:", out["blas"])
     return 0
 

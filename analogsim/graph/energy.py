@@ -30,7 +30,7 @@ import numpy as np
 from ..hamiltonian import OutputClamp
 
 __all__ = ["OutputClamp", "energy_and_grad", "layer_terms", "residuals", "energy", "stress", "grad_x", "grad_params",
-           "params_from_stress", "hvp_x", "hvp_theta", "power_lambda_max", "check_state"]
+           "params_from_stress", "hvp_x", "hvp_theta", "power_lambda_max", "check_state", "ColumnPlan"]
 
 
 def check_state(net, xs, name: str = "xs") -> list:
@@ -426,3 +426,121 @@ def power_lambda_max(net, xs, n_iter: int = 50, seed=0, clamp: OutputClamp | Non
         hv[0] = np.zeros_like(hv[0])
         v = hv
     return float(np.max(lam))
+
+
+class ColumnPlan:
+    """A graph network prepared for repeated evaluation with states in column layout (what training loops use).
+
+    A state is a list of arrays (n_l, B), one row per neuron (``x.T`` of the usual layout), so that every operator
+    is one BLAS product (a convolution after a numba gather over its index table, :mod:`analogsim.kernels.graph`)
+    whose result is already the next layer's state. Pre-activations are summed in one fixed order,
+    y_l = (sum of the input layer's contributions ``I_l`` + sum of the other contributions ``R_l``) + b_l, so that
+    ``I`` (fixed while the input is clamped and theta fixed) and ``R`` can be kept and reused. The plan reads the
+    network's weights and kappa at call time (views into theta), so it stays valid while theta changes in place.
+    The output is hard-clamped: ``xs[-1]`` is the target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from analogsim.graph import GraphBuilder
+    >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, padding=1, activation="tanh"), 2)
+    >>> net = b.build(seed=0)
+    >>> xs = net.forward(np.full((3, 16), 0.1)); xs[1] = xs[1] + 0.1
+    >>> plan = ColumnPlan(net); cols = [np.ascontiguousarray(x.T) for x in xs]
+    >>> H, sig, R = plan.evaluate(cols, plan.inputs(cols[0]))
+    >>> bool(np.allclose(H, energy(net, xs)))
+    True
+    """
+
+    def __init__(self, net):
+        self.net = net
+        n = net.n_layers
+        self.in_edges = [[(k, int(net.src[k]), net.edges[k].op) for k in net.edges_in[l]] for l in range(n)]
+        self.out_edges = [[(k, int(net.dst[k]), net.edges[k].op) for k in net.edges_out[m]] for m in range(n)]
+        self.channel = [False] + [net.layers[l].bias == "channel" for l in range(1, n)]
+        self.sizes = net.sizes
+        self.has_rest = [any(m != 0 for _, m, _ in self.in_edges[l]) for l in range(n)]
+
+    def kappa(self, l):
+        """Layer l's stiffness as a column (n_l, 1)."""
+        return self.net.kappa[l - 1][:, None]
+
+    def inputs(self, x0):
+        """I_l: the sum of the clamped input's contributions to each layer (None where there are none)."""
+        out = [None] * self.net.n_layers
+        for l in range(1, self.net.n_layers):
+            for k, m, op in self.in_edges[l]:
+                if m == 0:
+                    c = op.forward_cols(x0)
+                    out[l] = c if out[l] is None else out[l] + c
+        return out
+
+    def rest(self, l, xs, probe=False):
+        """R_l: the sum of the contributions of the layers other than the input (None where there are none);
+        with ``probe``, only whether there are any."""
+        if probe:
+            return any(m != 0 for _, m, _ in self.in_edges[l])
+        r = None
+        for k, m, op in self.in_edges[l]:
+            if m != 0:
+                c = op.forward_cols(xs[m])
+                r = c if r is None else r + c
+        return r
+
+    def preactivation(self, l, I, R, fresh=False):
+        """y_l = (I_l + R_l) + b_l as a new array (n_l, B) (``fresh``: R is a temporary that may become y)."""
+        if I[l] is not None and R is not None:
+            y = I[l] + R
+        else:
+            y = R if (I[l] is None and fresh) else (R if I[l] is None else I[l]).copy()
+        b = self.net.biases[l - 1]
+        if b is not None:
+            if self.channel[l]:
+                B = y.shape[1]
+                y = y.reshape(b.size, -1)
+                y += b[:, None]
+                y = y.reshape(-1, B)
+            else:
+                y += b[:, None]
+        return y
+
+    def evaluate(self, xs, I, cache=None, with_sig=True):
+        """H per sample (B,), the stresses sigma_l (n_l, B) (index 0 unused; None without ``with_sig``) and a
+        cache of the hidden layers' contributions R_l and of f(y_l), f'(y_l) of the layers the input does not feed.
+
+        ``cache`` (from an earlier call at the same hidden state and theta, the input and the target may differ)
+        skips recomputing those; every residual is ``x_l - f(y_l)``, the output's with ``xs[-1]`` the target.
+        """
+        from ..kernels.graph import energy_terms
+
+        n = self.net.n_layers
+        R, F = ([None] + [self.rest(l, xs) for l in range(1, n)], [None] * n) if cache is None else (
+            cache[0], list(cache[1]))
+        H = np.zeros(xs[0].shape[1])
+        sig = [None] * n
+        for l in range(1, n):
+            if F[l] is None:
+                F[l] = f_and_df(self.net.activations[l - 1], self.preactivation(l, I, R[l]))
+            f, fp = F[l]
+            sig[l] = np.empty_like(f) if with_sig else f
+            energy_terms(xs[l], f, fp, self.net.kappa[l - 1], np.empty_like(f), sig[l], H, with_sig)
+        if with_sig is False:
+            sig = None
+        keep = [None] + [F[l] if I[l] is None else None for l in range(1, n)]
+        return H, sig, (R, keep)
+
+    def param_grad(self, xs, sig):
+        """dH/dtheta summed over the batch (N,) in the layout of theta (Eq. 9)."""
+        net = self.net
+        out = np.empty(net.n_params, dtype=net.dtype)
+        for l in range(1, net.n_layers):
+            s = sig[l]
+            for k, m, op in self.in_edges[l]:
+                if op.trainable:
+                    w0 = net.w_offsets[k]
+                    out[w0:w0 + op.n_params] = op.param_grad_cols(xs[m], s).reshape(-1)
+            b = net.biases[l - 1]
+            if b is not None:
+                b0 = net.b_offsets[l - 1]
+                out[b0:b0 + b.size] = s.reshape(b.size, -1).sum(axis=1)
+        return out

@@ -132,6 +132,19 @@ class Operator:
         """d(sum_b g_b . A x_b)/dweight: shape weight_shape (summed) or (B,) + weight_shape."""
         raise NotImplementedError
 
+    # column layout (states (n, B), one row per neuron): what the prepared training loop uses
+    def forward_cols(self, x):
+        """A x in column layout: x (n_in, B) -> a fresh array (n_out, B)."""
+        return np.ascontiguousarray(self.forward(np.ascontiguousarray(x.T)).T)
+
+    def adjoint_cols(self, g):
+        """A^T g in column layout: g (n_out, B) -> a fresh array (n_in, B)."""
+        return np.ascontiguousarray(self.adjoint(np.ascontiguousarray(g.T)).T)
+
+    def param_grad_cols(self, x, g):
+        """d(sum_b g_b . A x_b)/dweight (summed over the batch) from column-layout x (n_in, B), g (n_out, B)."""
+        return self.param_grad(np.ascontiguousarray(x.T), np.ascontiguousarray(g.T))
+
     def copy(self) -> "Operator":
         """A copy with its own weight array (unbound from any parameter vector)."""
         raise NotImplementedError
@@ -197,6 +210,15 @@ class Dense(Operator):
         if per_sample:
             return g[:, :, None] * x[:, None, :]
         return g.T @ x
+
+    def forward_cols(self, x):
+        return self.weight @ x
+
+    def adjoint_cols(self, g):
+        return self.weight.T @ g
+
+    def param_grad_cols(self, x, g):
+        return g @ x.T
 
     def copy(self):
         return Dense(self.in_shape, self.n_out, self.weight.copy(), self.trainable)
@@ -299,6 +321,7 @@ class Conv(Operator):
         # per kernel offset, the input index of every (group, channel, position): injective apart from the
         # zero slot, so the adjoint is K scatter-adds without collisions
         self._kidx = np.ascontiguousarray(self._gidx.reshape(G, cin_g, K, P).transpose(2, 0, 1, 3).reshape(K, -1))
+        self._gflat = np.ascontiguousarray(self._gidx.reshape(-1))  # the gather table of the column layout
 
     def _cols(self, x):
         """im2col: (G, cin_g*K, P, B) from x (B, n_in)."""
@@ -331,6 +354,51 @@ class Conv(Operator):
         for k in range(K):
             out[self._kidx[k]] += cg[:, :, k].reshape(-1, B)
         return out[:-1].T.copy()
+
+    # column layout: one numba gather (im2col) / scatter-add (col2im) over the index table and one BLAS product
+    # per group (analogsim.kernels.graph)
+    def _gather_cols(self, x):
+        from ..kernels.graph import gather_rows
+
+        out = np.empty((self._gflat.size, x.shape[1]), dtype=x.dtype)
+        gather_rows(x, self._gflat, out)
+        return out
+
+    def forward_cols(self, x):
+        B = x.shape[1]
+        G = self.groups
+        cols = self._gather_cols(x)                            # (G * CK * P, B) = (G, CK, P*B)
+        P = self._gidx.shape[2]
+        if G == 1:
+            y = self.weight.reshape(self.out_shape[0], -1) @ cols.reshape(-1, P * B)
+        else:
+            y = np.matmul(self._wmat(), cols.reshape(G, -1, P * B))
+        return y.reshape(self.n_out, B)
+
+    def adjoint_cols(self, g):
+        from ..kernels.graph import scatter_add_rows
+
+        B = g.shape[1]
+        G = self.groups
+        P = self._gidx.shape[2]
+        if G == 1:
+            cg = self.weight.reshape(self.out_shape[0], -1).T @ g.reshape(self.out_shape[0], P * B)
+        else:
+            cg = np.matmul(self._wmat().transpose(0, 2, 1), g.reshape(G, -1, P * B))
+        out = np.zeros((self.n_in, B), dtype=cg.dtype)
+        scatter_add_rows(np.ascontiguousarray(cg).reshape(-1, B), self._gflat, out)
+        return out
+
+    def param_grad_cols(self, x, g):
+        B = x.shape[1]
+        G = self.groups
+        P = self._gidx.shape[2]
+        cols = self._gather_cols(x)
+        if G == 1:
+            gw = g.reshape(self.out_shape[0], P * B) @ cols.reshape(-1, P * B).T
+        else:
+            gw = np.matmul(g.reshape(G, -1, P * B), cols.reshape(G, -1, P * B).transpose(0, 2, 1))
+        return gw.reshape(self.weight.shape)
 
     def param_grad(self, x, g, per_sample=False):
         B = x.shape[0]
@@ -433,6 +501,16 @@ class Identity(Operator):
 
     def adjoint(self, g):
         return g[:, self.offset:self.offset + self.n_in].copy()
+
+    def forward_cols(self, x):
+        if self.full:
+            return x.copy()
+        out = np.zeros((self.n_out, x.shape[1]), dtype=x.dtype)
+        out[self.offset:self.offset + self.n_in] = x
+        return out
+
+    def adjoint_cols(self, g):
+        return g[self.offset:self.offset + self.n_in].copy()
 
     def param_grad(self, x, g, per_sample=False):
         return np.zeros((x.shape[0], 0) if per_sample else (0,), dtype=x.dtype)

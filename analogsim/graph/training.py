@@ -214,6 +214,127 @@ def _minimum(net, x0, t, tol, stats):
     return xs, H
 
 
+def _fixed_point_cols(plan, x0, t, I, tol, max_sweeps=200, hint=None):
+    """:func:`fixed_point_minimum` on a :class:`~analogsim.graph.energy.ColumnPlan` (states (n_l, B), the input's
+    contributions ``I`` given), with the same sweeps, the same stopping rule and the same acceptance test.
+
+    Before a sweep's update, where the update is predicted (from the last update's size and the contraction seen;
+    ``hint``: a dict carrying the contraction and the limit from call to call) to be below max(tol, rounding
+    floor), the state of the sweep's forward pass is tested against that limit (``tol`` itself, not the final
+    test's 10 tol) and returned at once if every row passes; a failed test costs one adjoint pass more. The test reuses
+    the forward pass (only adjoints into hidden layers are redone with the state's own stresses).
+
+    Returns (xs, converged mask, relative gradient norm, sweeps, H per row, stresses at xs)."""
+    from ..kernels.graph import energy_terms, grad_norms, residual_update
+
+    net = plan.net
+    L = net.n_layers - 1
+    B = x0.shape[1]
+    hint = {} if hint is None else hint
+    sizes = plan.sizes
+    kapL = plan.kappa(L)
+    deltas = [None] + [np.zeros((n, B), dtype=net.dtype) for n in sizes[1:L]]
+    # layers fed by the clamped input only keep y, f(y), f'(y) through the sweeps; a stress is needed in the
+    # sweeps only where a hidden layer feeds the layer
+    fixed = [None] + [None if plan.has_rest[l] else
+                      E.f_and_df(net.activations[l - 1], plan.preactivation(l, I, None)) for l in range(1, L + 1)]
+    sig = [None] + [np.empty((n, B), dtype=net.dtype) for n in sizes[1:L]] + [None]
+    floor_c = 8.0 * np.finfo(net.dtype).eps * np.sqrt(sum(sizes[1:L]))
+
+    def accept(xs, fys, fps, scale, adj, limit):
+        H = np.zeros(B)
+        so = [None] * (L + 1)
+        d = [None] * (L + 1)
+        for m in range(1, L + 1):
+            d[m] = np.empty_like(xs[m])
+            so[m] = sig[L] if m == L else np.empty_like(xs[m])
+            energy_terms(xs[m], fys[m], fps[m], net.kappa[m - 1], d[m], so[m], H, m < L)
+        gsq = np.zeros(B)
+        big = np.zeros(B)
+        for m in range(1, L):
+            back = None
+            for k, l, op in plan.out_edges[m]:
+                if l == L:  # edges into the output: its stress is the sweep's
+                    c = adj[k] = adj[k] if k in adj else op.adjoint_cols(sig[L])
+                else:
+                    c = op.adjoint_cols(so[l])
+                back = c if back is None else back + c
+            grad_norms(d[m], np.zeros_like(d[m]) if back is None else back, xs[m], net.kappa[m - 1], gsq, big)
+        gn = np.sqrt(gsq) / scale
+        # the rounding floor of x coordinates (equilibrium._floor): kappa (x - f(y)) loses eps |kappa x|
+        lim = np.maximum(limit, floor_c * np.maximum(big, 1e-300) / scale) if L > 1 else np.full(B, limit)
+        ok = (gn <= lim) & np.isfinite(H)
+        return ok, gn, H, so, floor_c * np.maximum(big, 1e-300) / scale
+
+    prev = prev2 = np.inf
+    checked = None
+    for sweeps in range(1, max_sweeps + 1):
+        xs, fys, fps = [x0], [None], [None]
+        for l in range(1, L + 1):
+            fy, fp = fixed[l] or E.f_and_df(net.activations[l - 1],
+                                            plan.preactivation(l, I, plan.rest(l, xs), fresh=True))
+            fys.append(fy)
+            fps.append(fp)
+            xs.append(fy + deltas[l] if l < L else t)
+        dL = t - fys[L]
+        scale = np.maximum(np.max(np.abs(kapL * dL), axis=0), 1e-300)
+        sig[L] = -kapL * dL * fps[L]
+        adj = {}
+        checked = None
+        predicted = prev * (prev / prev2 if prev2 < np.inf else hint.get("c", np.inf))
+        if sweeps > 1 and predicted <= hint.get("lim", tol):
+            checked = accept(xs, fys, fps, scale, adj, tol)
+            if checked[0].all():
+                break
+        step = np.zeros(B)
+        for m in range(L - 1, 0, -1):
+            acc = None
+            for k, l, op in plan.out_edges[m]:
+                c = adj[k] if k in adj else op.adjoint_cols(sig[l])
+                acc = c if acc is None else acc + c
+            if acc is None:
+                step = np.maximum(step, np.sqrt(np.sum((plan.kappa(m) * deltas[m]) ** 2, axis=0)))
+                deltas[m][...] = 0
+                sig[m][...] = 0
+            else:
+                residual_update(acc, net.kappa[m - 1], fps[m], deltas[m], sig[m], plan.has_rest[m], step)
+        if np.all(step <= tol * scale):
+            break
+        ratio = np.max(step / scale)
+        if not np.isfinite(ratio) or (sweeps > 3 and ratio > 10 * prev):
+            break  # not a contraction here: the caller falls back to Newton
+        if ratio > 0 and prev < np.inf:
+            hint["c"] = ratio / prev
+        prev2, prev = prev, ratio
+    if checked is None:
+        checked = accept(xs, fys, fps, scale, {}, 10 * tol)
+    ok, gn, H, so, floor = checked
+    hint["lim"] = float(np.min(np.maximum(tol, floor)))
+    if not np.all(np.isfinite(H)):
+        return xs, np.zeros(B, dtype=bool), np.full(B, np.inf), sweeps, np.full(B, np.inf), None
+    return xs, ok, gn, sweeps, H, so
+
+
+def _minimum_cols(plan, x0, t, I, tol, stats):
+    """Clamped minimum in column layout with the Newton fallback of :func:`_minimum`; returns (xs, H, stresses)."""
+    net = plan.net
+    xs, ok, gn, sweeps, H, sig = _fixed_point_cols(plan, x0, t, I, tol, hint=stats.setdefault("hint", {}))
+    stats["sweeps"] += sweeps
+    if not ok.all():
+        from .equilibrium import clamped_minimum
+
+        bad = np.nonzero(~ok)[0]
+        m = clamped_minimum(net, np.ascontiguousarray(x0[:, bad].T), np.ascontiguousarray(t[:, bad].T))
+        xs = [xs[0]] + [np.array(x) for x in xs[1:-1]] + [t]
+        for l in range(1, net.n_layers - 1):
+            xs[l][:, bad] = m.xs[l].T
+        stats["fallbacks"] += bad.size
+        gn[bad] = m.grad_norm
+        H, sig, _ = plan.evaluate(xs, I)
+    stats["max_gn"] = max(stats["max_gn"], float(gn.max()))
+    return xs, H, sig
+
+
 def _joint_presentation(net, xs, clamp, e_cur, n_sub, dt, gam, mu, kT, lam, rng, energy_of, s):
     """n_sub joint Euler-Maruyama steps of neurons then parameters; returns (mean g, sum |g|^2, E, Q_x, Q_theta)."""
     B = xs[0].shape[0]
@@ -370,6 +491,9 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
     mean_g = np.zeros(N)
     m2 = np.zeros(N)
     xs = None
+    plan = E.ColumnPlan(net) if fidelity == "separated" else None
+    R_prev = None
+    restored = False
     E_start = e_old = None
     if checkpoint is not None:
         from .io import load_train_state, run_digest, save_train_state
@@ -392,6 +516,7 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
         net.theta[...] = ar["theta"]
         order, mean_g, m2 = ar["order"], ar["mean_g"], ar["m2"]
         xs = [ar[f"x{l}"] for l in range(net.n_layers)] if s0 > 0 else None
+        restored = True
     else:
         record(0)
         order = rng.permutation(X.shape[0])
@@ -402,48 +527,61 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
         idx = order[pos:pos + B]
         pos += B
         x0, t = X[idx], T[idx]
-        clamp = OutputClamp(t)
-        decay = 0.5 * lam * float(net.theta @ net.theta)
-        if xs is None:
-            xs, Hm = _minimum(net, x0, t, tol, stats)
-            E_start = E_before = e_min = float(np.mean(Hm)) + decay
-            e_old = E_start
-            w = 0.0
-            if fidelity == "joint":
+        decay = 0.5 * lam * float(net.theta @ net.theta) if lam else 0.0
+        if fidelity == "separated":
+            # column layout on a prepared plan (ColumnPlan); the same books as below, with shared passes
+            x0c, tc = np.ascontiguousarray(x0.T), np.ascontiguousarray(t.T)
+            I = plan.inputs(x0c)
+            if xs is None:
+                xs, Hm, sig = _minimum_cols(plan, x0c, tc, I, tol, stats)
+                E_start = E_before = e_min = float(np.mean(Hm)) + decay
+                e_old = E_start
+                w = 0.0
+            else:
+                if restored:  # a checkpoint holds rows of samples
+                    xs, R_prev, restored = [np.ascontiguousarray(x.T) for x in xs], None, False
+                E_before = e_old
+                # the switch: new input and target at the same hidden state and theta as e_old (its passes reused)
+                e_sw = float(np.mean(plan.evaluate([x0c] + xs[1:-1] + [tc], I, R_prev, False)[0])) + decay
+                w = e_sw - E_before
+                xs, Hm, sig = _minimum_cols(plan, x0c, tc, I, tol, stats)
+                e_min = float(np.mean(Hm)) + decay
+            q_x = (E_before + w) - e_min
+            g = plan.param_grad(xs, sig) / B
+            if lam:
+                g += lam * net.theta
+            step = -mu * tau * g + noise * rng.standard_normal(N)
+            net.theta += step
+            if not np.all(np.isfinite(net.theta)):
+                raise DivergenceError(f"train: non-finite parameters at presentation {s}", step=s,
+                                      cause="reduce mu tau_inf or kT")
+            Hn, _, R_prev = plan.evaluate(xs, plan.inputs(x0c), None, False)
+            e_new = float(np.mean(Hn)) + (0.5 * lam * float(net.theta @ net.theta) if lam else 0.0)
+            q_th = e_min - e_new
+            gg = float(g @ g)
+            W15 += mu * tau * gg
+            gsq += gg
+        else:  # joint fidelity
+            clamp = OutputClamp(t)
+            if xs is None:
+                xs, Hm = _minimum(net, x0, t, tol, stats)
+                E_start = E_before = float(np.mean(Hm)) + decay
+                e_old = E_start
+                w = 0.0
                 from .dynamics import lambda_max
 
                 dtl = gam * dt * lambda_max(net, xs, clamp)
                 if dtl >= 2:
                     raise ValueError(f"dt = {dt} is unstable for the neurons: Gamma dt lambda_max = {dtl:.3g} >= 2; "
                                      f"use dt < {2 * dt / dtl:.3g}")
-        else:
-            E_before = e_old
-            sw = [x0] + xs[1:-1] + [t]
-            e_sw = energy_of(sw, clamp)
-            w = e_sw - E_before
-            if fidelity == "joint":
-                xs = sw
             else:
-                xs, Hm = _minimum(net, x0, t, tol, stats)
-                e_min = float(np.mean(Hm)) + decay
-        if fidelity == "joint":
+                E_before = e_old
+                xs = [x0] + xs[1:-1] + [t]
+                w = energy_of(xs, clamp) - E_before
             g, gg, e_new, q_x, q_th = _joint_presentation(net, xs, clamp, E_before + w, n_sub, dt, gam, mu, kT, lam,
                                                           rng, energy_of, s)
             W15 += mu * dt * gg
             gsq += gg / n_sub
-        else:
-            q_x = (E_before + w) - e_min
-            g = E.params_from_stress(net, xs, E.stress(net, xs), per_sample=False) / B + lam * net.theta
-            step = -mu * tau * g + noise * rng.standard_normal(N)
-            net.theta += step
-            if not np.all(np.isfinite(net.theta)):
-                raise DivergenceError(f"train: non-finite parameters at presentation {s}", step=s,
-                                      cause="reduce mu tau_inf or kT")
-            e_new = energy_of(xs, clamp)
-            q_th = e_min - e_new
-            gg = float(g @ g)
-            W15 += mu * tau * gg
-            gsq += gg
         W_sw += w
         Q_x += q_x
         Q_th += q_th
@@ -461,7 +599,8 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
                   "res_max": res_max, "e_old": e_old, "E_start": E_start, "rec": rec, "stats": stats,
                   "rng": rng.bit_generator.state}
             ar = {"theta": net.theta, "order": order, "mean_g": mean_g, "m2": m2,
-                  **{f"x{l}": x for l, x in enumerate(xs)}}
+                  **{f"x{l}": (np.ascontiguousarray(x.T) if fidelity == "separated" else x)
+                     for l, x in enumerate(xs)}}
             save_train_state(checkpoint, digest, sc, ar)
     var_g = float(m2.sum() / (S - 1)) if S > 1 else float("nan")
     mean_gsq = gsq / S
