@@ -504,30 +504,47 @@ class ColumnPlan:
                 y += b[:, None]
         return y
 
+    def activate(self, l, y):
+        """[y, f(y), f'(y) or None] of layer l (f' left for :meth:`derivative` where it follows from f)."""
+        act = self.net.activations[l - 1]
+        if act.name == "tanh":
+            return [y, np.tanh(y), None]
+        if act.name == "sigmoid":
+            return [y, act.f(y), None]
+        return [y, act.f(y), act.df(y)]
+
+    def derivative(self, l, entry):
+        """f'(y) of an :meth:`activate` entry (computed once, kept in the entry)."""
+        if entry[2] is None:
+            f = entry[1]
+            entry[2] = 1.0 - f * f if self.net.activations[l - 1].name == "tanh" else f * (1.0 - f)
+        return entry[2]
+
     def evaluate(self, xs, I, cache=None, with_sig=True):
         """H per sample (B,), the stresses sigma_l (n_l, B) (index 0 unused; None without ``with_sig``) and a
-        cache of the hidden layers' contributions R_l and of f(y_l), f'(y_l) of the layers the input does not feed.
+        cache: the hidden layers' contributions R_l and every layer's :meth:`activate` entry.
 
-        ``cache`` (from an earlier call at the same hidden state and theta, the input and the target may differ)
-        skips recomputing those; every residual is ``x_l - f(y_l)``, the output's with ``xs[-1]`` the target.
+        ``cache`` (from an earlier call at the same hidden state and theta; the input and the target may differ)
+        skips recomputing R and the entries of the layers the input does not feed; every residual is
+        ``x_l - f(y_l)``, the output's with ``xs[-1]`` the target.
         """
         from ..kernels.graph import energy_terms
 
         n = self.net.n_layers
-        R, F = ([None] + [self.rest(l, xs) for l in range(1, n)], [None] * n) if cache is None else (
-            cache[0], list(cache[1]))
+        if cache is None:
+            R, F = [None] + [self.rest(l, xs) for l in range(1, n)], [None] * n
+        else:
+            R, F = cache[0], [e if I[l] is None else None for l, e in enumerate(cache[1])]
         H = np.zeros(xs[0].shape[1])
         sig = [None] * n
         for l in range(1, n):
             if F[l] is None:
-                F[l] = f_and_df(self.net.activations[l - 1], self.preactivation(l, I, R[l]))
-            f, fp = F[l]
+                F[l] = self.activate(l, self.preactivation(l, I, R[l]))
+            f = F[l][1]
+            fp = self.derivative(l, F[l]) if with_sig else f
             sig[l] = np.empty_like(f) if with_sig else f
             energy_terms(xs[l], f, fp, self.net.kappa[l - 1], np.empty_like(f), sig[l], H, with_sig)
-        if with_sig is False:
-            sig = None
-        keep = [None] + [F[l] if I[l] is None else None for l in range(1, n)]
-        return H, sig, (R, keep)
+        return H, (sig if with_sig else None), (R, F)
 
     def param_grad(self, xs, sig):
         """dH/dtheta summed over the batch (N,) in the layout of theta (Eq. 9)."""

@@ -214,7 +214,7 @@ def _minimum(net, x0, t, tol, stats):
     return xs, H
 
 
-def _fixed_point_cols(plan, x0, t, I, tol, max_sweeps=200, hint=None):
+def _fixed_point_cols(plan, x0, t, I, tol, max_sweeps=200, hint=None, entries=None):
     """:func:`fixed_point_minimum` on a :class:`~analogsim.graph.energy.ColumnPlan` (states (n_l, B), the input's
     contributions ``I`` given), with the same sweeps, the same stopping rule and the same acceptance test.
 
@@ -236,8 +236,12 @@ def _fixed_point_cols(plan, x0, t, I, tol, max_sweeps=200, hint=None):
     deltas = [None] + [np.zeros((n, B), dtype=net.dtype) for n in sizes[1:L]]
     # layers fed by the clamped input only keep y, f(y), f'(y) through the sweeps; a stress is needed in the
     # sweeps only where a hidden layer feeds the layer
-    fixed = [None] + [None if plan.has_rest[l] else
-                      E.f_and_df(net.activations[l - 1], plan.preactivation(l, I, None)) for l in range(1, L + 1)]
+    # (``entries``: ColumnPlan.activate entries of these layers for the same I and theta, e.g. from the switch)
+    fixed = [None] * (L + 1)
+    for l in range(1, L + 1):
+        if not plan.has_rest[l]:
+            e = entries[l] if entries is not None else plan.activate(l, plan.preactivation(l, I, None))
+            fixed[l] = (e[1], plan.derivative(l, e))
     sig = [None] + [np.empty((n, B), dtype=net.dtype) for n in sizes[1:L]] + [None]
     floor_c = 8.0 * np.finfo(net.dtype).eps * np.sqrt(sum(sizes[1:L]))
 
@@ -315,10 +319,11 @@ def _fixed_point_cols(plan, x0, t, I, tol, max_sweeps=200, hint=None):
     return xs, ok, gn, sweeps, H, so
 
 
-def _minimum_cols(plan, x0, t, I, tol, stats):
+def _minimum_cols(plan, x0, t, I, tol, stats, entries=None):
     """Clamped minimum in column layout with the Newton fallback of :func:`_minimum`; returns (xs, H, stresses)."""
     net = plan.net
-    xs, ok, gn, sweeps, H, sig = _fixed_point_cols(plan, x0, t, I, tol, hint=stats.setdefault("hint", {}))
+    xs, ok, gn, sweeps, H, sig = _fixed_point_cols(plan, x0, t, I, tol, hint=stats.setdefault("hint", {}),
+                                                   entries=entries)
     stats["sweeps"] += sweeps
     if not ok.all():
         from .equilibrium import clamped_minimum
@@ -542,9 +547,9 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
                     xs, R_prev, restored = [np.ascontiguousarray(x.T) for x in xs], None, False
                 E_before = e_old
                 # the switch: new input and target at the same hidden state and theta as e_old (its passes reused)
-                e_sw = float(np.mean(plan.evaluate([x0c] + xs[1:-1] + [tc], I, R_prev, False)[0])) + decay
-                w = e_sw - E_before
-                xs, Hm, sig = _minimum_cols(plan, x0c, tc, I, tol, stats)
+                H_sw, _, sw_cache = plan.evaluate([x0c] + xs[1:-1] + [tc], I, R_prev, False)
+                w = float(np.mean(H_sw)) + decay - E_before
+                xs, Hm, sig = _minimum_cols(plan, x0c, tc, I, tol, stats, sw_cache[1])
                 e_min = float(np.mean(Hm)) + decay
             q_x = (E_before + w) - e_min
             g = plan.param_grad(xs, sig) / B
