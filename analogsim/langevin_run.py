@@ -229,10 +229,8 @@ class LangevinRun:
 
             pack_state(np.ascontiguousarray(x_init, dtype=dtype), self.Xc, cr, knet.x_off)
         else:  # residuals only: the first kernel call builds the exact sample with its first forward pass
-            from .kernels.sample import draw_residuals
-
             k0, k1, sig = equilibrium
-            draw_residuals(sig, knet.k_off, knet.x_off, k0, k1, self.Xc, cr, B, EQ_CHUNK)
+            _kernels()[1].draw_residuals(sig, knet.k_off, knet.x_off, k0, k1, self.Xc, cr, B, EQ_CHUNK)
         self._fresh_code = (1 if equilibrium is None else 2) | (4 if l1_kept else 0)
         if not input_protocol.moving and type(input_protocol).__name__ == "Constant":
             self._l1_input = input_protocol.values
@@ -270,8 +268,7 @@ class LangevinRun:
     # ------------------------------------------------------------------
     def run(self, n_steps: int) -> None:
         """Advance all replicas by ``n_steps`` (continues the streams and the books)."""
-        from .kernels.langevin import run_chunk
-
+        run_chunk = _kernels()[0].run_chunk
         n_steps = int(n_steps)
         in_moves = self.input_protocol.moving
         tgt_moves = self._tgt_fixed is None
@@ -319,10 +316,14 @@ class LangevinRun:
     def _target_tables(self, m):
         if self.target_protocol is None:
             P = self.net.sizes[-1]
-            z = np.zeros((self.B, P))
-            from .kernels.langevin import KProto
-
-            return KProto(z, z, np.zeros(1), np.zeros((1, 1, P))), _NO_MOVE
+            key = (self.B, P)
+            t = _NO_TARGET.get(key)
+            if t is None:  # never written by the kernel (read as the target of a free output: unused)
+                z = np.zeros((self.B, P))
+                if len(_NO_TARGET) >= 16:
+                    _NO_TARGET.clear()
+                t = _NO_TARGET[key] = _kernels()[0].KProto(z, z, np.zeros(1), np.zeros((1, 1, P)))
+            return t, _NO_MOVE
         return self.target_protocol.tables(self.k, m, self.dt, self.B, self.net.dtype)
 
     def state(self) -> np.ndarray:
@@ -400,6 +401,19 @@ class LangevinRun:
             if self.status[ch] >= 0:
                 out[ch * self.chunk_rows:(ch + 1) * self.chunk_rows] = self.work[ch].ks[0]
         return out
+
+
+_NO_TARGET: dict = {}
+_KMODS: list = []
+
+
+def _kernels():
+    """(kernels.langevin, kernels.sample), imported on first use (``import analogsim`` stays free of numba)."""
+    if not _KMODS:
+        from .kernels import langevin, sample
+
+        _KMODS.extend((langevin, sample))
+    return _KMODS
 
 
 _NO_MOVE = np.zeros(1, dtype=np.int64)  # no protocol moves at any step (never written; a read-only flag would

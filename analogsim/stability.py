@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .langevin_run import net_entry, same_array
 from .oscillation import oscillation_check  # noqa: F401  (part of this module's interface)
 
 __all__ = ["EM_BIAS_WORST_LAYER", "EM_BIAS_WORST_LAYER_SE", "EM_BIAS_TOLERANCE", "EM_BIAS_WARN_DTL",
@@ -533,14 +534,12 @@ def clear_cache() -> None:
 
 
 def _sig_equal(a, b) -> bool:
-    from .langevin_run import same_array
-
     if a is None or b is None or len(a) != len(b):
         return False
     for x, y in zip(a, b):
         if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
             x, y = np.asarray(x), np.asarray(y)
-            if x.shape != y.shape or not (same_array(x, y) or np.array_equal(x, y)):
+            if x.shape != y.shape or not (same_array(x, y) or (x.dtype != y.dtype and np.array_equal(x, y))):
                 return False
         elif x != y:
             return False
@@ -575,8 +574,6 @@ def cached_guard(net, inp, tprot, clamp, B, n_steps, dt, entry=None):
     >>> cached_guard(net, Constant(np.zeros(2)), None, None, 1, 10, 0.01)[1]
     True
     """
-    from .langevin_run import net_entry
-
     hard = clamp is not None and clamp.hard
     stiff = None if (clamp is None or hard) else clamp.stiffness
     e = net_entry(net) if entry is None else entry
