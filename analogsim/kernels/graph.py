@@ -85,8 +85,9 @@ def residual_update(acc, kap, fp, delta, sig, with_sig, step):
             e = k * (v - delta[i, b])
             tmp[b] += e * e
             delta[i, b] = v
-            if with_sig:
-                sig[i, b] = -k * v * fp[i, b]
+        if with_sig:
+            for b in range(B):
+                sig[i, b] = -k * delta[i, b] * fp[i, b]
     for b in range(B):
         r = np.sqrt(tmp[b])
         if r > step[b]:
@@ -117,8 +118,9 @@ def energy_terms(x, f, fp, kap, kd, sig, H, with_sig):
             v = k * r
             kd[i, b] = v
             H[b] += 0.5 * v * r
-            if with_sig:
-                sig[i, b] = -v * fp[i, b]
+        if with_sig:
+            for b in range(B):
+                sig[i, b] = -kd[i, b] * fp[i, b]
 
 
 @njit(cache=True)
