@@ -24,7 +24,7 @@ def test_docs_example_runs():
 
 
 @pytest.mark.parametrize("mod", ["analogsim.simulate", "analogsim.protocols", "analogsim.observers",
-                                 "analogsim.integrators"])
+                                 "analogsim.integrators", "analogsim.guard_cache", "analogsim.kernels.seeding"])
 def test_docstring_examples(mod):
     m = importlib.import_module(mod)
     failed, attempted = doctest.testmod(m, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
