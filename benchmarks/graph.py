@@ -9,12 +9,21 @@ The net is the one of the digits example: 1x8x8 input, conv 1->8 3x3 (padding 1)
   same step (forward, gradient of H in the neurons, noisy update): with autograd and with a hand-written gradient
   (conv_transpose2d); the faster torch variant is the reference.
 * ``train_presentation``: one presentation of a minibatch (batch 16 and 64) in
-  ``analogsim.graph.training.train`` (fixed-point clamped minimum at r = kappa_out/kappa_hidden = 1e-3, ~6
-  sweeps, and at r = 1e-8, the backprop limit the dense-chain benchmark uses, ~3 sweeps; stress update with
+  ``analogsim.graph.training.train`` (fixed-point clamped minimum at r = kappa_out/kappa_hidden = 1e-3, 6
+  sweeps, and at r = 1e-8, the backprop limit the dense-chain benchmark uses, ~2 sweeps; stress update with
   noise at kT > 0; books) against one torch SGD step (forward, MSE, autograd backward, update), learning rate
-  0.05 in both.
+  0.05 in both. ``--rounds`` interleaved rounds (analogsim S presentations, torch S steps); the analogsim time
+  per presentation is taken between the hook's stamps at presentations 1 and S - 1, so the setup and the loss
+  records at the start and end of ``train`` are outside it. Reported: medians, the ratio per round, and the
+  run's sweeps per presentation, the largest relative gradient norm reached at a clamped minimum, Newton
+  fallbacks and the first-law residual (the presentations timed are exact ones).
+* ``dense_chain_check`` (``--dense-check``): the dense chain's rows re-run in subprocesses
+  (``benchmarks/train.py --quick --no-memory --batch64-only`` and ``benchmarks/relax.py --quick --cases 0``)
+  and their ratios against torch compared with the committed figures (``DENSE_REFERENCE``); a row whose ratio
+  fell by more than 5 % is marked ``slowed``. Ratios against torch measured in one process are what is
+  comparable between a run now and a committed run on a differently loaded machine; absolute times are not.
 
-Ratios > 1 mean analogsim is faster. Each time is the best of ``--repeats``. Run with
+Ratios > 1 mean analogsim is faster. The EM row takes the best of 5 repeats (2 with ``--quick``). Run with
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/graph.py --json
 

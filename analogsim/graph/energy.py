@@ -490,19 +490,23 @@ class ColumnPlan:
     def preactivation(self, l, I, R, fresh=False):
         """y_l = (I_l + R_l) + b_l as a new array (n_l, B) (``fresh``: R is a temporary that may become y)."""
         if I[l] is not None and R is not None:
-            y = I[l] + R
+            y, fresh = I[l] + R, True
         else:
-            y = R if (I[l] is None and fresh) else (R if I[l] is None else I[l]).copy()
+            y = R if I[l] is None else I[l]
+            fresh = fresh and I[l] is None
         b = self.net.biases[l - 1]
-        if b is not None:
-            if self.channel[l]:
-                B = y.shape[1]
-                y = y.reshape(b.size, -1)
-                y += b[:, None]
-                y = y.reshape(-1, B)
-            else:
-                y += b[:, None]
-        return y
+        if b is None:
+            return y if fresh else y.copy()
+        if self.channel[l]:
+            yc = y.reshape(b.size, -1)
+            if fresh:
+                yc += b[:, None]
+                return y
+            return (yc + b[:, None]).reshape(y.shape)
+        if fresh:
+            y += b[:, None]
+            return y
+        return y + b[:, None]
 
     def activate(self, l, y):
         """[y, f(y), f'(y) or None] of layer l (f' left for :meth:`derivative` where it follows from f)."""

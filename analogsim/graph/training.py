@@ -26,6 +26,15 @@ delta_m = -(1/kappa_m) sum_l A_{l,m}^T sigma_l, Gauss-Seidel in reverse topologi
 kappa_out/kappa_hidden), to a relative
 gradient norm ``tol``; rows that do not converge fall back to Newton (:func:`~analogsim.graph.equilibrium.
 clamped_minimum`) and are counted in ``fallbacks``.
+
+In the separated fidelity the loop runs on a :class:`~analogsim.graph.energy.ColumnPlan` (states (n, B), a
+convolution a numba gather over its index table and one BLAS product): the input's contributions and the
+activations of layers fed only by the input are computed once per presentation and kept through the sweeps;
+the acceptance test of the minimum reuses its last forward pass, and is tried before a sweep's update where the
+update is predicted to fall below max(tol, rounding floor); the stresses of the test give the parameter
+gradient; the energy after the parameter step and the switch to the next entries share the hidden layers'
+passes (same hidden state, same theta). Every energy booked is still H of the state booked, computed from its
+residuals x - f(y).
 """
 
 from __future__ import annotations
