@@ -376,3 +376,27 @@ def test_kernel_tanh_matches_libm():
     ref = np.tanh(y)
     got = np.array([_tanh(v) for v in y])
     assert np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300)) < 1e-15
+
+
+def test_loss_records_equal_the_reference_forward_pass_and_the_start_is_cached_per_start():
+    """The loss records (numpy BLAS over row blocks) equal the network's own forward pass; the start record kept
+    for a repeated start is the same number, and another start (other theta0 or data) is not served from it."""
+    from analogsim.training.engine import mse_loss
+
+    ds = teacher_student(n_in=3, n_out=2, n_train=200, n_test=30, seed=4)
+    net = Network.create([3, 7, 2], activations=["tanh", "identity"], kappa=1.0, seed=2)
+    ref = 0.5 * np.mean(np.sum((net.forward(ds.x_train)[-1] - ds.t_train) ** 2, axis=1))
+    assert mse_loss(net, ds.x_train, ds.t_train) == pytest.approx(ref, rel=1e-13)
+    kw = dict(presentations=50, mu=10.0, kappa_out=1e-3, seed=0)
+    a = train(net, ds, **kw).records
+    b = train(net, ds, **kw).records
+    assert a["train_loss"][0] == b["train_loss"][0] == pytest.approx(ref, rel=1e-13)
+    np.testing.assert_array_equal(a["train_loss"], b["train_loss"])
+    net2 = net.with_theta(net.theta * 1.5)
+    c = train(net2, ds, **kw).records
+    ref2 = 0.5 * np.mean(np.sum((net2.forward(ds.x_train)[-1] - ds.t_train) ** 2, axis=1))
+    assert c["train_loss"][0] == pytest.approx(ref2, rel=1e-13) and ref2 != pytest.approx(ref, rel=1e-3)
+    ds2 = teacher_student(n_in=3, n_out=2, n_train=200, n_test=30, seed=5)
+    d = train(net, ds2, **kw).records
+    ref3 = 0.5 * np.mean(np.sum((net.forward(ds2.x_train)[-1] - ds2.t_train) ** 2, axis=1))
+    assert d["train_loss"][0] == pytest.approx(ref3, rel=1e-13)

@@ -319,3 +319,34 @@ def test_a_coarse_joint_step_is_not_silent():
         r = train(net, ds, presentations=50, mu=3.0, kappa_out=0.1, kT=1e-2, fidelity="joint", neuron_mobility=10.0,
                   substeps=20, seed=3)
     assert r.books.first_law_relative > 1e-3
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_books_tanh_move_is_exact_tanh_on_both_paths(dtype):
+    """The heat pass's f(y + d) for a hidden tanh block: the division-free series path (every |d| < 0.02) and the
+    element-by-element path (a block with a larger move, or a non-finite one) both give tanh(y + d) to rounding;
+    negative control (float64): the second-order Taylor step alone misses by ~d^3."""
+    from analogsim.kernels.train_step import _hidden_moved
+
+    rng = np.random.default_rng(5)
+    m = 257
+    y = rng.normal(0, 1.5, m).astype(dtype)
+    f, fp = np.tanh(y), (1 - np.tanh(y) ** 2).astype(dtype)
+    dl = rng.normal(0, 1e-8, m).astype(dtype)
+    tol = 4e-16 if dtype == "float64" else 3e-7
+    for dmove in (0.019, 1e-4, 0.3):                       # 0.3: one element sends the block to the exact path
+        d = rng.uniform(-1e-3, 1e-3, m)
+        d[m // 2] = dmove
+        yn = (y + d).astype(dtype)
+        xn = np.empty(m, dtype)
+        _hidden_moved(2, yn, y, f, fp, dl, xn, 1e-6)
+        exact = np.tanh(yn.astype(np.float64)) + dl
+        assert np.max(np.abs(xn - exact)) <= tol, dmove
+        taylor2 = f + fp * (yn - y) * (1 - f * (yn - y)) + dl
+        if dmove == 0.019 and dtype == "float64":  # the control: a truncation that is too short misses
+            assert np.max(np.abs(taylor2 - exact)) > 1e6 * tol
+    yn = y.copy()
+    yn[3] = np.nan
+    xn = np.empty(m, dtype)
+    _hidden_moved(2, yn, y, f, fp, dl, xn, 1e-6)
+    assert np.isnan(xn[3]) and np.all(np.isfinite(np.delete(xn, 3)))

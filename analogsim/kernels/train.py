@@ -134,17 +134,19 @@ def _affine(theta, w0, b0, n_out, n_in, xin, xo, B, out, oo):
             for i in range(n_out):
                 out[oo + r * n_out + i] += theta[b0 + i]
         return
-    if B >= 4 and n_in < 16:
-        # short rows: plain indices (creating a view per (row, neuron) costs more than the products)
+    if B >= 4:
+        # small layers of a batch: one 2-D view per operand (a view per row and neuron costs more than the
+        # products of a short row: 30 % of the [4,16,16,1] forward pass)
+        W = theta[w0:w0 + n_out * n_in].reshape(n_out, n_in)
+        bv = theta[b0:b0 + n_out]
+        X = xin[xo:xo + B * n_in].reshape(B, n_in)
+        O = out[oo:oo + B * n_out].reshape(B, n_out)
         for r in range(B):
-            xr = xo + r * n_in
-            orow = oo + r * n_out
             for i in range(n_out):
-                wi = w0 + i * n_in
-                s = theta[b0 + i]
+                s = bv[i]
                 for j in range(n_in):
-                    s += theta[wi + j] * xin[xr + j]
-                out[orow + i] = s
+                    s += W[i, j] * X[r, j]
+                O[r, i] = s
         return
     for r in range(B):
         xv = xin[xo + r * n_in:xo + (r + 1) * n_in]
