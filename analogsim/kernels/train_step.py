@@ -546,6 +546,11 @@ def separated_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td
     eta_sub = eta / n_sub
     fused = energetics and B == 1
     dmax = 0.2 * (3.0 * tol / 8.0) ** (1.0 / 3.0)
+    # the books use g . noise only with noise and the change of |theta|^2 only with weight decay: without
+    # either the update runs its plain loop (eo stays 0)
+    store = energetics and (lam != 0.0 or has_noise)
+    eres[3] = 0.0
+    eres[4] = 0.0
     for p in range(p_start, P):
         load_rows(Xd, Td, idx, p, B, x0, tb)
         js = j_start if p == p_start else 0
@@ -569,7 +574,7 @@ def separated_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td
             else:
                 gsq = apply_substep(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta_sub, lam, cnoise[p],
                                     nbuf, 0, has_noise, books, acc, gmean, gacc, gbuf, es, sw, j == n_sub - 1,
-                                    n_sub, eres[3:], energetics)
+                                    n_sub, eres[3:], store)
             if not np.isfinite(gsq):
                 return -NONFINITE - p, j
             if energetics:
