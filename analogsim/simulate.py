@@ -285,7 +285,9 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     n_replicas : int, optional
         Replicas per input row when the input is a single row.
     seed : int or SeedSequence, optional
-        Seeds the initial state and the per-chunk streams; results do not depend on ``threads``.
+        Seeds the initial state and the per-chunk streams: hashed once into a 128-bit key from which every
+        stream is derived with splitmix64 (:mod:`analogsim.kernels.seeding`; docs/langevin.md, Seeds). Results
+        do not depend on ``threads``; :func:`start_seed` gives the ``sample_equilibrium`` seed of the start.
     record : sequence of observers or names
         'books', 'energy' (:class:`~analogsim.observers.EnergyMoments`), 'param_force',
         :class:`~analogsim.observers.Trajectory` (every=k). Default ('books', 'energy').
