@@ -24,7 +24,8 @@ def test_docs_example_runs():
 
 
 @pytest.mark.parametrize("mod", ["analogsim.simulate", "analogsim.protocols", "analogsim.observers",
-                                 "analogsim.integrators", "analogsim.guard_cache", "analogsim.kernels.seeding"])
+                                 "analogsim.integrators", "analogsim.guard_cache", "analogsim.kernels.seeding",
+                                 "analogsim.relax_start"])
 def test_docstring_examples(mod):
     m = importlib.import_module(mod)
     failed, attempted = doctest.testmod(m, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
