@@ -73,7 +73,8 @@ def test_a_graph_sweep_over_kT_and_data_size_runs_on_the_local_pool(tmp_path):
 
 
 def test_a_graph_relax_sweep_books_work_over_tau():
-    cfg = parse_config('[experiment]\nkind = "relax"\n[dynamics]\nkT = 0.01\ndt = 0.02\nn_replicas = 32\nintegrator = "mala"\n'
+    cfg = parse_config('[experiment]\nkind = "relax"\n[dynamics]\nkT = 0.01\ndt = 0.02\nn_replicas = 32\n'
+                       'integrator = "mala"\n'
                        '[sweep]\ntau = [2.0, 8.0]\n' + CONV.replace("shape = [1, 8, 8]", "shape = [1, 5, 5]"))
     spec = get_task(cfg.kind)
     check_requirements(spec, cfg)
@@ -104,3 +105,14 @@ def test_kinds_without_graph_support_are_refused_and_the_hash_sees_the_graph():
     a = parse_config(TRAIN)
     b = parse_config(TRAIN.replace("out_channels = 2", "out_channels = 3"))
     assert a.hash != b.hash and a.settings["graph"]["layers"][0]["name"] == "conv"
+
+
+def test_dry_run_of_a_graph_sweep_says_it_has_no_estimate(capsys):
+    from pathlib import Path
+
+    from analogsim import cli
+
+    ex = Path(__file__).resolve().parent.parent / "examples" / "graph_conv_sweep.toml"
+    assert cli.main(["sweep", str(ex), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "32 points over kT[4] x n_train[4] x seed[2]" in out and "estimate: none for a [graph] network" in out

@@ -196,10 +196,14 @@ def _dry_run(args, prepare) -> int:
         print(f"{config.name}: kind {config.kind!r}, {len(points)} points over "
               + " x ".join(f"{k}[{len(v)}]" for k, v in config.axes.items())
               + f"; {info['n_done']} done, {info['n_failed']} failed; results folder {store.path}")
-        print(f"estimate for the {len(todo)} point(s) to run: at least {format_seconds(e['compute_s'])} of compute, "
-              f"~{format_seconds(e['wall_s'])} on {workers} worker(s) (plus first-call compilation); largest point "
-              f"{format_bytes(e['max_point_bytes'])} of memory"
-              + (f" of {format_bytes(e['available_bytes'])} available" if e["available_bytes"] else ""))
+        if config.settings.get("graph") is not None:
+            print("estimate: none for a [graph] network (the estimates know dense chains only)")
+        else:
+            print(f"estimate for the {len(todo)} point(s) to run: at least {format_seconds(e['compute_s'])} of "
+                  "compute, "
+                  f"~{format_seconds(e['wall_s'])} on {workers} worker(s) (plus first-call compilation); largest point "
+                  f"{format_bytes(e['max_point_bytes'])} of memory"
+                  + (f" of {format_bytes(e['available_bytes'])} available" if e["available_bytes"] else ""))
         for p in points[:20]:
             mark = {"ok": "done", "failed": "FAILED"}.get(done.get(p.key, {}).get("status"), "todo")
             if p.key in big:

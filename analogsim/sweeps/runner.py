@@ -220,6 +220,8 @@ def estimate_points(config, points=None, *, check: bool = False) -> dict:
     out = {"seconds": 0.0, "max_bytes": 0, "per_point": [], "too_big": [], "available_bytes": avail}
     for p in points:
         q = config.params(p)
+        if q.get("graph") is not None:
+            continue  # a graph network: no estimate from chain sizes (its cost is not a dense chain's)
         try:
             sizes = _point_sizes(q)
         except (KeyError, TypeError, ValueError):
