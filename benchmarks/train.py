@@ -219,7 +219,8 @@ def main(argv=None) -> int:
                           f"{c['us_per_presentation_books']:.1f} us vs torch {c['torch_us_per_step']:.1f} us), "
                           f"books x{c['books_overhead']:.3f}, fixed {c['train_fixed_cost_ms']:.2f} ms, "
                           f"CPU time: vs torch x{c['cpu_time']['vs_torch_sgd']:.2f}, books "
-                          f"x{c['cpu_time']['books_overhead']:.3f}, fixed {c['cpu_time']['train_fixed_cost_ms']:.2f} ms, "
+                          f"x{c['cpu_time']['books_overhead']:.3f}, "
+                          f"fixed {c['cpu_time']['train_fixed_cost_ms']:.2f} ms, "
                           f"sweeps {c['sweeps_mean']:.2f}", file=sys.stderr, flush=True)
         blas = [{**{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture", "num_threads")},
                  "library": os.path.basename(d.get("filepath") or "")} for d in threadpool_info()]
