@@ -138,3 +138,15 @@ def test_graph_and_data_that_do_not_fit_and_settings_a_graph_lacks(capsys, tmp_p
     damaged.write_bytes(b"not a zip")
     code, out, err = run(capsys, "relax", "--graph", str(damaged), "--kT", "0.1", "--no-progress")
     assert code == 2 and "not a readable .npz" in err
+
+
+def test_train_tstar_on_a_graph(capsys, tmp_path):
+    g = tmp_path / "g.toml"
+    g.write_text('[graph]\ninput = {shape = [1, 4, 4]}\n[[graph.layers]]\nname = "out"\n'
+                 'inputs = [{from = "x0", op = "conv", out_channels = 1, kernel_size = 4}]\n')
+    code, out, err = run(capsys, "train", "--graph", str(g), "--data", "teacher", "--n-train", "32", "--mu", "1",
+                         "--kappa-out", "0.1", "--tstar", "--chain-presentations", "800", "--json", "--no-progress")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["network"] == "graph" and r["n_params"] == 17 and r["kT_star"] > 0 and r["kT_star_se"] > 0
+    assert "kT* =" in err

@@ -207,9 +207,6 @@ def run_train(args, params: dict, seed: int, graph) -> int:
     from ._common import energy_lines
     from .train import energy_report
 
-    if args.tstar:
-        raise ValueError("--tstar on a graph network: use analogsim.graph.tstar.threshold_temperature "
-                         "(docs/graph.md); the command measures T* of dense nets")
     for flag in ("kT_end", "dt", "checkpoint_seconds", "eval_every"):
         if getattr(args, flag, None) is not None:
             raise ValueError(f"--{flag.replace('_', '-')} is not available for a graph network")
@@ -224,6 +221,8 @@ def run_train(args, params: dict, seed: int, graph) -> int:
         p[k] = params.get(f"_{k}")
     s_data = np.random.SeedSequence(seed).spawn(3)[0]
     ds = graph_dataset(p, net, np.random.default_rng(s_data), names=CLI_NAMES)
+    if args.tstar:
+        return _tstar(args, p, seed, net, ds)
     S = int(p["presentations"])
     bar = Progress(total=S, desc="train", unit="presentations", enabled=args.progress is not False)
     lock = CheckpointLock(args.checkpoint).acquire() if args.checkpoint else None
@@ -270,4 +269,26 @@ def run_train(args, params: dict, seed: int, graph) -> int:
         sys.stdout.flush()
     for n in notes:
         print(f"analogsim train: {n}", file=sys.stderr)
+    return 0
+
+
+def _tstar(args, p: dict, seed: int, net, ds) -> int:
+    """``train --tstar`` on a graph: :func:`analogsim.graph.tstar.threshold_temperature` on the training entries."""
+    from ..graph.tstar import threshold_temperature
+    from ..sweeps.graph_tasks import _train_settings
+
+    kw = _train_settings(p)
+    if kw["fidelity"] != "separated":
+        raise ValueError("--tstar uses the separated-time-scales dynamics; drop --fidelity joint")
+    run_seed = int(np.random.SeedSequence(seed).spawn(3)[2].generate_state(1)[0])
+    C = args.chain_presentations
+    r = threshold_temperature(net, ds.x_train, ds.t_train, kT_grid=args.kT_grid, mu=kw["mu"], tau_inf=kw["tau_inf"],
+                              kappa_out=kw["kappa_out"], batch_size=kw["batch_size"], weight_decay=kw["weight_decay"],
+                              chain_presentations=C, measure_every=max(1, C // 500), seed=run_seed)
+    line = f"analogsim train --tstar: {r.summary()}"
+    if args.json:
+        emit_json({"network": "graph", **r.as_dict()})
+        print(line, file=sys.stderr)
+    else:
+        print(line)
     return 0
