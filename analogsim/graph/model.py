@@ -250,7 +250,12 @@ class GraphNetwork:
 
     @property
     def sizes(self) -> tuple[int, ...]:
-        return tuple(lay.size for lay in self.layers)
+        # cached (it is read in every loop); keyed on the layers' shapes, so a changed shape recomputes it
+        key = tuple(lay.shape for lay in self.layers)
+        c = self.__dict__.get("_sizes_cache")
+        if c is None or c[0] != key:
+            c = self._sizes_cache = (key, tuple(lay.size for lay in self.layers))
+        return c[1]
 
     @property
     def n_params(self) -> int:

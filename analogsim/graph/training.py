@@ -47,6 +47,7 @@ from .._checks import as_generator, check_kT, check_scalar
 from ..errors import DivergenceError
 from ..hamiltonian import OutputClamp
 from . import energy as E
+from .training_joint import check_joint_dt, joint_presentation
 
 __all__ = ["train", "GraphTrainResult", "fixed_point_minimum", "accuracy"]
 
@@ -349,33 +350,6 @@ def _minimum_cols(plan, x0, t, I, tol, stats, entries=None):
     return xs, H, sig
 
 
-def _joint_presentation(net, xs, clamp, e_cur, n_sub, dt, gam, mu, kT, lam, rng, energy_of, s):
-    """n_sub joint Euler-Maruyama steps of neurons then parameters; returns (mean g, sum |g|^2, E, Q_x, Q_theta)."""
-    B = xs[0].shape[0]
-    L = net.n_layers - 1
-    sx, sth = np.sqrt(2 * gam * kT * dt), np.sqrt(2 * kT * mu * dt)
-    q_x = q_th = gsq = 0.0
-    g_acc = np.zeros(net.n_params)
-    for _ in range(n_sub):
-        _, gx = E.energy_and_grad(net, xs, clamp, input_force=False)
-        for l in range(1, L):
-            xs[l] = xs[l] - gam * dt * gx[l] + sx * rng.standard_normal(xs[l].shape)
-        e = energy_of(xs, clamp)
-        q_x += e_cur - e
-        e_cur = e
-        g = E.params_from_stress(net, xs, E.stress(net, xs), per_sample=False) / B + lam * net.theta
-        net.theta += -mu * dt * g + sth * rng.standard_normal(net.n_params)
-        if not np.all(np.isfinite(net.theta)) or not all(np.all(np.isfinite(x)) for x in xs):
-            raise DivergenceError(f"train: non-finite state at presentation {s}", step=s,
-                                  cause="reduce dt, mu or kT")
-        e = energy_of(xs, clamp)
-        q_th += e_cur - e
-        e_cur = e
-        g_acc += g
-        gsq += float(g @ g)
-    return g_acc / n_sub, gsq, e_cur, q_x, q_th
-
-
 def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int, mu: float, tau_inf: float = 1.0,
           kT: float, kappa_out: float | None = None, batch_size: int = 1, weight_decay: float = 0.0,
           tol: float = 1e-10, seed=None, n_records: int = 10, fidelity: str = "separated",
@@ -582,18 +556,13 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
                 E_start = E_before = float(np.mean(Hm)) + decay
                 e_old = E_start
                 w = 0.0
-                from .dynamics import lambda_max
-
-                dtl = gam * dt * lambda_max(net, xs, clamp)
-                if dtl >= 2:
-                    raise ValueError(f"dt = {dt} is unstable for the neurons: Gamma dt lambda_max = {dtl:.3g} >= 2; "
-                                     f"use dt < {2 * dt / dtl:.3g}")
+                check_joint_dt(net, xs, clamp, gam, dt)
             else:
                 E_before = e_old
                 xs = [x0] + xs[1:-1] + [t]
                 w = energy_of(xs, clamp) - E_before
-            g, gg, e_new, q_x, q_th = _joint_presentation(net, xs, clamp, E_before + w, n_sub, dt, gam, mu, kT, lam,
-                                                          rng, energy_of, s)
+            g, gg, e_new, q_x, q_th = joint_presentation(net, xs, clamp, E_before + w, n_sub, dt, gam, mu, kT, lam,
+                                                         rng, energy_of, s)
             W15 += mu * dt * gg
             gsq += gg / n_sub
         W_sw += w
