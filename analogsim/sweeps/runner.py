@@ -352,7 +352,8 @@ def _failed_points(ds):
 
     st = ds["status"].values
     err = ds["error"].values
-    for idx in zip(*np.nonzero(st == "failed")):
+    failed = zip(*np.nonzero(st == "failed")) if st.ndim else ([()] if st == "failed" else [])  # 0-d: no [sweep]
+    for idx in failed:
         yield idx, err[idx]
 
 

@@ -441,7 +441,8 @@ def flagged_points(ds, limit: int = 50) -> list:
     st = ds["status"]
     names = list(st.dims)
     out = []
-    for idx in zip(*np.nonzero(st.values == "flagged")):
+    flagged = zip(*np.nonzero(st.values == "flagged")) if st.ndim else ([()] if st.values == "flagged" else [])
+    for idx in flagged:  # a config without [sweep] is one point: a 0-d status
         coords = {n: ds[n].values[i].item() for n, i in zip(names, idx) if n in ds.coords}
         out.append({"coords": coords, "flags": str(ds["health_flags"].values[idx]) if "health_flags" in ds else "",
                     "error": str(ds["error"].values[idx]) if "error" in ds else ""})
