@@ -443,14 +443,17 @@ def switch_energy(sizes, kappa, k_off, kos, hard, tb, FV, B, prev):
     o_xL, o_fL, o_t, o_E1, o_EL, o_H = _prev_offsets(sizes, B)
     kL0 = k_off[L - 1]
     tot = 0.0
+    P1 = prev[0:B * n1].reshape(B, n1)  # 2-D views: range indices, no per-row views
+    F1 = FV[0:B * n1].reshape(B, n1)
+    k1 = kappa[0:n1]
     for r in range(B):
         h = prev[o_H + r]
         if L > 1:
             e1 = 0.0
             for i in range(n1):
-                d = prev[r * n1 + i] - FV[r * n1 + i]
-                e1 += 0.5 * kappa[i] * d * d
-            h += e1 - prev[o_E1 + r]
+                d = P1[r, i] - F1[r, i]
+                e1 += k1[i] * d * d
+            h += 0.5 * e1 - prev[o_E1 + r]
         el = 0.0
         for i in range(nL):
             tv = tb[r * nL + i]
