@@ -121,7 +121,7 @@ def test_dry_run_of_a_graph_sweep_says_it_has_no_estimate(capsys):
 def test_a_config_without_sweep_axes_runs_as_one_point(tmp_path):
     """A [graph] train config without [sweep] (examples/graph_conv_digits.toml) is a sweep of one point: its
     0-d status and error are read back (the flagged/failed listings indexed them as arrays before)."""
-    text = TRAIN.split("[sweep]")[0] + CONV
+    text = TRAIN.split("[sweep]")[0] + "[dynamics]\nkT = 1e-8\n" + CONV
     s = run_sweep(parse_config(text, name="one"), tmp_path / "one", workers=1)
     assert s.n_points == 1 and s.n_ok == 1 and s.n_failed == 0
     ds = open_results(tmp_path / "one")
