@@ -452,14 +452,33 @@ class ColumnPlan:
     True
     """
 
-    def __init__(self, net):
+    def __init__(self, net, keep_gathers: bool = False):
         self.net = net
+        # keep_gathers: a convolution's im2col of the last state array seen per edge is kept and reused when the
+        # same array object comes again (the caller promises never to modify a state array in place)
+        self.keep_gathers = keep_gathers
+        self._gathered = {}
         n = net.n_layers
         self.in_edges = [[(k, int(net.src[k]), net.edges[k].op) for k in net.edges_in[l]] for l in range(n)]
         self.out_edges = [[(k, int(net.dst[k]), net.edges[k].op) for k in net.edges_out[m]] for m in range(n)]
         self.channel = [False] + [net.layers[l].bias == "channel" for l in range(1, n)]
         self.sizes = net.sizes
         self.has_rest = [any(m != 0 for _, m, _ in self.in_edges[l]) for l in range(n)]
+
+    def _cols(self, k, op, x):
+        """Edge k's im2col of x where kept (``keep_gathers``, a convolution): reused for the same array object."""
+        if not self.keep_gathers or not hasattr(op, "_gather_cols"):
+            return None
+        hit = self._gathered.get(k)
+        if hit is not None and hit[0] is x:
+            return hit[1]
+        cols = op._gather_cols(x)
+        self._gathered[k] = (x, cols)
+        return cols
+
+    def _forward(self, k, op, x):
+        c = self._cols(k, op, x)
+        return op.forward_cols(x) if c is None else op.forward_cols(x, cols=c)
 
     def kappa(self, l):
         """Layer l's stiffness as a column (n_l, 1)."""
@@ -471,7 +490,7 @@ class ColumnPlan:
         for l in range(1, self.net.n_layers):
             for k, m, op in self.in_edges[l]:
                 if m == 0:
-                    c = op.forward_cols(x0)
+                    c = self._forward(k, op, x0)
                     out[l] = c if out[l] is None else out[l] + c
         return out
 
@@ -483,7 +502,7 @@ class ColumnPlan:
         r = None
         for k, m, op in self.in_edges[l]:
             if m != 0:
-                c = op.forward_cols(xs[m])
+                c = self._forward(k, op, xs[m])
                 r = c if r is None else r + c
         return r
 
@@ -559,7 +578,9 @@ class ColumnPlan:
             for k, m, op in self.in_edges[l]:
                 if op.trainable:
                     w0 = net.w_offsets[k]
-                    out[w0:w0 + op.n_params] = op.param_grad_cols(xs[m], s).reshape(-1)
+                    c = self._cols(k, op, xs[m])
+                    g = op.param_grad_cols(xs[m], s) if c is None else op.param_grad_cols(xs[m], s, cols=c)
+                    out[w0:w0 + op.n_params] = g.reshape(-1)
             b = net.biases[l - 1]
             if b is not None:
                 b0 = net.b_offsets[l - 1]

@@ -364,10 +364,11 @@ class Conv(Operator):
         gather_rows(x, self._gflat, out)
         return out
 
-    def forward_cols(self, x):
+    def forward_cols(self, x, cols=None):
         B = x.shape[1]
         G = self.groups
-        cols = self._gather_cols(x)                            # (G * CK * P, B) = (G, CK, P*B)
+        if cols is None:  # cols: this x's im2col (_gather_cols), where the caller kept it
+            cols = self._gather_cols(x)                        # (G * CK * P, B) = (G, CK, P*B)
         P = self._gidx.shape[2]
         if G == 1:
             y = self.weight.reshape(self.out_shape[0], -1) @ cols.reshape(-1, P * B)
@@ -389,11 +390,12 @@ class Conv(Operator):
         scatter_add_rows(np.ascontiguousarray(cg).reshape(-1, B), self._gflat, out)
         return out
 
-    def param_grad_cols(self, x, g):
+    def param_grad_cols(self, x, g, cols=None):
         B = x.shape[1]
         G = self.groups
         P = self._gidx.shape[2]
-        cols = self._gather_cols(x)
+        if cols is None:
+            cols = self._gather_cols(x)
         if G == 1:
             gw = g.reshape(self.out_shape[0], P * B) @ cols.reshape(-1, P * B).T
         else:

@@ -289,7 +289,7 @@ def _fixed_point_cols(plan, x0, t, I, tol, max_sweeps=200, hint=None, entries=No
                                             plan.preactivation(l, I, plan.rest(l, xs), fresh=True))
             fys.append(fy)
             fps.append(fp)
-            xs.append(fy + deltas[l] if l < L else t)
+            xs.append(t if l == L else fy if sweeps == 1 else fy + deltas[l])  # the first sweep's deltas are 0
         dL = t - fys[L]
         scale = np.maximum(np.max(np.abs(kapL * dL), axis=0), 1e-300)
         sig[L] = -kapL * dL * fps[L]
@@ -479,7 +479,9 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
     mean_g = np.zeros(N)
     m2 = np.zeros(N)
     xs = None
-    plan = E.ColumnPlan(net) if fidelity == "separated" else None
+    plan = E.ColumnPlan(net, keep_gathers=True) if fidelity == "separated" else None
+    # separated: the data once in column layout (a minibatch is then one gather of columns)
+    XT, TT = (np.ascontiguousarray(X.T), np.ascontiguousarray(T.T)) if fidelity == "separated" else (None, None)
     R_prev = None
     restored = False
     E_start = e_old = None
@@ -514,15 +516,15 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
             order, pos = rng.permutation(X.shape[0]), 0
         idx = order[pos:pos + B]
         pos += B
-        x0, t = X[idx], T[idx]
+        x0, t = (X[idx], T[idx]) if fidelity == "joint" else (None, None)
         decay = 0.5 * lam * float(net.theta @ net.theta) if lam else 0.0
         if fidelity == "separated":
             # column layout on a prepared plan (ColumnPlan); the same books as below, with shared passes
-            x0c, tc = np.ascontiguousarray(x0.T), np.ascontiguousarray(t.T)
+            x0c, tc = XT[:, idx], TT[:, idx]
             I = plan.inputs(x0c)
             if xs is None:
                 xs, Hm, sig = _minimum_cols(plan, x0c, tc, I, tol, stats)
-                E_start = E_before = e_min = float(np.mean(Hm)) + decay
+                E_start = E_before = e_min = float(Hm.sum()) / B + decay
                 e_old = E_start
                 w = 0.0
             else:
@@ -531,9 +533,9 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
                 E_before = e_old
                 # the switch: new input and target at the same hidden state and theta as e_old (its passes reused)
                 H_sw, _, sw_cache = plan.evaluate([x0c] + xs[1:-1] + [tc], I, R_prev, False)
-                w = float(np.mean(H_sw)) + decay - E_before
+                w = float(H_sw.sum()) / B + decay - E_before
                 xs, Hm, sig = _minimum_cols(plan, x0c, tc, I, tol, stats, sw_cache[1])
-                e_min = float(np.mean(Hm)) + decay
+                e_min = float(Hm.sum()) / B + decay
             q_x = (E_before + w) - e_min
             g = plan.param_grad(xs, sig) / B
             if lam:
@@ -544,7 +546,7 @@ def train(net, x_train, t_train, x_test=None, t_test=None, *, presentations: int
                 raise DivergenceError(f"train: non-finite parameters at presentation {s}", step=s,
                                       cause="reduce mu tau_inf or kT")
             Hn, _, R_prev = plan.evaluate(xs, plan.inputs(x0c), None, False)
-            e_new = float(np.mean(Hn)) + (0.5 * lam * float(net.theta @ net.theta) if lam else 0.0)
+            e_new = float(Hn.sum()) / B + (0.5 * lam * float(net.theta @ net.theta) if lam else 0.0)
             q_th = e_min - e_new
             gg = float(g @ g)
             W15 += mu * tau * gg
