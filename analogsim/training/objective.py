@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import Network
-from .engine import _kernel_net, _Workspace, coerce_data, effective_output_stiffness
-from .engine import mse_loss as _mse
+from .loss import _kernel_net, _Workspace, coerce_data, effective_output_stiffness
+from .loss import mse_loss as _mse
 
 __all__ = ["stress_gradients", "full_batch_objective", "minimize_objective", "mse_loss"]
 

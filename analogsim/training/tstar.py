@@ -38,8 +38,9 @@ from .._checks import check_array, check_scalar
 from ..network import Network
 from .books import TrainResult
 from .config import TrainConfig
-from .engine import _kernel_net, _Workspace, coerce_data, effective_output_stiffness, train
-from .engine import mse_loss as _mse
+from .engine import train
+from .loss import _kernel_net, _Workspace, coerce_data, effective_output_stiffness
+from .loss import mse_loss as _mse
 
 __all__ = ["TStarResult", "threshold_temperature", "excess_energy_chain"]
 
