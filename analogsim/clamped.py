@@ -420,20 +420,35 @@ def stress_vs_backprop(net, x0, target, ratios=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e
     >>> abs(rep["slope"] - 1) < 0.02
     True
     """
+    rep = _stress_ratio_sweep(net, x0, target, ratios, kappa_hidden, fit_range, clamped_minimum, backprop_gradient,
+                              dtype=np.float64)
+    del rep["converged"]
+    return rep
+
+
+def _stress_ratio_sweep(net, x0, target, ratios, kappa_hidden, fit_range, minimum, backprop, dtype=None) -> dict:
+    """The body of ``stress_vs_backprop`` shared by the chain network and the graph network.
+
+    ``minimum(net, x0, target)`` gives the clamped minimum (``grad_theta``, ``recursion_residual``, ``grad_norm``,
+    ``converged``), ``backprop(net, x0, target, kappa_out=...)`` the (B, N) backprop gradient; both are cast to
+    ``dtype`` before the batch sum (None: summed in their own dtype). Returns the report dict with ``converged``.
+    """
     ratios = np.asarray(check_array(ratios, "ratios", ndim=1), dtype=np.float64)
     if ratios.size == 0 or np.any(ratios <= 0):
         raise ValueError(f"ratios must be positive stiffness ratios, got {ratios.tolist()}")
     kh = check_scalar(kappa_hidden, "kappa_hidden", low=0.0, low_open=True)
-    errs, rres, gns = [], [], []
+    errs, rres, gns, conv = [], [], [], []
     for r in ratios:
-        kap = [kh] * (net.depth - 1) + [r * kh]
-        n2 = net.with_kappa(kap)
-        m = clamped_minimum(n2, x0, target)
-        gs = m.grad_theta.astype(np.float64).sum(axis=0)
-        gb = backprop_gradient(n2, x0, target, kappa_out=r * kh).astype(np.float64).sum(axis=0)
+        n2 = net.with_kappa([kh] * (net.depth - 1) + [r * kh])
+        m = minimum(n2, x0, target)
+        gs, gb = m.grad_theta, backprop(n2, x0, target, kappa_out=r * kh)
+        if dtype is not None:
+            gs, gb = gs.astype(dtype), gb.astype(dtype)
+        gs, gb = gs.sum(axis=0), gb.sum(axis=0)
         errs.append(float(np.linalg.norm(gs - gb) / np.linalg.norm(gb)))
         rres.append(m.recursion_residual)
         gns.append(m.grad_norm)
+        conv.append(m.converged)
     errs = np.array(errs)
     sel = (ratios >= fit_range[0]) & (ratios <= fit_range[1]) & (errs > 0)
     if sel.sum() >= 2:
@@ -442,4 +457,4 @@ def stress_vs_backprop(net, x0, target, ratios=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e
     else:
         slope, const = float("nan"), float("nan")
     return {"ratios": ratios.tolist(), "rel_error": errs.tolist(), "slope": slope, "constant": const,
-            "recursion_residual": float(max(rres)), "grad_norm": float(max(gns))}
+            "recursion_residual": float(max(rres)), "grad_norm": float(max(gns)), "converged": bool(all(conv))}

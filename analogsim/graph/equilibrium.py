@@ -22,6 +22,7 @@ import numpy as np
 
 from .._checks import as_generator, check_array, check_kT, check_scalar
 from .._newton import _accept, _rounding_slack
+from ..clamped import _stress_ratio_sweep
 from ..equilibrium import EquilibriumSample, equipartition, free_energy
 from ..hamiltonian import OutputClamp
 from . import energy as E
@@ -396,26 +397,4 @@ def stress_vs_backprop(net, x0, target, ratios=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.
     >>> abs(rep["slope"] - 1) < 0.05, rep["converged"]
     (True, True)
     """
-    ratios = np.asarray(check_array(ratios, "ratios", ndim=1), dtype=np.float64)
-    if ratios.size == 0 or np.any(ratios <= 0):
-        raise ValueError(f"ratios must be positive stiffness ratios, got {ratios.tolist()}")
-    kh = check_scalar(kappa_hidden, "kappa_hidden", low=0.0, low_open=True)
-    errs, rres, gns, conv = [], [], [], []
-    for r in ratios:
-        n2 = net.with_kappa([kh] * (net.depth - 1) + [r * kh])
-        m = clamped_minimum(n2, x0, target)
-        gs = m.grad_theta.sum(axis=0)
-        gb = backprop_gradient(n2, x0, target, kappa_out=r * kh).sum(axis=0)
-        errs.append(float(np.linalg.norm(gs - gb) / np.linalg.norm(gb)))
-        rres.append(m.recursion_residual)
-        gns.append(m.grad_norm)
-        conv.append(m.converged)
-    errs = np.array(errs)
-    sel = (ratios >= fit_range[0]) & (ratios <= fit_range[1]) & (errs > 0)
-    if sel.sum() >= 2:
-        slope = float(np.polyfit(np.log(ratios[sel]), np.log(errs[sel]), 1)[0])
-        const = float(np.median(errs[sel] / ratios[sel]))
-    else:
-        slope, const = float("nan"), float("nan")
-    return {"ratios": ratios.tolist(), "rel_error": errs.tolist(), "slope": slope, "constant": const,
-            "recursion_residual": float(max(rres)), "grad_norm": float(max(gns)), "converged": bool(all(conv))}
+    return _stress_ratio_sweep(net, x0, target, ratios, kappa_hidden, fit_range, clamped_minimum, backprop_gradient)
