@@ -11,12 +11,22 @@ import sys
 from pathlib import Path
 
 from .._io import _json_default
+from ..cli import EXIT_OK
 
 
 def emit_json(obj) -> None:
     """Print one JSON object on stdout (the machine-readable summary of a command)."""
     sys.stdout.write(json.dumps(obj, default=_json_default) + "\n")
     sys.stdout.flush()
+
+
+def emit_result(args, obj, text: str) -> int:
+    """Print ``obj`` as JSON when ``args.json`` is set, else ``text``; returns ``EXIT_OK``."""
+    if args.json:
+        emit_json(obj)
+    else:
+        print(text)
+    return EXIT_OK
 
 
 def int_list(text: str) -> list[int]:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..cli import EXIT_OK, EXIT_USAGE
-from ._common import allow_negative_numbers, emit_json, int_list
+from ._common import allow_negative_numbers, emit_json, emit_result, int_list
 
 EXAMPLES = """examples:
   analogsim bounds table1                       Table I recomputed, with assumptions and ratios
@@ -116,14 +116,6 @@ def _energy_lines(name, d) -> str:
     return f"{name}: {d['kT']:.6g} kT = {d['joules']:.4g} J at {d['T_K']:g} K = {d['bits']:.6g} bit"
 
 
-def _out(args, obj, text) -> int:
-    if args.json:
-        emit_json(obj)
-    else:
-        print(text)
-    return EXIT_OK
-
-
 def _table1(args) -> int:
     from ..table1 import format_table1, table1
 
@@ -144,7 +136,7 @@ def _inference(args) -> int:
                       _energy_lines("  small-p kT nu_a (1 + ln(nu/nu_a))     ", r["small_p"]),
                       f"  small-p relative error: {r['small_p_rel_error']:.3g}",
                       _energy_lines("  Landauer (p = 1/2) kT nu ln 2         ", r["landauer_p_half"])])
-    return _out(args, r, text)
+    return emit_result(args, r, text)
 
 
 def _activity(args) -> int:
@@ -166,7 +158,7 @@ def _activity(args) -> int:
     lines += [f"  layer {q['layer']}: n = {q['n']}, nu_a = {q['nu_a']:.4g}, p = {q['p']:.4g}" for q in rec.per_layer]
     if "bound" in d:
         lines.append(_energy_lines("  Eq. 5 exact", d["bound"]["exact"]))
-    return _out(args, d, "\n".join(lines))
+    return emit_result(args, d, "\n".join(lines))
 
 
 def _quasistatic(args) -> int:
@@ -178,7 +170,7 @@ def _quasistatic(args) -> int:
                "consistent with the quasi-static bound 0")
     text = (f"Eq. 7: bound 0; measured <W> = {r['W']:.6g} +- {r['se']:.2g} = {r['W_kT']:.6g} kT "
             f"({r['W_bits']:.4g} bit), z = {r['z']:.3g}: {verdict}")
-    return _out(args, r, text)
+    return emit_result(args, r, text)
 
 
 def _train(args) -> int:
@@ -195,7 +187,7 @@ def _train(args) -> int:
         r["gamma"] = training_gamma(args.W, args.N, args.S, args.kT, args.rho)
         lines.append(f"  measured W = {args.W:g} at kT = {args.kT:g}: Gamma = W / (2 N S rho kT) = "
                      f"{r['gamma']['Gamma']:.4g}")
-    return _out(args, r, "\n".join(lines))
+    return emit_result(args, r, "\n".join(lines))
 
 
 def _digital(args) -> int:
@@ -207,7 +199,7 @@ def _digital(args) -> int:
          "bits_per_flop": args.bits_per_flop, **c.as_dict()}
     text = (f"Eq. 17: {c.flops:.4g} FLOPs x {args.bits_per_flop:g} bit = {c.bits:.4g} bit\n"
             + _energy_lines("  Landauer", c.energy.as_dict()))
-    return _out(args, r, text)
+    return emit_result(args, r, text)
 
 
 def _cooling(args) -> int:
@@ -217,7 +209,7 @@ def _cooling(args) -> int:
     text = (f"Eq. 19: E = {r['E_cold_J']:.4g} J at T* = {r['T_cold_K']:g} K; pump work "
             f"(T/T* - 1) E = {r['pump_work_J']:.4g} J; total at T = {r['T_K']:g} K: {r['total_J']:.4g} J "
             f"(x{r['ratio']:.4g})")
-    return _out(args, r, text)
+    return emit_result(args, r, text)
 
 
 def _brain(args) -> int:
@@ -228,7 +220,7 @@ def _brain(args) -> int:
             f"(paper ~1e12; Landauer power {r['lower_power_w']:.3g} W)\n"
             f"upper: {r['power_w']:g} W / (kT ln 2) = {r['upper_bits_per_s']:.3g} bit/s at {r['T_K']:g} K "
             f"(paper ~3e21)")
-    return _out(args, r, text)
+    return emit_result(args, r, text)
 
 
 def _plot(args) -> int:
@@ -237,5 +229,5 @@ def _plot(args) -> int:
     fmts = [f.strip() for f in args.formats.split(",") if f.strip()]
     _, paths = plot_training_energy(T=args.T, bits_per_flop=args.bits_per_flop,
                                     flops_per_param=args.flops_per_param, out=args.out, formats=fmts)
-    return _out(args, {"paths": [str(p) for p in paths]}, "\n".join(f"wrote {p}" for p in paths))
+    return emit_result(args, {"paths": [str(p) for p in paths]}, "\n".join(f"wrote {p}" for p in paths))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..cli import EXIT_OK, EXIT_USAGE
-from ._common import emit_json, float_list
+from ..cli import EXIT_USAGE
+from ._common import emit_result, float_list
 
 EXAMPLES = """examples:
   analogsim machine erase --protocol standard --tau 12800            mean reset work of 2000 bits (kT)
@@ -81,14 +81,6 @@ def _energy(x, T):
     return f"{x:.4g} kT = {x * kT_joules(T):.3e} J = {x / math.log(2):.4g} bit"
 
 
-def _out(args, obj, text) -> int:
-    if args.json:
-        emit_json(obj)
-    else:
-        print(text)
-    return EXIT_OK
-
-
 def _erase(args) -> int:
     from ..dynamic.experiments import reset_work
 
@@ -97,7 +89,7 @@ def _erase(args) -> int:
     text = (f"{args.protocol} reset of {args.n} bits (p = {args.p:g}) in tau = {args.tau:g} tau_r: "
             f"<W> = {r['work']:.4f} +- {r['se']:.4f} kT per bit (quasi-static prediction {r['bound']:.4f} kT); "
             f"error {r['error']:.2e}; first law {r['first_law']:.1e}\n  per bit: {_energy(r['work'], args.T)}")
-    return _out(args, r, text)
+    return emit_result(args, r, text)
 
 
 def _scan(args) -> int:
@@ -113,7 +105,7 @@ def _scan(args) -> int:
     lines.append(f"  fit a + b/tau: a = {f['a']:.4f} +- {f['a_se']:.4f} kT (prediction {r['bound']:.4f}), "
                  f"b = {f['b']:.4g}; excess slope {r['excess_slope']['slope']:.3f} +- "
                  f"{r['excess_slope']['slope_se']:.3f}")
-    return _out(args, r, "\n".join(lines))
+    return emit_result(args, r, "\n".join(lines))
 
 
 def _digits(args) -> int:
@@ -138,7 +130,7 @@ def _digits(args) -> int:
                      f"{q['set_error']:.1e} reset {q['reset_error']:.1e}")
     for k, f in r["fits"].items():
         lines.append(f"  {k}: tau -> inf {f['a']:.2f} +- {f['a_se']:.2f} kT")
-    return _out(args, r, "\n".join(lines))
+    return emit_result(args, r, "\n".join(lines))
 
 
 def _lifetime(args) -> int:
@@ -151,4 +143,4 @@ def _lifetime(args) -> int:
     lines.append(f"  slope of ln(lifetime) in E_b/kT: {r['slope']:.3f} +- {r['slope_se']:.3f} (Kramers: 1)")
     if r["status"] != "ok":
         lines.append(f"  WARNING: {r['status']}")
-    return _out(args, r, "\n".join(lines))
+    return emit_result(args, r, "\n".join(lines))
