@@ -208,6 +208,15 @@ def measure_activity(net, X, *, batch_size: int = 4096) -> ActivityRecord:
     (11, True)
     """
     relu = [l for l in range(1, net.depth + 1) if net.activations[l - 1].name == "relu"]
+    return _relu_activity(net, X, batch_size, relu, lambda l, xs: net.preactivation(l, xs[l - 1]))
+
+
+def _relu_activity(net, X, batch_size, relu, preactivation, names=None) -> ActivityRecord:
+    """The count behind ``measure_activity`` for the chain and the graph network.
+
+    ``relu``: the indices of the relu layers; ``preactivation(l, xs)``: y_l from the forward pass ``xs`` of a
+    batch; ``names``: layer names to add to the per-layer entries (None: none).
+    """
     if not relu:
         raise ValueError(f"net has no relu layer (activations {list(net.activation_names)}); "
                          "Eq. 5 counts relu neurons (s_i = Theta(y_i))")
@@ -220,15 +229,17 @@ def measure_activity(net, X, *, batch_size: int = 4096) -> ActivityRecord:
     for start in range(0, B, batch_size):
         xs = net.forward(X[start:start + batch_size])
         for j, l in enumerate(relu):
-            y = net.preactivation(l, xs[l - 1])
-            per[start:start + batch_size, j] = np.count_nonzero(y > 0, axis=1)
+            per[start:start + batch_size, j] = np.count_nonzero(preactivation(l, xs) > 0, axis=1)
     counts = per.sum(axis=1)
     nu = int(sum(net.sizes[l] for l in relu))
     nu_a = float(counts.mean())
     se = float(counts.std(ddof=1) / math.sqrt(B)) if B > 1 else float("nan")
-    layers = tuple({"layer": l, "n": int(net.sizes[l]), "nu_a": float(per[:, j].mean()),
-                    "p": float(per[:, j].mean() / net.sizes[l])} for j, l in enumerate(relu))
-    return ActivityRecord(nu, nu_a, se, nu_a / nu, B, layers, counts)
+    layers = []
+    for j, l in enumerate(relu):
+        entry = {"layer": l} if names is None else {"layer": l, "name": names[l]}
+        entry.update(n=int(net.sizes[l]), nu_a=float(per[:, j].mean()), p=float(per[:, j].mean() / net.sizes[l]))
+        layers.append(entry)
+    return ActivityRecord(nu, nu_a, se, nu_a / nu, B, tuple(layers), counts)
 
 
 # --------------------------------------------------------------------- Eq. 7: quasi-static inference

@@ -17,12 +17,7 @@ Examples
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
-from .._checks import check_scalar
-from ..bounds import ActivityRecord
+from ..bounds import ActivityRecord, _relu_activity
 
 __all__ = ["measure_activity"]
 
@@ -42,21 +37,4 @@ def measure_activity(net, X, *, batch_size: int = 4096) -> ActivityRecord:
     6
     """
     relu = [l for l in range(1, net.n_layers) if net.activations[l - 1].name == "relu"]
-    if not relu:
-        raise ValueError(f"net has no relu layer (activations {list(net.activation_names)}); "
-                         "Eq. 5 counts relu neurons (s_i = Theta(y_i))")
-    batch_size = check_scalar(batch_size, "batch_size", low=1, integer=True)
-    X = net.check_input(X, "X")
-    B = X.shape[0]
-    per = np.zeros((B, len(relu)), dtype=np.int64)
-    for start in range(0, B, batch_size):
-        xs = net.forward(X[start:start + batch_size])
-        for j, l in enumerate(relu):
-            per[start:start + batch_size, j] = np.count_nonzero(net.preactivation(l, xs) > 0, axis=1)
-    counts = per.sum(axis=1)
-    nu = int(sum(net.sizes[l] for l in relu))
-    nu_a = float(counts.mean())
-    se = float(counts.std(ddof=1) / math.sqrt(B)) if B > 1 else float("nan")
-    layers = tuple({"layer": l, "name": net.names[l], "n": int(net.sizes[l]), "nu_a": float(per[:, j].mean()),
-                    "p": float(per[:, j].mean() / net.sizes[l])} for j, l in enumerate(relu))
-    return ActivityRecord(nu, nu_a, se, nu_a / nu, B, layers, counts)
+    return _relu_activity(net, X, batch_size, relu, net.preactivation, names=net.names)
