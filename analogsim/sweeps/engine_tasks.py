@@ -266,6 +266,21 @@ def make_dataset(params: dict, rng):
     return D.from_arrays(ds.x_train[idx], ds.t_train[idx], ds.x_test[:m], ds.t_test[:m], name=ds.name)
 
 
+def _add_accuracy(out: dict, net, ds) -> None:
+    """Add the train/test accuracy (classification targets) and the test loss above the teacher's floor to ``out``.
+
+    ``out["test_loss"]`` is the trained ``net``'s held-out loss (None without a test set).
+    """
+    kind = classification_kind(ds.t_train)
+    if kind is not None:
+        out["train_accuracy"] = classification_accuracy(net.predict(ds.x_train), ds.t_train, kind)
+        out["test_accuracy"] = (classification_accuracy(net.predict(ds.x_test), ds.t_test, kind)
+                                if ds.n_test else None)
+    floor = _teacher_floor(ds)
+    if floor is not None and out["test_loss"] is not None:
+        out["excess_loss"] = out["test_loss"] - floor
+
+
 def _teacher_floor(ds) -> float | None:
     """Held-out loss 0.5|teacher(x) - t|^2 of the noise-free teacher (the label-noise floor), if known."""
     from ..network import Network
@@ -392,14 +407,7 @@ def train_task(params: dict, seed: int) -> dict:
                 "Q_theta_over_W_eq15": b.Q_theta_over_W_eq15, "Q_x_over_Q_theta": b.Q_x_over_Q_theta,
                 "first_law_residual_max": b.first_law_residual_max,
                 "first_law_relative": b.first_law_relative if b.energetics else None})
-    kind = classification_kind(ds.t_train)
-    if kind is not None:
-        out["train_accuracy"] = classification_accuracy(res.net.predict(ds.x_train), ds.t_train, kind)
-        out["test_accuracy"] = (classification_accuracy(res.net.predict(ds.x_test), ds.t_test, kind)
-                                if ds.n_test else None)
-    floor = _teacher_floor(ds)
-    if floor is not None:
-        out["excess_loss"] = res.final_test_loss - floor
+    _add_accuracy(out, res.net, ds)
     return out
 
 

@@ -18,8 +18,7 @@ import math
 
 import numpy as np
 
-from .engine_tasks import (CONFIG_NAMES, _child_seeds, _teacher_floor, classification_accuracy, classification_kind,
-                           make_dataset)
+from .engine_tasks import CONFIG_NAMES, _add_accuracy, _child_seeds, make_dataset
 from .tasks import _inputs
 
 __all__ = ["graph_network", "graph_dataset", "graph_train", "graph_train_task", "graph_relax_task", "relax_results"]
@@ -136,14 +135,7 @@ def graph_train(params: dict, seed: int, *, net=None, ds=None, **extra):
            # an upper bound of the summed residual over the budget (the graph books keep the largest one)
            "first_law_relative": ratio(res.first_law_residual_max * S, budget) if budget else 0.0,
            "sweeps_mean": res.sweeps_mean}
-    kind = classification_kind(ds.t_train)
-    if kind is not None:
-        out["train_accuracy"] = classification_accuracy(res.net.predict(ds.x_train), ds.t_train, kind)
-        out["test_accuracy"] = (classification_accuracy(res.net.predict(ds.x_test), ds.t_test, kind)
-                                if ds.n_test else None)
-    floor = _teacher_floor(ds)
-    if floor is not None and out["test_loss"] is not None:
-        out["excess_loss"] = out["test_loss"] - floor
+    _add_accuracy(out, res.net, ds)
     return out, res, ds
 
 
