@@ -118,6 +118,14 @@ def _gemm_tn(S, X, out):
 
 
 @njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
+def _layer_input(l, x0, XS, k_off, B):
+    """The rows feeding layer l and their offset: ``x0`` at 0 for l = 1, else ``XS`` at B * k_off[l - 2]."""
+    if l == 1:
+        return x0, 0
+    return XS, B * k_off[l - 2]
+
+
+@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
 def _affine(theta, w0, b0, n_out, n_in, xin, xo, B, out, oo):
     """out[oo + r*n_out + i] = sum_j W[i, j] xin[xo + r*n_in + j] + b[i] for r < B (W, b flat in theta)."""
     if B == 1 and n_in * n_out >= _GEMV_MIN:
@@ -236,12 +244,7 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
             yo = B * k_off[l - 1]
             m = B * n_out
             tgt = Y if sweeps == 1 else YN
-            if l == 1:
-                xin = x0
-                xo = 0
-            else:
-                xin = XS
-                xo = B * k_off[l - 2]
+            xin, xo = _layer_input(l, x0, XS, k_off, B)
             _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, xin, xo, B, tgt, yo)
             code = acts[l - 1]
             yv = Y[yo:yo + m]
@@ -429,12 +432,7 @@ def batch_objective(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td
                 w0 = w_off[l - 1]
                 b0 = b_off[l - 1]
                 so = B * k_off[l - 1]
-                if l == 1:
-                    xin = x0
-                    xo = 0
-                else:
-                    xin = XS
-                    xo = B * k_off[l - 2]
+                xin, xo = _layer_input(l, x0, XS, k_off, B)
                 for r in range(B):
                     if conv[start + r] == 0:
                         continue

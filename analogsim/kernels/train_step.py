@@ -16,8 +16,8 @@ from numba import njit
 from .rng import fill_normal
 from .train import (_FM, A_DH, A_F, A_GSQ, A_HAVE, A_HLAST, A_M2, A_MAXSW, A_N, A_NSUB, A_PDL, A_PH0, A_PHPOST,
                     A_PQTH, A_PQTHI, A_PQX, A_PW, A_QTH, A_QTHI, A_QX, A_RES, A_RESABS, A_RESMAX, A_SUMSW, A_W,
-                    A_WSW, IDENTITY, NONFINITE, SIGMOID, TANH, _act, _affine, _energy_rows, _gemm_tn, _tanh,
-                    clamped_min)
+                    A_WSW, IDENTITY, NONFINITE, SIGMOID, TANH, _act, _affine, _energy_rows, _gemm_tn, _layer_input,
+                    _tanh, clamped_min)
 
 __all__ = ["apply_substep", "separated_chunk", "state_forward", "heat_pass", "switch_energy",
            "energetics_substep", "close_presentation", "prev_size", "load_rows"]
@@ -75,12 +75,7 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
         w0 = w_off[l - 1]
         b0 = b_off[l - 1]
         so = B * k_off[l - 1]
-        if l == 1:
-            xin = x0
-            xo = 0
-        else:
-            xin = XS
-            xo = B * k_off[l - 2]
+        xin, xo = _layer_input(l, x0, XS, k_off, B)
         if B == 1:
             xv = xin[xo:xo + n_in]
         else:
