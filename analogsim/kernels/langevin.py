@@ -365,26 +365,27 @@ def pack_state(Xflat, Xc, chunk_rows, x_off):
     Plain numpy (one transposed copy per chunk and layer): a compiled version would cost a kernel load
     (tens of milliseconds) on the first call of every process.
     """
-    B = Xflat.shape[0]
-    L = len(x_off) - 2
-    for ch in range(Xc.shape[0]):
-        r0 = ch * chunk_rows
-        Bc = min(chunk_rows, B - r0)
-        for l in range(L + 1):
-            a, b = int(x_off[l]), int(x_off[l + 1])
-            Xc[ch, Bc * a:Bc * b] = Xflat[r0:r0 + Bc, a:b].T.ravel()
+    for ch, r0, Bc, a, b in _chunk_blocks(Xflat.shape[0], Xc.shape[0], chunk_rows, x_off):
+        Xc[ch, Bc * a:Bc * b] = Xflat[r0:r0 + Bc, a:b].T.ravel()
 
 
 def unpack_state(Xc, Xflat, chunk_rows, x_off):
     """Host helper: chunk layer blocks -> flat states (B, n_tot) (inverse of :func:`pack_state`)."""
-    B = Xflat.shape[0]
+    for ch, r0, Bc, a, b in _chunk_blocks(Xflat.shape[0], Xc.shape[0], chunk_rows, x_off):
+        Xflat[r0:r0 + Bc, a:b] = Xc[ch, Bc * a:Bc * b].reshape(b - a, Bc).T
+
+
+def _chunk_blocks(B, n_chunks, chunk_rows, x_off):
+    """The chunk layout of :func:`pack_state`: (chunk, first row, rows Bc, layer columns a:b) per layer block.
+
+    Layer l's block of a chunk holds its Bc rows transposed at Bc * a:Bc * b.
+    """
     L = len(x_off) - 2
-    for ch in range(Xc.shape[0]):
+    for ch in range(n_chunks):
         r0 = ch * chunk_rows
         Bc = min(chunk_rows, B - r0)
         for l in range(L + 1):
-            a, b = int(x_off[l]), int(x_off[l + 1])
-            Xflat[r0:r0 + Bc, a:b] = Xc[ch, Bc * a:Bc * b].reshape(b - a, Bc).T
+            yield ch, r0, Bc, int(x_off[l]), int(x_off[l + 1])
 
 
 @njit(cache=True, error_model="numpy")
