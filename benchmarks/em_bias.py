@@ -1,6 +1,6 @@
 """Measure Euler-Maruyama's worst-layer equipartition bias constant c (ratio = 1 + c Gamma dt lambda_max).
 
-The constant behind :data:`analogsim.stability.EM_BIAS_WORST_LAYER`. Net: [3, 8, 8, 2] tanh, kappa = [1, 2, 1.5],
+The constant behind :data:`analogsim.inference.stability.EM_BIAS_WORST_LAYER`. Net: [3, 8, 8, 2] tanh, kappa = [1, 2, 1.5],
 seed 0, bias_scale 0.2, input [0.3, -0.5, 0.8] (the net of the EM-bias validation), free output, kT = 0.05, EM
 started from an exact equilibrium sample, lambda_max at the input's forward state. For each Gamma dt lambda_max
 in the grid: the per-layer equipartition ratio <kappa delta^2>/kT with its standard error (spread of the
@@ -32,8 +32,8 @@ def bias_net():
 
 def measure(dtl, replicas, time_units, seed, kT=0.05):
     """Per-layer equipartition ratio and SE of EM at Gamma dt lambda_max = dtl."""
-    from analogsim.observers import EnergyMoments
-    from analogsim.simulate import estimate_lambda_max, relax
+    from analogsim.inference.observers import EnergyMoments
+    from analogsim.inference.simulate import estimate_lambda_max, relax
 
     net = bias_net()
     lam = estimate_lambda_max(net, net.forward(X0))

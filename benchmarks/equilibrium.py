@@ -94,7 +94,7 @@ def bench_large(dtype, activation, rounds):
     cands = {"gemm": lambda: gemms_only(net, x),
              "sampler": lambda: sample_equilibrium(net, x, 0.1, seed=g),
              "numpy_sampler": lambda: numpy_sampler(net, x, 0.1, g)}
-    from analogsim.equilibrium import _spare_cores
+    from analogsim.model.equilibrium import _spare_cores
 
     par = [_spare_cores()]
     med, times = interleaved(cands, rounds, {})

@@ -5,11 +5,11 @@ The net is the one of the digits example: 1x8x8 input, conv 1->8 3x3 (padding 1)
 (threadpoolctl limits BLAS; torch.set_num_threads(1)). Rows:
 
 * ``em_step``: one Euler-Maruyama step of 256 replicas (free output, kT = 0.1), measured through
-  ``analogsim.graph.dynamics.relax`` (books included: heat per step, no moments) against torch eager doing the
+  ``analogsim.inference.graph.relax`` (books included: heat per step, no moments) against torch eager doing the
   same step (forward, gradient of H in the neurons, noisy update): with autograd and with a hand-written gradient
   (conv_transpose2d); the faster torch variant is the reference.
 * ``train_presentation``: one presentation of a minibatch (batch 16 and 64) in
-  ``analogsim.graph.training.train`` (fixed-point clamped minimum at r = kappa_out/kappa_hidden = 1e-3, 6
+  ``analogsim.training.graph.train`` (fixed-point clamped minimum at r = kappa_out/kappa_hidden = 1e-3, 6
   sweeps, and at r = 1e-8, the backprop limit the dense-chain benchmark uses, ~2 sweeps; stress update with
   noise at kT > 0; books) against one torch SGD step (forward, MSE, autograd backward, update), learning rate
   0.05 in both. ``--rounds`` interleaved rounds (analogsim S presentations, torch S steps); the analogsim time
@@ -54,13 +54,13 @@ def build(dtype="float64"):
 
 
 def _digits(dtype):
-    from analogsim.graph.data import digits_images
+    from analogsim.data.images import digits_images
 
     return digits_images(seed=0, dtype=dtype)[0]
 
 
 def time_em_analogsim(net, x0, steps, repeats):
-    from analogsim.graph.dynamics import relax
+    from analogsim.inference.graph import relax
 
     kw = dict(kT=0.1, dt=0.01, n_steps=steps, n_replicas=256, check_stability=False, moments=False)
     relax(net, x0, seed=0, **{**kw, "n_steps": 2})
@@ -171,7 +171,7 @@ def train_analogsim_run(net, ds, batch, S, r):
     """A callable timing S presentations of ``train`` (seconds per presentation, its fixed cost excluded: the
     hook stamps presentations 1 and S - 1, so the setup and the loss records at the start and end are outside),
     and the last run's result (sweeps, gradient norm reached, fallbacks, books)."""
-    from analogsim.graph.training import train
+    from analogsim.training.graph import train
 
     # learning rate mu tau_inf kappa_out = 0.05 (torch's); kT sets a thermal excess N kT / kappa_out ~ 4e-4
     kw = dict(mu=0.05 / r, kT=1e-4 * r / net.n_params, kappa_out=r, batch_size=batch, n_records=1)

@@ -25,7 +25,7 @@ import numpy as np
 
 BLOCK = "import sys; sys.modules['torch'] = None; "
 PROBE = BLOCK + ("import analogsim, json; print(json.dumps({m: sys.modules.get(m) is not None for m in "
-                 "('torch', 'numba', 'scipy', 'matplotlib', 'analogsim.equilibrium')}))")
+                 "('torch', 'numba', 'scipy', 'matplotlib', 'analogsim.model.equilibrium')}))")
 
 
 def _importtime_us(python: str) -> int:

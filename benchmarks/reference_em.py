@@ -263,7 +263,7 @@ def check(net, x0, dt):
     for ch, (r0, n) in enumerate(run.chunks):
         run.xs[ch][1][:] = xs[1][r0:r0 + n]
     run(1)
-    from analogsim.hamiltonian import grad_x
+    from analogsim.model.hamiltonian import grad_x
 
     g = grad_x(net, xs)
     want = [xs[l] - dt * g[l] for l in range(1, net.depth + 1)]

@@ -3,7 +3,7 @@
 One step = one update of all replicas. For each case the script times, in interleaved rounds
 (median of the rounds; every ratio is measured in this process):
 
-* ours        — :class:`analogsim.simulate.LangevinRun` (no observers), ``threads=1``;
+* ours        — :class:`analogsim.inference.simulate.LangevinRun` (no observers), ``threads=1``;
 * gemm        — the step's matrix products alone in numpy (``np.matmul(..., out=)``, whole batch):
                 layers 2..L forward and L..2 backward (the input is fixed, so layer 1's
                 pre-activation is computed once: every implementation here caches it);
@@ -54,15 +54,15 @@ def make_net(sizes, act, dtype, seed=0):
 
 
 def step_dt(net):
-    from analogsim.hamiltonian import stability_bound
+    from analogsim.model.hamiltonian import stability_bound
 
     return 0.05 / stability_bound(net)
 
 
 def ours(net, x0, dt, threads=1):
-    from analogsim.integrators import EulerMaruyama
-    from analogsim.protocols import Constant
-    from analogsim.simulate import LangevinRun
+    from analogsim.inference.integrators import EulerMaruyama
+    from analogsim.inference.protocols import Constant
+    from analogsim.inference.simulate import LangevinRun
 
     xs = net.forward(x0)
     run = LangevinRun(net, net.concat(xs), kT=KT, dt=dt, integrator=EulerMaruyama(), input_protocol=Constant(x0),
@@ -374,7 +374,7 @@ def bench_first_call(repeats=3):
     and, in other processes, numba's one-time initialisation (its first compiled call of any kind, which
     imports its registries and scipy.linalg) measured apart from the rest of the first ``relax`` call."""
     common = ("import time; t0 = time.perf_counter(); import numpy as np; from analogsim import Network; "
-              "from analogsim.simulate import relax; t1 = time.perf_counter(); {pre}"
+              "from analogsim.inference.simulate import relax; t1 = time.perf_counter(); {pre}"
               "net = Network.create([4, 16, 16, 1], activations='relu', seed=0); t2 = time.perf_counter(); "
               "r = relax(net, np.zeros(4), kT=0.1, dt=0.01, n_steps=10, n_replicas=8, seed=0); "
               "t3 = time.perf_counter(); print(t1 - t0, t2 - t1, t3 - t2)")

@@ -10,7 +10,7 @@ Rows (each a ratio of times measured in this process, rounds interleaved, median
   equilibrium start) and ``relax1_init_minus_two_passes_ms`` is what is left after its two gradient passes.
   Repeated calls on the same input reuse layer 1's f(y_1), f'(y_1) (kept with the net's buffers);
   ``relax1_new_input`` alternates between two inputs, so it pays that product every call.
-* ``guard``: the stability guard on every distinct input (cache cleared: :func:`analogsim.stability.cached_guard`)
+* ``guard``: the stability guard on every distinct input (cache cleared: :func:`analogsim.inference.guard_cache.cached_guard`)
   against a 1000-step ``relax`` with the guard cached (for the largest net the 1000 steps are 1000 x the
   measured step time, stated in the row).
 * ``two_threads``: ``LangevinRun.run`` with threads=2 against threads=1, wall clock, on the medium and large nets,
@@ -45,7 +45,7 @@ TARGETS = {"tiny_relax1_ms": 0.2, "large_relax1_minus_step_ms": 5.0, "guard_over
 
 def make(sizes, B, seed=0):
     from analogsim import Network
-    from analogsim.hamiltonian import stability_bound
+    from analogsim.model.hamiltonian import stability_bound
 
     net = Network.create(list(sizes), activations="relu", kappa=1.0, seed=seed, dtype="float64", bias_scale=0.1)
     x0 = np.random.default_rng(seed).normal(size=(B, sizes[0]))
@@ -53,9 +53,9 @@ def make(sizes, B, seed=0):
 
 
 def prepared(net, x0, dt, threads=1):
-    from analogsim.integrators import EulerMaruyama
-    from analogsim.protocols import Constant
-    from analogsim.simulate import LangevinRun
+    from analogsim.inference.integrators import EulerMaruyama
+    from analogsim.inference.protocols import Constant
+    from analogsim.inference.simulate import LangevinRun
 
     run = LangevinRun(net, net.concat(net.forward(x0)), kT=KT, dt=dt, integrator=EulerMaruyama(),
                       input_protocol=Constant(x0), observers={}, seed=1, threads=threads)
@@ -82,7 +82,7 @@ def reps_for(fn, target_s, clock):
 
 
 def bench_overhead(sizes, B, rounds, target_s):
-    from analogsim.simulate import relax
+    from analogsim.inference.simulate import relax
 
     net, x0, dt = make(sizes, B)
     run = prepared(net, x0, dt)
@@ -123,22 +123,22 @@ def bench_overhead(sizes, B, rounds, target_s):
 
 
 def bench_guard(sizes, B, rounds, target_s, relax_steps=1000):
-    from analogsim import stability
-    from analogsim.protocols import Constant
-    from analogsim.simulate import relax
+    from analogsim.inference import guard_cache, stability
+    from analogsim.inference.protocols import Constant
+    from analogsim.inference.simulate import relax
 
     net, x0, dt = make(sizes, B)
     clock = time.process_time
     inp = Constant(x0)
 
     def fresh_guard():  # what relax() pays on a new (net, clamp set): bounds, then eigenvalues where EM needs them
-        stability.clear_cache()
-        return stability.cached_guard(net, inp, None, None, B, relax_steps, dt)[0].resolve(
+        guard_cache.clear_cache()
+        return guard_cache.cached_guard(net, inp, None, None, B, relax_steps, dt)[0].resolve(
             stability.EM_BIAS_WARN_DTL / dt)
 
     def exact_guard():  # the exact lambda_max over every point (what a large dt needs)
-        stability.clear_cache()
-        return stability.cached_guard(net, inp, None, None, B, relax_steps, dt)[0].resolve(0.0)
+        guard_cache.clear_cache()
+        return guard_cache.cached_guard(net, inp, None, None, B, relax_steps, dt)[0].resolve(0.0)
 
     rep = fresh_guard()
     rep_x = exact_guard()

@@ -24,8 +24,8 @@ def main(argv=None) -> int:
     import torch
 
     from analogsim.graph import GraphNetwork
-    from analogsim.graph.data import as_images, digits_images
-    from analogsim.graph.training import train
+    from analogsim.data.images import as_images, digits_images
+    from analogsim.training.graph import train
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.Tanh(),
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     diff = np.max(np.abs(out - res.net.predict(ds.x_test)))
     print(f"torch export: max |difference| to analogsim's outputs {diff:.2e}")
     if args.out:
-        from analogsim.graph.io import save_graph
+        from analogsim.data.graph_io import save_graph
 
         save_graph(res.net, args.out)
         print(f"saved {args.out}")

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from analogsim.graph import GraphBuilder  # noqa: E402
-from analogsim.graph.plot import draw_graph  # noqa: E402
+from analogsim.model.graph.plot import draw_graph  # noqa: E402
 
 
 def residual_block():

@@ -8,7 +8,7 @@ import pytest
 
 from analogsim import Network
 from analogsim import bounds as B
-from analogsim.table1 import format_table1, table1
+from analogsim.bounds.table_i import format_table1, table1
 
 KB = 1.380649e-23  # J/K, exact (SI 2019)
 LN2 = math.log(2)
@@ -338,7 +338,7 @@ def test_cli_bad_input_exit_2(capsys):
 
 # ------------------------------------------------------------------------------ figure
 def test_training_energy_figure(tmp_path):
-    from analogsim.plot_bounds import plot_training_energy, training_energy_curves
+    from analogsim.bounds.figures import plot_training_energy, training_energy_curves
 
     c = training_energy_curves([1e2, 1e4])
     np.testing.assert_allclose(c["analog"], [2e2, 2e4])
@@ -364,10 +364,10 @@ def test_docstring_examples_run():
     import doctest
 
     import analogsim.bounds
-    import analogsim.plot_bounds
-    import analogsim.table1
+    import analogsim.bounds.figures
+    import analogsim.bounds.table_i
 
-    for mod in (analogsim.bounds, analogsim.table1, analogsim.plot_bounds):
+    for mod in (analogsim.bounds, analogsim.bounds.table_i, analogsim.bounds.figures):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0, mod.__name__
 

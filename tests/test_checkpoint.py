@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from analogsim.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from analogsim.data.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from analogsim.errors import CheckpointError
 
 ARR = {"theta": np.linspace(0, 1, 7), "state": np.array([1, 2, 3, 4], dtype=np.uint64)}
@@ -76,7 +76,7 @@ def test_tampered_content_and_unknown_format_are_rejected(tmp_path):
     _rewrite(p, tmp_path / "m.npz", lambda items, h: h["meta"].update(s=13))
     with pytest.raises(CheckpointError, match="content check"):
         load_checkpoint(tmp_path / "m.npz", kind="train")
-    _rewrite(p, tmp_path / "f.npz", lambda items, h: h.update(format="analogsim.checkpoint/0"))
+    _rewrite(p, tmp_path / "f.npz", lambda items, h: h.update(format="analogsim.data.checkpoint/0"))
     with pytest.raises(CheckpointError, match=FORMAT):
         load_checkpoint(tmp_path / "f.npz", kind="train")
     # a pickled object array inside is refused by allow_pickle=False

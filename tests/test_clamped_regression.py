@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import analogsim.clamped as clamped
+import analogsim.model.clamped as clamped
 from analogsim import Network, OutputClamp
-from analogsim import hamiltonian as ham
-from analogsim.equilibrium import clamped_minimum
+from analogsim.model import hamiltonian as ham
+from analogsim.model.equilibrium import clamped_minimum
 from analogsim.validation.stress import _case_net
 
 GRAD_TOL = 1e-10  # solver precision: the rounding floor of saturated nets reaches ~1e-12

@@ -11,7 +11,7 @@ def _run_with(monkeypatch, capsys, exc):
     def boom(args):
         raise exc
 
-    import analogsim.commands.check_stress as command
+    import analogsim.cli.check_stress as command
 
     monkeypatch.setattr(command, "run", boom)  # add_parser reads `run` when main() builds the parser
     code = cli.main(["check-stress"])

@@ -273,7 +273,7 @@ def test_case6_unwritable_output_is_refused_before_the_run(tmp_path, cmd, opt, w
 
 
 def test_case6_a_finished_result_is_kept_when_its_write_fails(tmp_path, monkeypatch, capsys):
-    from analogsim.commands import _common
+    from analogsim.cli import _common
 
     def boom(path, data):
         raise OSError(28, "No space left on device")
@@ -380,7 +380,7 @@ def test_a_finished_run_is_extended_to_more_presentations(tmp_path, capsys):
 
 
 def test_two_runs_cannot_share_one_checkpoint(tmp_path, capsys):
-    from analogsim.checkpoint import CheckpointLock
+    from analogsim.data.checkpoint import CheckpointLock
 
     ck = tmp_path / "ck.npz"
     with CheckpointLock(ck):

@@ -18,7 +18,7 @@ import pytest
 import test_faults_helpers as fh
 
 from analogsim.cli import main
-from analogsim.config import parse_config
+from analogsim.data.config import parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--sizes", "3,4,1", "--kappa-out", "1e-3", "--mu", "100", "--kT", "1e-6", "--n-train", "16",
@@ -189,7 +189,7 @@ def test_plot_dpi_is_checked_before_anything_is_allocated(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- item 5: health codes
 def test_a_dynamic_reset_error_gets_its_own_code_cause_and_fix():
-    from analogsim.health import judge
+    from analogsim.report.health import judge
     from analogsim.sweeps.tasks import get_task
 
     task = get_task("dynamic").func
@@ -207,8 +207,8 @@ def test_a_dynamic_reset_error_gets_its_own_code_cause_and_fix():
 
 def test_training_books_whose_first_law_does_not_close_are_flagged():
     from analogsim.data import teacher_student
-    from analogsim.health import judge, judge_train
-    from analogsim.network import Network
+    from analogsim.report.health import judge, judge_train
+    from analogsim.model.network import Network
     from analogsim.training import train
 
     assert [f.code for f in judge({"first_law_relative": 2e-3})] == ["first_law_open"]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analogsim.config import load_config, parse_config
+from analogsim.data.config import load_config, parse_config
 from analogsim.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from analogsim import Network
-from analogsim import crosscheck as cc
+from analogsim.model import crosscheck as cc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +71,7 @@ def test_negative_control_an_identity_fails_the_limit_criterion():
     net, x0, t = _case()
 
     def backprop_itself(n, x, tt):
-        from analogsim.equilibrium import backprop_gradient
+        from analogsim.model.equilibrium import backprop_gradient
 
         g = backprop_gradient(n, x, tt, kappa_out=float(n.kappa[-1][0])).sum(axis=0)
         return g * (1 + 1e-9), None
@@ -100,7 +100,7 @@ def test_numpy_reference_without_torch(monkeypatch):
 @pytest.mark.torch
 def test_torch_backprop_matches_numpy_backprop():
     pytest.importorskip("torch")
-    from analogsim.equilibrium import backprop_gradient
+    from analogsim.model.equilibrium import backprop_gradient
 
     for act in ("tanh", "relu", "sigmoid", "softplus"):
         net, x0, t = cc.make_case_data(3, act, output_activation=None)

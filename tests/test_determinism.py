@@ -60,8 +60,8 @@ def _relax_fields(res) -> dict:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("integrator", ["em", "mala"])
 def test_relax_is_bit_identical_on_1_and_2_threads(tally, dtype, integrator):
-    from analogsim.protocols import Ramp
-    from analogsim.simulate import relax
+    from analogsim.inference.protocols import Ramp
+    from analogsim.inference.simulate import relax
 
     net = Network.create([4, 12, 12, 2], activations="tanh", kappa=2.0, seed=3, dtype=dtype)
     kw = dict(kT=0.05, dt=0.01, n_steps=200, integrator=integrator, n_replicas=96, seed=11,

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-import analogsim.clamped as clamped
-import analogsim.equilibrium as eq
+import analogsim.model.clamped as clamped
+import analogsim.model.equilibrium as eq
 from analogsim import Network, OutputClamp
-from analogsim import hamiltonian as ham
-from analogsim.equilibrium import clamped_minimum, equipartition, free_energy, sample_equilibrium
+from analogsim.model import hamiltonian as ham
+from analogsim.model.equilibrium import clamped_minimum, equipartition, free_energy, sample_equilibrium
 
 N_SE = 4.0  # statistical tolerance: 4 standard errors
 
@@ -143,7 +143,7 @@ def test_zero_temperature_is_the_forward_pass():
 
 
 def test_kernel_activations_match_numpy():
-    from analogsim.activations import ACTIVATIONS
+    from analogsim.model.activations import ACTIVATIONS
     from analogsim.kernels.sample import activate
 
     rng = np.random.default_rng(0)
@@ -274,7 +274,7 @@ def test_recursion_eq10_at_solver_precision(act, soft):
 
 def test_relu_minimum_on_kinks_is_held_and_reported():
     # seeded case whose minimum puts 24 relu neurons on their kink; plain Newton oscillated here
-    from analogsim.crosscheck import make_case_data
+    from analogsim.model.crosscheck import make_case_data
 
     net, x0, t = make_case_data(4, "relu")
     m = clamped_minimum(net.with_kappa([1.0, 1.0, 1.0, 1.0]), x0, t)

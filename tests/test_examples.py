@@ -1,4 +1,4 @@
-"""Every shipped example config runs and reports no flagged point (analogsim.health).
+"""Every shipped example config runs and reports no flagged point (analogsim.report.health).
 
 Default suite: each example at a reduced size (each swept axis cut to its end values, one seed, fewer
 presentations/replicas/steps) run in this process. ``slow``: the full example through ``run_sweep``.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from analogsim.config import parse_config
+from analogsim.data.config import parse_config
 from analogsim.sweeps import run_sweep
 from analogsim.sweeps.store import ResultsStore
 from analogsim.sweeps.tasks import get_task

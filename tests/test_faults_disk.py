@@ -116,7 +116,7 @@ def train_reference(tmp_path_factory):
 
 @pytest.mark.parametrize("mode", ["enospc", "eacces"])
 def test_checkpoint_save_fails_previous_checkpoint_stays_valid(tally, tmp_path, disk, train_reference, mode):
-    from analogsim.checkpoint import load_checkpoint
+    from analogsim.data.checkpoint import load_checkpoint
 
     disk.arm("ck.npz", after=3, mode=mode)  # saves 1-3 succeed (s = 24, 48, 72), the 4th fails
     with pytest.raises(OSError) as ei:

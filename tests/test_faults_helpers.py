@@ -236,7 +236,7 @@ def check_complete(folder: Path) -> dict:
     JSON parses; .npz checkpoints verify (sha256); .nc opens; .png has its signature and IEND chunk;
     report.md lists exactly the claims of report.json.
     """
-    from analogsim.checkpoint import load_checkpoint
+    from analogsim.data.checkpoint import load_checkpoint
 
     seen = {}
     tmp = set(temp_files(folder))

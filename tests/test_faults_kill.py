@@ -60,7 +60,7 @@ def _train_result(folder: Path, stdout: str):
 
 
 def _train_kill_points(tally, tmp: Path, fidelity: str, n_points: int, seed: int):
-    from analogsim.checkpoint import load_checkpoint
+    from analogsim.data.checkpoint import load_checkpoint
 
     (tmp / "reference").mkdir()
     r, wall = _timed(lambda: fh.run(_train_cmd(tmp / "reference", fidelity)))

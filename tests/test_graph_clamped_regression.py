@@ -5,7 +5,7 @@ The graph's Newton-CG line search used to accept any step that lowered the relat
 H rose: on dense chains converted to graphs it cycled (sizes [5, 2, 1], seed 3, sample 4: H between 1.12 and
 13.0, gradient norm between 3.24 and 1.33, for all 60 steps; the chain's minimum there is H = 0.046) and ended
 unconverged above the dense chain's minimum. It now takes the dense chain's rule
-(:func:`analogsim._newton._accept`): H lowered, or the gradient norm lowered with H level within a rounding
+(:func:`analogsim.model._newton._accept`): H lowered, or the gradient norm lowered with H level within a rounding
 allowance. These tests pin seeded nets where the old rule stalled and a family of small tanh nets with large
 weights: the solver must converge, report the residual it reached, never end above its starting energy, stop at
 a minimum (positive semi-definite Hessian) and agree with the dense chain's solver on the energy.
@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analogsim import Network, OutputClamp
-from analogsim import hamiltonian as ham
-from analogsim._newton import _dense_hessian
-from analogsim.clamped import clamped_minimum as chain_minimum
+from analogsim.model import hamiltonian as ham
+from analogsim.model._newton import _dense_hessian
+from analogsim.model.clamped import clamped_minimum as chain_minimum
 from analogsim.graph import GraphNetwork
 from analogsim.graph import energy as E
-from analogsim.graph.equilibrium import clamped_minimum
+from analogsim.model.graph.equilibrium import clamped_minimum
 
 
 def _random_case(seed, act="tanh"):

@@ -49,7 +49,7 @@ def test_train_a_conv_config_reports_books_accuracy_and_health(capsys, tmp_path)
     assert s["energy"]["first_law_relative"] < 1e-9 and s["health"] == []
     assert s["test_accuracy"] > 0.5 and s["test_loss"] < s["initial_test_loss"]
     # the trained network is a graph file that --graph and --model read back
-    from analogsim.graph.io import load_graph
+    from analogsim.data.graph_io import load_graph
 
     assert load_graph(tmp_path / "net.npz").n_params == 690
     code, out, err = run(capsys, "relax", "--graph", str(tmp_path / "net.npz"), "--kT", "0.01", "--n-steps", "50",

@@ -6,7 +6,7 @@ import pytest
 
 from analogsim.errors import ConfigError
 from analogsim.graph import GraphBuilder
-from analogsim.graph.config import EXAMPLE, graph_from_toml, graph_to_toml
+from analogsim.data.graph_config import EXAMPLE, graph_from_toml, graph_to_toml
 
 
 def test_round_trip_of_a_mixed_graph():
@@ -47,7 +47,7 @@ def test_save_load_round_trip_and_damage(tmp_path):
     import numpy as np
 
     from analogsim.errors import CheckpointError
-    from analogsim.graph.io import load_graph, save_graph
+    from analogsim.data.graph_io import load_graph, save_graph
 
     b = GraphBuilder((1, 6, 6))
     c = b.conv(b.input, 2, 3, padding=1, activation="tanh")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from analogsim.graph import GraphBuilder
-from analogsim.graph.dynamics import lambda_max, relax
-from analogsim.hamiltonian import OutputClamp
-from analogsim.protocols import Ramp
+from analogsim.inference.graph import lambda_max, relax
+from analogsim.model.hamiltonian import OutputClamp
+from analogsim.inference.protocols import Ramp
 
 
 def conv_res_net():
@@ -92,7 +92,7 @@ def test_hard_clamp_and_errors():
 def test_same_numbers_for_any_blas_thread_count():
     from threadpoolctl import threadpool_limits
 
-    from analogsim.graph.equilibrium import sample_equilibrium
+    from analogsim.model.graph.equilibrium import sample_equilibrium
 
     net = conv_res_net()
     out = []

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from analogsim import Network
 from analogsim.graph import AvgPool, Conv, Dense, Edge, GraphBuilder, GraphNetwork, Identity, Layer
 from analogsim.graph import energy as E
-from analogsim.hamiltonian import OutputClamp
+from analogsim.model.hamiltonian import OutputClamp
 
 torch = pytest.importorskip("torch")
-from analogsim.graph.torch_fx import torch_energy, torch_preactivations  # noqa: E402
+from analogsim.model.graph.torch_fx import torch_energy, torch_preactivations  # noqa: E402
 
 ACTS = ["identity", "relu", "tanh", "sigmoid", "softplus"]
 
@@ -110,7 +110,7 @@ def test_energy_and_derivatives_match_autograd(case, soft):
     # stress: dH/d(per-neuron bias perturbation)
     eps = [_t(np.zeros(x.shape), True) for x in xs[1:]]
     ys = torch_preactivations(net, [_t(x) for x in xs], _t(net.theta))
-    from analogsim.graph.torch_fx import _act
+    from analogsim.model.graph.torch_fx import _act
     He = sum(0.5 * (_t(net.kappa[l - 1]) * (_t(xs[l]) - _act(torch, net.activations[l - 1].name,
                                                                ys[l - 1] + eps[l - 1])) ** 2).sum()
              for l in range(1, net.n_layers))
@@ -135,7 +135,7 @@ def test_dense_chain_is_the_special_case():
                          seed=3, bias_scale=0.2)
     g = GraphNetwork.from_network(net)
     assert np.array_equal(g.theta, net.theta)
-    from analogsim import hamiltonian as Hm
+    from analogsim.model import hamiltonian as Hm
     rng = np.random.default_rng(0)
     xs = [x + 0.1 * rng.standard_normal(x.shape) for x in net.forward(rng.standard_normal((5, 4)))]
     xs[0] = net.forward(xs[0])[0]
@@ -219,7 +219,7 @@ def test_bad_operator_arguments():
 
 def test_activity_matches_the_dense_chain():
     from analogsim.bounds import measure_activity as chain_activity
-    from analogsim.graph.bounds import measure_activity
+    from analogsim.bounds.graph import measure_activity
 
     net = Network.create([5, 12, 7, 3], activations=["relu", "relu", "identity"], seed=2, bias_scale=0.3)
     X = np.random.default_rng(1).standard_normal((40, 5))

@@ -7,7 +7,7 @@ import pytest
 
 from analogsim.graph import GraphBuilder
 from analogsim.graph import energy as E
-from analogsim.graph.equilibrium import (clamped_minimum, equipartition, free_energy, sample_equilibrium,
+from analogsim.model.graph.equilibrium import (clamped_minimum, equipartition, free_energy, sample_equilibrium,
                                          stress_vs_backprop)
 
 

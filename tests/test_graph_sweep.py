@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analogsim.config import parse_config
+from analogsim.data.config import parse_config
 from analogsim.errors import ConfigError
 from analogsim.sweeps import open_results, run_sweep
 from analogsim.sweeps.tasks import check_requirements, get_task

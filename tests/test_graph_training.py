@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from analogsim.graph import GraphBuilder
-from analogsim.graph.data import as_images, digits_images
-from analogsim.graph.training import fixed_point_minimum, train
+from analogsim.data.images import as_images, digits_images
+from analogsim.training.graph import fixed_point_minimum, train
 
 
 def digits_conv_net(small=False, seed=0):
@@ -40,7 +40,7 @@ def test_training_books_close_and_loss_falls():
 
 
 def test_fixed_point_minimum_agrees_with_newton():
-    from analogsim.graph.equilibrium import clamped_minimum
+    from analogsim.model.graph.equilibrium import clamped_minimum
 
     net, ds = digits_conv_net(small=True)
     net = net.with_kappa([1.0, 1e-3])
@@ -161,7 +161,7 @@ def test_joint_fidelity_approaches_the_separated_limit():
 
 
 def _mixed_net(seed=0):
-    from analogsim.graph.operators import Dense
+    from analogsim.model.graph.operators import Dense
 
     """conv (channel bias), grouped dilated conv (sigmoid), residual join through fixed identities (no bias),
     avg pool, and an output fed by the pool and by the input (dense): every operator kind."""
@@ -180,7 +180,7 @@ def test_column_layout_minimum_matches_the_reference(which):
     reference: the same state to 1e-10, H and the stress gradient to rounding, the reported gradient norm equal to
     the one measured by energy.grad_x on the returned state."""
     from analogsim.graph import energy as E
-    from analogsim.graph.training import _fixed_point_cols
+    from analogsim.training.graph import _fixed_point_cols
 
     net = digits_conv_net()[0] if which == "conv" else _mixed_net()
     net = net.with_kappa([1.0] * (net.depth - 1) + [1e-3])
@@ -205,7 +205,7 @@ def test_column_layout_minimum_matches_the_reference(which):
 
 
 def test_column_layout_operators_match_row_layout():
-    from analogsim.graph.operators import AvgPool, Conv, Dense, Identity
+    from analogsim.model.graph.operators import AvgPool, Conv, Dense, Identity
 
     rng = np.random.default_rng(0)
     ops = [Conv((3, 7, 6), 4, 3, stride=2, padding=1, weight=rng.standard_normal((4, 3, 3, 3))),
@@ -226,7 +226,7 @@ def test_training_presentations_match_the_reference_loop():
     """Five presentations of train() (column layout, shared passes) against a plain loop over the row-layout
     reference functions with the same draws: the parameters agree to 1e-12 relative and the books to 1e-9."""
     from analogsim.graph import energy as E
-    from analogsim.hamiltonian import OutputClamp
+    from analogsim.model.hamiltonian import OutputClamp
 
     net, ds = digits_conv_net(small=True)
     X, T = ds.x_train[:64], ds.t_train[:64]

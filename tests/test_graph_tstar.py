@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analogsim.graph import GraphBuilder
-from analogsim.graph.tstar import excess_energy_chain, optimum, threshold_temperature
+from analogsim.training.graph_tstar import excess_energy_chain, optimum, threshold_temperature
 
 
 def linear_student():
@@ -64,7 +64,7 @@ def chain_problem(k_soft=0.1):
 
 
 def test_the_full_batch_energy_and_data_noise_of_a_chain_graph_are_the_dense_ones():
-    from analogsim.graph.tstar import data_gradient_variance, full_batch_energy
+    from analogsim.training.graph_tstar import data_gradient_variance, full_batch_energy
     from analogsim.training.objective import gradient_variance
     from analogsim.training.tstar import _Energy
 
@@ -90,7 +90,7 @@ def test_tstar_of_a_chain_graph_agrees_with_the_dense_path():
     net, g, ds, k = chain_problem()
     mu, C = 2.0, 2000                                              # learning rate mu tau k/(1 + k) = 0.18
     # weight decay: without it the full-batch energy of a net with a hidden layer has no minimum (module docstring
-    # of analogsim.graph.tstar), and both optimum searches run off to |theta| ~ 1e4
+    # of analogsim.training.graph_tstar), and both optimum searches run off to |theta| ~ 1e4
     d = dense_tstar(net, ds, presentations=10, mu=mu, kappa_out=k, order="shuffle", n_grid=5, weight_decay=1e-3,
                     chain_presentations=C, measure_every=5, seed=4)
     r = threshold_temperature(g, ds.x_train, ds.t_train, kT_grid=d.kT_grid, chain_presentations=C, measure_every=5,
@@ -136,7 +136,7 @@ def test_tstar_of_a_conv_net_is_finite_positive_with_its_se():
 @pytest.mark.slow
 def test_tstar_of_a_conv_net_on_the_digits():
     """conv 1->2 3x3 stride 2 (tanh), dense 10 on 100 digits (1x8x8), r = 1e-3, batch 8, mu tau kappa_out = 0.05."""
-    from analogsim.graph.data import digits_images
+    from analogsim.data.images import digits_images
 
     ds, shape = digits_images(seed=0)
     X, T = ds.x_train[:100], ds.t_train[:100]

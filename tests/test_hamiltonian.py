@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analogsim import Network, OutputClamp
-from analogsim import hamiltonian as ham
+from analogsim.model import hamiltonian as ham
 
 NAMES = ("identity", "relu", "tanh", "sigmoid", "softplus")
 
@@ -43,7 +43,7 @@ def nets(draw):
 @given(nets())
 def test_derivatives_match_autograd_float64(case):
     pytest.importorskip("torch")
-    from analogsim.crosscheck import autograd_check
+    from analogsim.model.crosscheck import autograd_check
 
     net, xs, clamp = make_case(*case)
     small = int(net.x_offsets[-1]) <= 24
@@ -58,7 +58,7 @@ def test_derivatives_match_autograd_float64(case):
 @given(nets())
 def test_float32_nets_cast_consistently(case):
     pytest.importorskip("torch")
-    from analogsim.crosscheck import autograd_check
+    from analogsim.model.crosscheck import autograd_check
 
     net32, xs32, clamp = make_case(*case, dtype="float32")
     # the float64 cast of a float32 net holds the same numbers: derivatives exact to float64 rounding
@@ -74,7 +74,7 @@ def test_float32_nets_cast_consistently(case):
 @pytest.mark.torch
 def test_mixed_activations_deep_net_full_hessian():
     pytest.importorskip("torch")
-    from analogsim.crosscheck import autograd_check
+    from analogsim.model.crosscheck import autograd_check
 
     net, xs, clamp = make_case(4, [3, 4, 4, 3, 2], ["tanh", "relu", "softplus", "sigmoid"], 3, 11, 2.5)
     err = autograd_check(net, xs, clamp=clamp, hessian=True)
@@ -153,7 +153,7 @@ def test_rejects_nonpositive_output_stiffness():
 def test_rejects_state_of_wrong_shape():
     net, xs, _ = make_case(2, [2, 3, 1], ["tanh", "tanh"], 2, 0, None)
     pytest.importorskip("torch")
-    from analogsim.crosscheck import autograd_check
+    from analogsim.model.crosscheck import autograd_check
 
     with pytest.raises(ValueError, match=r"xs\[1\] must have shape \(2, 3\), got \(2, 4\)"):
         autograd_check(net, [xs[0], np.zeros((2, 4)), xs[2]])

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from analogsim import Network
 from analogsim.data import teacher_student
-from analogsim.health import (THRESHOLDS, Flag, dataset_flags, decode, encode, format_flags, is_flagged, judge,
+from analogsim.report.health import (THRESHOLDS, Flag, dataset_flags, decode, encode, format_flags, is_flagged, judge,
                               judge_train)
 from analogsim.training import train
 
@@ -184,7 +184,7 @@ def test_plot_judges_results_made_before_health_checks(tmp_path, capsys):
     import xarray as xr
 
     from analogsim import cli
-    from analogsim.health import judge_dataset
+    from analogsim.report.health import judge_dataset
 
     width = np.array([2, 64])
     dims = ["width", "seed"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analogsim import Network
-from analogsim import iem
+from analogsim.bounds import iem
 
 LN2 = math.log(2)
 
@@ -195,7 +195,7 @@ def test_bad_input(call, match):
 
 def test_import_without_torch():
     code = ("import sys; sys.modules['torch'] = None\n"
-            "import analogsim, analogsim.iem as i, analogsim.bounds, analogsim.commands.bounds\n"
+            "import analogsim, analogsim.bounds.iem as i, analogsim.bounds, analogsim.cli.bounds\n"
             "assert i.parameter_entropy([0.0, 1.0], bins=2).bits == 1.0\n"
             "try:\n    i.EITPLoss\nexcept ImportError as e:\n    print('IMPORTERROR', e)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -211,7 +211,7 @@ torch_mark = pytest.mark.torch
 @pytest.mark.parametrize("norm", ["fro", "spectral"])
 def test_eitp_loss_gradcheck(norm):
     torch = pytest.importorskip("torch")
-    from analogsim.iem import EITPLoss
+    from analogsim.bounds.iem import EITPLoss
 
     g = torch.Generator().manual_seed(0)
     th = torch.randn(30, dtype=torch.float64, generator=g, requires_grad=True)
@@ -233,7 +233,7 @@ def test_eitp_loss_gradcheck(norm):
 @torch_mark
 def test_soft_entropy_tends_to_exact_and_has_gradient():
     torch = pytest.importorskip("torch")
-    from analogsim.iem import torch_soft_entropy
+    from analogsim.bounds.iem import torch_soft_entropy
 
     x = np.random.default_rng(0).normal(size=4000)
     exact = iem.parameter_entropy(x, 16, (-3, 3)).bits
@@ -259,7 +259,7 @@ def test_soft_entropy_tends_to_exact_and_has_gradient():
 @torch_mark
 def test_torch_terms_match_numpy():
     torch = pytest.importorskip("torch")
-    from analogsim.iem import torch_coherence, torch_coherence_loss
+    from analogsim.bounds.iem import torch_coherence, torch_coherence_loss
 
     rng = np.random.default_rng(4)
     A = rng.normal(size=(50, 6))
@@ -274,7 +274,7 @@ def test_torch_terms_match_numpy():
 @torch_mark
 def test_eitp_loss_trains_a_torch_model():
     torch = pytest.importorskip("torch")
-    from analogsim.iem import EITPLoss
+    from analogsim.bounds.iem import EITPLoss
 
     torch.manual_seed(0)
     X = torch.randn(64, 4, dtype=torch.float64)
@@ -307,10 +307,10 @@ def test_eitp_loss_trains_a_torch_model():
 def test_docstring_examples_run():
     import doctest
 
-    import analogsim.iem
+    import analogsim.bounds.iem
 
-    assert doctest.testmod(analogsim.iem).failed == 0
+    assert doctest.testmod(analogsim.bounds.iem).failed == 0
     pytest.importorskip("torch")  # the numpy examples above have run already
-    import analogsim._iem_torch
+    import analogsim.bounds._iem_torch
 
-    assert doctest.testmod(analogsim._iem_torch).failed == 0
+    assert doctest.testmod(analogsim.bounds._iem_torch).failed == 0

@@ -100,7 +100,7 @@ def test_vectorised_elementary_functions(fn):
         np.testing.assert_allclose(f(x), np.exp(x), rtol=4e-16, atol=0)
         return
     code = {"tanh": TANH, "sigmoid": SIGMOID, "softplus": SOFTPLUS}[fn]
-    from analogsim.activations import ACTIVATIONS
+    from analogsim.model.activations import ACTIVATIONS
 
     act = ACTIVATIONS[fn]
     Y, FP = y.copy(), np.empty_like(y)
@@ -253,7 +253,7 @@ def test_key_stream_words_are_uniform_bits():
 
 def test_relax_streams_reproducible_and_seed_dependent():
     from analogsim import Network
-    from analogsim.simulate import relax
+    from analogsim.inference.simulate import relax
 
     net = Network.create([3, 8, 2], activations="tanh", kappa=1.0, seed=0)
     kw = dict(kT=0.05, dt=0.01, n_steps=20, n_replicas=64)

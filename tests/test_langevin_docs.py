@@ -23,9 +23,9 @@ def test_docs_example_runs():
     assert res.status == "ok"
 
 
-@pytest.mark.parametrize("mod", ["analogsim.simulate", "analogsim.protocols", "analogsim.observers",
-                                 "analogsim.integrators", "analogsim.guard_cache", "analogsim.kernels.seeding",
-                                 "analogsim.relax_start"])
+@pytest.mark.parametrize("mod", ["analogsim.inference.simulate", "analogsim.inference.protocols", "analogsim.inference.observers",
+                                 "analogsim.inference.integrators", "analogsim.inference.guard_cache", "analogsim.kernels.seeding",
+                                 "analogsim.inference.relax_start"])
 def test_docstring_examples(mod):
     m = importlib.import_module(mod)
     failed, attempted = doctest.testmod(m, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -13,11 +13,11 @@ import pytest
 
 from analogsim import Network
 from analogsim.errors import DivergenceError
-from analogsim.hamiltonian import OutputClamp, stability_bound
-from analogsim.integrators import MALA, EulerMaruyama
-from analogsim.observers import EnergyMoments
-from analogsim.protocols import Ramp, thermodynamic_length
-from analogsim.simulate import estimate_lambda_max, relax
+from analogsim.model.hamiltonian import OutputClamp, stability_bound
+from analogsim.inference.integrators import MALA, EulerMaruyama
+from analogsim.inference.observers import EnergyMoments
+from analogsim.inference.protocols import Ramp, thermodynamic_length
+from analogsim.inference.simulate import estimate_lambda_max, relax
 
 
 def _net(act="tanh", sizes=(3, 8, 8, 2), seed=0, kappa=(1.0, 2.0, 1.5), dtype="float64"):
@@ -196,7 +196,7 @@ def test_clamped_outputs_run_and_hold_the_target():
     # a stiff spring pulls the output most of the way to the target
     assert np.linalg.norm(soft.xs[-1][0] - t) < 0.2 * np.linalg.norm(free.xs[-1][0] - t)
     # a moving target under a hard clamp does work
-    from analogsim.protocols import Ramp as R
+    from analogsim.inference.protocols import Ramp as R
 
     mv = relax(net, X0, kT=0.02, dt=0.01, n_steps=300, n_replicas=8, seed=0, output_clamp=OutputClamp(t),
                target_protocol=R(t, -t, 2.0))

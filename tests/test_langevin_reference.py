@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from analogsim import Network
-from analogsim.hamiltonian import OutputClamp, energy, grad_x
-from analogsim.integrators import MALA, EulerMaruyama
+from analogsim.model.hamiltonian import OutputClamp, energy, grad_x
+from analogsim.inference.integrators import MALA, EulerMaruyama
 from analogsim.kernels.rng import fill_noise, fill_uniform, seed_streams
-from analogsim.observers import Books
-from analogsim.protocols import Constant, Ramp
-from analogsim.simulate import LangevinRun
+from analogsim.inference.observers import Books
+from analogsim.inference.protocols import Constant, Ramp
+from analogsim.inference.simulate import LangevinRun
 
 
 def _reference(net, xs, *, kT, dt, gamma, n_steps, chunk_rows, streams, clamp=None, mala=False,

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from analogsim import Network
-from analogsim.integrators import EulerMaruyama
-from analogsim.langevin_run import default_chunk_rows
-from analogsim.observers import Books
-from analogsim.protocols import Constant
-from analogsim.simulate import LangevinRun, relax
+from analogsim.inference.integrators import EulerMaruyama
+from analogsim.inference.langevin_run import default_chunk_rows
+from analogsim.inference.observers import Books
+from analogsim.inference.protocols import Constant
+from analogsim.inference.simulate import LangevinRun, relax
 
 
 def test_mid_size_batches_are_split_so_two_threads_have_work():

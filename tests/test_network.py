@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analogsim import Network
-from analogsim.activations import ACTIVATIONS, get_activation
+from analogsim.model.activations import ACTIVATIONS, get_activation
 
 
 def test_theta_layout_and_views():

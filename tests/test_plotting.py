@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 
 from analogsim import cli
-from analogsim._figstyle import legend_overlaps_axes, legend_texts, overlapping_tick_labels
-from analogsim.plotting import (FIGURES, energy_vs_N, energy_vs_S, fit_slope, loss_vs_kT, standard_figures,
+from analogsim.report._figstyle import legend_overlaps_axes, legend_texts, overlapping_tick_labels
+from analogsim.sweeps.figures import (FIGURES, energy_vs_N, energy_vs_S, fit_slope, loss_vs_kT, standard_figures,
                                 stress_error, threshold_from_curve, work_vs_tau)
 
 

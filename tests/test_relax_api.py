@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from analogsim import Network
-from analogsim.hamiltonian import OutputClamp, grad_params
-from analogsim.observers import EnergyMoments, ParamForce, Trajectory, jarzynski
-from analogsim.protocols import Ramp, Sampled
-from analogsim.simulate import relax
+from analogsim.model.hamiltonian import OutputClamp, grad_params
+from analogsim.inference.observers import EnergyMoments, ParamForce, Trajectory, jarzynski
+from analogsim.inference.protocols import Ramp, Sampled
+from analogsim.inference.simulate import relax
 
 NET = Network.create([3, 5, 2], activations="tanh", kappa=1.0, seed=0)
 X0 = np.array([0.1, 0.2, 0.3])
@@ -93,7 +93,7 @@ def test_param_force_is_the_mean_of_dH_dtheta_over_the_trajectory():
 
 
 def test_energy_moments_against_the_trajectory():
-    from analogsim.hamiltonian import energy
+    from analogsim.model.hamiltonian import energy
 
     r = relax(NET, X0, kT=0.1, dt=0.01, n_steps=40, n_replicas=5, seed=2,
               record=(EnergyMoments(burn_in=0), Trajectory(every=1)))
@@ -159,9 +159,9 @@ def test_cli_relax_json(tmp_path):
 @pytest.mark.parametrize("integ", ["em", "mala"])
 def test_segments_continue_exactly(integ):
     """run(10) + run(15) equals run(25): buffers, streams, protocol and books carry over between calls."""
-    from analogsim.integrators import get_integrator
-    from analogsim.observers import Books
-    from analogsim.simulate import LangevinRun
+    from analogsim.inference.integrators import get_integrator
+    from analogsim.inference.observers import Books
+    from analogsim.inference.simulate import LangevinRun
 
     ramp = Ramp(X0, -X0, tau=0.2)
     xs = NET.forward(np.broadcast_to(X0, (5, 3)))
@@ -194,14 +194,14 @@ def test_equilibrium_start_is_the_exact_samplers_draw(sizes, act, dtype, B, hard
     it must be the sample sample_equilibrium draws from the same streams (same residuals, to rounding), with
     energy_start its energy."""
     from analogsim import sample_equilibrium
-    from analogsim.hamiltonian import energy
+    from analogsim.model.hamiltonian import energy
 
     net = Network.create(sizes, activations=act, kappa=[1.0, 2.0, 1.5], seed=0, dtype=dtype, bias_scale=0.1)
     x0 = np.random.default_rng(3).normal(size=(B, sizes[0]))
     tgt = np.random.default_rng(4).normal(size=(B, sizes[-1]))
     clamp = OutputClamp(tgt, None) if hard else None
     res = relax(net, x0, kT=0.3, dt=0.01, n_steps=0, seed=7, output_clamp=clamp, stability="off", threads=2)
-    from analogsim.simulate import start_seed
+    from analogsim.inference.simulate import start_seed
 
     xs = sample_equilibrium(net, x0, 0.3, seed=start_seed(7)).xs  # the documented seed derivation
     if hard:
@@ -219,15 +219,15 @@ def test_equilibrium_start_is_the_exact_samplers_draw(sizes, act, dtype, B, hard
 def test_kept_layer1_products_are_reused_only_for_the_same_net_and_input():
     """A relax on the same net and fixed input reuses layer 1's f(y_1), f'(y_1) from the previous call's buffers
     (bit-identical results); a changed input or weight is recomputed (equal to a run with every cache cleared)."""
-    from analogsim import stability
-    from analogsim.langevin_run import net_entry
+    from analogsim.inference import guard_cache
+    from analogsim.inference.langevin_run import net_entry
 
     net = Network.create([16, 64, 64, 4], activations="tanh", kappa=1.0, seed=0, bias_scale=0.1)
     x0 = np.random.default_rng(0).normal(size=(200, 16))
     kw = dict(kT=0.1, dt=0.005, n_steps=3, seed=3, threads=1)
 
     def fresh(x):
-        stability.clear_cache()
+        guard_cache.clear_cache()
         return relax(net, x, **kw)
 
     a = fresh(x0)
@@ -267,7 +267,7 @@ def test_flat_init_is_read_not_written_and_clamps_are_put_in_place():
 def test_small_input_kept_between_calls_only_while_bit_identical():
     """relax keeps a small fixed input's protocol object with the net's cache: an input changed in place (same
     array object) must give the results of a run with every cache cleared, and the guard re-checks it."""
-    from analogsim import stability
+    from analogsim.inference import guard_cache
 
     net = Network.create([3, 8, 8, 2], activations="tanh", kappa=1.0, seed=0, bias_scale=0.1)
     x = np.random.default_rng(0).normal(size=(16, 3))
@@ -279,6 +279,6 @@ def test_small_input_kept_between_calls_only_while_bit_identical():
     c = relax(net, x, **kw)
     assert not np.array_equal(a.state[3], c.state[3])
     assert np.array_equal(c.state[:, :3], x)  # the clamped input is the new one
-    stability.clear_cache()
+    guard_cache.clear_cache()
     d = relax(net, x, **kw)
     assert np.array_equal(c.state, d.state) and np.array_equal(c.heat, d.heat)

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import test_faults_helpers as fh
-from analogsim.checkpoint import load_checkpoint, save_checkpoint
+from analogsim.data.checkpoint import load_checkpoint, save_checkpoint
 from analogsim.errors import CheckpointError, ConfigError
 
 PKG = Path(__import__("analogsim").__file__).resolve().parent
@@ -162,7 +162,7 @@ def test_foreign_or_tampered_checkpoint_is_refused(tally, tmp_path, case):
         elif case == "header not object":
             arrays["__header__"] = np.frombuffer(b"[1, 2]", np.uint8)
         elif case == "other format":
-            header["format"] = "analogsim.checkpoint/999"
+            header["format"] = "analogsim.data.checkpoint/999"
         elif case == "tampered array":
             arrays["theta"] = arrays["theta"] * 1.0000001
         else:
@@ -588,11 +588,11 @@ def test_source_scan_catches_each_unsafe_pattern(src):
 
 
 def test_configs_are_parsed_with_tomllib_only():
-    text = (PKG / "config.py").read_text()
+    text = (PKG / "data" / "config.py").read_text()
     assert "tomllib.loads" in text
     assert not scan_source(text)
     with pytest.raises(ConfigError, match="invalid TOML"):  # not another parser's dialect either
-        from analogsim.config import parse_config
+        from analogsim.data.config import parse_config
 
         parse_config("kind: stress\n")
 

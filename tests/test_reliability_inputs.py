@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analogsim import cli
-from analogsim.config import SCHEMA, SECTIONS, parse_config
+from analogsim.data.config import SCHEMA, SECTIONS, parse_config
 from analogsim.errors import ConfigError
 
 PKG = Path(__import__("analogsim").__file__).resolve().parent
@@ -360,10 +360,10 @@ def _net():
 def _targets():
     """name -> (argument name in the message, expected shape, call(bad) )."""
     from analogsim import Network, OutputClamp, bounds, iem
-    from analogsim import equilibrium as E
-    from analogsim import hamiltonian as H
+    from analogsim.model import equilibrium as E
+    from analogsim.model import hamiltonian as H
     from analogsim.data import from_arrays
-    from analogsim.simulate import relax
+    from analogsim.inference.simulate import relax
     from analogsim.training import train
 
     net = _net()
@@ -473,7 +473,7 @@ _BAD_SCALARS = [None, "1", [1.0], np.nan, np.inf, -np.inf, -1.0, True, 1 + 2j]
 @pytest.mark.parametrize("arg", ["kT", "dt", "n_steps", "gamma", "n_replicas", "threads"])
 @pytest.mark.parametrize("value", _BAD_SCALARS, ids=repr)
 def test_relax_bad_scalar(tally, arg, value):
-    from analogsim.simulate import relax
+    from analogsim.inference.simulate import relax
 
     kw = dict(kT=0.1, dt=0.01, n_steps=2, seed=0, n_replicas=2)
     kw[arg] = value

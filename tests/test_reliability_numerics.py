@@ -18,7 +18,7 @@ def _tanh_net(dtype="float64"):
 
 # ============================================================================ Langevin relaxation
 def test_unstable_dt_is_refused_before_any_step(tally):
-    from analogsim.simulate import relax
+    from analogsim.inference.simulate import relax
 
     with pytest.raises(ValueError) as ei:
         relax(_tanh_net(), [0.1, 0.2, 0.3], kT=0.01, dt=5.0, n_steps=10, n_replicas=4, seed=1)
@@ -29,7 +29,7 @@ def test_unstable_dt_is_refused_before_any_step(tally):
 
 @pytest.mark.parametrize("dtype, dt", [("float64", 50.0), ("float32", 5.0)])
 def test_divergence_stops_with_step_cause_and_fix(tally, dtype, dt):
-    from analogsim.simulate import relax
+    from analogsim.inference.simulate import relax
 
     net = _tanh_net(dtype)
     kw = dict(kT=0.01, dt=dt, n_steps=400, n_replicas=4, seed=1, stability="off")
@@ -45,7 +45,7 @@ def test_divergence_stops_with_step_cause_and_fix(tally, dtype, dt):
 
 @pytest.mark.parametrize("dtype, dt", [("float64", 50.0), ("float32", 5.0)])
 def test_diverged_run_returns_its_last_finite_state(tally, dtype, dt):
-    from analogsim.simulate import relax
+    from analogsim.inference.simulate import relax
 
     res = relax(_tanh_net(dtype), [0.1, 0.2, 0.3], kT=0.01, dt=dt, n_steps=400, n_replicas=4, seed=1,
                 stability="off", throw=False)
@@ -55,7 +55,7 @@ def test_diverged_run_returns_its_last_finite_state(tally, dtype, dt):
 
 
 def test_runaway_energy_is_not_reported_ok():
-    from analogsim.simulate import relax
+    from analogsim.inference.simulate import relax
 
     res = relax(_tanh_net(), [0.1, 0.2, 0.3], kT=0.01, dt=2.5, n_steps=200, n_replicas=4, seed=1,
                 stability="off", throw=False)
@@ -79,7 +79,7 @@ def _train_net(dtype="float64"):
 
 def test_training_blowup_keeps_the_last_good_checkpoint(tally, tmp_path):
     """A wild entry (target 1e200) presented at s = 20 blows the parameters up; the run stops there."""
-    from analogsim.checkpoint import load_checkpoint
+    from analogsim.data.checkpoint import load_checkpoint
     from analogsim.training import train
 
     net = _train_net()
@@ -152,7 +152,7 @@ def test_a_diverged_sweep_point_records_the_suggested_fix(tally):
 
 def test_the_command_line_prints_the_suggested_fix(monkeypatch, capsys):
     from analogsim import cli
-    from analogsim.commands import validate
+    from analogsim.cli import validate
 
     def boom(args):
         raise DivergenceError("non-finite state at step 17", step=17, cause="reduce dt below 0.05")

@@ -12,12 +12,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from analogsim import Network
-from analogsim import stability as S
+from analogsim.inference import guard_cache
+from analogsim.inference import stability as S
 from analogsim.errors import DivergenceError
-from analogsim.integrators import EulerMaruyama
-from analogsim.observers import EnergyMoments
-from analogsim.protocols import Constant, Ramp
-from analogsim.simulate import check_step, estimate_lambda_max, relax
+from analogsim.inference.integrators import EulerMaruyama
+from analogsim.inference.observers import EnergyMoments
+from analogsim.inference.protocols import Constant, Ramp
+from analogsim.inference.simulate import check_step, estimate_lambda_max, relax
 
 
 def _issue_net(act="tanh"):
@@ -86,7 +87,7 @@ def test_hypothesis_family_worst_replica_is_found(seed, act, wscale, spread, sof
     X = rng.normal(size=(60, 3)) * np.exp(spread * rng.normal(size=(60, 1)))
     T = rng.normal(size=(60, 2))
     k = 2.0 if soft else None
-    from analogsim.hamiltonian import OutputClamp
+    from analogsim.model.hamiltonian import OutputClamp
 
     xs = S.reference_states(net, X)
     lam = _exact(net, X, T if soft else None, k) if soft else _exact(net, X)
@@ -123,7 +124,7 @@ def test_ramped_input_whose_far_end_is_unstable_raises():
 
 
 def test_moving_target_protocol_is_guarded():
-    from analogsim.hamiltonian import OutputClamp
+    from analogsim.model.hamiltonian import OutputClamp
 
     net, X = _issue_net()
     x = X[:1]
@@ -169,7 +170,7 @@ def test_guard_is_cached_per_net_and_clamp_set_and_a_changed_input_is_rechecked(
     calls = []
     real = S.guard
     monkeypatch.setattr(S, "guard", lambda *a, **k: calls.append(1) or real(*a, **k))
-    S.clear_cache()
+    guard_cache.clear_cache()
     net, X = _issue_net()
     kw = dict(kT=0.01, dt=1e-3, n_steps=1)
     relax(net, X[:32], **kw)
@@ -317,7 +318,7 @@ def test_clamp_points_are_distinct_and_cover_protocol_ends():
 
 
 def test_sampled_protocol_with_an_unstable_point_mid_run_raises_naming_its_step():
-    from analogsim.protocols import Sampled
+    from analogsim.inference.protocols import Sampled
 
     net, X = _issue_net()
     lam = _exact(net, X)

@@ -157,7 +157,7 @@ def test_embedded_sweep_makes_dataset_and_figures(embedded_run):
 
 
 def test_builtin_tasks_directly():
-    from analogsim.config import parse_config
+    from analogsim.data.config import parse_config
     from analogsim.sweeps import get_task
 
     base = parse_config('[experiment]\nkind = "stress"\n[network]\nn_in = 3\nwidth = 5\nkappa_ratio = 1e-4\n'
@@ -171,7 +171,7 @@ def test_builtin_tasks_directly():
     assert np.all(np.abs(ratio - 1) < 5 * se) and eq["n_params"] == 3 * 5 + 5 + 5 + 1  # exact: 1 within 5 SE
     assert np.all(np.abs(ratio / 1.25 - 1) > 5 * se)  # negative control: a kT misstated by 25 % is caught
     assert get_task("equilibrium").func({**p, "n_replicas": 2000}, 2) == eq  # same seed, same numbers
-    pytest.importorskip("analogsim.simulate")
+    pytest.importorskip("analogsim.inference.simulate")
     rx = get_task("relax").func({**p, "n_replicas": 64}, 3)
     assert rx["n_steps"] == 100 and rx["work"] > 0 and np.isfinite(rx["jarzynski"])
 
@@ -468,7 +468,7 @@ def test_dry_run_lists_points_and_runs_nothing(tmp_path, capsys):
 
 def test_train_task_reports_accuracy_beside_the_loss_for_classification_data():
     """Digits (one-hot targets): the train kind records train/test accuracy; teacher data (regression) does not."""
-    from analogsim.config import parse_config
+    from analogsim.data.config import parse_config
     from analogsim.sweeps.engine_tasks import classification_accuracy, classification_kind, train_task
 
     text = ('[experiment]\nkind = "train"\n[network]\nwidth = 16\n[data]\nsource = "digits"\nn_train = 300\n'

@@ -10,7 +10,7 @@ import pytest
 
 from analogsim import Network
 from analogsim.data import from_arrays, teacher_student
-from analogsim.equilibrium import clamped_minimum
+from analogsim.model.equilibrium import clamped_minimum
 from analogsim.errors import DivergenceError
 from analogsim.training import (TemperatureSchedule, TrainConfig, presentation_order, stress_gradients, train)
 

@@ -34,7 +34,7 @@ def test_cli_json_summary_equals_the_python_api():
     assert out.returncode == 0, out.stderr
     s = json.loads(out.stdout)
     assert s["presentations"] == 3000 and s["n_params"] == 41 and s["books"]["W"] > 0
-    from analogsim.commands.train import build
+    from analogsim.cli.train import build
     from analogsim.training import train
 
     params = {"source": "teacher", "sizes": [3, 8, 1], "n_train": 64, "n_test": 32, "noise": 0.1,
@@ -93,7 +93,7 @@ def test_kill_9_during_training_then_resume_gives_identical_numbers(tmp_path):
     finally:
         proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
-    from analogsim.checkpoint import load_checkpoint
+    from analogsim.data.checkpoint import load_checkpoint
 
     s_kill = load_checkpoint(ck, kind="train")[1]["s"]
     assert 0 < s_kill < int(S)

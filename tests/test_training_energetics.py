@@ -101,8 +101,8 @@ def test_neuron_heat_falls_as_one_over_tau_switch_to_the_thermodynamic_length():
     """Joint fidelity at T = 0, parameters effectively held (mu = 1e-9): ramping the clamps over tau_switch,
     the neuron heat per switch falls as 1/tau_switch (log-log slope -1 +- 0.05 at large tau_switch) and
     tau_switch Q_x approaches the thermodynamic length L^2 of the clamp path computed independently at
-    T = 0 (analogsim.protocols.thermodynamic_length; soft clamp kappa_out = 1e-3) within 3 %."""
-    from analogsim.protocols import thermodynamic_length
+    T = 0 (analogsim.inference.protocols.thermodynamic_length; soft clamp kappa_out = 1e-3) within 3 %."""
+    from analogsim.inference.protocols import thermodynamic_length
 
     x = np.linspace(-1, 1, 8)[:, None]
     ds = from_arrays(x, np.tanh(2 * x))

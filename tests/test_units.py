@@ -1,5 +1,5 @@
 """A run's physical units: energies in energy units, kT, joules and bits side by side; the conversions
-live once (analogsim.units) and bounds uses them; a sweep's results carry them per point."""
+live once (analogsim.bounds.units) and bounds uses them; a sweep's results carry them per point."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from scipy import constants
 
 from analogsim import bounds, units
-from analogsim.config import parse_config
+from analogsim.data.config import parse_config
 from analogsim.errors import ConfigError
 from analogsim.sweeps.store import _with_units, build_dataset, energy_summary
 from analogsim.sweeps.tasks import check_requirements, get_task
-from analogsim.units import LN2, RunUnits, format_energy
+from analogsim.bounds.units import LN2, RunUnits, format_energy
 
 
 def test_one_definition_shared_with_bounds():

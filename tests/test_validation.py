@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from analogsim.equilibrium import sample_equilibrium
+from analogsim.model.equilibrium import sample_equilibrium
 from analogsim.validation import equilibrium as v_eq
 from analogsim.validation import stress as v_stress
 from analogsim.validation import dynamic_inference as v_dyn
@@ -103,7 +103,7 @@ def test_dynamic_inference_count_criterion_fails_on_wrong_threshold():
 
 
 def test_table1_criteria_report_unreproduced_cells_as_paper_kind():
-    from analogsim.table1 import table1
+    from analogsim.bounds.table_i import table1
 
     crit = v_dig.judge(table1()["rows"])
     assert crit[0].passed and crit[0].kind == "paper" and crit[0].quote  # analog training cell reproduces
@@ -117,7 +117,7 @@ def test_table1_criteria_report_unreproduced_cells_as_paper_kind():
 
 def test_table1_ratio_moves_with_the_temperature():
     """The judged Table I ratio is computed, not copied: at 150 K the analog cell halves."""
-    from analogsim.table1 import table1
+    from analogsim.bounds.table_i import table1
 
     r300 = v_dig.judge(table1()["rows"])[0].measured
     r150 = v_dig.judge(table1(T=150.0)["rows"])[0].measured
@@ -188,7 +188,7 @@ def test_validate_rejects_unknown_claim(tmp_path):
 
 
 def test_quasistatic_length_criteria_wrong_friction_and_a_protocol_that_is_not_slow():
-    from analogsim.protocols import thermodynamic_length
+    from analogsim.inference.protocols import thermodynamic_length
     from analogsim.validation import quasistatic as v_qs
 
     net = v_qs._net()

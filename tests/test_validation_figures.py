@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analogsim._figstyle import legend_overlaps_axes, overlapping_tick_labels
-from analogsim._figstyle import legend_texts as _legend_texts
+from analogsim.report._figstyle import legend_overlaps_axes, overlapping_tick_labels
+from analogsim.report._figstyle import legend_texts as _legend_texts
 from analogsim.validation import digital_vs_analog, equilibrium, iem, langevin_bias, quasistatic, stress, training
 from analogsim.validation._plot import save
 from analogsim.validation.framework import Context

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analogsim.observers import jarzynski
+from analogsim.inference.observers import jarzynski
 from analogsim.validation.framework import (ClaimResult, Criterion, at_least, at_most, bootstrap_slope, consistent,
                                             identity, verdict_table, within)
 

@@ -126,7 +126,7 @@ def _grid(element, segments, dt):
 def _map(fn, items, threads):
     items = list(items)
     if threads is None:
-        from ..simulate import default_threads
+        from ..inference.simulate import default_threads
 
         threads = default_threads()
     threads = min(int(threads), len(items))

@@ -40,7 +40,7 @@ def trained_relu_net(seed: int = 0, hidden=(64, 64), max_iter: int = 200, n_trai
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    from ..network import Network
+    from ..model.network import Network
 
     d = load_digits()
     X = d.data / 16.0

@@ -11,8 +11,8 @@ Layouts (all C order):
 * ``E`` (L+1, Bc) float64 holds the layer energies kappa_l/2 |delta_l|^2 per replica and, in the
   last row, the soft clamp's spring energy; ``H`` (Bc,) float64 their sum.
 
-The net is passed as a :class:`KNet` named tuple (see :func:`analogsim.simulate` for how it is
-built). Activation codes follow :mod:`analogsim.activations`. ``tanh``, ``sigmoid`` and the
+The net is passed as a :class:`KNet` named tuple (see :func:`analogsim.inference.simulate` for how it is
+built). Activation codes follow :mod:`analogsim.model.activations`. ``tanh``, ``sigmoid`` and the
 exponential behind them use branch-free polynomial/rational forms (Cephes) that LLVM vectorises and
 that agree with numpy to a few ulp.
 """

@@ -6,7 +6,7 @@ flattened in C order), so that a convolution's gathered columns (G * C_in/G * K 
 layer's state in the same layout. ``idx`` holds, per gathered row, the source neuron or ``n`` (the source's
 size) where the kernel reads the zero padding.
 
-No validation here: :meth:`analogsim.graph.operators.Conv.forward_cols` and its adjoint check nothing either;
+No validation here: :meth:`analogsim.model.graph.operators.Conv.forward_cols` and its adjoint check nothing either;
 the graph network validated the operator's shapes when it was built.
 """
 

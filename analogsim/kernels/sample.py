@@ -13,8 +13,8 @@ they give the same residuals, and the result does not depend on the number of th
   applies ``f(Y + b) + delta`` in place, one pass over Y, chunks in parallel (:func:`noise_activate_serial`:
   the same on one thread).
 
-Activation codes follow :mod:`analogsim.activations` (0 identity, 1 relu, 2 tanh, 3 sigmoid, 4 softplus).
-No validation here: the Python layer (:func:`analogsim.equilibrium.sample_equilibrium`) checks everything.
+Activation codes follow :mod:`analogsim.model.activations` (0 identity, 1 relu, 2 tanh, 3 sigmoid, 4 softplus).
+No validation here: the Python layer (:func:`analogsim.model.equilibrium.sample_equilibrium`) checks everything.
 """
 
 from __future__ import annotations

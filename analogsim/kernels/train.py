@@ -5,7 +5,7 @@ This module holds the activations, the affine/back products, the clamped-minimum
 :mod:`analogsim.kernels.train_step` (separated time scales, with the energy books of each substep) and
 :mod:`analogsim.kernels.train_joint` (joint neuron + parameter Langevin dynamics, clamp ramps).
 
-Conventions (see :mod:`analogsim.network` for the flat layouts):
+Conventions (see :mod:`analogsim.model.network` for the flat layouts):
 
 * ``theta`` (N,), ``sizes`` (L+1,), ``w_off``/``b_off`` (L,), ``acts`` (L,), ``kappa`` (n_1+...+n_L,),
   ``k_off`` (L+1,) offsets of layer l = 1..L in ``kappa``; ``kout`` (n_L,) the *effective* output
@@ -67,7 +67,7 @@ def _tanh(x):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _act(code, y):
-    """f(y) and f'(y) for one pre-activation (codes as in analogsim.activations)."""
+    """f(y) and f'(y) for one pre-activation (codes as in analogsim.model.activations)."""
     if code == TANH:
         t = _tanh(y)
         return t, 1.0 - t * t

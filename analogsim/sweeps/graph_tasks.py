@@ -1,4 +1,4 @@
-"""The ``relax`` and ``train`` kinds on a graph network: a config with a [graph] section (analogsim.graph.config).
+"""The ``relax`` and ``train`` kinds on a graph network: a config with a [graph] section (analogsim.data.graph_config).
 
 The kinds keep their names; :func:`analogsim.sweeps.engine_tasks.relax_task` and ``train_task`` hand a point whose
 parameters hold ``graph`` to the functions here, which return the same result variables as the dense chain's, so
@@ -7,7 +7,7 @@ section with the point's own network seed (its ``graph.seed`` is the seed of a s
 the data come from [data] exactly as for a dense net, the input layer's size and the output layer's size taking
 the place of ``network.sizes``. ``analogsim train``/``analogsim relax`` call the same functions.
 
-Graph training (:func:`analogsim.graph.training.train`) presents minibatches of reshuffled epochs with the output
+Graph training (:func:`analogsim.training.graph.train`) presents minibatches of reshuffled epochs with the output
 hard-clamped on a layer of stiffness ``kappa_out`` (default the [graph]'s kappa of the output layer); the settings
 it does not have (``order`` other than iid/shuffle, ``substeps``, ``tau_switch``) are refused, never ignored.
 """
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .engine_tasks import CONFIG_NAMES, _add_accuracy, _child_seeds, make_dataset
+from .task_data import CONFIG_NAMES, _add_accuracy, _child_seeds, make_dataset
 from .tasks import _inputs
 
 __all__ = ["graph_network", "graph_dataset", "graph_train", "graph_train_task", "graph_relax_task", "relax_results"]
@@ -29,13 +29,13 @@ def graph_network(params: dict, seed=None):
 
     Examples
     --------
-    >>> from analogsim.graph.config import EXAMPLE
+    >>> from analogsim.data.graph_config import EXAMPLE
     >>> import tomllib
     >>> graph_network({"graph": tomllib.loads(EXAMPLE)["graph"]}, seed=1).n_params
     660
     """
     from ..graph import GraphNetwork
-    from ..graph.config import graph_from_settings
+    from ..data.graph_config import graph_from_settings
 
     g = params["graph"]
     if isinstance(g, GraphNetwork):
@@ -50,8 +50,8 @@ def graph_dataset(params: dict, net, rng, names: dict = CONFIG_NAMES):
     Examples
     --------
     >>> import numpy as np, tomllib
-    >>> from analogsim.config import parse_config
-    >>> from analogsim.graph.config import EXAMPLE
+    >>> from analogsim.data.config import parse_config
+    >>> from analogsim.data.graph_config import EXAMPLE
     >>> cfg = parse_config('[experiment]\\nkind = "train"\\n[data]\\nsource = "digits"\\nn_train = 20\\n' + EXAMPLE)
     >>> net = graph_network(cfg.settings, 0)
     >>> ds = graph_dataset(cfg.settings, net, np.random.default_rng(0))
@@ -86,13 +86,13 @@ def _train_settings(p: dict) -> dict:
 def graph_train(params: dict, seed: int, *, net=None, ds=None, **extra):
     """Build (unless given), train and summarise one graph run: returns (results dict, GraphTrainResult, data).
 
-    ``extra`` goes to :func:`analogsim.graph.training.train` (checkpoint, hook, ...). Seeds as the dense
+    ``extra`` goes to :func:`analogsim.training.graph.train` (checkpoint, hook, ...). Seeds as the dense
     ``train`` task: ``SeedSequence(seed).spawn(3)`` for data, network and run.
 
     Examples
     --------
     >>> import tomllib
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> cfg = parse_config('[experiment]\\nkind = "train"\\n[data]\\nsource = "digits"\\nn_train = 32\\n'
     ...                    '[dynamics]\\nkT = 1e-8\\n[training]\\npresentations = 20\\nmu = 50.0\\nkappa_out = 1e-3\\n'
     ...                    '[graph]\\ninput = {shape = [1, 8, 8]}\\n[[graph.layers]]\\nname = "out"\\n'
@@ -101,7 +101,7 @@ def graph_train(params: dict, seed: int, *, net=None, ds=None, **extra):
     >>> out["n_params"], bool(out["first_law_relative"] < 1e-9)
     (650, True)
     """
-    from ..graph.training import train
+    from ..training.graph import train
 
     s_data, s_net, s_train = _child_seeds(seed, 3)
     if net is None:
@@ -147,7 +147,7 @@ def graph_train_task(params: dict, seed: int) -> dict:
 
     Examples
     --------
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> cfg = parse_config('[experiment]\\nkind = "train"\\n[data]\\nsource = "digits"\\nn_train = 32\\n'
     ...                    '[dynamics]\\nkT = 1e-8\\n[training]\\npresentations = 20\\nmu = 50.0\\nkappa_out = 1e-3\\n'
     ...                    '[graph]\\ninput = {shape = [1, 8, 8]}\\n[[graph.layers]]\\nname = "out"\\n'
@@ -160,20 +160,20 @@ def graph_train_task(params: dict, seed: int) -> dict:
 
 
 def relax_results(net, res, n_steps: int, ramp: bool) -> dict:
-    """The dense ``relax`` task's result variables from a :class:`~analogsim.graph.dynamics.GraphRelaxResult`.
+    """The dense ``relax`` task's result variables from a :class:`~analogsim.inference.graph.GraphRelaxResult`.
 
     Examples
     --------
     >>> import numpy as np
     >>> from analogsim.graph import GraphBuilder
-    >>> from analogsim.graph.dynamics import relax
+    >>> from analogsim.inference.graph import relax
     >>> b = GraphBuilder((1, 4, 4)); _ = b.dense(b.conv(b.input, 2, 3, activation="tanh"), 2)
     >>> net = b.build(seed=0)
     >>> r = relax_results(net, relax(net, np.zeros(16), kT=0.1, dt=0.01, n_steps=20, n_replicas=8, seed=0), 20, False)
     >>> r["run_status"], r["work"], len(r["equipartition"])
     ('ok', 0.0, 2)
     """
-    from ..observers import jarzynski
+    from ..inference.observers import jarzynski
 
     W = np.asarray(res.work, dtype=np.float64)
     res_max = float(np.max(np.abs(res.first_law_residual)))
@@ -193,12 +193,12 @@ def relax_results(net, res, n_steps: int, ramp: bool) -> dict:
 
 
 def graph_relax_task(params: dict, seed: int) -> dict:
-    """The ``relax`` kind on a [graph] network (:func:`analogsim.graph.dynamics.relax`): the input held at
+    """The ``relax`` kind on a [graph] network (:func:`analogsim.inference.graph.relax`): the input held at
     a ~ N(0, input_scale^2) for n_steps, or ramped from a to b over ``tau``; the dense task's result variables.
 
     Examples
     --------
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> cfg = parse_config('[experiment]\\nkind = "relax"\\n[dynamics]\\nkT = 0.05\\nn_steps = 100\\n'
     ...                    'n_replicas = 32\\ndt = 0.02\\n[graph]\\ninput = {shape = [1, 4, 4]}\\n'
     ...                    '[[graph.layers]]\\nname = "c"\\nactivation = "tanh"\\n'
@@ -208,8 +208,8 @@ def graph_relax_task(params: dict, seed: int) -> dict:
     ('ok', 100, 0.0)
     """
     from ..errors import DivergenceError
-    from ..graph.dynamics import relax
-    from ..protocols import Ramp
+    from ..inference.graph import relax
+    from ..inference.protocols import Ramp
 
     s_net, s_in, s_run = _child_seeds(seed, 3)
     net = graph_network(params, np.random.default_rng(s_net))

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..config import ExperimentConfig, load_config
+from ..data.config import ExperimentConfig, load_config
 from .backends import make_backend
 from .store import RESULTS_FILE, ResultsStore, flagged_points
 from .tasks import check_requirements, get_task
@@ -63,7 +63,7 @@ class SweepSummary:
     n_retried: int = 0
     wall_s: float = 0.0
     failed: list = field(default_factory=list)
-    flagged: list = field(default_factory=list)  # finished, but the physics went wrong (analogsim.health)
+    flagged: list = field(default_factory=list)  # finished, but the physics went wrong (analogsim.report.health)
 
     def to_dict(self) -> dict:
         """Plain data (for JSON)."""
@@ -146,7 +146,7 @@ def run_sweep(config, out=None, *, backend=None, workers: int | None = None, sch
     todo = [p for p in points if p.key not in done]
     est = estimate_points(config, todo, check=True)  # a point that cannot fit in memory is refused before any work
     if est["seconds"] > 3600:
-        from ..progress import format_seconds
+        from ..report.progress import format_seconds
 
         log.warning("this sweep needs at least about %s of compute for %d point(s) (a lower bound; "
                     "`analogsim sweep CONFIG --dry-run` shows the estimate); Ctrl-C stops it, finished points are kept",
@@ -207,13 +207,13 @@ def estimate_points(config, points=None, *, check: bool = False) -> dict:
 
     Examples
     --------
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> cfg = parse_config('[experiment]\\nkind = "train"\\n[dynamics]\\nkT = 0.0\\n[sweep]\\nwidth = [4, 8]\\n')
     >>> est = estimate_points(cfg)
     >>> len(est["per_point"]), est["seconds"] < 60
     (2, True)
     """
-    from .. import resources as R
+    from ..report import resources as R
 
     points = config.points() if points is None else points
     avail = R.available_memory()

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from ..config import ExperimentConfig, Point, canonical_json
+from ..data.config import ExperimentConfig, Point, canonical_json
 from ..errors import CheckpointError
-from ..health import encode, is_flagged, judge
-from ..units import RunUnits
+from ..report.health import encode, is_flagged, judge
+from ..bounds.units import RunUnits
 
 __all__ = ["ResultsStore", "open_results", "versions", "flagged_points", "energy_summary"]
 
@@ -74,7 +74,7 @@ class ResultsStore:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> cfg = parse_config('[experiment]\\nkind = "x:y"\\n[sweep]\\nseed = [0, 1]\\n')
     >>> store = ResultsStore(pathlib.Path(tempfile.mkdtemp()) / "run", cfg)
     >>> store.check()                     # a new folder: nothing is written yet
@@ -287,18 +287,18 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
 
     Variables: every result (float64, NaN where a point is missing, failed or lacks it; 1-D results get
     an extra dimension), ``status`` ('ok'/'flagged'/'failed'/'missing'), ``health_flags`` (the codes of
-    :mod:`analogsim.health` that a finished point raised, ';'-separated, '' if none), ``error`` (message,
+    :mod:`analogsim.report.health` that a finished point raised, ';'-separated, '' if none), ``error`` (message,
     or for a flagged point the flags with cause and fix), ``attempts``, ``duration_s`` and ``point_seed``
     (decimal string). A finished point whose physics went wrong (a 'bad' health flag: loss exploded,
     solver fallbacks on most steps, ...) has status 'flagged', not 'ok'. Every energy result (see
     :data:`ENERGY_RESULTS`) in energy units gets ``<name>_J`` (joules) and ``<name>_bits`` (E / kT ln 2)
     beside it, with the run's physical temperature ``temperature_K`` and ``energy_unit_J`` per point
-    (:class:`analogsim.units.RunUnits`; default 300 K). Attributes: the config as TOML and as JSON, its
+    (:class:`analogsim.bounds.units.RunUnits`; default 300 K). Attributes: the config as TOML and as JSON, its
     hash, the task kind, the sweep axes, counts per status and library versions.
 
     Examples
     --------
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> cfg = parse_config('[experiment]\\nkind = "x:y"\\n[sweep]\\nkT = [0.1, 0.2]\\n')
     >>> recs = [(p, {"status": "ok", "results": {"v": [1.0, 2.0]}}) for p in cfg.points()]
     >>> build_dataset(cfg, recs, dims={"v": "layer"})["v"].dims
@@ -380,7 +380,7 @@ def build_dataset(config: ExperimentConfig, records, dims: dict | None = None, e
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds["status"].attrs["description"] = ("ok / flagged (finished, but its physics went wrong: see health_flags "
                                          "and error) / failed / missing (not run yet)")
-    ds["health_flags"].attrs["description"] = ("analogsim.health codes raised by the point (';'-separated); "
+    ds["health_flags"].attrs["description"] = ("analogsim.report.health codes raised by the point (';'-separated); "
                                                "'bad' ones make the status 'flagged'")
     for name in ds.data_vars:
         base, _, unit = name.rpartition("_")

@@ -2,7 +2,7 @@
 
 A task is a plain function ``task(params: dict, seed: int) -> dict`` that returns named results, each
 a scalar (number, bool, str) or a short 1-D list/array of numbers. ``params`` is the point's flat
-parameter dict (base settings with the coordinates substituted, see :mod:`analogsim.config`); ``seed``
+parameter dict (base settings with the coordinates substituted, see :mod:`analogsim.data.config`); ``seed``
 is the point's own seed (derived from the config seed and the coordinates), so a point gives the same
 numbers on any backend and any worker.
 
@@ -10,7 +10,7 @@ Kinds are looked up by name in a registry (:func:`register_task`); ``experiment.
 any importable function as ``"package.module:function"`` (it must be importable on the workers too).
 
 Built-in kinds: ``stress``, ``equilibrium``; ``train`` and ``relax`` register themselves here when
-:mod:`analogsim.training` / :mod:`analogsim.simulate` are available.
+:mod:`analogsim.training` / :mod:`analogsim.inference.simulate` are available.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import SCHEMA, ExperimentConfig
+from ..data.config import SCHEMA, ExperimentConfig
 from ..errors import ConfigError
 
 __all__ = ["TaskSpec", "register_task", "get_task", "available_tasks", "build_network", "network_sizes"]
@@ -139,7 +139,7 @@ def check_requirements(spec: TaskSpec, cfg: ExperimentConfig) -> None:
 
     Examples
     --------
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> check_requirements(get_task("stress"), parse_config('[experiment]\\nkind = "stress"\\n'))
     Traceback (most recent call last):
     ...
@@ -196,13 +196,13 @@ def build_network(params: dict, rng, kappa_out: float | None = None):
 
     Examples
     --------
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> cfg = parse_config('[experiment]\\nkind = "stress"\\n[network]\\nkappa = 2.0\\nkappa_ratio = 0.5\\n')
     >>> net = build_network(cfg.settings, np.random.default_rng(0))
     >>> net.sizes, float(net.kappa[-1][0])
     ((4, 16, 1), 1.0)
     """
-    from ..network import Network
+    from ..model.network import Network
 
     sizes = network_sizes(params)
     L = len(sizes) - 1
@@ -226,17 +226,17 @@ def stress_task(params: dict, seed: int) -> dict:
 
     Random net and ``n_samples`` random inputs and targets (N(0, 1)); the stress gradient at the clamped
     minimum is compared with backprop of the MSE loss via
-    :func:`analogsim.equilibrium.stress_vs_backprop`. Results: ``rel_error``, ``recursion_residual``,
+    :func:`analogsim.model.equilibrium.stress_vs_backprop`. Results: ``rel_error``, ``recursion_residual``,
     ``grad_norm``, ``n_params``.
 
     Examples
     --------
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> cfg = parse_config('[experiment]\\nkind = "stress"\\n[network]\\nkappa_ratio = 1e-4\\n')
     >>> stress_task(cfg.settings, seed=0)["rel_error"] < 1e-2
     True
     """
-    from ..equilibrium import stress_vs_backprop
+    from ..model.equilibrium import stress_vs_backprop
 
     rng = np.random.default_rng(seed)
     net = build_network(params, rng)
@@ -258,13 +258,13 @@ def equilibrium_task(params: dict, seed: int) -> dict:
 
     Examples
     --------
-    >>> from analogsim.config import parse_config
+    >>> from analogsim.data.config import parse_config
     >>> cfg = parse_config('[experiment]\\nkind = "equilibrium"\\n[dynamics]\\nkT = 0.5\\n')
     >>> r = equilibrium_task(cfg.settings, seed=0)
     >>> abs(r["equipartition_all"] - 1) < 5 * r["equipartition_all_se"]
     True
     """
-    from ..equilibrium import free_energy, sample_equilibrium
+    from ..model.equilibrium import free_energy, sample_equilibrium
 
     rng = np.random.default_rng(seed)
     net = build_network(params, rng)

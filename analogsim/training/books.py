@@ -315,9 +315,9 @@ class TrainResult:
 
     @property
     def health(self) -> list:
-        """Health flags of this run (:func:`analogsim.health.judge_train`): loss exploded or non-finite,
-        fallback solver on most steps; empty if healthy. ``analogsim.health.format_flags`` prints them."""
-        from ..health import judge_train
+        """Health flags of this run (:func:`analogsim.report.health.judge_train`): loss exploded or non-finite,
+        fallback solver on most steps; empty if healthy. ``analogsim.report.health.format_flags`` prints them."""
+        from ..report.health import judge_train
 
         return judge_train(self)
 

@@ -32,7 +32,7 @@ import numpy as np
 from .._checks import check_scalar
 from ..data import Dataset
 from ..errors import CheckpointError, DivergenceError
-from ..network import Network
+from ..model.network import Network
 from ..kernels.train import A_DH, A_QTH, A_QTHI, A_QX, A_RESABS, A_WSW, N_ACC
 from ..kernels.train_step import prev_size
 from .books import RECORD_FIELDS, Books, TrainResult
@@ -163,7 +163,7 @@ class _Run:
 
     def _newton_substep(self, rows, p, j, eta_sub, cnoise, n_sub) -> None:
         """One substep whose clamped minimum the fixed point did not reach: Newton reference, same update."""
-        from ..equilibrium import clamped_minimum
+        from ..model.equilibrium import clamped_minimum
         from ..kernels.rng import fill_normal
         from ..kernels.train_step import apply_substep, energetics_substep, state_forward
 
@@ -308,7 +308,7 @@ class _Run:
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path, config_hash: str, wall: float) -> None:
-        from ..checkpoint import save_checkpoint
+        from ..data.checkpoint import save_checkpoint
 
         arrays = {"theta": self.net.theta, "gmean": self.gmean, "acc": self.acc, "acc_rec": self.acc_rec,
                   "gmean_rec": self.gmean_rec, "X": self.X, "rng_state": self.rng, "prev": self.prev}
@@ -366,7 +366,7 @@ def _jsonable(v) -> bool:
 
 def _joint_step(net: Network, cfg: TrainConfig):
     """(dt, steps per presentation) of the joint dynamics; checks Gamma dt B < 2 (docs/langevin.md)."""
-    from ..hamiltonian import stability_bound
+    from ..model.hamiltonian import stability_bound
 
     bound = stability_bound(net) + (cfg.kappa_out or 0.0)
     g = cfg.neuron_mobility
@@ -511,7 +511,7 @@ def train(net: Network, data, config: TrainConfig | None = None, *, seed: int = 
 
         remove_stale_temporaries(checkpoint)  # a kill during a save leaves its temporary file behind
     if checkpoint is not None and resume and Path(checkpoint).exists():
-        from ..checkpoint import load_or_extend
+        from ..data.checkpoint import load_or_extend
 
         # a finished run may be extended to more presentations (constant kT: nothing else depends on S)
         arrays, meta = load_or_extend(checkpoint, kind="train", config_hash=chash, identity=run.identity,
@@ -525,7 +525,7 @@ def train(net: Network, data, config: TrainConfig | None = None, *, seed: int = 
 
     bar = None
     if progress is True:
-        from ..commands._common import progress as _pbar
+        from ..cli._common import progress as _pbar
 
         bar = _pbar(total=S, desc="train", disable=False)
         bar.update(run.s)

@@ -99,7 +99,7 @@ def plot_tau_switch_law(taus, q_x, L2, ax=None):
         Measured neuron heat per switch at each duration.
     L2 : float
         Thermodynamic length of the clamp path (per switch), e.g. from
-        :func:`analogsim.protocols.thermodynamic_length`.
+        :func:`analogsim.inference.protocols.thermodynamic_length`.
 
     Returns the axes (the fitted slope of the two longest ramps is written on it). Eq. 7 inside training: the
     heat of a ramp of duration tau falls as L^2/tau (energy units of H; tau in the time units of the dynamics).
@@ -152,7 +152,7 @@ def tau_switch_scan(net, data, taus, *, presentations: int = 12, tau_inf: float 
     >>> bool(0.9 < 32.0 * q[1] / L2 < 1.1)           # Eq. 7: Q_x -> L^2 / tau_switch
     True
     """
-    from ..protocols import thermodynamic_length
+    from ..inference.protocols import thermodynamic_length
     from .config import presentation_order
     from .engine import coerce_data, train
 
@@ -234,7 +234,7 @@ def docs_figure(path):
     2
     """
     from ..data import from_arrays, teacher_student
-    from ..network import Network
+    from ..model.network import Network
     from .engine import train
 
     ds = teacher_student(n_in=2, n_out=1, n_train=16, n_test=0, teacher_hidden=(3,), seed=0)

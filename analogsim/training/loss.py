@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import Dataset
-from ..network import Network
+from ..model.network import Network
 
 def effective_output_stiffness(net: Network, kappa_out):
     """Per output neuron: kappa_L (hard clamp) or kappa_L kappa_out / (kappa_L + kappa_out) (soft clamp).

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
+from ..model.network import Network
 from .loss import _kernel_net, _Workspace, coerce_data, effective_output_stiffness
 from .loss import mse_loss as _mse
 
@@ -57,7 +57,7 @@ def stress_gradients(net: Network, x, t, kappa_out=None, *, tol: float | None = 
         |dF_alpha/dtheta|^2 per entry.
 
     Rows where the fixed point does not converge are solved with the Newton reference
-    (:func:`analogsim.equilibrium.clamped_minimum`).
+    (:func:`analogsim.model.equilibrium.clamped_minimum`).
 
     Examples
     --------
@@ -87,7 +87,7 @@ def stress_gradients(net: Network, x, t, kappa_out=None, *, tol: float | None = 
                     max_sweeps, energy, grad, gsq, conv)
     bad = np.flatnonzero(conv == 0)
     if bad.size:
-        from ..equilibrium import clamped_minimum
+        from ..model.equilibrium import clamped_minimum
 
         m = clamped_minimum(net, x[bad], t[bad], output_stiffness=kappa_out, max_iter=200)
         energy[bad] = m.energy

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._checks import check_array, check_scalar
-from ..network import Network
+from ..model.network import Network
 from .books import TrainResult
 from .config import TrainConfig
 from .engine import train

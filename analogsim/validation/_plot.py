@@ -1,10 +1,10 @@
-"""Figure helpers for the claims: the figures follow the rules of :mod:`analogsim._figstyle` (units on every
+"""Figure helpers for the claims: the figures follow the rules of :mod:`analogsim.report._figstyle` (units on every
 axis, legends outside the data, error bars explained, tidy short log axes, coinciding lines noted) and are
 written atomically as PNG.
 
 Examples
 --------
->>> from analogsim._figstyle import finish, overlapping_tick_labels
+>>> from analogsim.report._figstyle import finish, overlapping_tick_labels
 >>> fig, (ax,) = figure()
 >>> _ = ax.plot([1.0, 2.0], [1.0, 4.0], label="demo")
 >>> finish(fig, ax, "x [1]", "y [1]", "demo")
@@ -14,7 +14,7 @@ Examples
 
 from __future__ import annotations
 
-from .._figstyle import new_figure
+from ..report._figstyle import new_figure
 
 
 def figure(ncols: int = 1, w: float = 5.0, h: float = 3.6):
@@ -40,7 +40,7 @@ def save(fig, ctx, name: str) -> str:
 
     import matplotlib.pyplot as plt
 
-    from .._figstyle import thin_overlaps
+    from ..report._figstyle import thin_overlaps
     from .._io import atomic_write_bytes
 
     path = ctx.figure_path(name)

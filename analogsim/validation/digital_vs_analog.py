@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import bounds
-from ..table1 import table1
+from ..bounds.table_i import table1
 from .framework import ClaimResult, identity, within
 from ._plot import figure, save
 
@@ -33,14 +33,14 @@ def judge(rows, tol=1.25):
     A cell "holds" when computed/printed lies within the factor ``tol`` (the printed values have one significant
     figure). Exact arithmetic: no statistical error.
 
-    ``rows``: :func:`analogsim.table1.table1`'s rows (energies in J per token at the paper's temperature).
+    ``rows``: :func:`analogsim.bounds.table_i.table1`'s rows (energies in J per token at the paper's temperature).
 
     Examples
     --------
     The analog training cell (Eq. 16, 2 N kT) is reproduced; the two Landauer cells are not, from the formulas
     the text states:
 
-    >>> from analogsim.table1 import table1
+    >>> from analogsim.bounds.table_i import table1
     >>> t = table1()
     >>> [(c.kind, c.passed, round(c.measured, 2)) for c in judge(t["rows"], t["tolerance"])]
     [('paper', True, 1.11), ('paper', False, 0.12), ('paper', False, 0.2)]
@@ -95,7 +95,7 @@ def table1_figure(rows):
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['energy per token [J]', 'energy of training [J]']
     """
-    from .._figstyle import finish
+    from ..report._figstyle import finish
 
     fig, axes = figure(2, w=5.0, h=3.6)
     ax = axes[0]

@@ -40,7 +40,7 @@ def eitp_run(args):
     import torch
 
     from ..data import digits
-    from ..iem import EITPLoss, parameter_entropy
+    from ..bounds.iem import EITPLoss, parameter_entropy
 
     seed, lam1, lam2, lr, epochs, target, eval_every = args
     torch.set_num_threads(1)  # tiny matrices: threads only add overhead (and workers run in parallel)

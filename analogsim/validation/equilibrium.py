@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..equilibrium import free_energy, sample_equilibrium
-from ..hamiltonian import grad_params
-from ..network import Network
+from ..model.equilibrium import free_energy, sample_equilibrium
+from ..model.hamiltonian import grad_params
+from ..model.network import Network
 from .framework import ClaimResult, at_most, consistent
 from ._plot import figure, save, se_note
 
@@ -162,7 +162,7 @@ def equipartition_figure(ratios, ses, n_samples):
     >>> fig.axes[0].get_ylabel().endswith("[1]")
     True
     """
-    from .._figstyle import finish
+    from ..report._figstyle import finish
 
     ratios, ses = np.asarray(ratios, float), np.asarray(ses, float)
     fig, (ax,) = figure(w=5.0, h=3.2)
@@ -176,7 +176,7 @@ def equipartition_figure(ratios, ses, n_samples):
 
 def _em_bias(ctx):
     """EM's equipartition bias vs dt lambda_max, with MALA as the exact reference (needs the engine)."""
-    from .. import simulate  # noqa: F401  (raises ImportError if the engine is missing)
+    from ..inference import simulate  # noqa: F401  (raises ImportError if the engine is missing)
     from .langevin_bias import em_bias_figure
 
     return em_bias_figure(ctx)

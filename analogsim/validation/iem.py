@@ -77,7 +77,7 @@ def eitp_figure(summ, lrs, target):
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['held-out accuracy [1]', 'W to reach accuracy 0.8 [energy units]']
     """
-    from .._figstyle import LINESTYLES, MARKERS, finish
+    from ..report._figstyle import LINESTYLES, MARKERS, finish
 
     plain = [s for s in summ if not s["eitp"]]
     eitp = [s for s in summ if s["eitp"]]
@@ -121,7 +121,7 @@ def along_training_figure(steps, H_bits, presentation, W, n_params, kT):
     >>> fig.axes[1].get_ylabel()
     'W / (2 N kT) [1]'
     """
-    from .._figstyle import finish
+    from ..report._figstyle import finish
 
     fig, (ax,) = figure(w=5.0, h=3.2)
     ax.plot(steps, H_bits, "o-", label="H(θ), histogram of the parameters (64 bins)")
@@ -207,9 +207,9 @@ def run(ctx) -> ClaimResult:
 
 def _iem_along_physical_training(ctx):
     """IEM terms logged by the training hook next to the dissipated work and the 2 N S kT bound."""
-    from ..network import Network
+    from ..model.network import Network
     from ..training import train
-    from ..iem import network_iem_terms
+    from ..bounds.iem import network_iem_terms
     from ..data import teacher_student
 
     ds = teacher_student(n_in=4, n_out=1, n_train=128, n_test=64, seed=1)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ..network import Network
+from ..model.network import Network
 from .framework import at_least, consistent
 from ._plot import figure, save, se_note
 
@@ -28,12 +28,12 @@ def em_bias_constant() -> tuple[float, str, float]:
     (True, True, True)
     """
     try:
-        from .. import stability
+        from ..inference import stability
     except ImportError:
         stability = None
     c = getattr(stability, "EM_BIAS_WORST_LAYER", None)
     if c is not None:
-        return float(c), "analogsim.stability.EM_BIAS_WORST_LAYER", float(getattr(stability, "EM_BIAS_WORST_LAYER_SE",
+        return float(c), "analogsim.inference.stability.EM_BIAS_WORST_LAYER", float(getattr(stability, "EM_BIAS_WORST_LAYER_SE",
                                                                                    0.0))
     return DEFAULT_EM_BIAS, "default (the stability guard exposes no measured constant)", 0.0
 
@@ -79,8 +79,8 @@ def equipartition_at(args):
     >>> bool(abs(mala["ratio"] - 1) < 4 * mala["se"]), bool(0 < mala["acceptance"] < 1)
     (True, True)
     """
-    from ..observers import EnergyMoments
-    from ..simulate import estimate_lambda_max, relax
+    from ..inference.observers import EnergyMoments
+    from ..inference.simulate import estimate_lambda_max, relax
 
     integrator, dtl, n_steps, B, seed = args
     net = _net()
@@ -106,7 +106,7 @@ def em_bias_plot(res, n_replicas):
     >>> em_bias_plot(res, 256).axes[0].get_xlabel().endswith("[1]")
     True
     """
-    from .._figstyle import MARKERS, finish
+    from ..report._figstyle import MARKERS, finish
 
     fig, (ax,) = figure(w=5.0, h=3.4)
     for k, (integ, ls) in enumerate((("em", "-"), ("mala", "--"))):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
+from ..model.network import Network
 from .framework import ClaimResult, at_least, at_most, bootstrap_slope, consistent, within
 from ._plot import figure, save, se_note
 
@@ -42,8 +42,8 @@ def work_point(args):
     >>> bool(0 < q["W"] < p["W"]), bool(q["first_law"] < 1e-9), q["n"]
     (True, True, 200)
     """
-    from ..protocols import Ramp
-    from ..simulate import estimate_lambda_max, relax
+    from ..inference.protocols import Ramp
+    from ..inference.simulate import estimate_lambda_max, relax
 
     tau, kT, integrator, dtl, n_rep, seed = args
     net = _net()
@@ -149,7 +149,7 @@ def judge_first_law(zero_pts, finite_pts):
     [False, False]
     """
     try:
-        from ..stability import FIRST_LAW_ORDER as order
+        from ..inference.stability import FIRST_LAW_ORDER as order
     except ImportError:
         order = 1
     worst = min(zero_pts, key=lambda p: p["order"])
@@ -199,7 +199,7 @@ def work_figure(taus, W0, W0e, res, L2, n_replicas):
     >>> fig.axes[0].get_ylabel()
     'mean work ⟨W⟩ [energy units]'
     """
-    from .._figstyle import MARKERS, finish
+    from ..report._figstyle import MARKERS, finish
 
     taus, W0, W0e = (np.asarray(a, float) for a in (taus, W0, W0e))
     fig, axes = figure(2, w=4.6, h=3.5)
@@ -240,7 +240,7 @@ def run(ctx) -> ClaimResult:
     ...     r.figures
     ['figures/quasistatic_work.png']
     """
-    from ..protocols import thermodynamic_length
+    from ..inference.protocols import thermodynamic_length
 
     net = _net()
     L2 = float(thermodynamic_length(net, A, B)[0])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..clamped import backprop_gradient, clamped_minimum, stress_vs_backprop
-from ..network import Network
+from ..model.clamped import backprop_gradient, clamped_minimum, stress_vs_backprop
+from ..model.network import Network
 from .framework import ClaimResult, at_least, at_most
 from ._plot import figure, save
 
@@ -149,7 +149,7 @@ def stress_figure(groups):
     >>> [ax.get_ylabel().endswith("[1]") for ax in fig.axes]
     [True, True]
     """
-    from .._figstyle import LINESTYLES, MARKERS, Merger, finish
+    from ..report._figstyle import LINESTYLES, MARKERS, Merger, finish
 
     fig, axes = figure(2, w=5.0, h=3.6)
     acts = {a: k for k, a in enumerate(ACTS)}

@@ -26,7 +26,7 @@ R = 1e-3  # kappa_out / kappa_hidden: the stress-equals-backprop regime
 
 def _linear(n_in):
     from ..data import teacher_student
-    from ..network import Network
+    from ..model.network import Network
 
     ds = teacher_student(n_in=n_in, n_out=1, n_train=512, n_test=0, teacher_hidden=(), label_noise=0.5, seed=n_in)
     net = Network([np.zeros((1, n_in))], activations="identity", kappa=1.0)
@@ -121,7 +121,7 @@ def linear_S_point(args):
 
 def _mlp():
     from ..data import teacher_student
-    from ..network import Network
+    from ..model.network import Network
 
     ds = teacher_student(n_in=4, n_out=1, n_train=256, n_test=256, teacher_hidden=(8,), label_noise=0.3, seed=3)
     net = Network.create([4, 8, 1], activations=["tanh", "identity"], kappa=1.0, seed=4)
@@ -280,7 +280,7 @@ def bound_figure(lin, sp, mlp, curve, S, slope_N, slope_S):
     >>> [ax.get_xlabel() for ax in fig.axes]
     ['parameters N [count]', "presentations S (the paper's D) [count]", 'kT [energy units]']
     """
-    from .._figstyle import MARKERS, finish
+    from ..report._figstyle import MARKERS, finish
 
     bound = "Eq. 16: 2 N S ρ (a bound only at kT = kT*)"
     fig, axes = figure(3, w=4.0, h=3.6)

@@ -28,7 +28,9 @@ GEN = DOCS / "_generated"
 SNAPSHOT = DOCS / "reports" / "validation-quick.json"
 
 # Packages documented elsewhere or internal: their modules still get a page, but are grouped last.
-INTERNAL_PREFIXES = ("analogsim.kernels", "analogsim.commands")
+# the concept packages in the order a reader meets them; internals (command line, kernels) last
+CONCEPT_ORDER = ("model", "inference", "training", "dynamic", "bounds", "data", "sweeps", "validation", "graph",
+                 "report", "cli", "kernels")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -138,18 +140,26 @@ def write_api_pages(out: Path) -> list[str]:
         fn = out / f"{m}.rst"
         keep.add(fn.name)
         _write_if_changed(fn, "\n".join(lines))
-    # index: user-facing modules first, internals last
-    user = [m for m in mods if not m.startswith(INTERNAL_PREFIXES)]
-    internal = [m for m in mods if m.startswith(INTERNAL_PREFIXES)]
+    # index: one section per concept package (the package layout of docs/architecture.md), internals last
     idx = ["API reference", "=============", "",
            "Generated from the docstrings at every build: every public module of ``analogsim`` has a page, so a",
            "new module appears here without editing the documentation. Equation numbers are those of Tkachenko's",
-           "paper; energies are in units of kT unless a function says SI.", "",
-           ".. toctree::", "   :maxdepth: 1", "   :caption: Modules", ""]
-    idx += [f"   {m}" for m in user]
-    idx += ["", ".. toctree::", "   :maxdepth: 1", "   :caption: Internals (numba kernels, command-line modules)", ""]
-    idx += [f"   {m}" for m in internal]
-    idx.append("")
+           "paper; energies are in units of kT unless a function says SI. The modules are grouped by concept, as",
+           "the package is (see the architecture page).", "",
+           ".. toctree::", "   :maxdepth: 1", "   :caption: The package", "", "   analogsim", ""]
+    for concept in CONCEPT_ORDER:
+        pkg = f"analogsim.{concept}"
+        group = [m for m in mods if m == pkg or m.startswith(pkg + ".")]
+        if not group:
+            continue
+        caption = _summary(importlib.import_module(pkg)).split(":")[0].rstrip(".")
+        idx += [".. toctree::", "   :maxdepth: 1", f"   :caption: {caption}", ""] + [f"   {m}" for m in group] + [""]
+    listed = {m for m in mods if m == "analogsim" or any(m == f"analogsim.{c}" or m.startswith(f"analogsim.{c}.")
+                                                         for c in CONCEPT_ORDER)}
+    rest = [m for m in mods if m not in listed]
+    if rest:  # modules shared by every concept (errors, ...)
+        idx += [".. toctree::", "   :maxdepth: 1", "   :caption: Shared by every concept", ""]
+        idx += [f"   {m}" for m in rest] + [""]
     keep.add("index.rst")
     _write_if_changed(out / "index.rst", "\n".join(idx))
     for stale in out.glob("*.rst"):

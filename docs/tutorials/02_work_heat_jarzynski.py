@@ -25,8 +25,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from analogsim import Network
-from analogsim.protocols import Ramp, thermodynamic_length
-from analogsim.simulate import estimate_lambda_max, relax
+from analogsim.inference.protocols import Ramp, thermodynamic_length
+from analogsim.inference.simulate import estimate_lambda_max, relax
 
 QUICK = os.environ.get("ANALOGSIM_DOCS_MODE", "quick") != "full"
 
@@ -45,7 +45,7 @@ print(f"MALA acceptance {r.acceptance:.2f}, Gamma dt lambda_max = {r.dt_lambda:.
 # %%
 # Move the input: work and heat
 # -----------------------------
-# A :class:`~analogsim.protocols.Ramp` moves the clamped input from -1 to 1 in a time tau. At T = 0 the
+# A :class:`~analogsim.inference.protocols.Ramp` moves the clamped input from -1 to 1 in a time tau. At T = 0 the
 # work is deterministic; the first-law residual shows the books close.
 L2 = float(thermodynamic_length(net, [-1.0], [1.0])[0])
 print(f"thermodynamic length L^2 = {L2:.4f}")

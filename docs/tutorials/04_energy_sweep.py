@@ -28,7 +28,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analogsim.config import parse_config
+from analogsim.data.config import parse_config
 from analogsim.sweeps import open_results
 
 QUICK = os.environ.get("ANALOGSIM_DOCS_MODE", "quick") != "full"
