@@ -98,3 +98,40 @@ def as_seedsequence(seed, name: str = "seed") -> np.random.SeedSequence:
             raise ValueError(f"{name} must be a non-negative integer, got {seed}")
         return np.random.SeedSequence(int(seed))
     raise TypeError(f"{name} must be an int or a numpy SeedSequence, got {seed!r}")
+
+
+def check_layer_states(xs, sizes, name: str = "xs", labels=None) -> list:
+    """A list of L+1 numeric (B, n_l) arrays, one per layer of a network with layer sizes ``sizes``.
+
+    Shapes only (cheap: state checks run inside solver loops); nested lists are converted, non-finite values are
+    not rejected. ``labels``: layer names to put into the shape message (a graph network's), or None.
+
+    Examples
+    --------
+    >>> [x.shape for x in check_layer_states([[[0.0, 1.0]], [[2.0]]], (2, 1))]
+    [(1, 2), (1, 1)]
+    >>> check_layer_states([[[0.0, 1.0]], [[2.0, 3.0]]], (2, 1))
+    Traceback (most recent call last):
+    ValueError: xs[1] must have shape (1, 1), got (1, 2)
+    """
+    L1 = len(sizes)
+    if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)) or len(xs) != L1:
+        raise ValueError(f"{name} must be a list of {L1} arrays [x_0, ..., x_L] with shapes (B, n_l), "
+                         f"n = {list(sizes)}; got {type(xs).__name__}"
+                         + (f" of length {len(xs)}" if hasattr(xs, "__len__") else ""))
+    out, B = [], None
+    for l, x in enumerate(xs):
+        if not isinstance(x, np.ndarray):
+            try:
+                x = np.asarray(x)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{name}[{l}] must be a numeric array of shape (B, {sizes[l]}): {exc}") from None
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{name}[{l}] must be a numeric array of shape (B, {sizes[l]}), got dtype {x.dtype}")
+        B = x.shape[0] if B is None and x.ndim == 2 else B
+        if x.ndim != 2 or x.shape != (B, sizes[l]):
+            where = "" if labels is None else f" (layer {labels[l]!r})"
+            raise ValueError(f"{name}[{l}]{where} must have shape ({'B' if B is None else B}, {sizes[l]}), "
+                             f"got {x.shape}")
+        out.append(x)
+    return out

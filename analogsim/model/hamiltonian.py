@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_array
+from .._checks import check_array, check_layer_states
 
 
 @dataclass(frozen=True)
@@ -69,26 +69,7 @@ def _check_layers(net, xs, name: str = "xs") -> list:
     Returns the layers as arrays (nested lists are converted). Non-finite values are not rejected here;
     they propagate to non-finite results.
     """
-    if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)) or len(xs) != net.depth + 1:
-        raise ValueError(f"{name} must be a list of {net.depth + 1} arrays [x_0, ..., x_L] with shapes "
-                         f"(B, n_l), n = {list(net.sizes)}; got {type(xs).__name__}"
-                         + (f" of length {len(xs)}" if hasattr(xs, "__len__") else ""))
-    out = []
-    B = None
-    for l, x in enumerate(xs):
-        if not isinstance(x, np.ndarray):
-            try:
-                x = np.asarray(x)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"{name}[{l}] must be a numeric array of shape (B, {net.sizes[l]}): {exc}") from None
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"{name}[{l}] must be a numeric array of shape (B, {net.sizes[l]}), got dtype {x.dtype}")
-        B = x.shape[0] if B is None and x.ndim == 2 else B
-        if x.ndim != 2 or x.shape != (B, net.sizes[l]):
-            raise ValueError(f"{name}[{l}] must have shape ({'B' if B is None else B}, {net.sizes[l]}), "
-                             f"got {x.shape}")
-        out.append(x)
-    return out
+    return check_layer_states(xs, net.sizes, name)
 
 
 def layer_terms(net, xs):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._checks import check_layer_states
 from ..hamiltonian import OutputClamp
 
 __all__ = ["OutputClamp", "energy_and_grad", "layer_terms", "residuals", "energy", "stress", "grad_x", "grad_params",
@@ -46,21 +47,7 @@ def check_state(net, xs, name: str = "xs") -> list:
     >>> [x.shape for x in check_state(net, xs)]
     [(1, 16), (1, 32)]
     """
-    if isinstance(xs, np.ndarray) or not isinstance(xs, (list, tuple)) or len(xs) != net.n_layers:
-        raise ValueError(f"{name} must be a list of {net.n_layers} arrays [x_0, ..., x_L] with shapes (B, n_l), "
-                         f"n = {list(net.sizes)}; got {type(xs).__name__}"
-                         + (f" of length {len(xs)}" if hasattr(xs, "__len__") else ""))
-    out, B = [], None
-    for l, x in enumerate(xs):
-        x = np.asarray(x)
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"{name}[{l}] must be a numeric array, got dtype {x.dtype}")
-        B = x.shape[0] if B is None and x.ndim == 2 else B
-        if x.ndim != 2 or x.shape != (B, net.sizes[l]):
-            raise ValueError(f"{name}[{l}] (layer {net.names[l]!r}) must have shape "
-                             f"({'B' if B is None else B}, {net.sizes[l]}), got {x.shape}")
-        out.append(x)
-    return out
+    return check_layer_states(xs, net.sizes, name, labels=net.names)
 
 
 def f_and_df(act, y):
