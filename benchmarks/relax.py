@@ -16,7 +16,7 @@ One step = one update of all replicas. For each case the script times, in interl
                 chunk of rows per thread), in the case's dtype; checked before it is timed: its noise-free step
                 against numpy (1e-12 in float64, 1e-5 in float32) and its normals' first four moments (2^20
                 draws, within 5 standard errors of N(0, 1)). ``vs_reference`` = its time / ours (>= 1: ours is at
-                least as fast).
+                least as fast); ``vs_reference_rounds``: min, median and max of that ratio within each round.
 
 BLAS and torch are limited to one thread. Also reported: tanh/relu step-time ratios, ns per
 normal of the kernel generator, the 2-thread speed-ups (ours and the reference's) on the medium and
@@ -273,8 +273,9 @@ def calibrate(fn, target_s):
 CLOCK = "cpu"  # "cpu": CPU time of the calling thread (robust on a shared machine); "wall": perf_counter
 
 
-def interleaved(fns, rounds, target_s, clock=None):
-    """Median seconds per step of each callable run(n), rounds interleaved.
+def interleaved(fns, rounds, target_s, clock=None, raw=None):
+    """Median seconds per step of each callable run(n), rounds interleaved (``raw``: a dict given the per-round
+    times when passed).
 
     Single-threaded work is timed with the calling thread's CPU time by default (every implementation here
     runs in the calling thread when limited to one thread), which other processes on a shared machine
@@ -289,6 +290,8 @@ def interleaved(fns, rounds, target_s, clock=None):
             t = now()
             f(ns[k])
             times[k].append((now() - t) / ns[k])
+    if raw is not None:
+        raw.update(times)
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
@@ -307,11 +310,14 @@ def bench_case(sizes, B, dtype, act, rounds, target_s, baselines=True):
         fns["torchsde"] = torchsde_step(net, x0, dt, act)
     for f in fns.values():  # warm up (compile, allocate)
         f(2)
-    t = interleaved(fns, rounds, target_s)
+    per_round = {}
+    t = interleaved(fns, rounds, target_s, raw=per_round)
     row = {"net": list(sizes), "replicas": B, "dtype": dtype, "activation": act, "threads": 1,
            "step_s": t["ours"], "steps_per_s": 1.0 / t["ours"]}
     if "reference" in t:
-        row.update({"vs_reference": t["reference"] / t["ours"], "reference_s": t["reference"]})
+        r = np.array(per_round["reference"]) / np.array(per_round["ours"])  # the ratio within each round
+        row.update({"vs_reference": t["reference"] / t["ours"], "reference_s": t["reference"],
+                    "vs_reference_rounds": [float(r.min()), float(np.median(r)), float(r.max())]})
     if baselines:
         row.update({"vs_gemm": t["ours"] / t["gemm"], "vs_numpy": t["numpy"] / t["ours"],
                     "vs_torch": t["torch"] / t["ours"], "vs_torchsde": t["torchsde"] / t["ours"],
