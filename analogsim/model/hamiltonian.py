@@ -132,13 +132,26 @@ def energy(net, xs, clamp: OutputClamp | None = None, per_layer: bool = False):
     >>> float(energy(net, net.forward([[1.0, 2.0]]))[0])
     0.0
     """
-    deltas = residuals(net, xs)
-    terms = np.stack([0.5 * np.sum(k * d * d, axis=1) for k, d in zip(net.kappa, deltas)], axis=1)
+    return energy_of_residuals(net.kappa, residuals(net, xs), xs[-1], clamp, per_layer)
+
+
+def energy_of_residuals(kappa, deltas, x_out, clamp=None, per_layer: bool = False):
+    """H from the residuals delta_l of each layer (Eq. 6): sum_l kappa_l/2 |delta_l|^2 per row, plus a soft clamp's
+    spring on the output ``x_out`` (the part of :func:`energy` that does not depend on how delta was computed;
+    the graph network's energy uses it too).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> energy_of_residuals([np.array([2.0])], [np.array([[0.5], [1.0]])], np.zeros((2, 1)))
+    array([0.25, 1.  ])
+    """
+    terms = np.stack([0.5 * np.sum(k * d * d, axis=1) for k, d in zip(kappa, deltas)], axis=1)
     if per_layer:
         return terms
     H = terms.sum(axis=1)
     if clamp is not None and not clamp.hard:
-        H = H + 0.5 * clamp.stiffness * np.sum((xs[-1] - clamp.target) ** 2, axis=1)
+        H = H + 0.5 * clamp.stiffness * np.sum((x_out - clamp.target) ** 2, axis=1)
     return H
 
 

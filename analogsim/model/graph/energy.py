@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._checks import check_layer_states
-from ..hamiltonian import OutputClamp
+from ..hamiltonian import OutputClamp, energy_of_residuals
 
 __all__ = ["OutputClamp", "energy_and_grad", "layer_terms", "residuals", "energy", "stress", "grad_x", "grad_params",
            "params_from_stress", "hvp_x", "hvp_theta", "power_lambda_max", "check_state", "ColumnPlan"]
@@ -128,14 +128,7 @@ def energy(net, xs, clamp: OutputClamp | None = None, per_layer: bool = False):
     >>> round(float(energy(net, xs)[0]), 6)                    # 32 neurons x kappa/2 x 0.1^2
     0.16
     """
-    deltas = residuals(net, xs)
-    terms = np.stack([0.5 * np.sum(k * d * d, axis=1) for k, d in zip(net.kappa, deltas)], axis=1)
-    if per_layer:
-        return terms
-    H = terms.sum(axis=1)
-    if clamp is not None and not clamp.hard:
-        H = H + 0.5 * clamp.stiffness * np.sum((xs[-1] - clamp.target) ** 2, axis=1)
-    return H
+    return energy_of_residuals(net.kappa, residuals(net, xs), xs[-1], clamp, per_layer)
 
 
 def stress(net, xs):
