@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import constants
 
-from analogsim import bounds, units
+from analogsim import bounds
+from analogsim.bounds import units
 from analogsim.data.config import parse_config
 from analogsim.errors import ConfigError
 from analogsim.sweeps.store import _with_units, build_dataset, energy_summary

@@ -38,7 +38,7 @@ exact (hard) histogram entropy, which has zero gradient almost everywhere, is lo
 Examples
 --------
 >>> import numpy as np
->>> from analogsim import iem
+>>> from analogsim.bounds import iem
 >>> theta = np.linspace(-1, 1, 1024, endpoint=False)
 >>> round(iem.parameter_entropy(theta, bins=16).bits, 12)
 4.0
