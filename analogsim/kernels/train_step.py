@@ -56,22 +56,6 @@ def _f_moved(code, y1, y0, f0, fp0, dmax):
     return f
 
 
-@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
-def _keep_step(th, ga, nz, j, g, v, lam, accumulate, store, has_noise, dsq, gxi):
-    """th[j] = v, g added to ga[j] with ``accumulate``; with ``store`` the books' sums advanced and returned:
-    dsq + (2 th + d) d with d = v - th[j] (if lam != 0), gxi + g nz[j] (if ``has_noise``)."""
-    if accumulate:
-        ga[j] += g
-    if store:
-        if lam != 0.0:
-            d = v - th[j]
-            dsq += (2.0 * th[j] + d) * d
-        if has_noise:
-            gxi += g * nz[j]
-    th[j] = v
-    return dsq, gxi
-
-
 @njit(cache=True, error_model="numpy", fastmath=_FM)
 def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cnoise, noise, no, has_noise,
                  gacc, gbuf, accumulate, eo, store):
@@ -109,14 +93,30 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
                 for j in range(n_in):
                     g, v = _step_value(th[j], s, xv[j], lam, eta, cnoise, nz[j] if has_noise else 0.0, has_noise)
                     gsq += g * g
-                    dsq, gxi = _keep_step(th, ga, nz, j, g, v, lam, accumulate, store, has_noise, dsq, gxi)
+                    if accumulate:
+                        ga[j] += g
+                    if store:
+                        if lam != 0.0:
+                            d = v - th[j]
+                            dsq += (2.0 * th[j] + d) * d
+                        if has_noise:
+                            gxi += g * nz[j]
+                    th[j] = v
             else:
                 gr = gbuf[i * n_in:(i + 1) * n_in]
                 for j in range(n_in):
                     g, v = _step_value(th[j], gr[j], invB, lam, eta, cnoise, nz[j] if has_noise else 0.0,
                                        has_noise)
                     gsq += g * g
-                    dsq, gxi = _keep_step(th, ga, nz, j, g, v, lam, accumulate, store, has_noise, dsq, gxi)
+                    if accumulate:
+                        ga[j] += g
+                    if store:
+                        if lam != 0.0:
+                            d = v - th[j]
+                            dsq += (2.0 * th[j] + d) * d
+                        if has_noise:
+                            gxi += g * nz[j]
+                    th[j] = v
         for i in range(n_out):
             s = 0.0
             for r in range(B):
