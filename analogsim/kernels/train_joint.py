@@ -22,25 +22,6 @@ from .train_step import _welford, close_presentation
 __all__ = ["joint_chunk", "joint_energy"]
 
 
-@njit(cache=True, error_model="numpy", inline="always", fastmath=_FM)
-def _theta_step(theta, k, g, mu, dt, c, nbuf, nf, has_noise, books, gacc, energetics, dth):
-    """theta[k] -= mu dt g (+ c nbuf[nf + k]), g added to ``gacc[k]`` with ``books``; with ``energetics`` the change d
-    goes to ``dth[k]``. Returns (d, (theta_old + d/2) d) ((0, 0) without ``energetics``)."""
-    if books:
-        gacc[k] += g
-    v = theta[k] - mu * dt * g
-    if has_noise:
-        v += c * nbuf[nf + k]
-    d = 0.0
-    dl = 0.0
-    if energetics:
-        d = v - theta[k]
-        dth[k] = d
-        dl = (theta[k] + 0.5 * d) * d
-    theta[k] = v
-    return d, dl
-
-
 @njit(cache=True, error_model="numpy", fastmath=_FM)
 def joint_energy(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard, x0, tgt, X, Y, FP, DEL, SIG, U):
     """At the state X (layers 1..L flat; the output block is the target for a hard clamp) with the clamps
@@ -192,19 +173,31 @@ def joint_chunk(theta, sizes, w_off, b_off, acts, kappa, k_off, kout_soft, hard,
                         k = base + j
                         g = sg * xj + lam * theta[k]
                         gsq += g * g
-                        d, dl = _theta_step(theta, k, g, mu, dt, cth[p], nbuf, nf, has_noise, books, gacc, energetics,
-                                            dth)
+                        if books:
+                            gacc[k] += g
+                        v = theta[k] - mu * dt * g
+                        if has_noise:
+                            v += cth[p] * nbuf[nf + k]
                         if energetics:
+                            d = v - theta[k]
+                            dth[k] = d
                             q1 += g * d
-                            dl_p += dl
+                            dl_p += (theta[k] + 0.5 * d) * d
+                        theta[k] = v
                     k = b0 + i
                     g = sg + lam * theta[k]
                     gsq += g * g
-                    d, dl = _theta_step(theta, k, g, mu, dt, cth[p], nbuf, nf, has_noise, books, gacc, energetics,
-                                        dth)
+                    if books:
+                        gacc[k] += g
+                    v = theta[k] - mu * dt * g
+                    if has_noise:
+                        v += cth[p] * nbuf[nf + k]
                     if energetics:
+                        d = v - theta[k]
+                        dth[k] = d
                         q1 += g * d
-                        dl_p += dl
+                        dl_p += (theta[k] + 0.5 * d) * d
+                    theta[k] = v
             qx1 = 0.0
             for q in range(nf):
                 v = X[q] - gamma * dt * U[q]
