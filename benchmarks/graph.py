@@ -224,17 +224,151 @@ def train_torch_run(net, ds, batch, S):
     return run
 
 
+def _torch_presentation(torch, F, params, kout, sweeps, lr, noise, with_check=False):
+    """One physical presentation in torch eager, the same work as ``analogsim.training.graph.train``'s
+    (separated fidelity, hard output clamp of stiffness ``kout``, hidden kappa = 1): the switch's energy at the
+    old hidden state, ``sweeps`` fixed-point sweeps in residual coordinates (x_l = f(y_l) + delta_l, delta_m =
+    -(A^T sigma)_m, Gauss-Seidel from the top), the acceptance test at the last sweep's forward pass (dH/dx of
+    the hidden layers relative to the output stress), the stress gradient dH/dtheta (hand-written: weight
+    gradients by ``torch.nn.grad.conv2d_weight`` and a product, adjoints by ``conv_transpose2d``), the noisy
+    parameter step and the energy after it at fixed neurons (the books). Returns a function of (x0, t, state)
+    giving the state the next switch needs (x1, x2, f2', f3') and, with ``with_check``, also the gradient and
+    the minimum's energy per row."""
+    W1, W2, W3, b1, b2, b3 = params
+    cw = torch.nn.grad.conv2d_weight
+
+    def present(x0, t, state):
+        B = x0.shape[0]
+        f1 = torch.tanh(F.conv2d(x0, W1, b1, padding=1))
+        fp1 = 1 - f1 * f1
+        if state is not None:  # the switch: new clamps, old hidden state, current theta (books)
+            x1o, x2o, f2o, f3o = state
+            H_sw = 0.5 * (((x1o - f1) ** 2).sum() + ((x2o - f2o) ** 2).sum() + kout * ((t - f3o) ** 2).sum()) / B
+            del H_sw
+        d1 = torch.zeros_like(f1)
+        d2 = None
+        for sw in range(sweeps):
+            x1 = f1 + d1
+            f2 = torch.tanh(F.conv2d(x1, W2, b2, stride=2, padding=1))
+            fp2 = 1 - f2 * f2
+            x2 = f2 if d2 is None else f2 + d2
+            f3 = x2.flatten(1) @ W3.T + b3
+            dL = t - f3
+            scale = (kout * dL).abs().amax(1)
+            s3 = -kout * dL
+            back2 = (s3 @ W3).reshape(f2.shape)
+            if sw == sweeps - 1:  # the acceptance test at this forward pass (and the minimum's energy)
+                r1, r2 = x1 - f1, x2 - f2
+                s2 = -r2 * fp2
+                g1 = r1 + F.conv_transpose2d(s2, W2, stride=2, padding=1, output_padding=1)
+                g2 = r2 + back2
+                gn = torch.sqrt((g1 * g1).sum((1, 2, 3)) + (g2 * g2).sum((1, 2, 3))) / scale
+                H = 0.5 * ((r1 * r1).sum((1, 2, 3)) + (r2 * r2).sum((1, 2, 3)) + kout * (dL * dL).sum(1))
+                del gn
+                break
+            d2 = -back2
+            s2 = -d2 * fp2
+            d1 = -F.conv_transpose2d(s2, W2, stride=2, padding=1, output_padding=1)
+        s1 = -(x1 - f1) * fp1
+        grads = [cw(x0, W1.shape, s1, padding=1), cw(x1, W2.shape, s2, stride=2, padding=1), s3.T @ x2.flatten(1),
+                 s1.sum((0, 2, 3)), s2.sum((0, 2, 3)), s3.sum(0)]
+        for p, g in zip(params, grads):
+            g /= B
+            p -= lr * g
+            if noise:
+                p += noise * torch.randn_like(p)
+        # the books: the energy after the step at fixed neurons
+        f1n = torch.tanh(F.conv2d(x0, W1, b1, padding=1))
+        f2n = torch.tanh(F.conv2d(x1, W2, b2, stride=2, padding=1))
+        f3n = x2.flatten(1) @ W3.T + b3
+        H_new = 0.5 * (((x1 - f1n) ** 2).sum() + ((x2 - f2n) ** 2).sum() + kout * ((t - f3n) ** 2).sum()) / B
+        del H_new
+        out = (x1, x2, f2n, f3n)
+        return (out, grads, H) if with_check else out
+
+    return present
+
+
+def train_torch_physical_run(net, ds, batch, S, r, sweeps):
+    """A callable timing S physical presentations in torch eager (:func:`_torch_presentation`: as many sweeps
+    as analogsim took, the same noise and books); seconds per presentation."""
+    import torch
+    import torch.nn.functional as F
+
+    params = list(_torch_params(torch, net))
+    X = torch.tensor(ds.x_train.reshape(-1, 1, 8, 8), dtype=params[0].dtype)
+    T = torch.tensor(ds.t_train, dtype=params[0].dtype)
+    rng = np.random.default_rng(0)
+    idx = [torch.as_tensor(rng.integers(0, X.shape[0], size=batch)) for _ in range(S)]
+    mu = 0.05 / r
+    kT = 1e-4 * r / net.n_params
+    present = _torch_presentation(torch, F, params, r, sweeps, mu, float(np.sqrt(2 * kT * mu)))
+
+    def steps(k):
+        state = None
+        with torch.no_grad():
+            for i in range(k):
+                rows = idx[i % S]
+                state = present(X[rows], T[rows], state)
+
+    def run(_seed):
+        t0 = time.perf_counter()
+        steps(S)
+        return (time.perf_counter() - t0) / S
+
+    steps(5)
+    return run
+
+
+def check_torch_presentation(r):
+    """The torch presentation against analogsim's on one minibatch of 16 (float64, no step): the largest
+    relative difference of the stress gradient at the clamped minimum and of the minimum's energy per row."""
+    import torch
+    import torch.nn.functional as F
+
+    from analogsim.model.graph import energy as E
+    from analogsim.training.graph import _minimum_cols
+
+    net = build("float64")
+    net.kappa[-1][...] = r  # the output clamp's stiffness, as train(kappa_out=r) sets it
+    ds = _digits("float64")
+    x0, t = ds.x_train[:16], ds.t_train[:16]
+    plan = E.ColumnPlan(net)
+    x0c, tc = np.ascontiguousarray(x0.T), np.ascontiguousarray(t.T)
+    xs, Hm, sig = _minimum_cols(plan, x0c, tc, plan.inputs(x0c), 1e-10, {"fallbacks": 0, "max_gn": 0.0, "sweeps": 0})
+    g_a = plan.param_grad(xs, sig) / x0.shape[0]
+    params = list(_torch_params(torch, net))
+    present = _torch_presentation(torch, F, params, r, 8, 0.0, 0.0, with_check=True)
+    with torch.no_grad():
+        _, grads, H = present(torch.tensor(x0.reshape(-1, 1, 8, 8)), torch.tensor(t), None)
+    g_t = np.zeros_like(g_a)
+    for k in range(3):
+        g_t[net.w_offsets[k]:net.w_offsets[k] + grads[k].numel()] = grads[k].numpy().ravel()
+        g_t[net.b_offsets[k]:net.b_offsets[k] + grads[3 + k].numel()] = grads[3 + k].numpy().ravel()
+    return {"gradient": float(np.max(np.abs(g_t - g_a)) / np.max(np.abs(g_a))),
+            "energy": float(np.max(np.abs(H.numpy() - Hm) / np.abs(Hm)))}
+
+
 def train_row(net, ds, batch, S, rounds, r):
-    """Interleaved rounds (analogsim, torch) on one net and batch; medians and the spread of the ratio."""
+    """Interleaved rounds (analogsim, torch SGD, torch doing the same physical presentation) on one net and batch;
+    medians and the spread of the ratios."""
     a_run, last = train_analogsim_run(net, ds, batch, S, r)
+    sweeps = int(round(last["res"].sweeps_mean))
     t_run = train_torch_run(net, ds, batch, S)
-    a, t = [], []
+    p_run = train_torch_physical_run(net, ds, batch, S, r, sweeps)
+    a, t, p = [], [], []
     for k in range(rounds):
         a.append(a_run(k + 1))
         t.append(t_run(k))
+        p.append(p_run(k))
     ratios = [tt / aa for aa, tt in zip(a, t)]
+    ratios_p = [pp / aa for aa, pp in zip(a, p)]
     res = last["res"]
-    return {"analogsim_s": float(np.median(a)), "torch_sgd_s": float(np.median(t)), "ratio": float(np.median(ratios)),
+    return {"analogsim_s": float(np.median(a)), "torch_sgd_s": float(np.median(t)),
+            "torch_presentation_s": float(np.median(p)), "torch_presentation_sweeps": sweeps,
+            "ratio_vs_torch_presentation": float(np.median(ratios_p)),
+            "ratio_vs_torch_presentation_per_round": [round(x, 3) for x in ratios_p],
+            "ratio": float(np.median(ratios)),
             "ratio_per_round": [round(x, 3) for x in ratios], "sweeps_mean": res.sweeps_mean,
             "max_grad_norm": res.max_grad_norm, "fallbacks": res.fallbacks,
             "first_law_residual_max": res.first_law_residual_max}
@@ -300,6 +434,7 @@ def main(argv=None) -> int:
     x0 = ds.x_train[0]
     with threadpool_limits(limits=1, user_api="blas"):
         out["hand_gradient_vs_autograd"] = check_hand_gradient(build("float64"), ds.x_train[0].astype(np.float64))
+        out["torch_presentation_vs_analogsim"] = {f"r={r:g}": check_torch_presentation(r) for r in (1e-3, 1e-8)}
         a = time_em_analogsim(net, x0, steps, rep)
         ta = time_em_torch(net, x0, steps, rep, hand=False)
         th = time_em_torch(net, x0, steps, rep, hand=True)
