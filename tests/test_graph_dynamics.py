@@ -50,6 +50,21 @@ def test_mala_equipartition_and_em_bias():
     assert np.any(np.abs(r2 - 1) > 4 * se2)
 
 
+def test_em_equipartition_at_small_step():
+    """EM (noise from the numba streams, fused with the step) at Gamma dt lambda_max = 0.02: its bias, about
+    0.06 x 0.02 = 0.1 %, is far below the SE, so every layer is within 4 SE of kT; float32 too. Negative
+    control: the same samples judged against a temperature 10 % off fail."""
+    net = conv_net()
+    lam = lambda_max(net, net.forward(X0))
+    for dtype in ("float64", "float32"):
+        n = net.astype(dtype)
+        res = relax(n, X0.astype(dtype), kT=0.2, dt=0.02 / lam, n_steps=400, n_replicas=200, seed=3, burn_in=20)
+        ratio, se = res.equipartition()
+        assert np.all(np.abs(ratio - 1) < 4 * se), (dtype, ratio, se)
+        assert np.all(se < 0.05), se
+        assert np.any(np.abs(ratio / 1.1 - 1) > 4 * se), (ratio, se)
+
+
 def test_quasistatic_work_falls_as_one_over_tau_on_a_conv_net():
     net = conv_net()
     lam = lambda_max(net, net.forward(X0))

@@ -246,6 +246,14 @@ def relax(net, x0, kT: float, dt: float, n_steps: int, *, integrator="em", gamma
             warnings.warn(f"Euler-Maruyama at Gamma dt lambda_max = {dtl:.3g} > {EM_BIAS_WARN}: its equipartition "
                           f"bias is above ~1 %; use a smaller dt or integrator='mala'", stacklevel=2)
     noise = np.sqrt(2 * gamma * kT * dt)
+    # the Langevin noise from the numba streams (a xoshiro256++ state drawn from the seed's generator; the
+    # vectorised ziggurat / float32 Box-Muller of analogsim.kernels.rng), an EM step fused with its noise
+    from ..kernels.rng import em_noise_w, fill_noise_w, noise_work
+
+    state = rng.bit_generator.random_raw(4).astype(np.uint64)
+    if not state.any():  # the one state xoshiro256++ cannot leave
+        state[0] = 1
+    nw = noise_work()
     H, g = E.energy_and_grad(net, xs, clamp, input_force=False)
     H_start = H.copy()
     work = np.zeros(B)
@@ -261,16 +269,14 @@ def relax(net, x0, kT: float, dt: float, n_steps: int, *, integrator="em", gamma
             work += H_new - H
             H = H_new
         if isinstance(integ, EulerMaruyama):
-            for l in free:
-                xi = rng.standard_normal(xs[l].shape)
-                xi *= noise
-                xi -= gdt * g[l]
-                xi += xs[l]
-                xs[l] = xi
+            for l in free:  # x += -Gamma dt g + noise z, in place (xs[l] are this call's own arrays)
+                em_noise_w(state, xs[l].reshape(-1), np.ascontiguousarray(g[l]).reshape(-1), gdt, noise, nw)
             H_new, g = E.energy_and_grad(net, xs, clamp, input_force=False)
         else:
             prop = list(xs)
-            xi = {l: rng.standard_normal(xs[l].shape) for l in free}
+            xi = {l: np.empty(xs[l].shape, dtype=xs[l].dtype) for l in free}
+            for l in free:
+                fill_noise_w(state, xi[l].reshape(-1), nw)
             for l in free:
                 prop[l] = xs[l] - gdt * g[l] + noise * xi[l]
             Hp, gp = E.energy_and_grad(net, prop, clamp, input_force=False)
