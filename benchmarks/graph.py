@@ -41,6 +41,7 @@ import sys
 import time
 
 import numpy as np
+from _machine import cpu_name
 
 
 def build(dtype="float64"):
@@ -450,6 +451,7 @@ def main(argv=None) -> int:
     out["load_average_start_end"] = out_load + [os.getloadavg()[0]]
     out["python"] = sys.version.split()[0]
     out["machine"] = platform.machine()
+    out["cpu"] = cpu_name()
     out["torch"] = torch.__version__
     if args.json:
         print(json.dumps(out, indent=1))

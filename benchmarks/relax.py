@@ -32,12 +32,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 
 import numpy as np
+from _machine import cpu_name
 
 CASES = [((4, 16, 16, 1), 32), ((16, 64, 64, 4), 64), ((64, 256, 256, 10), 256), ((784, 1024, 1024, 10), 512)]
 TARGETS = {  # (vs_gemm f64, f32), vs_numpy, vs_torch, vs_torchsde
@@ -443,7 +443,7 @@ def main(argv=None):
     out = {"cases": cases, "tanh_vs_relu": tanh, "two_threads": thr, "noise_ns_per_normal": noise["float64"],
            "noise_ns_per_normal_by_generator": noise,
            "first_call": first, "blas": blas, "targets": {str(k): v for k, v in TARGETS.items()},
-           "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+           "machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
                        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
                        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE")},
            "rounds": rounds, "clock": CLOCK}

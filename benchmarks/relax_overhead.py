@@ -36,6 +36,7 @@ import time
 import warnings
 
 import numpy as np
+from _machine import cpu_name
 
 CASES = [((4, 16, 16, 1), 32), ((16, 64, 64, 4), 64), ((64, 256, 256, 10), 256), ((784, 1024, 1024, 10), 512)]
 KT = 0.1
@@ -226,7 +227,7 @@ def main(argv=None):
                 _log(out["two_threads"][-1])
         out["blas"] = blas_kernel()
     out.update({"targets": TARGETS, "rounds": rounds, "clock": "process CPU time (thread rows: wall)",
-                "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+                "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
                             "load_avg_end": os.getloadavg()[0],
                             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")},
                 "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())})
@@ -239,15 +240,6 @@ def main(argv=None):
     return 0
 
 
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _log(obj):

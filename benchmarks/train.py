@@ -46,6 +46,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from _machine import cpu_name
 
 NETS = [[4, 16, 16, 1], [16, 64, 64, 4], [64, 256, 256, 10]]
 R = 1e-8
@@ -229,7 +230,7 @@ def main(argv=None) -> int:
            "settings": {"r": R, "lr": LR, "kT": 0.0, "rounds": rounds, "quick": args.quick,
                         "threads": 1, "torch": torch.__version__, "numpy": np.__version__,
                         "python": platform.python_version(), "machine": platform.machine(),
-                        "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "load_avg_start": load0,
+                        "cpu": cpu_name(), "cpu_count": os.cpu_count(), "load_avg_start": load0,
                         "load_avg_end": os.getloadavg(),
                         "openblas_env_unset": "OPENBLAS_CORETYPE" not in os.environ}}
     if args.json:
@@ -239,15 +240,6 @@ def main(argv=None) -> int:
     return 0
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":
