@@ -11,12 +11,18 @@ The net is the one of the digits example: 1x8x8 input, conv 1->8 3x3 (padding 1)
 * ``train_presentation``: one presentation of a minibatch (batch 16 and 64) in
   ``analogsim.training.graph.train`` (fixed-point clamped minimum at r = kappa_out/kappa_hidden = 1e-3, 6
   sweeps, and at r = 1e-8, the backprop limit the dense-chain benchmark uses, ~2 sweeps; stress update with
-  noise at kT > 0; books) against one torch SGD step (forward, MSE, autograd backward, update), learning rate
-  0.05 in both. ``--rounds`` interleaved rounds (analogsim S presentations, torch S steps); the analogsim time
-  per presentation is taken between the hook's stamps at presentations 1 and S - 1, so the setup and the loss
-  records at the start and end of ``train`` are outside it. Reported: medians, the ratio per round, and the
-  run's sweeps per presentation, the largest relative gradient norm reached at a clamped minimum, Newton
-  fallbacks and the first-law residual (the presentations timed are exact ones).
+  noise at kT > 0; books) against two torch eager references, learning rate 0.05 in all: (1) torch doing the
+  same presentation (``_torch_presentation``: the switch's energy, as many sweeps as analogsim took, the
+  acceptance test, the stress gradient with hand-written adjoints and ``torch.nn.grad.conv2d_weight``, whose
+  weight gradients are ~2x faster than autograd's on these shapes, the noisy step, the energy after it), checked
+  against analogsim (``torch_presentation_vs_analogsim``: stress gradient and minimum energy on one minibatch);
+  (2) one torch SGD step (forward, MSE, autograd backward, update), backprop without the physics' second sweep,
+  books and noise. ``--rounds`` interleaved rounds (analogsim S presentations, torch S of each); the analogsim
+  time per presentation is taken between the hook's stamps at presentations 1 and S - 1, so the setup and the
+  loss records at the start and end of ``train`` are outside it. Reported: medians, the ratio per round
+  (``ratio_vs_torch_presentation``, ``ratio`` against SGD), and the run's sweeps per presentation, the largest
+  relative gradient norm reached at a clamped minimum, Newton fallbacks and the first-law residual (the
+  presentations timed are exact ones).
 * ``dense_chain_check`` (``--dense-check``): the dense chain's rows re-run in subprocesses
   (``benchmarks/train.py --quick --no-memory --batch64-only`` and ``benchmarks/relax.py --quick --cases 0``)
   and their ratios against torch compared with the committed figures (``DENSE_REFERENCE``); a row whose ratio
