@@ -21,6 +21,8 @@ def cpu_name() -> str:
 def blas_kernels() -> list:
     """threadpoolctl's view of the loaded BLAS/OpenMP libraries: API, version, kernel (architecture), threads and
     the library's file name (not its path on this machine)."""
+    import numpy  # noqa: F401 - load the BLAS libraries so that threadpoolctl sees them
+    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_info
 
     keys = ("user_api", "internal_api", "version", "architecture", "num_threads")

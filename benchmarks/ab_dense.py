@@ -63,6 +63,8 @@ import sys
 import tempfile
 import time
 
+from _machine import blas_kernels, cpu_name
+
 TINY, SMALL, MEDIUM = [4, 16, 16, 1], [16, 64, 64, 4], [64, 256, 256, 10]
 R = 1e-8
 LR = 1e-3
@@ -233,26 +235,6 @@ def _summary(name, per_round):
             "verdict": "slowed" if med > SLOWED else "ok"}
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _blas():
-    import numpy  # noqa: F401
-    import scipy.linalg.cython_blas  # noqa: F401
-    from threadpoolctl import threadpool_info
-
-    return [{**{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture")},
-             "library": os.path.basename(d.get("filepath") or "")} for d in threadpool_info()]
-
-
 def run_ab(args, names):
     root = os.path.realpath(_git(os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--show-toplevel"))
     ref_commit = _git(root, "rev-parse", "--verify", f"{args.ref}^{{commit}}")
@@ -330,8 +312,8 @@ def run_ab(args, names):
             "errors": [c["case"] for c in cases if c["verdict"] == "error"],
             "settings": {"ref": args.ref, "ref_commit": ref_commit, "new": "working tree", "head": head,
                          "changed_files_under_analogsim": len(dirty), "rounds": rounds, "repeats": REPEATS,
-                         "slowed_above": SLOWED, "quick": args.quick, "threads": 1, "cpu": _cpu_name(),
-                         "cpu_count": os.cpu_count(), "blas": _blas(), "python": platform.python_version(),
+                         "slowed_above": SLOWED, "quick": args.quick, "threads": 1, "cpu": cpu_name(),
+                         "cpu_count": os.cpu_count(), "blas": blas_kernels(), "python": platform.python_version(),
                          "machine": platform.machine(), "load_avg_start": load0,
                          "load_avg_end": [round(x, 2) for x in os.getloadavg()],
                          "openblas_env_unset": "OPENBLAS_CORETYPE" not in os.environ}}
