@@ -449,37 +449,3 @@ def batch_objective(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, Xd, Td
                         grad[b0 + i] += s
                     gsq[start + r] += ss * xx
         start += B
-
-
-@njit(cache=True, error_model="numpy", fastmath=_FM)
-def forward_loss(theta, sizes, w_off, b_off, acts, Xd, Td, buf_a, buf_b, block):
-    """Sum over entries of 0.5 |f(x) - t|^2 (zero-temperature forward pass, no clamp), in blocks of ``block``
-    rows (one BLAS product per layer and block); ``buf_a``, ``buf_b`` (>= block * max(sizes), theta's dtype)."""
-    L = sizes.shape[0] - 1
-    D = Xd.shape[0]
-    n0 = sizes[0]
-    nL = sizes[L]
-    total = 0.0
-    start = 0
-    while start < D:
-        B = min(block, D - start)
-        a = buf_a
-        b = buf_b
-        for r in range(B):
-            for j in range(n0):
-                a[r * n0 + j] = Xd[start + r, j]
-        for l in range(1, L + 1):
-            n_out, n_in = sizes[l], sizes[l - 1]
-            _affine(theta, w_off[l - 1], b_off[l - 1], n_out, n_in, a, 0, B, b, 0)
-            code = acts[l - 1]
-            if code != IDENTITY:
-                for q in range(B * n_out):
-                    f, _ = _act(code, b[q])
-                    b[q] = f
-            a, b = b, a
-        for r in range(B):
-            for i in range(nL):
-                e = a[r * nL + i] - Td[start + r, i]
-                total += 0.5 * e * e
-        start += B
-    return total

@@ -120,8 +120,7 @@ def mse_loss(net: Network, x, t, ws: _Workspace | None = None) -> float:
     if n == 0:
         return float("nan")
     # numpy's BLAS products and vectorised activations over blocks of rows (bounded memory): on the
-    # [64,256,256,10] net 2-6x faster than the kernel loop over blocks of 64 rows
-    # (analogsim.kernels.train.forward_loss) it replaces
+    # [64,256,256,10] net 2-6x faster than a compiled loop over blocks of 64 rows
     Ws, bs, fs = net.weights, net.biases, [a.f for a in net.activations]
     block = max(_LOSS_BLOCK, _LOSS_ELEMS // max(net.sizes))
     total = 0.0
