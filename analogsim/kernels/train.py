@@ -35,7 +35,11 @@ from numba import njit
 IDENTITY, RELU, TANH, SIGMOID, SOFTPLUS = 0, 1, 2, 3, 4
 NONFINITE = 1 << 40
 _GEMV_MIN = 8192  # layers with at least this many weights use BLAS gemv for a single row
-_FM = {"reassoc", "contract", "nsz", "arcp"}  # no nnan/ninf: finiteness checks must survive
+# no nnan/ninf: finiteness checks must survive. No nsz: with it the code a process runs right after compiling
+# these kernels and the code it writes to numba's cache differ in the last bit of f64 minibatch training (a
+# fresh process and every later one gave different parameters); without it both are the same
+# (tests/test_kernel_cache.py), at the same speed
+_FM = {"reassoc", "contract", "arcp"}
 
 # indices into the books accumulator
 A_N, A_W, A_GSQ, A_M2, A_NSUB, A_F, A_MAXSW, A_SUMSW = 0, 1, 2, 3, 4, 5, 6, 7
