@@ -1,6 +1,6 @@
 """The same numbers from freshly compiled kernels and from numba's cache.
 
-A process that compiles the training kernels runs the code it has just built; every later process loads what
+A process that compiles the training and Langevin kernels runs the code it has just built; every later process loads what
 the first wrote to numba's cache. The two must compute the same numbers, bit for bit: otherwise a user's first
 run after installing (or after any change to a kernel) differs from every later run. With the ``nsz`` fast-math
 flag in the training kernels they did not (f64 minibatch training: 5 of 353 parameters off by up to 4.3e-19
@@ -32,6 +32,12 @@ for dtype in ("float64", "float32"):
     for name, kw in runs.items():
         r = train(net, ds, presentations=20, mu=10.0, kappa_out=1e-3, kT=1e-9, seed=0, **kw)
         out[f"{dtype} {name}"] = [hashlib.sha256(r.theta.tobytes()).hexdigest(), r.books.W_sw, r.books.Q_theta]
+import numpy as np
+from analogsim import relax
+net = Network.create([4, 16, 16, 1], activations=["tanh", "tanh", "identity"], seed=1)
+for integ in ("em", "mala"):
+    r = relax(net, np.full(4, 0.3), kT=0.01, dt=0.005, n_steps=50, n_replicas=8, seed=0, integrator=integ)
+    out[f"relax {integ}"] = [float(np.sum(r.energy_end)), float(np.sum(r.heat))]
 print(json.dumps(out))
 """
 
