@@ -196,6 +196,17 @@ def train_analogsim_run(net, ds, batch, S, r):
     return run, last
 
 
+def _per_step_timer(steps, S):
+    """Warm ``steps`` up (5 steps) and return a callable timing S of them: seconds per step."""
+    def run(_seed):
+        t0 = time.perf_counter()
+        steps(S)
+        return (time.perf_counter() - t0) / S
+
+    steps(5)
+    return run
+
+
 def train_torch_run(net, ds, batch, S):
     """A callable timing S torch SGD steps (forward, MSE, autograd backward, update); seconds per step."""
     import torch
@@ -222,13 +233,7 @@ def train_torch_run(net, ds, batch, S):
                     p -= lr * p.grad
                     p.grad = None
 
-    def run(_seed):
-        t0 = time.perf_counter()
-        steps(S)
-        return (time.perf_counter() - t0) / S
-
-    steps(5)
-    return run
+    return _per_step_timer(steps, S)
 
 
 def _torch_presentation(torch, F, params, kout, sweeps, lr, noise, with_check=False):
@@ -318,13 +323,7 @@ def train_torch_physical_run(net, ds, batch, S, r, sweeps):
                 rows = idx[i % S]
                 state = present(X[rows], T[rows], state)
 
-    def run(_seed):
-        t0 = time.perf_counter()
-        steps(S)
-        return (time.perf_counter() - t0) / S
-
-    steps(5)
-    return run
+    return _per_step_timer(steps, S)
 
 
 def check_torch_presentation(r):
