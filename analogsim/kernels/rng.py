@@ -110,7 +110,10 @@ def _u01(r):
     return (r >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, error_model="numpy")
+# Kernels that are not inlined say fastmath=False: a numba function that leaves it unset inherits the flags
+# of the caller that first compiles it, and then computes other last bits in the process that compiled it
+# than in every later one (loading numba's cache).
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _normal_slow(idx, rabs, x, s0, s1, s2, s3):
     """Ziggurat rejection path (about 1 % of draws); returns (accepted, value, state...)."""
     if idx == 0:  # tail beyond r (Marsaglia 1964)
@@ -138,7 +141,7 @@ def _zig_fast(r):
     return idx, rabs, sgn * (np.float64(rabs) * ZIG_WI[idx])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def normal_next(s0, s1, s2, s3):
     """One standard normal; returns (value, s0, s1, s2, s3)."""
     while True:
@@ -151,7 +154,7 @@ def normal_next(s0, s1, s2, s3):
             return x, s0, s1, s2, s3
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def fill_normal(state, out):
     """Fill the 1-D array ``out`` with standard normals from the stream ``state`` (uint64[4], updated).
 
@@ -174,7 +177,7 @@ def fill_normal(state, out):
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def fill_uniform(state, out):
     """Fill the 1-D array ``out`` with uniforms in [0, 1) from the stream ``state`` (updated)."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
@@ -184,7 +187,7 @@ def fill_uniform(state, out):
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def fill_u64(state, out):
     """Raw 64-bit outputs (for testing the generator against its reference)."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
@@ -293,7 +296,7 @@ def _emit(out, t0, src, m, G, a, c, fused):
             out[_ux(t0 + i)] = src[i]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _scalar_normals(state, out, G, a, c, fused):
     """The scalar ziggurat for short requests, in either mode of :func:`_emit`."""
     if not fused:
@@ -420,7 +423,7 @@ def noise_work_rows(n_rows):
     return [NoiseWork(L0[c], L1[c], L2[c], L3[c], buf[c], zt[c], za[c], zb[c], grp[c]) for c in range(n_rows)]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def noise_work():
     """A fresh :data:`NoiseWork` (for callers that keep none; allocating it costs about 0.4 us)."""
     return NoiseWork(np.empty(N_LANES, np.uint64), np.empty(N_LANES, np.uint64), np.empty(N_LANES, np.uint64),
@@ -440,21 +443,21 @@ def _dispatch(state, out, w, G, a, c, fused):
         fill_normal_lanes(state, out, w, G, a, c, fused)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def fill_noise_w(state, out, w):
     """Standard normals in ``out``'s dtype with the scratch ``w`` (:data:`NoiseWork`): float32 arrays take
     :func:`fill_normal_f32`, others the vectorised float64 ziggurat (:func:`fill_normal_lanes`)."""
     _dispatch(state, out, w, out, 0.0, 0.0, False)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def em_noise_w(state, X, G, a, c, w):
     """Euler-Maruyama without books, fused with the noise: X += -a G + c z, z the normals that
     :func:`fill_noise_w` would give (same stream, same order), generated tile by tile."""
     _dispatch(state, X, w, G, a, c, True)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def fill_noise(state, out):
     """Standard normals in ``out``'s dtype (see :func:`fill_noise_w`), with fresh scratch."""
     fill_noise_w(state, out, noise_work())

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .energy import sigmoid_vec, tanh_vec
 
 IDENTITY, RELU, TANH, SIGMOID, SOFTPLUS = 0, 1, 2, 3, 4
 NONFINITE = 1 << 40
@@ -196,6 +197,65 @@ def _backmul(theta, w0, n_out, n_in, sig, so, B, out, uo):
                     ov[j] += s * wr[j]
 
 
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _act_block(code, yv, fv, pv):
+    """fv = f(yv), pv = f'(yv) over a block: tanh and sigmoid branch-free (vectorised: 1.5 ns per element
+    against 8 ns for :func:`_act`'s libm exponential; within 4e-16 of it), other activations by :func:`_act`.
+    Its own fastmath flags (contract only): the exponential's rounding trick must not be reassociated."""
+    m = yv.shape[0]
+    if code == TANH:
+        for q in range(m):
+            f = tanh_vec(np.float64(yv[q]))
+            fv[q] = f
+            pv[q] = 1.0 - f * f
+    elif code == SIGMOID:
+        for q in range(m):
+            f = sigmoid_vec(np.float64(yv[q]))
+            fv[q] = f
+            pv[q] = f * (1.0 - f)
+    else:
+        for q in range(m):
+            f, fp = _act(code, yv[q])
+            fv[q] = f
+            pv[q] = fp
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FM)
+def _moved_block(code, nv, yv, fv, pv, dmax):
+    """The later sweeps' update of f and f' for a block whose pre-activations moved from yv to nv: when every
+    |nv - yv| <= d_max (checked first, one vectorised pass) the second-order Taylor step of
+    :func:`clamped_min` for all of them in one branch-free pass, yv <- nv, and True; else False with
+    nothing written (the caller goes element by element)."""
+    m = yv.shape[0]
+    if code != TANH and code != SIGMOID:
+        return False
+    nbig = 0
+    for q in range(m):  # a count, not a max: an integer sum vectorises, a max of floats does not here
+        if not abs(nv[q] - yv[q]) <= dmax:  # also a move that is not finite
+            nbig += 1
+    if nbig > 0:
+        return False
+    if code == TANH:
+        for q in range(m):
+            y = nv[q]
+            d = y - yv[q]
+            yv[q] = y
+            f0 = fv[q]
+            f = f0 + pv[q] * d * (1.0 - f0 * d)
+            fv[q] = f
+            pv[q] = 1.0 - f * f
+    else:
+        for q in range(m):
+            y = nv[q]
+            d = y - yv[q]
+            yv[q] = y
+            f0 = fv[q]
+            f = f0 + pv[q] * d * (1.0 + 0.5 * (1.0 - 2.0 * f0) * d)
+            fv[q] = f
+            pv[q] = f * (1.0 - f)
+    return True
+
+
 @njit(cache=True, error_model="numpy", fastmath=_FM)
 def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
                 Y, FP, DEL, XS, SIG, FV, YN, scr, relg, tol, max_sweeps):
@@ -255,8 +315,11 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
             nv = YN[yo:yo + m]
             fv = FV[yo:yo + m]
             pv = FP[yo:yo + m]
-            for q in range(m):
-                if sweeps > 1:
+            if sweeps == 1:
+                _act_block(code, yv, fv, pv)
+            elif not _moved_block(code, nv, yv, fv, pv, dmax):
+                # some pre-activation moved by more than d_max (or another activation): element by element
+                for q in range(m):
                     y = nv[q]
                     d = y - yv[q]
                     yv[q] = y
@@ -272,9 +335,9 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
                             fv[q] = f
                             pv[q] = f * (1.0 - f)
                         continue
-                f, fp = _act(code, yv[q])
-                fv[q] = f
-                pv[q] = fp
+                    f, fp = _act(code, y)
+                    fv[q] = f
+                    pv[q] = fp
             xv = XS[yo:yo + m]
             if l < L:
                 dv = DEL[yo:yo + m]

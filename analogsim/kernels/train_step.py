@@ -23,10 +23,13 @@ __all__ = ["apply_substep", "separated_chunk", "state_forward", "heat_pass", "sw
            "energetics_substep", "close_presentation", "prev_size", "load_rows"]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _step_value(th, s, x, lam, eta, c, z, has_noise):
     """g = s x + lam th and v = th - eta g (+ c z): one parameter's update, compiled *without* fastmath so
-    that every update function rounds it the same way (the books never change the parameters)."""
+    that every update function rounds it the same way (the books never change the parameters).
+
+    ``fastmath=False`` is written out: left unset, it is inherited from the caller that first compiles this,
+    and the compiling process booked other last bits than later ones (tests/test_kernel_cache.py)."""
     g = s * x + lam * th
     v = th - eta * g
     if has_noise:
@@ -76,19 +79,15 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
         b0 = b_off[l - 1]
         so = B * k_off[l - 1]
         xin, xo = _layer_input(l, x0, XS, k_off, B)
+        # the single-row and the batch update in two loops of their own: one loop holding both branches
+        # is not vectorised (the batch update 55 us slower on [64,256,256,10] x 64)
         if B == 1:
             xv = xin[xo:xo + n_in]
-        else:
-            G = gbuf[:n_out * n_in].reshape(n_out, n_in)
-            S = SIG[so:so + B * n_out].reshape(B, n_out)
-            X = xin[xo:xo + B * n_in].reshape(B, n_in)
-            _gemm_tn(S, X, G)
-        for i in range(n_out):
-            base = w0 + i * n_in
-            th = theta[base:base + n_in]
-            ga = gacc[base:base + n_in]
-            nz = noise[no + base:no + base + n_in] if has_noise else noise[0:0]
-            if B == 1:
+            for i in range(n_out):
+                base = w0 + i * n_in
+                th = theta[base:base + n_in]
+                ga = gacc[base:base + n_in]
+                nz = noise[no + base:no + base + n_in] if has_noise else noise[0:0]
                 s = SIG[so + i]
                 for j in range(n_in):
                     g, v = _step_value(th[j], s, xv[j], lam, eta, cnoise, nz[j] if has_noise else 0.0, has_noise)
@@ -102,7 +101,16 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
                         if has_noise:
                             gxi += g * nz[j]
                     th[j] = v
-            else:
+        else:
+            G = gbuf[:n_out * n_in].reshape(n_out, n_in)
+            S = SIG[so:so + B * n_out].reshape(B, n_out)
+            X = xin[xo:xo + B * n_in].reshape(B, n_in)
+            _gemm_tn(S, X, G)
+            for i in range(n_out):
+                base = w0 + i * n_in
+                th = theta[base:base + n_in]
+                ga = gacc[base:base + n_in]
+                nz = noise[no + base:no + base + n_in] if has_noise else noise[0:0]
                 # the same bookkeeping as above, written out on purpose: shared through an inlined helper
                 # returning (dsq, gxi) it kept LLVM from vectorising this loop (a batch presentation 1.9-2.5x
                 # slower on [64,256,256,10]; benchmarks/ab_dense.py)
@@ -120,10 +128,19 @@ def _grad_update(theta, sizes, w_off, b_off, k_off, x0, XS, SIG, B, eta, lam, cn
                         if has_noise:
                             gxi += g * nz[j]
                     th[j] = v
+        if B > 1:
+            # the bias gradient sum_r sigma_ri row by row into gbuf (free again): unit stride and one
+            # independent sum per neuron (a sum per neuron over a strided column is a chain of dependent
+            # additions: 15 % of the update on [64,256,256,10] x 64); the same order of terms per neuron
+            bsum = gbuf[0:n_out]
+            for i in range(n_out):
+                bsum[i] = SIG[so + i]
+            for r in range(1, B):
+                sr = SIG[so + r * n_out:so + (r + 1) * n_out]
+                for i in range(n_out):
+                    bsum[i] += sr[i]
         for i in range(n_out):
-            s = 0.0
-            for r in range(B):
-                s += SIG[so + r * n_out + i]
+            s = SIG[so + i] if B == 1 else gbuf[i]
             k = b0 + i
             g, v = _step_value(theta[k], s, invB, lam, eta, cnoise, noise[no + k] if has_noise else 0.0, has_noise)
             gsq += g * g
@@ -262,8 +279,6 @@ def load_rows(Xd, Td, idx, p, B, x0, tb):
             x0[r * n0 + j] = Xd[a, j]
         for j in range(nL):
             tb[r * nL + j] = Td[a, j]
-
-
 
 
 # ----------------------------------------------------------------------------- measured energetics
