@@ -129,6 +129,38 @@ def test_kernels_are_plain_functions():
         assert not bad, f"{path.name} does I/O: {bad}"
 
 
+def _njit_flags(tree):
+    """(function name, keyword names of its @njit/@jit(...) decorator) for every compiled function."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            for d in node.decorator_list:
+                if isinstance(d, ast.Call) and getattr(d.func, "id", None) in ("njit", "jit"):
+                    yield node.name, {k.arg: k.value for k in d.keywords}
+
+
+def _explicit_flags_missing(source):
+    missing = []
+    for name, kw in _njit_flags(ast.parse(source)):
+        inline = isinstance(kw.get("inline"), ast.Constant) and kw["inline"].value == "always"
+        if "fastmath" not in kw and not inline:
+            missing.append(name)
+    return missing
+
+
+def test_compiled_functions_state_their_fastmath_flags():
+    # a numba function that leaves fastmath unset inherits the flags of the caller that first compiles it: the
+    # process that compiled the kernels then computes other last bits than every later one, which loads them
+    # from numba's cache (tests/test_kernel_cache.py). Inlined functions take their caller's flags by design.
+    missing = {}
+    for path in sorted(PKG.rglob("*.py")):
+        if names := _explicit_flags_missing(path.read_text()):
+            missing[str(path.relative_to(PKG.parent))] = names
+    assert not missing, f"compiled functions without an explicit fastmath=...: {missing}"
+    # negative control: the check sees a function that leaves it unset
+    assert _explicit_flags_missing("@njit(cache=True)\ndef f(x):\n    return x\n") == ["f"]
+    assert _explicit_flags_missing("@njit(inline='always')\ndef f(x):\n    return x\n") == []
+
+
 @pytest.mark.parametrize("old,new", [("analogsim.simulate", "analogsim.inference.simulate"),
                                      ("analogsim.network", "analogsim.model.network"),
                                      ("analogsim.commands.relax", "analogsim.cli.relax")])

@@ -62,7 +62,7 @@ def force(q, e, ew, t, iw):
     return -4.0 * ei * q * u + 0.5 * t * dg
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=False)
 def run_chunk(q, xi, state, w, z, Eb, A, B, C, gs, gp, seg, fpar, W, Q, S, dU):
     """Advance one chunk of m elements through ``n_cycles`` cycles of one protocol grid.
 
@@ -152,7 +152,7 @@ def run_chunk(q, xi, state, w, z, Eb, A, B, C, gs, gp, seg, fpar, W, Q, S, dU):
             dU[cyc, j] += potential(q[j], Eb[n], ew, t1, iw)
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=False)
 def first_passage(q, state, e, ew, t, fpar, target, max_steps, out):
     """Steps until each element of a chunk first reaches q >= ``target`` (at fixed barrier ``e``,
     walls ``ew``, tilt ``t``), or -1 if it has not after ``max_steps``. Euler-Maruyama / LM noise as

@@ -376,7 +376,7 @@ def grad_back(net, X, G, S, E, H, FY1, FP1, l1_fixed, target, k_out, Tmp, Bc):
             H[r] += el[r]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def layer1_cache(net, X, FY1, FP1, Tmp, Bc):
     """f(y_1) and f'(y_1) of the chunk's (fixed) input block, for :func:`grad_pass` with l1_fixed."""
     n = net.sizes[1]

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def gather_rows(x, idx, out):
     """out[i] = x[idx[i]] (a zero row where idx[i] >= x.shape[0]); x (n, B), idx (M,), out (M, B).
 
@@ -39,7 +39,7 @@ def gather_rows(x, idx, out):
                 out[i, b] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def scatter_add_rows(vals, idx, out):
     """out[idx[i]] += vals[i] for every i with idx[i] < out.shape[0] (in order of i); vals (M, B), out (n, B).
 
@@ -59,7 +59,7 @@ def scatter_add_rows(vals, idx, out):
                 out[r, b] += vals[i, b]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def residual_update(acc, kap, fp, delta, sig, with_sig, step):
     """One Gauss-Seidel residual update of a hidden layer (column layout), in place, in one pass.
 
@@ -94,7 +94,7 @@ def residual_update(acc, kap, fp, delta, sig, with_sig, step):
             step[b] = r
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def energy_terms(x, f, fp, kap, kd, sig, H, with_sig):
     """A layer's share of H and its stress (column layout), in one pass.
 
@@ -123,7 +123,7 @@ def energy_terms(x, f, fp, kap, kd, sig, H, with_sig):
                 sig[i, b] = -kd[i, b] * fp[i, b]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def grad_norms(kd, back, x, kap, gsq, big):
     """dH/dx = kd + back of a hidden layer (column layout) into per-sample sums: gsq[b] += |g_b|^2 and
     big[b] = max(big[b], max_i |x_ib| kappa_i) (the rounding floor's scale). kd, back, x (n, B); kap (n,).

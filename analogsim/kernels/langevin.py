@@ -133,7 +133,7 @@ def snap_restore(X, Xs, Hs, bk, n, Bc):
         bk[r, B_H] = Hs[r]
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True, fastmath=False)
 def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar, books, emom, traj, k0, chunk_pf,
               w):
     """Advance one chunk (rows r0..r0+Bc-1) by n_steps; returns -1 or the step at which H went non-finite.
@@ -277,7 +277,7 @@ def run_chunk(net, integ, r0, Bc, n_steps, X, state, inp, tgt, move, fpar, ipar,
     return -1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def mala_step(net, X, G, S, E, H, Xp, Gp, Sp, Ep, Hp, Z, U, state, FY1, FP1, l1_fixed, tbuf, k_out, Tmp,
               a, c, kT, n_dyn_layers, bk, Bc):
     """One Metropolis-adjusted Langevin step (proposal: one EM step; exact Boltzmann stationary law)."""
@@ -388,7 +388,7 @@ def _chunk_blocks(B, n_chunks, chunk_rows, x_off):
             yield ch, r0, Bc, int(x_off[l]), int(x_off[l + 1])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def energy_stats(emom, n_rec, n_l, kT, em, ev, eq, eq_se):
     """Host helper: the result's energy statistics from ``emom`` (B, 2, L+1) (sums of E and E^2 over n_rec steps).
 

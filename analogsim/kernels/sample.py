@@ -58,7 +58,7 @@ def _chunk_state(k0, k1, c):
     return s0, s1, s2, s3
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def seed_states(k0, k1, states):
     """Fill ``states`` (n_chunks, 4) uint64 with the chunk streams of the key (k0, k1) (int64, bit patterns).
 
@@ -213,7 +213,7 @@ def _tanh_any_impl(v):
     return lambda v: tanh_v(np.float64(v))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def activate(y, code, out):
     """out[i] = f(y[i]) for a 1-D array (the kernels' activations, exposed for tests); tanh of float32 in float32."""
     for i in range(y.shape[0]):
@@ -251,7 +251,7 @@ def _activate_add_inl(y, d, code):
             y[j] = softplus_v(np.float64(y[j])) + d[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _activate_add(y, d, code):
     """:func:`_activate_add_inl` as a function call (keeps the large kernels' compile time down)."""
     _activate_add_inl(y, d, code)
@@ -283,7 +283,7 @@ def _draw_row_inl(d, sig, s0, s1, s2, s3):
     return s0, s1, s2, s3
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _draw_row(d, sig, s0, s1, s2, s3):
     """:func:`_draw_row_inl` as a function call."""
     return _draw_row_inl(d, sig, s0, s1, s2, s3)
@@ -304,7 +304,7 @@ def _noise_chunk(c, Y, bias, sig, code, D, states, chunk):
     states[c, 0], states[c, 1], states[c, 2], states[c, 3] = s0, s1, s2, s3
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True, fastmath=False)
 def noise_activate(Y, bias, sig, code, D, states, chunk):
     """One layer, in place: ``D = sig * z`` and ``Y <- f(Y + bias) + D``; rows in chunks, chunks in parallel.
 
@@ -326,7 +326,7 @@ def noise_activate(Y, bias, sig, code, D, states, chunk):
         _noise_chunk(c, Y, bias, sig, code, D, states, chunk)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def noise_activate_serial(Y, bias, sig, code, D, states, chunk):
     """:func:`noise_activate` on the calling thread (the same numbers); better when the cores are busy."""
     for c in range(states.shape[0]):
@@ -334,7 +334,7 @@ def noise_activate_serial(Y, bias, sig, code, D, states, chunk):
 
 
 # ----------------------------------------------------------------------------- small nets: the whole pass
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def sample_small(theta, lay, kappa, kT, k0, k1, x0, X, D, chunk):
     """The whole forward pass with residuals in one serial call (small nets and batches).
 
@@ -421,7 +421,7 @@ def layout(net) -> np.ndarray:
                            net.x_offsets]).astype(np.int64)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def draw_residuals(sig, k_off, x_off, k0, k1, Xc, cr, B, chunk):
     """The residuals delta = sig * z of :func:`sample_small` / :func:`noise_activate` (same streams, same order:
     per chunk of ``chunk`` rows, layer, row, neuron), written into the Langevin kernel's chunk layout.

@@ -97,27 +97,27 @@ def _act(code, y):
     return np.log1p(e), e / (1.0 + e)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _gemv(A, x, out):
     np.dot(A, x, out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _vgemm(x, A, out):
     np.dot(x, A, out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _gemm_nt(X, W, out):
     np.dot(X, W.T, out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _gemm_nn(S, W, out):
     np.dot(S, W, out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=False)
 def _gemm_tn(S, X, out):
     np.dot(S.T, X, out)
 
