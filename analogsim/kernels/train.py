@@ -315,7 +315,13 @@ def clamped_min(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, x0, t, B,
             nv = YN[yo:yo + m]
             fv = FV[yo:yo + m]
             pv = FP[yo:yo + m]
-            if sweeps == 1:
+            if code == IDENTITY:  # the usual output layer: no call (one costs more than a short block's work)
+                for q in range(m):
+                    y = yv[q] if sweeps == 1 else nv[q]
+                    yv[q] = y
+                    fv[q] = y
+                    pv[q] = 1.0
+            elif sweeps == 1:
                 _act_block(code, yv, fv, pv)
             elif not _moved_block(code, nv, yv, fv, pv, dmax):
                 # some pre-activation moved by more than d_max (or another activation): element by element

@@ -354,7 +354,8 @@ def _hidden_moved(code, yn, y, fv, fp, dl, xn, dmax):
         xn[q] = _f_moved(code, yn[q], y[q], fv[q], fp[q], dmax) + dl[q]
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FM)
+# inlined, as are switch_energy and close_presentation: as calls they cost 0.2 us of a 4.6 us 1-row presentation
+@njit(cache=True, error_model="numpy", fastmath=_FM, inline="always")
 def heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x0, tb, Y, FV, FP, DEL, YN, XN, B,
               hrow, tol, prev, save, res, fused):
     r"""Energy after a parameter move theta -> theta' (``theta`` holds theta') at fixed clamps, neurons
@@ -445,7 +446,7 @@ def heat_pass(theta, sizes, w_off, b_off, acts, kappa, k_off, kout, kos, hard, x
     res[2] = (e0 - e1) * invB
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM, inline="always")
 def switch_energy(sizes, kappa, k_off, kos, hard, tb, FV, B, prev):
     """Mean over rows of H(neurons left by the last presentation; new clamps; current theta).
 
@@ -485,7 +486,7 @@ def switch_energy(sizes, kappa, k_off, kos, hard, tb, FV, B, prev):
     return tot / B
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FM)
+@njit(cache=True, error_model="numpy", fastmath=_FM, inline="always")
 def close_presentation(acc):
     """Fold the presentation's partial sums into the totals (first law: dH = W_sw - Q_x - Q_theta + residual)."""
     dH = acc[A_PHPOST] - acc[A_PH0] + acc[A_PDL]
