@@ -282,3 +282,72 @@ def test_small_input_kept_between_calls_only_while_bit_identical():
     guard_cache.clear_cache()
     d = relax(net, x, **kw)
     assert np.array_equal(c.state, d.state) and np.array_equal(c.heat, d.heat)
+
+
+def _fresh_relax(net, x, **kw):
+    from analogsim.inference import guard_cache
+
+    guard_cache.clear_cache()  # no kept buffers: the start's gradient pass runs
+    return relax(net, x, **kw)
+
+
+def _same_run(a, b):
+    return (all(np.array_equal(p, q) for p, q in zip(a.xs, b.xs)) and np.array_equal(a.heat, b.heat)
+            and np.array_equal(a.work, b.work) and np.array_equal(a.energy_start, b.energy_start)
+            and np.array_equal(a.energy_mean, b.energy_mean))
+
+
+@pytest.mark.parametrize("dtype, integrator, clamp", [
+    ("float64", "em", None), ("float32", "em", None), ("float64", "mala", None),
+    ("float64", "em", OutputClamp(np.array([0.2, -0.1]), 2.0)), ("float64", "em", OutputClamp(np.zeros(2), None)),
+])
+def test_a_continued_relax_reuses_the_end_gradient_and_equals_a_fresh_start(dtype, integrator, clamp):
+    """relax(init=previous.xs) on the same net, input and clamp starts from the gradient its buffers hold (no start
+    pass: extra['continued']) and gives, bit for bit, what a run with every cache cleared gives from that state."""
+    net = Network.create([3, 8, 8, 2], activations="tanh", kappa=1.0, seed=0, bias_scale=0.1, dtype=dtype)
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    kw = dict(kT=0.05, dt=0.005, n_steps=4, threads=1, integrator=integrator, output_clamp=clamp)
+    r = relax(net, x, seed=1, **kw)
+    assert not r.extra["continued"]
+    for k in range(3):  # a list, then the flat state, then a list again
+        init = r.xs if k != 1 else r.state
+        c = relax(net, x, seed=2 + k, init=init, **kw)
+        assert c.extra["continued"]
+        assert _same_run(c, _fresh_relax(net, x, seed=2 + k, init=init, **kw))
+        r = relax(net, x, seed=2 + k, init=init, **kw)  # the chain goes on from the last run's end
+    np.testing.assert_array_equal(r.energy_end, _fresh_relax(net, x, seed=9, init=r.xs, **kw).energy_start)
+
+
+def test_a_continuation_is_refused_whenever_what_the_gradient_depends_on_changed():
+    """Every change of the state, the parameters, the input or the clamp gives a normal start (extra['continued']
+    False) with the numbers of a fresh run; so does a start from a diverged run. Negative control of the previous
+    test: a state one bit off is not continued."""
+    net = Network.create([3, 8, 8, 2], activations="tanh", kappa=1.0, seed=0, bias_scale=0.1)
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    kw = dict(kT=0.05, dt=0.005, n_steps=3, threads=1)
+
+    def check(res, *args, **extra):
+        a = relax(net, x if not args else args[0], seed=5, init=[v.copy() for v in res.xs], **{**kw, **extra})
+        assert not a.extra["continued"]
+        assert _same_run(a, _fresh_relax(net, x if not args else args[0], seed=5, init=res.xs, **{**kw, **extra}))
+
+    r = relax(net, x, seed=1, **kw)
+    xs = [v.copy() for v in r.xs]
+    xs[2][7, 3] = np.nextafter(xs[2][7, 3], np.inf)  # one bit
+    a = relax(net, x, seed=5, init=xs, **kw)
+    assert not a.extra["continued"] and _same_run(a, _fresh_relax(net, x, seed=5, init=xs, **kw))
+    r = relax(net, x, seed=1, **kw)
+    x2 = x.copy()
+    x2[3, 1] += 1e-9
+    check(r, x2)                                          # another input
+    r = relax(net, x, seed=1, **kw)
+    check(r, output_clamp=OutputClamp(np.zeros(2), 1.0))  # a clamp added
+    r = relax(net, x, seed=1, **kw)
+    net.biases[1][2] += 1e-12                             # a parameter
+    check(r)
+    r = relax(net, x, seed=1, **kw)
+    r = relax(net, x, seed=1, init=r.xs, **{**kw, "threads": None, "chunk_rows": 7})  # another chunk layout
+    assert not r.extra["continued"]
+    bad = relax(net, x, kT=0.05, dt=50.0, n_steps=30, seed=1, stability="off", throw=False, threads=1)
+    assert bad.status == "diverged"
+    check(bad)

@@ -185,14 +185,14 @@ class LangevinRun:
 
     def __init__(self, net, x_init, *, kT, dt, integrator, gamma=1.0, clamp=None, input_protocol=None,
                  target_protocol=None, observers=None, seed=None, threads=None, chunk_rows=None,
-                 n_steps_total=0, knet=None, pool=None, equilibrium=None, batch=None):
+                 n_steps_total=0, knet=None, pool=None, equilibrium=None, batch=None, continue_from=None):
         self.net = net
         self.kT, self.dt, self.gamma = float(kT), float(dt), float(gamma)
         self.integrator = integrator
         self.clamp = clamp
         self.threads = threads
         obs = self.observers = observers if observers is not None else {}
-        B = x_init.shape[0] if x_init is not None else int(batch)
+        B = x_init.shape[0] if (x_init is not None and not callable(x_init)) else int(batch)
         self.B = B
         L = net.depth
         dtype = net.dtype
@@ -214,24 +214,38 @@ class LangevinRun:
         kept = pool.pop(self._work_key, None) if pool is not None else None
         #: the fixed input whose layer-1 f(y_1), f'(y_1) the work buffers hold (the fresh call then skips that product)
         self._l1_input = None
-        l1_kept = False
+        #: what the buffers' gradient depends on besides the state and the net (see :meth:`_clamp_signature`)
+        from .continuation import clamp_signature, holds_state, same_clamp
+
+        self._clamp_sig = clamp_signature(clamp, target_protocol)
+        self.hard = clamp is not None and clamp.hard
+        l1_kept = grad_kept = False
         if kept is not None:  # every entry that is read is written first (the state by pack/draw + the fresh call)
-            self.work, self.Xc, l1_prev = kept
+            self.work, self.Xc, l1_prev, end_sig = kept
             l1_kept = (l1_prev is not None and not input_protocol.moving and type(input_protocol).__name__ == "Constant"
                        and same_array(l1_prev, input_protocol.values))
+            grad_kept = (l1_kept and continue_from is not None and end_sig is not None
+                         and same_clamp(end_sig, self._clamp_sig)
+                         and holds_state(self.Xc, continue_from, B, cr, knet.x_off, self.hard))
         else:
             from ..kernels.langevin import make_work
 
             self.work = make_work(net.sizes, cr, nch, dtype, mala, books)
             self.Xc = np.zeros((nch, cr * self.n_tot), dtype=dtype)
-        if equilibrium is None:
+        #: whether this run continues from the state its buffers already held (no packing, no start gradient pass)
+        self.continued = grad_kept
+        if grad_kept:
+            pass
+        elif equilibrium is None:
             from ..kernels.langevin import pack_state
 
+            if callable(x_init):
+                x_init = x_init()
             pack_state(np.ascontiguousarray(x_init, dtype=dtype), self.Xc, cr, knet.x_off)
         else:  # residuals only: the first kernel call builds the exact sample with its first forward pass
             k0, k1, sig = equilibrium
             _kernels()[1].draw_residuals(sig, knet.k_off, knet.x_off, k0, k1, self.Xc, cr, B, EQ_CHUNK)
-        self._fresh_code = (1 if equilibrium is None else 2) | (4 if l1_kept else 0)
+        self._fresh_code = (1 if equilibrium is None else 2) | (4 if l1_kept else 0) | (8 if grad_kept else 0)
         if not input_protocol.moving and type(input_protocol).__name__ == "Constant":
             self._l1_input = input_protocol.values
         if type(seed) is tuple:  # a kernels.seeding key (relax): the cheap keyed streams
@@ -375,7 +389,11 @@ class LangevinRun:
         0.4 of a step).
         """
         if self._pool is not None and self.work is not None:
-            self._pool[self._work_key] = (self.work, self.Xc, self._l1_input if not self.fresh else None)
+            # the end state's gradient can seed a continuation only after a step (the kernel's last gradient pass
+            # then comes from the same code a fresh start runs) and without a divergence (a restored snapshot's
+            # gradient is not in the buffers)
+            end = self._clamp_sig if (self.k > 0 and self.diverged_step() < 0) else None
+            self._pool[self._work_key] = (self.work, self.Xc, self._l1_input if not self.fresh else None, end)
         self.work = None
 
     def _dyn_neurons(self) -> int:

@@ -404,9 +404,10 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     eq = _equilibrium_start(net, init, kT, key, entry)
     X_init = None
     if eq is None:
-        x_in0 = _first_values(inp, B, dt)
-        t_0 = _first_values(tprot, B, dt) if tprot is not None else None
-        X_init = _initial_state(net, init, x_in0, t_0, clamp, kT, B, key)
+        def X_init():  # built (checked, copied) unless the run continues from the state its buffers hold
+            x_in0 = _first_values(inp, B, dt)
+            t_0 = _first_values(tprot, B, dt) if tprot is not None else None
+            return _initial_state(net, init, x_in0, t_0, clamp, kT, B, key)
 
     # ---- stability guard: every distinct clamp point, every protocol segment's ends (cached)
     report = _guard_report(net, stability, inp, tprot, clamp, B, n_steps, dt, entry)
@@ -416,7 +417,7 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     run = LangevinRun(net, X_init, kT=kT, dt=dt, integrator=integ, gamma=gamma, clamp=clamp,
                       input_protocol=inp, target_protocol=tprot, observers=observers, seed=key, threads=threads,
                       chunk_rows=chunk_rows, n_steps_total=n_steps, knet=entry["knet"], pool=entry["work"],
-                      equilibrium=eq, batch=B)
+                      equilibrium=eq, batch=B, continue_from=None if isinstance(init, str) else init)
     entry["knet"] = run.knet
     try:
         run.run(n_steps)
@@ -500,6 +501,7 @@ def _collect(run: LangevinRun, net, n_steps, lam, dtl, throw, report=None) -> Re
                       trajectory_steps=steps, lambda_max=lam, dt_lambda=dtl, n_recorded=n_rec, status=status,
                       diverged_step=dstep, state_step=run.state_steps(), guard=report)
     res.extra["first_law"] = _first_law(res, run.integrator)
+    res.extra["continued"] = run.continued
     if status == "ok" and run.integrator.code == 0 and n_steps >= 2:
         osc = oscillation_check(run, net, np.concatenate(xs, axis=1))
         if osc is not None:
