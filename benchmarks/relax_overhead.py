@@ -7,7 +7,10 @@ Rows (each a ratio of times measured in this process, rounds interleaved, median
   one thread, one distinct input per replica). ``relax`` also computes the start state's gradient (one pass
   the prepared run already has) and draws the equilibrium start (a forward pass), which is why n_steps = 1
   costs more than one step even with no overhead at all; ``relax1_init`` continues from a given state (no
-  equilibrium start) and ``relax1_init_minus_two_passes_ms`` is what is left after its two gradient passes.
+  equilibrium start) and ``relax1_init_minus_two_passes_ms`` is what is left after its two gradient passes;
+  ``relax1_continue`` is ``relax`` in a loop, each call from the last one's end (``init=res.xs``), which starts
+  from the gradient its kept buffers hold (one step per call), against a step without books (``step``) and a step
+  with relax's default observers, the work/heat books and energy moments (``step_books``).
   Repeated calls on the same input reuse layer 1's f(y_1), f'(y_1) (kept with the net's buffers);
   ``relax1_new_input`` alternates between two inputs, so it pays that product every call.
 * ``guard``: the stability guard on every distinct input (cache cleared: :func:`analogsim.inference.guard_cache.cached_guard`)
@@ -53,13 +56,15 @@ def make(sizes, B, seed=0):
     return net, x0, 0.05 / stability_bound(net)
 
 
-def prepared(net, x0, dt, threads=1):
+def prepared(net, x0, dt, threads=1, observers=()):
     from analogsim.inference.integrators import EulerMaruyama
+    from analogsim.inference.observers import parse_record
     from analogsim.inference.protocols import Constant
     from analogsim.inference.simulate import LangevinRun
 
     run = LangevinRun(net, net.concat(net.forward(x0)), kT=KT, dt=dt, integrator=EulerMaruyama(),
-                      input_protocol=Constant(x0), observers={}, seed=1, threads=threads)
+                      input_protocol=Constant(x0), observers=parse_record(observers) if observers else {}, seed=1,
+                      threads=threads)
     return run
 
 
@@ -108,12 +113,34 @@ def bench_overhead(sizes, B, rounds, target_s):
     st = relax(net, x0, kT=KT, dt=dt, n_steps=1, seed=1, threads=1).state
     f = (lambda: relax(net, x0, kT=KT, dt=dt, n_steps=1, seed=1, threads=1, init=st))
     fns["relax1_init"] = (f, reps_for(f, target_s, clock))   # a continuation: no equilibrium start
+    # relax in a loop, each call from the last one's end (init=res.xs): the start's gradient comes from the kept
+    # buffers (res.extra['continued'])
+    # (on a copy of the net: its own cache entry, so the other rows' calls in between do not take its buffers)
+    net_c = net.with_theta(net.theta)
+    last = [relax(net_c, x0, kT=KT, dt=dt, n_steps=1, seed=1, threads=1)]
+
+    def chain():
+        last[0] = relax(net_c, x0, kT=KT, dt=dt, n_steps=1, seed=1, threads=1, init=last[0].xs)
+        return last[0]
+
+    assert chain().extra["continued"]
+    fns["relax1_continue"] = (chain, reps_for(chain, target_s, clock))
     fns["step"] = (lambda: run.run(1), reps_for(lambda: run.run(1), target_s, clock))
+    # a step with relax's default observers (work/heat books, energy moments): what relax's own step costs
+    booked = prepared(net, x0, dt, observers=("books", "energy"))
+    booked.run(2)
+    fns["step_books"] = (lambda: booked.run(1), reps_for(lambda: booked.run(1), target_s, clock))
     t = interleaved(fns, rounds, clock)
+    assert chain().extra["continued"]
     row = {"net": list(sizes), "replicas": B, "step_ms": 1e3 * t["step"],
            "relax1_init_ms": 1e3 * t["relax1_init"],
            # a continued relax(n_steps=1) does two gradient passes (the start state's and the new state's):
-           "relax1_init_minus_two_passes_ms": 1e3 * (t["relax1_init"] - 2 * t["step"])}
+           "relax1_init_minus_two_passes_ms": 1e3 * (t["relax1_init"] - 2 * t["step"]),
+           "step_books_ms": 1e3 * t["step_books"], "relax1_continue_ms": 1e3 * t["relax1_continue"],
+           # the issue's yardstick (a step without books), and the same step with relax's default books
+           "relax1_continue_minus_step_ms": 1e3 * (t["relax1_continue"] - t["step"]),
+           "relax1_continue_minus_step_books_ms": 1e3 * (t["relax1_continue"] - t["step_books"]),
+           "relax1_continue_over_step": t["relax1_continue"] / t["step"]}
     row["relax1_new_input_ms"] = 1e3 * t["relax1_new_input"]
     row["relax1_new_input_over_steps"] = t["relax1_new_input"] / t["step"]
     for n in (1, 10):
