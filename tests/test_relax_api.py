@@ -351,3 +351,24 @@ def test_a_continuation_is_refused_whenever_what_the_gradient_depends_on_changed
     bad = relax(net, x, kT=0.05, dt=50.0, n_steps=30, seed=1, stability="off", throw=False, threads=1)
     assert bad.status == "diverged"
     check(bad)
+
+
+def test_large_input_kept_between_calls_only_while_bit_identical():
+    """The same for an input above the byte-comparison size (compared by values' bits): an input changed in place,
+    or in the sign of a zero, is a new input (the results of a run with every cache cleared)."""
+    from analogsim.inference import guard_cache
+    from analogsim.inference.relax_start import _BYTES_COMPARE
+
+    net = Network.create([100, 8, 2], activations="tanh", kappa=1.0, seed=0, bias_scale=0.1)
+    x = np.random.default_rng(0).normal(size=(100, 100))
+    x[0, 0] = 0.0
+    assert x.nbytes > _BYTES_COMPARE
+    kw = dict(kT=0.05, dt=0.01, n_steps=3, seed=2, threads=1)
+    a = relax(net, x, **kw)
+    assert _same_run(a, relax(net, x.copy(), **kw))
+    for change in (lambda v: v.__setitem__((7, 9), v[7, 9] + 1e-12), lambda v: v.__setitem__((0, 0), -0.0)):
+        change(x)
+        c = relax(net, x, **kw)
+        assert np.array_equal(c.xs[0], np.broadcast_to(x, c.xs[0].shape))  # the clamped input is the new one
+        guard_cache.clear_cache()
+        assert _same_run(c, relax(net, x, **kw))

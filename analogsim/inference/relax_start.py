@@ -16,18 +16,24 @@ from .protocols import Constant, Protocol
 
 _RECORDS: dict = {}
 #: inputs up to this size (bytes) keep their Constant protocol (and its kernel tables) with the net's cache entry
-_KEEP_INPUT_BYTES = 65536
+_KEEP_INPUT_BYTES = 1 << 26
+#: below this size the kept input is compared as bytes (a microsecond), above it by ``np.array_equal``
+_BYTES_COMPARE = 65536
 
 
 def _constant_input(entry, xin) -> Constant:
-    """Constant(xin), the previous call's object when its values are bit-identical (small inputs: the comparison
-    costs a microsecond, the protocol's tables are not rebuilt)."""
+    """Constant(xin), the previous call's object when its values are bit-identical: the protocol's tables are not
+    rebuilt, and the run's check of the kept layer-1 values finds the same object. The comparison costs a
+    microsecond on a small input and about 0.4 ms on [512, 784] float64, against 1.3 ms for a new Constant's
+    check and copy."""
     if xin.nbytes > _KEEP_INPUT_BYTES:
         return Constant(xin)
     c = entry.get("const_in")
     v = xin if xin.ndim == 2 else xin[None, :]
-    if c is not None and c.values.shape == v.shape and v.dtype == np.float64 and c.values.tobytes() == v.tobytes():
-        return c
+    if c is not None and c.values.shape == v.shape and v.dtype == np.float64:
+        if (c.values.tobytes() == v.tobytes() if v.nbytes <= _BYTES_COMPARE
+                else bool(np.array_equal(c.values.view(np.int64), v.view(np.int64)))):
+            return c
     c = entry["const_in"] = Constant(xin)
     return c
 

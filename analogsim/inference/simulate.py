@@ -89,7 +89,9 @@ class RelaxResult:
         and lambda, over every distinct clamp point of the batch and protocol.
     extra : dict
         ``first_law``: rms and max of the first-law residual with its expected order (EM: O(dt) at a fixed
-        protocol duration; MALA: rounding); ``oscillation``, ``divergence_cause`` where they apply.
+        protocol duration; MALA: rounding); ``continued``: whether the run started from the gradient the previous
+        call left (``init`` bit for bit its end state, see ``init``); ``oscillation``, ``divergence_cause`` where
+        they apply.
     diverged_step : int
         First step at which a replica's energy was non-finite or above the runaway guard (-1: none).
     state_step : array (B,) of int
@@ -300,7 +302,9 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     init : {'auto', 'equilibrium', 'forward'} or array
         Initial state: an exact equilibrium sample with the input clamped (docs/theory/equilibrium.md; 'auto' when
         kT > 0), the T = 0 forward pass ('auto' at kT = 0), or a state (list [x_0..x_L] or flat (B, n_total)).
-        With a hard clamp x_L is set to the target.
+        With a hard clamp x_L is set to the target. ``init=res.xs`` (or ``res.state``) of the previous call on the
+        same net, fixed input and clamp continues it from the gradient that call left in its buffers (no start
+        pass; ``extra['continued']``): the same numbers as a fresh start from that state.
     stability : {'auto', 'power', 'bound', 'off'} or float
         How lambda_max is found for the guard. 'auto'/'power': every distinct clamp point of the batch and of a
         moving protocol (its extreme and 9 interior steps), a rigorous per-point bound, exact eigenvalues where
@@ -332,6 +336,13 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     >>> net = Network.create([3, 8, 2], activations="tanh", kappa=1.0, seed=0)
     >>> res = relax(net, [0.1, 0.2, 0.3], kT=0.01, dt=0.02, n_steps=200, n_replicas=64, seed=1)
     >>> bool(abs(res.equipartition[0] - 1) < 0.05)
+    True
+
+    In a loop, each call continuing the last (the start's gradient pass is skipped):
+
+    >>> for k in range(3):
+    ...     res = relax(net, [0.1, 0.2, 0.3], kT=0.01, dt=0.02, n_steps=10, n_replicas=64, seed=2 + k, init=res.xs)
+    >>> res.extra["continued"]
     True
     """
     # plain Python floats/ints in range pass without the general checks (a few microseconds each on a small net)
