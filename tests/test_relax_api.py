@@ -309,8 +309,8 @@ def test_a_continued_relax_reuses_the_end_gradient_and_equals_a_fresh_start(dtyp
     kw = dict(kT=0.05, dt=0.005, n_steps=4, threads=1, integrator=integrator, output_clamp=clamp)
     r = relax(net, x, seed=1, **kw)
     assert not r.extra["continued"]
-    for k in range(3):  # a list, then the flat state, then a list again
-        init = r.xs if k != 1 else r.state
+    for k in range(3):  # a list, then the flat state, then the result itself
+        init = (r.xs, r.state, r)[k]
         c = relax(net, x, seed=2 + k, init=init, **kw)
         assert c.extra["continued"]
         assert _same_run(c, _fresh_relax(net, x, seed=2 + k, init=init, **kw))

@@ -299,12 +299,13 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
         Neuron mobility Gamma (> 0).
     threads : int, optional
         Threads running the chunks of replicas (default: numba's setting, NUMBA_NUM_THREADS).
-    init : {'auto', 'equilibrium', 'forward'} or array
+    init : {'auto', 'equilibrium', 'forward'}, array, list of arrays or RelaxResult
         Initial state: an exact equilibrium sample with the input clamped (docs/theory/equilibrium.md; 'auto' when
         kT > 0), the T = 0 forward pass ('auto' at kT = 0), or a state (list [x_0..x_L] or flat (B, n_total)).
-        With a hard clamp x_L is set to the target. ``init=res.xs`` (or ``res.state``) of the previous call on the
-        same net, fixed input and clamp continues it from the gradient that call left in its buffers (no start
-        pass; ``extra['continued']``): the same numbers as a fresh start from that state.
+        With a hard clamp x_L is set to the target. A :class:`RelaxResult` stands for its final state.
+        ``init=res`` (or ``res.xs``, ``res.state``) of the previous call on the same net, fixed input and clamp
+        continues it from the gradient that call left in its buffers (no start pass; ``extra['continued']``): the
+        same numbers as a fresh start from that state.
     stability : {'auto', 'power', 'bound', 'off'} or float
         How lambda_max is found for the guard. 'auto'/'power': every distinct clamp point of the batch and of a
         moving protocol (its extreme and 9 interior steps), a rigorous per-point bound, exact eigenvalues where
@@ -341,7 +342,7 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     In a loop, each call continuing the last (the start's gradient pass is skipped):
 
     >>> for k in range(3):
-    ...     res = relax(net, [0.1, 0.2, 0.3], kT=0.01, dt=0.02, n_steps=10, n_replicas=64, seed=2 + k, init=res.xs)
+    ...     res = relax(net, [0.1, 0.2, 0.3], kT=0.01, dt=0.02, n_steps=10, n_replicas=64, seed=2 + k, init=res)
     >>> res.extra["continued"]
     True
     """
@@ -363,6 +364,8 @@ def relax(net, x0=None, *, kT: float, dt: float, n_steps: int, integrator="em", 
     if chunk_rows is not None:
         chunk_rows = check_scalar(chunk_rows, "chunk_rows", low=1, integer=True)
     observers = _parse_record(record)
+    if isinstance(init, RelaxResult):  # a previous result: its final state (a continuation, see init)
+        init = init.xs
     key = seed_key(seed)  # 128-bit key; the start's and the run's streams are derived from it (kernels.seeding)
 
     # ---- input / batch
