@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"
 
 from . import _compat  # noqa: E402
 
