@@ -11,21 +11,25 @@ from analogsim.kernels.rng import fill_normal, fill_u64, fill_uniform, seed_stre
 MASK = (1 << 64) - 1
 
 
-def _xoshiro_py(s, n):
-    """Pure-Python xoshiro256++ (Blackman & Vigna's reference code)."""
-    s = [int(v) for v in s]
+def _xoshiro_step(s):
+    """One output of pure-Python xoshiro256++ (Blackman & Vigna's reference code); ``s``, a list of 4 ints, is
+    advanced in place."""
     rotl = lambda x, k: ((x << k) | (x >> (64 - k))) & MASK  # noqa: E731
-    out = []
-    for _ in range(n):
-        out.append((rotl((s[0] + s[3]) & MASK, 23) + s[0]) & MASK)
-        t = (s[1] << 17) & MASK
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = rotl(s[3], 45)
-    return out
+    r = (rotl((s[0] + s[3]) & MASK, 23) + s[0]) & MASK
+    t = (s[1] << 17) & MASK
+    s[2] ^= s[0]
+    s[3] ^= s[1]
+    s[1] ^= s[2]
+    s[0] ^= s[3]
+    s[2] ^= t
+    s[3] = rotl(s[3], 45)
+    return r
+
+
+def _xoshiro_py(s, n):
+    """n outputs of pure-Python xoshiro256++ from the state ``s``."""
+    s = [int(v) for v in s]
+    return [_xoshiro_step(s) for _ in range(n)]
 
 
 def test_xoshiro_matches_reference():
@@ -276,18 +280,7 @@ def _lanes_reference(state, n, reverse=False):
     from analogsim.kernels import rng
 
     s = [int(v) for v in state]
-
-    def nxt(t):
-        r = (((((t[0] + t[3]) & MASK) << 23) | (((t[0] + t[3]) & MASK) >> 41)) & MASK)
-        r = (r + t[0]) & MASK
-        u = (t[1] << 17) & MASK
-        t[2] ^= t[0]
-        t[3] ^= t[1]
-        t[1] ^= t[2]
-        t[0] ^= t[3]
-        t[2] ^= u
-        t[3] = ((t[3] << 45) | (t[3] >> 19)) & MASK
-        return r
+    nxt = _xoshiro_step
 
     NL, TW = rng.N_LANES, rng.TILE_WORDS
     lanes = []
