@@ -216,7 +216,7 @@ class LangevinRun:
         kept = pool.pop(self._work_key, None) if pool is not None else None
         #: the fixed input whose layer-1 f(y_1), f'(y_1) the work buffers hold (the fresh call then skips that product)
         self._l1_input = None
-        #: what the buffers' gradient depends on besides the state and the net (see :meth:`_clamp_signature`)
+        #: what the buffers' gradient depends on besides the state, the net and the input (continuation.py)
         from .continuation import clamp_signature, holds_state, same_clamp
 
         self._clamp_sig = clamp_signature(clamp, target_protocol)
@@ -236,15 +236,13 @@ class LangevinRun:
             self.Xc = np.zeros((nch, cr * self.n_tot), dtype=dtype)
         #: whether this run continues from the state its buffers already held (no packing, no start gradient pass)
         self.continued = grad_kept
-        if grad_kept:
-            pass
-        elif equilibrium is None:
+        if not grad_kept and equilibrium is None:
             from ..kernels.langevin import pack_state
 
-            if callable(x_init):
+            if callable(x_init):  # built only now: a continued run needs neither its checks nor its copy
                 x_init = x_init()
             pack_state(np.ascontiguousarray(x_init, dtype=dtype), self.Xc, cr, knet.x_off)
-        else:  # residuals only: the first kernel call builds the exact sample with its first forward pass
+        elif not grad_kept:  # residuals only: the first kernel call builds the exact sample with its first forward pass
             k0, k1, sig = equilibrium
             _kernels()[1].draw_residuals(sig, knet.k_off, knet.x_off, k0, k1, self.Xc, cr, B, EQ_CHUNK)
         self._fresh_code = (1 if equilibrium is None else 2) | (4 if l1_kept else 0) | (8 if grad_kept else 0)

@@ -386,7 +386,7 @@ def block_equal(xc, A, a, b):
     Both as integer views of the float bits (int64 for float64, int32 for float32: equal means bit for bit, signs of
     zero included). Eight rows at a time (the chunk's block is read in order, A's rows stay in cache); stops at the
     first tile with a difference. A continued ``relax`` compares the state it is given with the one its buffers
-    hold: about 2 ms for the 8 MB of [784, 1024, 1024, 10] x 512, against the gradient pass of a step it saves.
+    hold: about 3 ms for the 8 MB of [784, 1024, 1024, 10] x 512, against the gradient pass of a step it saves.
     """
     Bc = A.shape[0]
     base = Bc * a
