@@ -357,12 +357,11 @@ def test_large_input_kept_between_calls_only_while_bit_identical():
     """The same for an input above the byte-comparison size (compared by values' bits): an input changed in place,
     or in the sign of a zero, is a new input (the results of a run with every cache cleared)."""
     from analogsim.inference import guard_cache
-    from analogsim.inference.relax_start import _BYTES_COMPARE
 
     net = Network.create([100, 8, 2], activations="tanh", kappa=1.0, seed=0, bias_scale=0.1)
     x = np.random.default_rng(0).normal(size=(100, 100))
     x[0, 0] = 0.0
-    assert x.nbytes > _BYTES_COMPARE
+    assert x.nbytes > 65536  # above same_array's byte-comparison size
     kw = dict(kT=0.05, dt=0.01, n_steps=3, seed=2, threads=1)
     a = relax(net, x, **kw)
     assert _same_run(a, relax(net, x.copy(), **kw))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .langevin_run import net_entry, same_array
+from .continuation import same_array
+from .langevin_run import net_entry
 
 #: guard reports remembered per network (different clamp sets)
 GUARDS_PER_NET = 8

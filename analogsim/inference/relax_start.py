@@ -11,14 +11,13 @@ import functools
 import numpy as np
 
 from .._checks import check_array
+from .continuation import same_array
 from .observers import parse_record
 from .protocols import Constant, Protocol
 
 _RECORDS: dict = {}
 #: inputs up to this size (bytes) keep their Constant protocol (and its kernel tables) with the net's cache entry
 _KEEP_INPUT_BYTES = 1 << 26
-#: below this size the kept input is compared as bytes (a microsecond), above it by ``np.array_equal``
-_BYTES_COMPARE = 65536
 
 
 def _constant_input(entry, xin) -> Constant:
@@ -30,10 +29,8 @@ def _constant_input(entry, xin) -> Constant:
         return Constant(xin)
     c = entry.get("const_in")
     v = xin if xin.ndim == 2 else xin[None, :]
-    if c is not None and c.values.shape == v.shape and v.dtype == np.float64:
-        if (c.values.tobytes() == v.tobytes() if v.nbytes <= _BYTES_COMPARE
-                else bool(np.array_equal(c.values.view(np.int64), v.view(np.int64)))):
-            return c
+    if c is not None and same_array(c.values, v):
+        return c
     c = entry["const_in"] = Constant(xin)
     return c
 
